@@ -1,0 +1,26 @@
+// Every bound of the public API and of the service's own work, in one place (DESIGN.md, Limits).
+export const LIMITS = {
+  quantity_min: 1,
+  quantity_max: 1_000_000,
+  lines_per_order_max: 100,
+  hold_seconds_min: 1,
+  hold_seconds_max: 86_400,
+  hold_seconds_default: 900,
+  sku_id_length_max: 64,
+  sku_id_pattern: '^[A-Za-z0-9._-]{1,64}$',
+  name_length_max: 200,
+  customer_id_length_max: 128,
+  payment_id_length_max: 128,
+  reason_length_max: 500,
+  /** An adjustment moves at most this many units at once; a bucket stays far below 2^53. */
+  adjustment_delta_max: 1_000_000_000,
+  initial_available_max: 1_000_000_000,
+  max_per_customer_max: 1_000_000,
+  idempotency_key_length_max: 255,
+  idempotency_retention_ms: 24 * 60 * 60 * 1000,
+  body_bytes_max: 64 * 1024,
+  page_size_default: 50,
+  page_size_max: 500,
+  /** Expired orders one lazy reclaim releases for one SKU inside a checkout transaction. */
+  lazy_reclaim_orders_max: 500,
+} as const;

@@ -1,0 +1,127 @@
+// Plain data of the domain: the three buckets of a SKU, orders, ledger movements, events, commands.
+
+export interface SkuState {
+  sku: string;
+  name: string;
+  available: number;
+  on_hold: number;
+  sold: number;
+  max_per_customer: number | null;
+  /** Bumped by every movement; the ledger sequence number of the SKU's latest entry. */
+  version: number;
+  created_at_ms: number;
+  updated_at_ms: number;
+}
+
+export const ORDER_STATUS = Object.freeze({
+  pending_payment: 'pending_payment',
+  paid: 'paid',
+  cancelled: 'cancelled',
+  expired: 'expired',
+} as const);
+export type OrderStatus = (typeof ORDER_STATUS)[keyof typeof ORDER_STATUS];
+export const ORDER_STATUSES = Object.values(ORDER_STATUS);
+
+export interface OrderLine {
+  sku: string;
+  quantity: number;
+}
+
+export interface OrderState {
+  id: string;
+  customer_id: string;
+  status: OrderStatus;
+  lines: OrderLine[];
+  created_at_ms: number;
+  expires_at_ms: number;
+  paid_at_ms: number | null;
+  payment_id: string | null;
+  late: boolean;
+  /** When the order left pending_payment. */
+  closed_at_ms: number | null;
+}
+
+export const MOVEMENT_KIND = Object.freeze({
+  create: 'create',
+  adjustment: 'adjustment',
+  hold: 'hold',
+  payment: 'payment',
+  cancel_release: 'cancel_release',
+  expiry_release: 'expiry_release',
+  late_payment: 'late_payment',
+} as const);
+export type MovementKind = (typeof MOVEMENT_KIND)[keyof typeof MOVEMENT_KIND];
+
+/** Kinds that change the total stock; every other movement only moves units between buckets. */
+export const STOCK_CHANGING_KINDS: ReadonlySet<MovementKind> = new Set([
+  MOVEMENT_KIND.create,
+  MOVEMENT_KIND.adjustment,
+]);
+
+export interface LedgerEntry {
+  sku: string;
+  seq: number;
+  at_ms: number;
+  kind: MovementKind;
+  order_id: string | null;
+  delta_available: number;
+  delta_on_hold: number;
+  delta_sold: number;
+  available_after: number;
+  on_hold_after: number;
+  sold_after: number;
+  reason: string | null;
+}
+
+export type EventType =
+  | 'sku.created'
+  | 'sku.adjusted'
+  | 'order.held'
+  | 'order.paid'
+  | 'order.cancelled'
+  | 'order.expired';
+
+export interface DomainEvent {
+  type: EventType;
+  /** The order id, or the sku for sku events. */
+  subject_id: string;
+  at_ms: number;
+  data: Record<string, unknown>;
+}
+
+export interface CreateSkuCommand {
+  kind: 'create_sku';
+  sku: string;
+  name: string;
+  available: number;
+  max_per_customer: number | null;
+}
+
+export interface AdjustCommand {
+  kind: 'adjust';
+  sku: string;
+  delta: number;
+  reason: string | null;
+  expected_available: number | null;
+}
+
+export interface CheckoutCommand {
+  kind: 'checkout';
+  order_id: string;
+  customer_id: string;
+  lines: OrderLine[];
+  hold_seconds: number;
+}
+
+export interface PayCommand {
+  kind: 'pay';
+  order_id: string;
+  payment_id: string;
+}
+
+export interface CancelCommand {
+  kind: 'cancel';
+  order_id: string;
+}
+
+export type Command = CreateSkuCommand | AdjustCommand | CheckoutCommand | PayCommand | CancelCommand;

@@ -1,0 +1,74 @@
+// Checks a command against the limits of DESIGN.md. The HTTP schemas refuse bad input first; this
+// is the same rule at the domain's door, so no caller (CLI, simulator, tests) can slip past it.
+import { StockholdError } from './errors.ts';
+import { LIMITS } from './limits.ts';
+import type { Command } from './types.ts';
+
+const sku_id = new RegExp(LIMITS.sku_id_pattern);
+
+function isIntegerIn(value: unknown, min: number, max: number): boolean {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= min && value <= max;
+}
+
+function isText(value: unknown, min: number, max: number): boolean {
+  return typeof value === 'string' && value.length >= min && value.length <= max;
+}
+
+/** Returns why the command is invalid, or null when it is within every limit. */
+export function invalidReason(command: Command): string | null {
+  switch (command.kind) {
+    case 'create_sku':
+      if (!sku_id.test(command.sku)) return 'sku must be 1..64 of [A-Za-z0-9._-]';
+      if (!isText(command.name, 0, LIMITS.name_length_max)) return 'name is too long';
+      if (!isIntegerIn(command.available, 0, LIMITS.initial_available_max))
+        return 'available is out of range';
+      if (
+        command.max_per_customer !== null &&
+        !isIntegerIn(command.max_per_customer, 1, LIMITS.max_per_customer_max)
+      ) {
+        return 'max_per_customer is out of range';
+      }
+      return null;
+    case 'adjust':
+      if (!sku_id.test(command.sku)) return 'sku must be 1..64 of [A-Za-z0-9._-]';
+      if (
+        !isIntegerIn(command.delta, -LIMITS.adjustment_delta_max, LIMITS.adjustment_delta_max) ||
+        command.delta === 0
+      ) {
+        return 'delta must be a non-zero integer within the adjustment limit';
+      }
+      if (
+        command.expected_available !== null &&
+        !isIntegerIn(command.expected_available, 0, Number.MAX_SAFE_INTEGER)
+      ) {
+        return 'expected_available must be an integer >= 0';
+      }
+      if (command.reason !== null && !isText(command.reason, 0, LIMITS.reason_length_max))
+        return 'reason is too long';
+      return null;
+    case 'checkout':
+      if (!isText(command.customer_id, 1, LIMITS.customer_id_length_max)) return 'customer_id is required';
+      if (!isIntegerIn(command.hold_seconds, LIMITS.hold_seconds_min, LIMITS.hold_seconds_max)) {
+        return 'hold_seconds is out of range';
+      }
+      if (command.lines.length < 1 || command.lines.length > LIMITS.lines_per_order_max) {
+        return `an order has 1..${LIMITS.lines_per_order_max} lines`;
+      }
+      for (const line of command.lines) {
+        if (!sku_id.test(line.sku)) return 'sku must be 1..64 of [A-Za-z0-9._-]';
+        if (!isIntegerIn(line.quantity, LIMITS.quantity_min, LIMITS.quantity_max))
+          return 'quantity is out of range';
+      }
+      return null;
+    case 'pay':
+      if (!isText(command.payment_id, 1, LIMITS.payment_id_length_max)) return 'payment_id is required';
+      return null;
+    case 'cancel':
+      return null;
+  }
+}
+
+export function validateCommand(command: Command): StockholdError | null {
+  const reason = invalidReason(command);
+  return reason === null ? null : new StockholdError('invalid_request', reason);
+}

@@ -1,0 +1,83 @@
+// The API's view of domain state (DESIGN.md: a sku, an order): what clients see and replays return.
+import type { LedgerEntry, OrderState, SkuState } from './types.ts';
+
+export interface SkuView {
+  sku: string;
+  name: string;
+  available: number;
+  on_hold: number;
+  sold: number;
+  max_per_customer: number | null;
+  updated_at: string;
+}
+
+export interface OrderView {
+  id: string;
+  customer_id: string;
+  status: string;
+  lines: { sku: string; quantity: number }[];
+  created_at: string;
+  expires_at: string;
+  paid_at?: string;
+  payment_id?: string;
+  late?: boolean;
+}
+
+export interface LedgerEntryView {
+  seq: number;
+  at: string;
+  kind: string;
+  order_id: string | null;
+  delta_available: number;
+  delta_on_hold: number;
+  delta_sold: number;
+  available_after: number;
+  on_hold_after: number;
+  sold_after: number;
+  reason: string | null;
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+export function skuView(sku: SkuState): SkuView {
+  return {
+    sku: sku.sku,
+    name: sku.name,
+    available: sku.available,
+    on_hold: sku.on_hold,
+    sold: sku.sold,
+    max_per_customer: sku.max_per_customer,
+    updated_at: iso(sku.updated_at_ms),
+  };
+}
+
+export function orderView(order: OrderState): OrderView {
+  const view: OrderView = {
+    id: order.id,
+    customer_id: order.customer_id,
+    status: order.status,
+    lines: order.lines.map((line) => ({ sku: line.sku, quantity: line.quantity })),
+    created_at: iso(order.created_at_ms),
+    expires_at: iso(order.expires_at_ms),
+  };
+  if (order.paid_at_ms !== null) view.paid_at = iso(order.paid_at_ms);
+  if (order.payment_id !== null) view.payment_id = order.payment_id;
+  if (order.late) view.late = true;
+  return view;
+}
+
+export function ledgerEntryView(entry: LedgerEntry): LedgerEntryView {
+  return {
+    seq: entry.seq,
+    at: iso(entry.at_ms),
+    kind: entry.kind,
+    order_id: entry.order_id,
+    delta_available: entry.delta_available,
+    delta_on_hold: entry.delta_on_hold,
+    delta_sold: entry.delta_sold,
+    available_after: entry.available_after,
+    on_hold_after: entry.on_hold_after,
+    sold_after: entry.sold_after,
+    reason: entry.reason,
+  };
+}

@@ -1,0 +1,389 @@
+// The domain engine: decides commands over an in-memory snapshot of the rows one transaction has
+// loaded, applies the movements, and records what the store must write (rows, ledger, events).
+// Pure: no I/O. Every movement asserts the bucket invariants, so a wrong decision cannot be written.
+import { assert, StockholdError } from './errors.ts';
+import {
+  type AdjustCommand,
+  type CancelCommand,
+  type CheckoutCommand,
+  type CreateSkuCommand,
+  type DomainEvent,
+  type EventType,
+  type LedgerEntry,
+  MOVEMENT_KIND,
+  type MovementKind,
+  ORDER_STATUS,
+  type OrderLine,
+  type OrderState,
+  type PayCommand,
+  type SkuState,
+  STOCK_CHANGING_KINDS,
+} from './types.ts';
+import { type OrderView, orderView, type SkuView, skuView } from './views.ts';
+
+export type Decision<T> = { ok: true; value: T } | { ok: false; error: StockholdError };
+
+const accept = <T>(value: T): Decision<T> => ({ ok: true, value });
+const refuse = <T>(error: StockholdError): Decision<T> => ({ ok: false, error });
+
+/** Sums an order's lines per SKU: two lines of one SKU are decided against their total. */
+export function quantitiesBySku(lines: readonly OrderLine[]): Map<string, number> {
+  const totals = new Map<string, number>();
+  for (const line of lines) totals.set(line.sku, (totals.get(line.sku) ?? 0) + line.quantity);
+  return totals;
+}
+
+/** A hold is valid while now < expires_at; at expires_at the deadline has passed. */
+export function isPastDeadline(order: OrderState, now_ms: number): boolean {
+  return now_ms >= order.expires_at_ms;
+}
+
+export function assertSkuInvariants(sku: SkuState): void {
+  for (const bucket of ['available', 'on_hold', 'sold'] as const) {
+    const value = sku[bucket];
+    assert(Number.isSafeInteger(value) && value >= 0, `${sku.sku}.${bucket} = ${value} must be >= 0`);
+  }
+}
+
+const usageKey = (customer_id: string, sku: string): string => `${customer_id}\u0000${sku}`;
+
+export class Workspace {
+  readonly skus = new Map<string, SkuState>();
+  readonly orders = new Map<string, OrderState>();
+  readonly changed_skus = new Set<string>();
+  readonly new_skus = new Set<string>();
+  readonly new_orders = new Set<string>();
+  readonly changed_orders = new Set<string>();
+  readonly ledger: LedgerEntry[] = [];
+  readonly events: DomainEvent[] = [];
+  /** Units a customer holds or bought per limited SKU; loaded only for the pairs being checked. */
+  private readonly usage = new Map<string, number>();
+
+  constructor(readonly now_ms: number) {}
+
+  loadSku(sku: SkuState): void {
+    assertSkuInvariants(sku);
+    if (!this.skus.has(sku.sku)) this.skus.set(sku.sku, { ...sku });
+  }
+
+  loadOrder(order: OrderState): void {
+    if (!this.orders.has(order.id)) this.orders.set(order.id, { ...order, lines: [...order.lines] });
+  }
+
+  loadUsage(customer_id: string, sku: string, quantity: number): void {
+    const key = usageKey(customer_id, sku);
+    if (!this.usage.has(key)) this.usage.set(key, quantity);
+  }
+
+  createSku(command: CreateSkuCommand): Decision<SkuView> {
+    if (this.skus.has(command.sku)) {
+      return refuse(
+        new StockholdError('sku_exists', `sku ${command.sku} already exists`, { sku: command.sku }),
+      );
+    }
+    const sku: SkuState = {
+      sku: command.sku,
+      name: command.name,
+      available: 0,
+      on_hold: 0,
+      sold: 0,
+      max_per_customer: command.max_per_customer,
+      version: 0,
+      created_at_ms: this.now_ms,
+      updated_at_ms: this.now_ms,
+    };
+    this.skus.set(sku.sku, sku);
+    this.new_skus.add(sku.sku);
+    this.move(sku, MOVEMENT_KIND.create, null, command.available, 0, 0, 'created');
+    this.emit('sku.created', sku.sku, { sku: skuView(sku) });
+    return accept(skuView(sku));
+  }
+
+  adjust(command: AdjustCommand): Decision<SkuView> {
+    const sku = this.skus.get(command.sku);
+    if (!sku) return refuse(skuNotFound([command.sku]));
+    if (command.expected_available !== null && command.expected_available !== sku.available) {
+      return refuse(
+        new StockholdError(
+          'version_conflict',
+          `available is ${sku.available}, not the expected ${command.expected_available}`,
+          { sku: sku.sku, available: sku.available, expected_available: command.expected_available },
+        ),
+      );
+    }
+    if (sku.available + command.delta < 0) {
+      return refuse(
+        new StockholdError(
+          'insufficient_stock',
+          `cannot remove ${-command.delta} units: ${sku.available} available`,
+          {
+            sku: sku.sku,
+            available: sku.available,
+            delta: command.delta,
+          },
+        ),
+      );
+    }
+    this.move(sku, MOVEMENT_KIND.adjustment, null, command.delta, 0, 0, command.reason);
+    this.emit('sku.adjusted', sku.sku, { sku: skuView(sku), delta: command.delta, reason: command.reason });
+    return accept(skuView(sku));
+  }
+
+  checkout(command: CheckoutCommand): Decision<OrderView> {
+    assert(!this.orders.has(command.order_id), `order id ${command.order_id} is new`);
+    const totals = quantitiesBySku(command.lines);
+    const missing = [...totals.keys()].filter((id) => !this.skus.has(id));
+    if (missing.length > 0) return refuse(skuNotFound(missing));
+
+    const over_limit = [];
+    for (const [id, quantity] of totals) {
+      const sku = this.skus.get(id)!;
+      if (sku.max_per_customer === null) continue;
+      const key = usageKey(command.customer_id, id);
+      // A SKU created in this transaction has no orders yet.
+      if (this.new_skus.has(id) && !this.usage.has(key)) this.usage.set(key, 0);
+      const already = this.usage.get(key);
+      assert(already !== undefined, `usage of ${id} by the customer was loaded`);
+      if (already + quantity > sku.max_per_customer) {
+        over_limit.push({
+          sku: id,
+          requested: quantity,
+          already_ordered: already,
+          max_per_customer: sku.max_per_customer,
+        });
+      }
+    }
+    if (over_limit.length > 0) {
+      return refuse(
+        new StockholdError('limit_exceeded', 'the order exceeds the per-customer limit of a sku', {
+          lines: over_limit,
+        }),
+      );
+    }
+
+    const short = this.shortLines(totals);
+    if (short.length > 0) {
+      return refuse(
+        new StockholdError('insufficient_stock', 'not enough stock for every line', { lines: short }),
+      );
+    }
+
+    const order: OrderState = {
+      id: command.order_id,
+      customer_id: command.customer_id,
+      status: ORDER_STATUS.pending_payment,
+      lines: command.lines.map((line) => ({ sku: line.sku, quantity: line.quantity })),
+      created_at_ms: this.now_ms,
+      expires_at_ms: this.now_ms + command.hold_seconds * 1000,
+      paid_at_ms: null,
+      payment_id: null,
+      late: false,
+      closed_at_ms: null,
+    };
+    this.orders.set(order.id, order);
+    this.new_orders.add(order.id);
+    for (const [id, quantity] of totals) {
+      this.move(this.skus.get(id)!, MOVEMENT_KIND.hold, order.id, -quantity, quantity, 0, null);
+      this.addUsage(order.customer_id, id, quantity);
+    }
+    this.emitOrder('order.held', order);
+    return accept(orderView(order));
+  }
+
+  /** SKUs of a refused checkout that were short: where a lazy reclaim of expired holds may help. */
+  static shortSkus(error: StockholdError): string[] {
+    if (error.code !== 'insufficient_stock') return [];
+    const details = error.details as { lines?: { sku: string }[] } | undefined;
+    return details?.lines?.map((line) => line.sku) ?? [];
+  }
+
+  pay(command: PayCommand): Decision<OrderView> {
+    const order = this.orders.get(command.order_id);
+    if (!order) return refuse(orderNotFound(command.order_id));
+    if (order.status === ORDER_STATUS.pending_payment && isPastDeadline(order, this.now_ms)) {
+      this.expire(order.id);
+    }
+    switch (order.status) {
+      case ORDER_STATUS.paid:
+        if (order.payment_id === command.payment_id) return accept(orderView(order));
+        return refuse(
+          new StockholdError('already_paid', 'the order was paid with another payment_id', {
+            order_id: order.id,
+          }),
+        );
+      case ORDER_STATUS.cancelled:
+        return refuse(
+          new StockholdError('order_cancelled', 'the order was cancelled', { order_id: order.id }),
+        );
+      case ORDER_STATUS.pending_payment:
+        for (const [id, quantity] of quantitiesBySku(order.lines)) {
+          this.move(this.requireSku(id), MOVEMENT_KIND.payment, order.id, 0, -quantity, quantity, null);
+        }
+        this.markPaid(order, command.payment_id, false);
+        return accept(orderView(order));
+      case ORDER_STATUS.expired:
+        return this.payLate(order, command.payment_id);
+    }
+  }
+
+  /** A payment after expiry re-acquires every line from available, or does not happen at all. */
+  private payLate(order: OrderState, payment_id: string): Decision<OrderView> {
+    const totals = quantitiesBySku(order.lines);
+    const short = this.shortLines(totals);
+    if (short.length > 0) {
+      return refuse(
+        new StockholdError(
+          'order_expired',
+          'the order expired and its stock is no longer available: refund',
+          {
+            order_id: order.id,
+            lines: short,
+          },
+        ),
+      );
+    }
+    for (const [id, quantity] of totals) {
+      this.move(this.requireSku(id), MOVEMENT_KIND.late_payment, order.id, -quantity, 0, quantity, null);
+      this.addUsage(order.customer_id, id, quantity);
+    }
+    this.markPaid(order, payment_id, true);
+    return accept(orderView(order));
+  }
+
+  cancel(command: CancelCommand): Decision<OrderView> {
+    const order = this.orders.get(command.order_id);
+    if (!order) return refuse(orderNotFound(command.order_id));
+    if (order.status === ORDER_STATUS.pending_payment && isPastDeadline(order, this.now_ms)) {
+      this.expire(order.id);
+    }
+    switch (order.status) {
+      case ORDER_STATUS.cancelled:
+        return accept(orderView(order));
+      case ORDER_STATUS.paid:
+        return refuse(
+          new StockholdError('order_paid', 'a paid order cannot be cancelled', { order_id: order.id }),
+        );
+      case ORDER_STATUS.expired:
+        return refuse(
+          new StockholdError('order_expired', 'the order already expired', { order_id: order.id }),
+        );
+      case ORDER_STATUS.pending_payment:
+        this.release(order, MOVEMENT_KIND.cancel_release);
+        order.status = ORDER_STATUS.cancelled;
+        order.closed_at_ms = this.now_ms;
+        this.changed_orders.add(order.id);
+        this.emitOrder('order.cancelled', order);
+        return accept(orderView(order));
+    }
+  }
+
+  /** Returns the holds of a pending order whose deadline passed (sweeper and lazy reclaim). */
+  expire(order_id: string): void {
+    const order = this.orders.get(order_id);
+    assert(order !== undefined, `order ${order_id} to expire was loaded`);
+    assert(order.status === ORDER_STATUS.pending_payment, `order ${order_id} to expire is pending`);
+    assert(isPastDeadline(order, this.now_ms), `order ${order_id} to expire is past its deadline`);
+    this.release(order, MOVEMENT_KIND.expiry_release);
+    order.status = ORDER_STATUS.expired;
+    order.closed_at_ms = this.now_ms;
+    this.changed_orders.add(order.id);
+    this.emitOrder('order.expired', order);
+  }
+
+  private release(order: OrderState, kind: MovementKind): void {
+    for (const [id, quantity] of quantitiesBySku(order.lines)) {
+      this.move(this.requireSku(id), kind, order.id, quantity, -quantity, 0, null);
+      this.addUsage(order.customer_id, id, -quantity);
+    }
+  }
+
+  private markPaid(order: OrderState, payment_id: string, late: boolean): void {
+    order.status = ORDER_STATUS.paid;
+    order.paid_at_ms = this.now_ms;
+    order.payment_id = payment_id;
+    order.late = late;
+    order.closed_at_ms ??= this.now_ms;
+    this.changed_orders.add(order.id);
+    this.emitOrder('order.paid', order);
+  }
+
+  private shortLines(totals: Map<string, number>): { sku: string; requested: number; available: number }[] {
+    const short = [];
+    for (const [id, quantity] of totals) {
+      const sku = this.requireSku(id);
+      if (sku.available < quantity) short.push({ sku: id, requested: quantity, available: sku.available });
+    }
+    return short;
+  }
+
+  private addUsage(customer_id: string, sku: string, quantity: number): void {
+    const key = usageKey(customer_id, sku);
+    const current = this.usage.get(key);
+    // Only pairs loaded for a checkout are tracked; others are recomputed from the orders when needed.
+    if (current !== undefined) this.usage.set(key, current + quantity);
+  }
+
+  private requireSku(id: string): SkuState {
+    const sku = this.skus.get(id);
+    assert(sku !== undefined, `sku ${id} was loaded`);
+    return sku;
+  }
+
+  private move(
+    sku: SkuState,
+    kind: MovementKind,
+    order_id: string | null,
+    delta_available: number,
+    delta_on_hold: number,
+    delta_sold: number,
+    reason: string | null,
+  ): void {
+    assert(
+      STOCK_CHANGING_KINDS.has(kind) || delta_available + delta_on_hold + delta_sold === 0,
+      `${kind} on ${sku.sku} conserves stock`,
+    );
+    sku.available += delta_available;
+    sku.on_hold += delta_on_hold;
+    sku.sold += delta_sold;
+    assertSkuInvariants(sku);
+    sku.version += 1;
+    sku.updated_at_ms = this.now_ms;
+    this.changed_skus.add(sku.sku);
+    this.ledger.push({
+      sku: sku.sku,
+      seq: sku.version,
+      at_ms: this.now_ms,
+      kind,
+      order_id,
+      delta_available,
+      delta_on_hold,
+      delta_sold,
+      available_after: sku.available,
+      on_hold_after: sku.on_hold,
+      sold_after: sku.sold,
+      reason,
+    });
+  }
+
+  private emit(type: EventType, subject_id: string, data: Record<string, unknown>): void {
+    this.events.push({ type, subject_id, at_ms: this.now_ms, data });
+  }
+
+  private emitOrder(type: EventType, order: OrderState): void {
+    const skus = [...quantitiesBySku(order.lines).keys()].map((id) => {
+      const sku = this.requireSku(id);
+      return { sku: id, available: sku.available, on_hold: sku.on_hold, sold: sku.sold };
+    });
+    this.emit(type, order.id, { order: orderView(order), skus });
+  }
+}
+
+function skuNotFound(skus: string[]): StockholdError {
+  const message =
+    skus.length === 1 ? `sku ${skus[0]} does not exist` : `skus ${skus.join(', ')} do not exist`;
+  return new StockholdError('sku_not_found', message, { skus });
+}
+
+function orderNotFound(order_id: string): StockholdError {
+  return new StockholdError('order_not_found', `order ${order_id} does not exist`, { order_id });
+}

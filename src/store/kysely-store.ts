@@ -1,0 +1,712 @@
+// The store, written once over Kysely for every dialect: each write is one transaction that loads
+// the rows its commands touch (locked where the dialect needs it), decides them in memory with the
+// pure Workspace, and writes the rows, ledger, outbox and idempotency keys back together.
+import { type Kysely, type SelectQueryBuilder, sql } from 'kysely';
+import { type AuditReport, auditSku, type SkuTotals } from '../core/audit.ts';
+import { type ErrorBody, StockholdError } from '../core/errors.ts';
+import { LIMITS } from '../core/limits.ts';
+import {
+  type Command,
+  type LedgerEntry,
+  type MovementKind,
+  ORDER_STATUS,
+  type OrderState,
+  type OrderStatus,
+  type SkuState,
+  STOCK_CHANGING_KINDS,
+} from '../core/types.ts';
+import { validateCommand } from '../core/validate.ts';
+import type { OrderView, SkuView } from '../core/views.ts';
+import { type Decision, quantitiesBySku, Workspace } from '../core/workspace.ts';
+import { type DialectName, migrateToLatest } from './migrations.ts';
+import type { Database, OrdersTable, SkusTable } from './schema.ts';
+import type { CommandEnvelope, CommandResult, OrderFilter, Outcome, Store, StoredEvent } from './store.ts';
+
+/** What differs between databases; everything else is shared. */
+export interface DialectAdapter {
+  readonly name: DialectName;
+  /** Whether rows must be locked explicitly (PostgreSQL); SQLite's write transaction is exclusive. */
+  readonly locks_rows: boolean;
+  /** Runs `work` in one write transaction and commits it durably before returning. */
+  writeTransaction<T>(db: Kysely<Database>, work: (trx: Kysely<Database>) => Promise<T>): Promise<T>;
+  /** Errors after which the whole transaction may simply run again (deadlock, busy, a lost race). */
+  isRetryable(error: unknown): boolean;
+  close(): Promise<void>;
+}
+
+export interface KyselyStoreOptions {
+  /** Attempts of one transaction when the database reports a retryable conflict. */
+  attempts_max: number;
+}
+
+/** Rows per multi-row INSERT: far below SQLite's 32,766 and PostgreSQL's 65,535 parameters. */
+const INSERT_ROWS_MAX = 500;
+/** Ids per IN (...) list, for the same reason. */
+const IN_LIST_MAX = 1000;
+
+type Tx = Kysely<Database>;
+
+export class KyselyStore implements Store {
+  readonly dialect: DialectName;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    /** Where reads go: on SQLite a second connection, so reads never wait behind a write. */
+    private readonly read_db: Kysely<Database>,
+    private readonly adapter: DialectAdapter,
+    private readonly options: KyselyStoreOptions = { attempts_max: 8 },
+  ) {
+    this.dialect = adapter.name;
+  }
+
+  async migrate(): Promise<string[]> {
+    return migrateToLatest(this.db as unknown as Kysely<unknown>, this.dialect);
+  }
+
+  execute(envelopes: readonly CommandEnvelope[], now_ms: number): Promise<CommandResult[]> {
+    if (envelopes.length === 0) return Promise.resolve([]);
+    return this.withRetries(() =>
+      this.adapter.writeTransaction(this.db, (trx) => this.decideAndWrite(trx, envelopes, now_ms)),
+    );
+  }
+
+  sweepExpired(now_ms: number, limit: number): Promise<number> {
+    return this.withRetries(() =>
+      this.adapter.writeTransaction(this.db, async (trx) => {
+        // `<=`: a hold is valid while now < expires_at, so an order whose deadline is now is due.
+        const due = await this.lockOrders(
+          trx
+            .selectFrom('orders')
+            .selectAll()
+            .where('status', '=', ORDER_STATUS.pending_payment)
+            .where('expires_at_ms', '<=', now_ms)
+            .orderBy('expires_at_ms')
+            .limit(limit),
+          'skip_locked',
+        ).execute();
+        if (due.length === 0) return 0;
+        const workspace = new Workspace(now_ms);
+        await this.loadOrderRows(trx, workspace, due);
+        await this.loadSkus(
+          trx,
+          workspace,
+          skusOfOrders(
+            workspace,
+            due.map((row) => row.id),
+          ),
+        );
+        for (const row of due) workspace.expire(row.id);
+        await this.write(trx, workspace);
+        return due.length;
+      }),
+    );
+  }
+
+  async purgeIdempotencyKeys(created_before_ms: number): Promise<number> {
+    const result = await this.db
+      .deleteFrom('idempotency_keys')
+      .where('created_at_ms', '<', created_before_ms)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  async getSku(sku: string): Promise<SkuState | null> {
+    const row = await this.read_db.selectFrom('skus').selectAll().where('sku', '=', sku).executeTakeFirst();
+    return row ? skuFromRow(row) : null;
+  }
+
+  async listSkus(limit: number, after_sku?: string): Promise<SkuState[]> {
+    const rows = await this.read_db
+      .selectFrom('skus')
+      .selectAll()
+      .$if(after_sku !== undefined, (q) => q.where('sku', '>', after_sku!))
+      .orderBy('sku')
+      .limit(limit)
+      .execute();
+    return rows.map(skuFromRow);
+  }
+
+  async getOrder(id: string): Promise<OrderState | null> {
+    const row = await this.read_db.selectFrom('orders').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) return null;
+    const [order] = await this.withLines(this.read_db, [row]);
+    return order ?? null;
+  }
+
+  async listOrders(filter: OrderFilter): Promise<OrderState[]> {
+    const rows = await this.read_db
+      .selectFrom('orders')
+      .selectAll()
+      .$if(filter.status !== undefined, (q) => q.where('status', '=', filter.status!))
+      .$if(filter.customer_id !== undefined, (q) => q.where('customer_id', '=', filter.customer_id!))
+      .$if(filter.sku !== undefined, (q) =>
+        q.where('id', 'in', (sub) =>
+          sub.selectFrom('order_lines').select('order_id').where('sku', '=', filter.sku!),
+        ),
+      )
+      .$if(filter.before_id !== undefined, (q) => q.where('id', '<', filter.before_id!))
+      .orderBy('id', 'desc')
+      .limit(filter.limit)
+      .execute();
+    return this.withLines(this.read_db, rows);
+  }
+
+  async ledger(sku: string, limit: number, after_seq?: number): Promise<LedgerEntry[]> {
+    const rows = await this.read_db
+      .selectFrom('ledger')
+      .selectAll()
+      .where('sku', '=', sku)
+      .$if(after_seq !== undefined, (q) => q.where('seq', '>', after_seq!))
+      .orderBy('seq')
+      .limit(limit)
+      .execute();
+    return rows.map((row) => ({
+      ...row,
+      seq: Number(row.seq),
+      at_ms: Number(row.at_ms),
+      kind: row.kind as MovementKind,
+      delta_available: Number(row.delta_available),
+      delta_on_hold: Number(row.delta_on_hold),
+      delta_sold: Number(row.delta_sold),
+      available_after: Number(row.available_after),
+      on_hold_after: Number(row.on_hold_after),
+      sold_after: Number(row.sold_after),
+    }));
+  }
+
+  async eventsAfter(after_id: number, limit: number): Promise<StoredEvent[]> {
+    const rows = await this.read_db
+      .selectFrom('outbox')
+      .selectAll()
+      .where('id', '>', after_id)
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+    return rows.map((row) => ({
+      id: Number(row.id),
+      type: row.type as StoredEvent['type'],
+      subject_id: row.subject_id,
+      at_ms: Number(row.created_at_ms),
+      data: JSON.parse(row.payload) as Record<string, unknown>,
+    }));
+  }
+
+  async lastEventId(): Promise<number> {
+    const row = await this.read_db
+      .selectFrom('outbox')
+      .select((eb) => eb.fn.max('id').as('id'))
+      .executeTakeFirst();
+    return Number(row?.id ?? 0);
+  }
+
+  async audit(): Promise<AuditReport> {
+    const db = this.read_db;
+    const skus = await db.selectFrom('skus').selectAll().execute();
+    const stock_changing = [...STOCK_CHANGING_KINDS];
+    const ledger = await db
+      .selectFrom('ledger')
+      .select((eb) => [
+        'sku',
+        sql<number>`sum(delta_available)`.as('available'),
+        sql<number>`sum(delta_on_hold)`.as('on_hold'),
+        sql<number>`sum(delta_sold)`.as('sold'),
+        eb.fn
+          .sum<number>(
+            eb
+              .case()
+              .when('kind', 'in', stock_changing)
+              .then(sql<number>`delta_available + delta_on_hold + delta_sold`)
+              .else(0)
+              .end(),
+          )
+          .as('stock_changes'),
+        eb.fn.countAll<number>().as('entries'),
+        eb.fn.max('seq').as('max_seq'),
+      ])
+      .groupBy('sku')
+      .execute();
+    const holds = await db
+      .selectFrom('holds')
+      .select(['sku', sql<number>`sum(quantity)`.as('quantity')])
+      .groupBy('sku')
+      .execute();
+    const by_status = await db
+      .selectFrom('order_lines as l')
+      .innerJoin('orders as o', 'o.id', 'l.order_id')
+      .select(['l.sku', 'o.status', sql<number>`sum(l.quantity)`.as('quantity')])
+      .where('o.status', 'in', [ORDER_STATUS.pending_payment, ORDER_STATUS.paid])
+      .groupBy(['l.sku', 'o.status'])
+      .execute();
+
+    const totals = new Map<string, SkuTotals>();
+    for (const row of skus) {
+      const sku = skuFromRow(row);
+      totals.set(sku.sku, {
+        sku: sku.sku,
+        available: sku.available,
+        on_hold: sku.on_hold,
+        sold: sku.sold,
+        version: sku.version,
+        ledger_available: 0,
+        ledger_on_hold: 0,
+        ledger_sold: 0,
+        ledger_stock_changes: 0,
+        ledger_entries: 0,
+        ledger_max_seq: 0,
+        holds: 0,
+        pending_quantity: 0,
+        paid_quantity: 0,
+      });
+    }
+    const problems: string[] = [];
+    const totalsOf = (sku: string, source: string): SkuTotals | undefined => {
+      const found = totals.get(sku);
+      if (!found) problems.push(`${sku}: ${source} names a sku that does not exist`);
+      return found;
+    };
+    let ledger_entries_checked = 0;
+    for (const row of ledger) {
+      const t = totalsOf(row.sku, 'the ledger');
+      ledger_entries_checked += Number(row.entries);
+      if (!t) continue;
+      t.ledger_available = Number(row.available);
+      t.ledger_on_hold = Number(row.on_hold);
+      t.ledger_sold = Number(row.sold);
+      t.ledger_stock_changes = Number(row.stock_changes);
+      t.ledger_entries = Number(row.entries);
+      t.ledger_max_seq = Number(row.max_seq);
+    }
+    for (const row of holds) {
+      const t = totalsOf(row.sku, 'a hold');
+      if (t) t.holds = Number(row.quantity);
+    }
+    for (const row of by_status) {
+      const t = totalsOf(row.sku, 'an order line');
+      if (!t) continue;
+      if (row.status === ORDER_STATUS.pending_payment) t.pending_quantity = Number(row.quantity);
+      else t.paid_quantity = Number(row.quantity);
+    }
+    for (const t of totals.values()) problems.push(...auditSku(t));
+
+    const stray_holds = await db
+      .selectFrom('holds as h')
+      .leftJoin('orders as o', 'o.id', 'h.order_id')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where((eb) => eb.or([eb('o.status', 'is', null), eb('o.status', '<>', ORDER_STATUS.pending_payment)]))
+      .executeTakeFirstOrThrow();
+    if (Number(stray_holds.n) > 0)
+      problems.push(`${stray_holds.n} hold rows belong to orders that are not pending`);
+    const unheld = await db
+      .selectFrom('orders as o')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('o.status', '=', ORDER_STATUS.pending_payment)
+      .where((eb) =>
+        eb.not(
+          eb.exists(eb.selectFrom('holds as h').select('h.order_id').whereRef('h.order_id', '=', 'o.id')),
+        ),
+      )
+      .executeTakeFirstOrThrow();
+    if (Number(unheld.n) > 0) problems.push(`${unheld.n} pending orders hold nothing`);
+    const orders = await db
+      .selectFrom('orders')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
+    return { skus_checked: skus.length, orders_checked: Number(orders.n), ledger_entries_checked, problems };
+  }
+
+  async checkReady(): Promise<void> {
+    await this.read_db.selectFrom('skus').select('sku').limit(1).execute();
+  }
+
+  async close(): Promise<void> {
+    await this.adapter.close();
+  }
+
+  private async withRetries<T>(attempt: () => Promise<T>): Promise<T> {
+    for (let attempt_no = 1; ; attempt_no++) {
+      try {
+        return await attempt();
+      } catch (error) {
+        if (attempt_no >= this.options.attempts_max || !this.adapter.isRetryable(error)) throw error;
+        // Jittered back-off so racing transactions do not collide again in lockstep.
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt_no));
+      }
+    }
+  }
+
+  private async decideAndWrite(trx: Tx, envelopes: readonly CommandEnvelope[], now_ms: number) {
+    const results: (CommandResult | undefined)[] = envelopes.map(() => undefined);
+    const workspace = new Workspace(now_ms);
+
+    // Validation first: a refused request stores nothing under its key.
+    const valid: number[] = [];
+    envelopes.forEach((envelope, index) => {
+      const invalid = validateCommand(envelope.command);
+      if (invalid) results[index] = { outcome: refusal(invalid), replayed: false };
+      else valid.push(index);
+    });
+
+    // Idempotency: a known key replays its stored outcome; a new key is claimed by this transaction.
+    const keys = [...new Set(valid.flatMap((i) => envelopes[i]!.idempotency?.key ?? []))];
+    const stored = new Map<string, { fingerprint: string; outcome: string }>();
+    for (const chunk of chunks(keys, IN_LIST_MAX)) {
+      const rows = await trx
+        .selectFrom('idempotency_keys')
+        .select(['key', 'fingerprint', 'outcome'])
+        .where('key', 'in', chunk)
+        .execute();
+      for (const row of rows) stored.set(row.key, row);
+    }
+    const claimed = new Map<string, number>();
+    const duplicate_of = new Map<number, number>();
+    const to_decide: number[] = [];
+    for (const index of valid) {
+      const idempotency = envelopes[index]!.idempotency;
+      if (!idempotency) {
+        to_decide.push(index);
+        continue;
+      }
+      const prior = stored.get(idempotency.key);
+      const first = claimed.get(idempotency.key);
+      const prior_fingerprint =
+        prior?.fingerprint ?? (first !== undefined ? envelopes[first]!.idempotency!.fingerprint : null);
+      if (prior_fingerprint !== null && prior_fingerprint !== idempotency.fingerprint) {
+        results[index] = { outcome: refusal(keyReused()), replayed: false };
+      } else if (prior) {
+        results[index] = { outcome: JSON.parse(prior.outcome) as Outcome, replayed: true };
+      } else if (first !== undefined) {
+        duplicate_of.set(index, first);
+      } else {
+        claimed.set(idempotency.key, index);
+        to_decide.push(index);
+      }
+    }
+
+    const commands = to_decide.map((index) => envelopes[index]!.command);
+    await this.loadForCommands(trx, workspace, commands);
+
+    const reclaimed = new Set<string>();
+    for (const index of to_decide) {
+      const command = envelopes[index]!.command;
+      let decision = decide(workspace, command);
+      if (!decision.ok && command.kind === 'checkout') {
+        // Lazy reclaim: expired holds of a short SKU go back to available before we refuse.
+        const short = Workspace.shortSkus(decision.error).filter((sku) => !reclaimed.has(sku));
+        for (const sku of short) reclaimed.add(sku);
+        if (short.length > 0 && (await this.reclaimExpired(trx, workspace, short)) > 0) {
+          decision = decide(workspace, command);
+        }
+      }
+      results[index] = {
+        outcome: decision.ok ? { ok: true, value: decision.value } : refusal(decision.error),
+        replayed: false,
+      };
+    }
+    for (const [index, first] of duplicate_of)
+      results[index] = { outcome: results[first]!.outcome, replayed: true };
+
+    await this.write(trx, workspace);
+    const key_rows = [...claimed].map(([key, index]) => ({
+      key,
+      fingerprint: envelopes[index]!.idempotency!.fingerprint,
+      outcome: JSON.stringify(results[index]!.outcome),
+      created_at_ms: now_ms,
+    }));
+    for (const chunk of chunks(key_rows, INSERT_ROWS_MAX)) {
+      await trx.insertInto('idempotency_keys').values(chunk).execute();
+    }
+    return results as CommandResult[];
+  }
+
+  /** Loads (and on PostgreSQL locks: orders first, then SKUs, each in id order) what commands touch. */
+  private async loadForCommands(trx: Tx, workspace: Workspace, commands: readonly Command[]): Promise<void> {
+    const order_ids = new Set<string>();
+    for (const command of commands) {
+      if (command.kind === 'pay' || command.kind === 'cancel') order_ids.add(command.order_id);
+    }
+    if (order_ids.size > 0) {
+      const ids = [...order_ids].sort();
+      for (const chunk of chunks(ids, IN_LIST_MAX)) {
+        const rows = await this.lockOrders(
+          trx.selectFrom('orders').selectAll().where('id', 'in', chunk).orderBy('id'),
+          'wait',
+        ).execute();
+        await this.loadOrderRows(trx, workspace, rows);
+      }
+    }
+
+    const sku_ids = new Set<string>(skusOfOrders(workspace, [...order_ids]));
+    for (const command of commands) {
+      if (command.kind === 'create_sku' || command.kind === 'adjust') sku_ids.add(command.sku);
+      if (command.kind === 'checkout') for (const line of command.lines) sku_ids.add(line.sku);
+    }
+    await this.loadSkus(trx, workspace, [...sku_ids]);
+
+    // Per-customer limits: what each customer already holds or bought of each limited SKU.
+    const pairs = new Map<string, { customer_id: string; sku: string }>();
+    for (const command of commands) {
+      if (command.kind !== 'checkout') continue;
+      for (const line of command.lines) {
+        if (workspace.skus.get(line.sku)?.max_per_customer == null) continue;
+        pairs.set(`${command.customer_id}\u0000${line.sku}`, {
+          customer_id: command.customer_id,
+          sku: line.sku,
+        });
+      }
+    }
+    for (const { customer_id, sku } of pairs.values()) {
+      const row = await trx
+        .selectFrom('order_lines as l')
+        .innerJoin('orders as o', 'o.id', 'l.order_id')
+        .select(sql<number>`coalesce(sum(l.quantity), 0)`.as('quantity'))
+        .where('o.customer_id', '=', customer_id)
+        .where('l.sku', '=', sku)
+        .where('o.status', 'in', [ORDER_STATUS.pending_payment, ORDER_STATUS.paid])
+        .executeTakeFirstOrThrow();
+      workspace.loadUsage(customer_id, sku, Number(row.quantity));
+    }
+  }
+
+  private async reclaimExpired(trx: Tx, workspace: Workspace, skus: string[]): Promise<number> {
+    const candidates = await trx
+      .selectFrom('holds')
+      .select('order_id')
+      .where('sku', 'in', skus)
+      .where('expires_at_ms', '<=', workspace.now_ms)
+      .orderBy('expires_at_ms')
+      .limit(LIMITS.lazy_reclaim_orders_max)
+      .execute();
+    const ids = [...new Set(candidates.map((row) => row.order_id))]
+      .filter((id) => !workspace.orders.has(id))
+      .sort();
+    if (ids.length === 0) return 0;
+    // SKIP LOCKED: an order another transaction is paying or sweeping is left to that transaction.
+    const rows = await this.lockOrders(
+      trx
+        .selectFrom('orders')
+        .selectAll()
+        .where('id', 'in', ids)
+        .where('status', '=', ORDER_STATUS.pending_payment)
+        .orderBy('id'),
+      'skip_locked',
+    ).execute();
+    await this.loadOrderRows(trx, workspace, rows);
+    await this.loadSkus(
+      trx,
+      workspace,
+      skusOfOrders(
+        workspace,
+        rows.map((row) => row.id),
+      ),
+    );
+    for (const row of rows) workspace.expire(row.id);
+    return rows.length;
+  }
+
+  private lockOrders<O>(
+    query: SelectQueryBuilder<Database, 'orders', O>,
+    mode: 'wait' | 'skip_locked',
+  ): SelectQueryBuilder<Database, 'orders', O> {
+    if (!this.adapter.locks_rows) return query;
+    return mode === 'wait' ? query.forUpdate() : query.forUpdate().skipLocked();
+  }
+
+  private async loadOrderRows(trx: Tx, workspace: Workspace, rows: OrdersTable[]): Promise<void> {
+    for (const order of await this.withLines(trx, rows)) workspace.loadOrder(order);
+  }
+
+  private async loadSkus(trx: Tx, workspace: Workspace, sku_ids: Iterable<string>): Promise<void> {
+    const missing = [...new Set(sku_ids)].filter((id) => !workspace.skus.has(id)).sort();
+    for (const chunk of chunks(missing, IN_LIST_MAX)) {
+      let query = trx.selectFrom('skus').selectAll().where('sku', 'in', chunk).orderBy('sku');
+      if (this.adapter.locks_rows) query = query.forUpdate();
+      for (const row of await query.execute()) workspace.loadSku(skuFromRow(row));
+    }
+  }
+
+  private async withLines(db: Tx, rows: OrdersTable[]): Promise<OrderState[]> {
+    const lines = new Map<string, { sku: string; quantity: number }[]>();
+    for (const chunk of chunks(
+      rows.map((row) => row.id),
+      IN_LIST_MAX,
+    )) {
+      const line_rows = await db
+        .selectFrom('order_lines')
+        .select(['order_id', 'sku', 'quantity'])
+        .where('order_id', 'in', chunk)
+        .orderBy('order_id')
+        .orderBy('line_no')
+        .execute();
+      for (const line of line_rows) {
+        const list = lines.get(line.order_id) ?? [];
+        list.push({ sku: line.sku, quantity: Number(line.quantity) });
+        lines.set(line.order_id, list);
+      }
+    }
+    return rows.map((row) => orderFromRow(row, lines.get(row.id) ?? []));
+  }
+
+  /** Writes everything the workspace changed: rows, holds, ledger and outbox, in this transaction. */
+  private async write(trx: Tx, workspace: Workspace): Promise<void> {
+    for (const id of workspace.changed_skus) {
+      const sku = workspace.skus.get(id)!;
+      if (workspace.new_skus.has(id)) {
+        await trx.insertInto('skus').values(skuRow(sku)).execute();
+      } else {
+        await trx
+          .updateTable('skus')
+          .set({
+            available: sku.available,
+            on_hold: sku.on_hold,
+            sold: sku.sold,
+            version: sku.version,
+            updated_at_ms: sku.updated_at_ms,
+          })
+          .where('sku', '=', id)
+          .execute();
+      }
+    }
+
+    const new_orders = [...workspace.new_orders].map((id) => workspace.orders.get(id)!);
+    for (const chunk of chunks(new_orders.map(orderRow), INSERT_ROWS_MAX)) {
+      await trx.insertInto('orders').values(chunk).execute();
+    }
+    const line_rows = new_orders.flatMap((order) =>
+      order.lines.map((line, line_no) => ({
+        order_id: order.id,
+        line_no,
+        sku: line.sku,
+        quantity: line.quantity,
+      })),
+    );
+    for (const chunk of chunks(line_rows, INSERT_ROWS_MAX)) {
+      await trx.insertInto('order_lines').values(chunk).execute();
+    }
+    const hold_rows = new_orders
+      .filter((order) => order.status === ORDER_STATUS.pending_payment)
+      .flatMap((order) =>
+        [...quantitiesBySku(order.lines)].map(([sku, quantity]) => ({
+          order_id: order.id,
+          sku,
+          quantity,
+          expires_at_ms: order.expires_at_ms,
+        })),
+      );
+    for (const chunk of chunks(hold_rows, INSERT_ROWS_MAX)) {
+      await trx.insertInto('holds').values(chunk).execute();
+    }
+
+    // Orders that left pending_payment: update grouped by their new values (expiries share them).
+    const closed = [...workspace.changed_orders].filter((id) => !workspace.new_orders.has(id));
+    const groups = new Map<string, { values: Partial<OrdersTable>; ids: string[] }>();
+    for (const id of closed) {
+      const order = workspace.orders.get(id)!;
+      const { status, paid_at_ms, payment_id, late, closed_at_ms } = orderRow(order);
+      const values = { status, paid_at_ms, payment_id, late, closed_at_ms };
+      const key = JSON.stringify(values);
+      const group = groups.get(key) ?? { values, ids: [] as string[] };
+      group.ids.push(id);
+      groups.set(key, group);
+    }
+    for (const { values, ids } of groups.values()) {
+      for (const chunk of chunks(ids, IN_LIST_MAX)) {
+        await trx.updateTable('orders').set(values).where('id', 'in', chunk).execute();
+        await trx.deleteFrom('holds').where('order_id', 'in', chunk).execute();
+      }
+    }
+
+    for (const chunk of chunks(workspace.ledger, INSERT_ROWS_MAX)) {
+      await trx.insertInto('ledger').values(chunk).execute();
+    }
+    const outbox_rows = workspace.events.map((event) => ({
+      type: event.type,
+      subject_id: event.subject_id,
+      payload: JSON.stringify(event.data),
+      created_at_ms: event.at_ms,
+    }));
+    for (const chunk of chunks(outbox_rows, INSERT_ROWS_MAX)) {
+      await trx.insertInto('outbox').values(chunk).execute();
+    }
+  }
+}
+
+function decide(workspace: Workspace, command: Command): Decision<SkuView | OrderView> {
+  switch (command.kind) {
+    case 'create_sku':
+      return workspace.createSku(command);
+    case 'adjust':
+      return workspace.adjust(command);
+    case 'checkout':
+      return workspace.checkout(command);
+    case 'pay':
+      return workspace.pay(command);
+    case 'cancel':
+      return workspace.cancel(command);
+  }
+}
+
+function refusal(error: StockholdError): Outcome {
+  return { ok: false, error: error.toBody() as ErrorBody };
+}
+
+function keyReused(): StockholdError {
+  return new StockholdError(
+    'idempotency_key_reused',
+    'this Idempotency-Key was used with another request; use a new key for a new request',
+  );
+}
+
+function skusOfOrders(workspace: Workspace, order_ids: readonly string[]): string[] {
+  return order_ids.flatMap((id) => workspace.orders.get(id)?.lines.map((line) => line.sku) ?? []);
+}
+
+function* chunks<T>(items: readonly T[], size: number): Generator<T[]> {
+  for (let start = 0; start < items.length; start += size) yield items.slice(start, start + size);
+}
+
+function skuFromRow(row: SkusTable): SkuState {
+  return {
+    sku: row.sku,
+    name: row.name,
+    available: Number(row.available),
+    on_hold: Number(row.on_hold),
+    sold: Number(row.sold),
+    max_per_customer: row.max_per_customer === null ? null : Number(row.max_per_customer),
+    version: Number(row.version),
+    created_at_ms: Number(row.created_at_ms),
+    updated_at_ms: Number(row.updated_at_ms),
+  };
+}
+
+function skuRow(sku: SkuState): SkusTable {
+  return { ...sku };
+}
+
+function orderFromRow(row: OrdersTable, lines: { sku: string; quantity: number }[]): OrderState {
+  return {
+    id: row.id,
+    customer_id: row.customer_id,
+    status: row.status as OrderStatus,
+    lines,
+    created_at_ms: Number(row.created_at_ms),
+    expires_at_ms: Number(row.expires_at_ms),
+    paid_at_ms: row.paid_at_ms === null ? null : Number(row.paid_at_ms),
+    payment_id: row.payment_id,
+    late: Number(row.late) === 1,
+    closed_at_ms: row.closed_at_ms === null ? null : Number(row.closed_at_ms),
+  };
+}
+
+function orderRow(order: OrderState): OrdersTable {
+  return {
+    id: order.id,
+    customer_id: order.customer_id,
+    status: order.status,
+    created_at_ms: order.created_at_ms,
+    expires_at_ms: order.expires_at_ms,
+    paid_at_ms: order.paid_at_ms,
+    payment_id: order.payment_id,
+    late: order.late ? 1 : 0,
+    closed_at_ms: order.closed_at_ms,
+  };
+}

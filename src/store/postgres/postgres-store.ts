@@ -1,0 +1,67 @@
+// PostgreSQL: a pool of connections shared by any number of server processes. Row locks (FOR UPDATE,
+// orders before SKUs, each in id order) serialise the transactions that touch the same rows.
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import { type DialectAdapter, KyselyStore } from '../kysely-store.ts';
+import type { Database } from '../schema.ts';
+
+export interface PostgresOptions {
+  url: string;
+  pool_size: number;
+  statement_timeout_ms: number;
+}
+
+const INT8_OID = 20;
+const NUMERIC_OID = 1700;
+
+/** bigint and numeric (sums) arrive as strings from pg; every value here is a safe integer. */
+const types = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === INT8_OID || oid === NUMERIC_OID) return (value: string) => Number(value);
+    return pg.types.getTypeParser(oid, format);
+  },
+};
+
+/** Errors after which PostgreSQL expects the transaction to be tried again. */
+const RETRYABLE_CODES = new Set([
+  '40001', // serialization_failure
+  '40P01', // deadlock_detected
+  '23505', // unique_violation: two processes created the same sku or claimed the same key
+  '55P03', // lock_not_available
+]);
+
+export function createPool(options: PostgresOptions): pg.Pool {
+  return new pg.Pool({
+    connectionString: options.url,
+    max: options.pool_size,
+    statement_timeout: options.statement_timeout_ms,
+    connectionTimeoutMillis: 10_000,
+    types,
+  });
+}
+
+export async function openPostgresStore(options: PostgresOptions): Promise<KyselyStore> {
+  const pool = createPool(options);
+  // Fail at start, with the database's own reason, rather than on the first request.
+  const client = await pool.connect().catch(async (error: unknown) => {
+    await pool.end();
+    throw error;
+  });
+  client.release();
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const adapter: DialectAdapter = {
+    name: 'postgres',
+    locks_rows: true,
+    writeTransaction(database, work) {
+      return database.transaction().execute(work);
+    },
+    isRetryable(error) {
+      const code = (error as { code?: unknown } | null)?.code;
+      return typeof code === 'string' && RETRYABLE_CODES.has(code);
+    },
+    async close() {
+      await db.destroy();
+    },
+  };
+  return new KyselyStore(db, db, adapter);
+}

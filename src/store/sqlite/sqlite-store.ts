@@ -1,0 +1,61 @@
+// SQLite: one file in WAL mode, one writer connection (writes queue on Kysely's connection mutex)
+// and a second read-only connection, so reads never wait behind a write transaction.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, SqliteDialect, sql } from 'kysely';
+import { type DialectAdapter, KyselyStore } from '../kysely-store.ts';
+import type { Database } from '../schema.ts';
+
+export const SQLITE_MEMORY = ':memory:';
+
+function openConnection(path: string, readonly: boolean): BetterSqlite3.Database {
+  const connection = new BetterSqlite3(path, { readonly, fileMustExist: readonly });
+  // WAL lets the reader run beside the writer; synchronous=FULL fsyncs the WAL at every commit, so
+  // a transaction answered as committed survives a crash of the process or a power cut.
+  if (!readonly) connection.pragma('journal_mode = WAL');
+  connection.pragma('synchronous = FULL');
+  connection.pragma('busy_timeout = 5000');
+  return connection;
+}
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+}
+
+export async function openSqliteStore(path: string): Promise<KyselyStore> {
+  if (path !== SQLITE_MEMORY) mkdirSync(dirname(path), { recursive: true });
+  const writer = new Kysely<Database>({
+    dialect: new SqliteDialect({ database: openConnection(path, false) }),
+  });
+  // An in-memory database exists only on its one connection, so it reads there too.
+  const reader =
+    path === SQLITE_MEMORY
+      ? writer
+      : new Kysely<Database>({ dialect: new SqliteDialect({ database: openConnection(path, true) }) });
+  const adapter: DialectAdapter = {
+    name: 'sqlite',
+    locks_rows: false,
+    writeTransaction(db, work) {
+      // BEGIN IMMEDIATE takes the write lock up front: no transaction can fail half-way on an upgrade.
+      return db.connection().execute(async (connection) => {
+        await sql`begin immediate`.execute(connection);
+        try {
+          const result = await work(connection);
+          await sql`commit`.execute(connection);
+          return result;
+        } catch (error) {
+          await sql`rollback`.execute(connection);
+          throw error;
+        }
+      });
+    },
+    isRetryable: isBusy,
+    async close() {
+      if (reader !== writer) await reader.destroy();
+      await writer.destroy();
+    },
+  };
+  return new KyselyStore(writer, reader, adapter);
+}
