@@ -1,5 +1,5 @@
 // The API's view of domain state (DESIGN.md: a sku, an order): what clients see and replays return.
-import type { LedgerEntry, OrderState, SkuState } from './types.ts';
+import type { LedgerEntry, OrderState, OrderStatus, SkuState } from './types.ts';
 
 export interface SkuView {
   sku: string;
@@ -14,7 +14,7 @@ export interface SkuView {
 export interface OrderView {
   id: string;
   customer_id: string;
-  status: string;
+  status: OrderStatus;
   lines: { sku: string; quantity: number }[];
   created_at: string;
   expires_at: string;

@@ -1,0 +1,18 @@
+// The stockhold command line; each command lives in its own file under commands/.
+import { Command } from 'commander';
+import { registerMigrate } from './commands/migrate.ts';
+import { registerServe } from './commands/serve.ts';
+import { registerVerify } from './commands/verify.ts';
+
+export function buildProgram(): Command {
+  const program = new Command()
+    .name('stockhold')
+    .description('Inventory reservations that never oversell.')
+    .showHelpAfterError();
+  registerServe(program);
+  registerMigrate(program);
+  registerVerify(program);
+  return program;
+}
+
+await buildProgram().parseAsync(process.argv);

@@ -1,0 +1,127 @@
+// The one configuration loader: environment variables, over an optional JSON config file, over
+// defaults; validated at start with a message that names the bad key.
+import { readFileSync } from 'node:fs';
+import { type Static, Type } from 'typebox';
+import { Value } from 'typebox/value';
+import { LIMITS } from './core/limits.ts';
+
+const Integer = (minimum: number, maximum: number, default_value: number) =>
+  Type.Integer({ minimum, maximum, default: default_value });
+
+export const ConfigSchema = Type.Object(
+  {
+    PORT: Integer(0, 65_535, 3000),
+    HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+    DATABASE_URL: Type.String({
+      pattern: '^(sqlite:|postgres://|postgresql://)',
+      default: 'sqlite:./data/stockhold.db',
+    }),
+    PGUSER: Type.Optional(Type.String()),
+    PGPASSWORD: Type.Optional(Type.String()),
+    PG_POOL_SIZE: Integer(1, 200, 10),
+    PG_STATEMENT_TIMEOUT_MS: Integer(100, 600_000, 10_000),
+    SWEEP_INTERVAL_MS: Integer(10, 3_600_000, 1000),
+    SWEEP_BATCH_SIZE: Integer(1, 100_000, 5000),
+    DEFAULT_HOLD_SECONDS: Integer(
+      LIMITS.hold_seconds_min,
+      LIMITS.hold_seconds_max,
+      LIMITS.hold_seconds_default,
+    ),
+    LOG_LEVEL: Type.String({ pattern: '^(fatal|error|warn|info|debug|trace|silent)$', default: 'info' }),
+    /** Group commit of concurrent writes: `on` coalesces, `off` runs one transaction per request. */
+    COALESCE: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on' }),
+    BATCH_SIZE_MAX: Integer(1, 10_000, 512),
+    QUEUE_LENGTH_MAX: Integer(1, 1_000_000, 20_000),
+    SHUTDOWN_TIMEOUT_MS: Integer(100, 600_000, 10_000),
+  },
+  { additionalProperties: true },
+);
+
+export type Config = Static<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const INTEGER_KEYS = new Set(
+  Object.entries(ConfigSchema.properties)
+    .filter(([, schema]) => (schema as { type?: string }).type === 'integer')
+    .map(([key]) => key),
+);
+
+function fromEnvironment(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  for (const key of Object.keys(ConfigSchema.properties)) {
+    const raw = env[key];
+    if (raw === undefined || raw === '') continue;
+    values[key] = INTEGER_KEYS.has(key) && /^-?\d+$/.test(raw.trim()) ? Number(raw.trim()) : raw;
+  }
+  return values;
+}
+
+function fromFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read the config file ${path}: ${(error as Error).message}`);
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      throw new Error('not an object');
+    return parsed as Record<string, unknown>;
+  } catch (error) {
+    throw new ConfigError(`the config file ${path} is not a JSON object: ${(error as Error).message}`);
+  }
+}
+
+/** Loads the configuration; `STOCKHOLD_CONFIG` (or `config_path`) names an optional JSON file. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, config_path = env.STOCKHOLD_CONFIG): Config {
+  const merged = { ...(config_path ? fromFile(config_path) : {}), ...fromEnvironment(env) };
+  const config = Value.Default(ConfigSchema, merged) as Record<string, unknown>;
+  const first = Value.Errors(ConfigSchema, config)[0];
+  if (first) {
+    const key = first.instancePath.replace(/^\//, '') || 'config';
+    throw new ConfigError(`invalid configuration: ${key} = ${JSON.stringify(config[key])}: ${first.message}`);
+  }
+  return config as Config;
+}
+
+export type DatabaseLocation = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
+
+/** Reads DATABASE_URL; PGUSER/PGPASSWORD fill in a PostgreSQL URL that names no user or password. */
+export function databaseLocation(
+  config: Pick<Config, 'DATABASE_URL' | 'PGUSER' | 'PGPASSWORD'>,
+): DatabaseLocation {
+  const url = config.DATABASE_URL;
+  if (url.startsWith('sqlite:')) {
+    const path = url.slice('sqlite:'.length);
+    if (path === '')
+      throw new ConfigError('invalid configuration: DATABASE_URL: sqlite: needs a path or :memory:');
+    return { kind: 'sqlite', path };
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError('invalid configuration: DATABASE_URL is not a valid postgres:// URL');
+  }
+  if (!parsed.username && config.PGUSER) parsed.username = encodeURIComponent(config.PGUSER);
+  if (!parsed.password && config.PGPASSWORD) parsed.password = encodeURIComponent(config.PGPASSWORD);
+  return { kind: 'postgres', url: parsed.toString() };
+}
+
+/** The URL with its password replaced, for logs and messages. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}

@@ -1,0 +1,103 @@
+// Builds the HTTP application: validation, the error map, OpenAPI (/openapi.json, /docs) and routes.
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Ajv } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyServerOptions,
+  LogController,
+} from 'fastify';
+import { v4 as uuidv4 } from 'uuid';
+import { StockholdError } from '../core/errors.ts';
+import { LIMITS } from '../core/limits.ts';
+import type { AppContext } from './context.ts';
+import { errorHandler, sendError } from './errors.ts';
+import { eventRoutes } from './routes/events.ts';
+import { operationRoutes } from './routes/operations.ts';
+import { orderRoutes } from './routes/orders.ts';
+import { skuRoutes } from './routes/skus.ts';
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+export interface AppOptions {
+  logger: FastifyBaseLogger | false;
+  /** Extra plugins (dashboard, metrics, access control) registered before the routes. */
+  plugins?: ((app: FastifyInstance) => Promise<void>)[];
+}
+
+function validators() {
+  // Bodies are JSON: a string where a number belongs is an error, never coerced. Query strings and
+  // headers are text by nature, so they are coerced to the schema's types.
+  const common = { removeAdditional: false, useDefaults: true, allErrors: false, strict: false } as const;
+  const body = addFormats(new Ajv({ ...common, coerceTypes: false }));
+  const text = addFormats(new Ajv({ ...common, coerceTypes: 'array' }));
+  return { body, text };
+}
+
+export async function buildApp(context: AppContext, options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.logger === false ? undefined : options.logger,
+    logger: options.logger === false ? false : undefined,
+    bodyLimit: LIMITS.body_bytes_max,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => uuidv4(),
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    requestTimeout: 30_000,
+    routerOptions: { maxParamLength: 200 },
+    // Per-request lines go out at debug level (hook below): at 00:00 info-level access logs would
+    // cost more than the checkouts they describe.
+    logController: new LogController({ disableRequestLogging: true }),
+  } satisfies FastifyServerOptions).withTypeProvider<TypeBoxTypeProvider>();
+
+  const { body, text } = validators();
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? body : text).compile(schema));
+  app.setErrorHandler(errorHandler);
+  app.addHook('onResponse', async (request, reply) => {
+    const level = reply.statusCode >= 500 ? 'error' : 'debug';
+    request.log[level](
+      { method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime },
+      'request completed',
+    );
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendError(
+      reply,
+      new StockholdError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`),
+    ),
+  );
+  // An empty body is "no body" (a bare POST .../cancel with a JSON content type), not a parse error.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, raw, done) => {
+    const text = raw as string;
+    if (text.trim() === '') return done(null, undefined);
+    parseJson(request, text, done);
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'stockhold',
+        version: '1',
+        description:
+          'Inventory reservations that never oversell: checkout holds stock (available -> on_hold) until a payment ' +
+          'deadline; payment sells it (on_hold -> sold); cancel and expiry return it.',
+      },
+      tags: [{ name: 'skus' }, { name: 'orders' }, { name: 'events' }, { name: 'operations' }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  for (const plugin of options.plugins ?? []) await plugin(app);
+  await app.register(operationRoutes, context);
+  await app.register(skuRoutes, context);
+  await app.register(orderRoutes, context);
+  await app.register(eventRoutes, context);
+  return app;
+}

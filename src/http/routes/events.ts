@@ -1,0 +1,83 @@
+// GET /v1/events: the outbox as a server-sent event stream, resumable with Last-Event-ID.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { StockholdError } from '../../core/errors.ts';
+import type { StoredEvent } from '../../store/store.ts';
+import type { AppContext } from '../context.ts';
+import { errorResponses } from '../schemas.ts';
+
+/** A subscriber this far behind is cut off rather than buffered without bound; it can resume. */
+const SUBSCRIBER_BUFFER_BYTES_MAX = 4 * 1024 * 1024;
+const HEARTBEAT_MS = 15_000;
+const REPLAY_PAGE_SIZE = 1000;
+
+export function formatEvent(event: StoredEvent): string {
+  const body = {
+    id: event.id,
+    type: event.type,
+    subject_id: event.subject_id,
+    at: new Date(event.at_ms).toISOString(),
+    data: event.data,
+  };
+  return `id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(body)}\n\n`;
+}
+
+export const eventRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, { store, events }) => {
+  app.get(
+    '/v1/events',
+    {
+      schema: {
+        tags: ['events'],
+        summary: 'Live stream of order and SKU events (text/event-stream); resume with Last-Event-ID',
+        headers: Type.Object({ 'last-event-id': Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })) }),
+        response: {
+          200: { description: 'text/event-stream', type: 'string' },
+          ...errorResponses('overloaded'),
+        },
+      },
+    },
+    async (request, reply) => {
+      if (events.full)
+        throw new StockholdError('overloaded', 'too many event subscribers', { retry_after_seconds: 5 });
+      const resume_after = request.headers['last-event-id'];
+      reply.hijack();
+      const response = reply.raw;
+      response.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      response.write('retry: 2000\n\n');
+
+      let closed = false;
+      const write = (event: StoredEvent) => {
+        if (closed) return;
+        response.write(formatEvent(event));
+        if (response.writableLength > SUBSCRIBER_BUFFER_BYTES_MAX) response.destroy();
+      };
+      // Subscribe before replaying, buffer what arrives meanwhile, so nothing falls in between.
+      const buffered: StoredEvent[] = [];
+      let live = false;
+      const subscription = await events.subscribe((event) => (live ? write(event) : buffered.push(event)));
+      const heartbeat = setInterval(() => response.write(': keep-alive\n\n'), HEARTBEAT_MS);
+      request.raw.on('close', () => {
+        closed = true;
+        clearInterval(heartbeat);
+        subscription.unsubscribe();
+      });
+
+      if (resume_after !== undefined) {
+        let cursor = Number(resume_after);
+        while (!closed && cursor < subscription.position) {
+          const page = await store.eventsAfter(cursor, REPLAY_PAGE_SIZE);
+          for (const event of page) if (event.id <= subscription.position) write(event);
+          if (page.length < REPLAY_PAGE_SIZE) break;
+          cursor = page.at(-1)!.id;
+        }
+      }
+      for (const event of buffered) write(event);
+      live = true;
+    },
+  );
+};

@@ -1,0 +1,162 @@
+// Order routes: checkout (hold every line or none), list, read, pay, cancel.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { v7 as uuidv7 } from 'uuid';
+import { StockholdError } from '../../core/errors.ts';
+import { LIMITS } from '../../core/limits.ts';
+import { orderView } from '../../core/views.ts';
+import type { AppContext } from '../context.ts';
+import { decodeCursor, nextCursor } from '../cursor.ts';
+import { sendResult } from '../errors.ts';
+import { idempotencyOf } from '../idempotency.ts';
+import {
+  CheckoutBody,
+  errorResponses,
+  IdempotencyHeaders,
+  Order,
+  OrderId,
+  OrderListQuery,
+  Page,
+  PaymentBody,
+} from '../schemas.ts';
+
+const OrderParams = Type.Object({ id: OrderId });
+
+export const orderRoutes: FastifyPluginAsyncTypebox<AppContext> = async (
+  app,
+  { store, queue, default_hold_seconds },
+) => {
+  app.post(
+    '/v1/orders',
+    {
+      schema: {
+        tags: ['orders'],
+        summary: 'Check out: hold every line (all or nothing) until the payment deadline',
+        headers: IdempotencyHeaders,
+        body: CheckoutBody,
+        response: {
+          201: Order,
+          ...errorResponses(
+            'insufficient_stock',
+            'limit_exceeded',
+            'sku_not_found',
+            'idempotency_key_reused',
+            'idempotency_key_in_use',
+            'overloaded',
+          ),
+        },
+      },
+    },
+    async (request, reply) => {
+      const result = await queue.submit({
+        command: {
+          kind: 'checkout',
+          order_id: uuidv7(),
+          customer_id: request.body.customer_id,
+          lines: request.body.lines,
+          hold_seconds: request.body.hold_seconds ?? default_hold_seconds,
+        },
+        idempotency: idempotencyOf(request),
+      });
+      return sendResult(reply, result, 201);
+    },
+  );
+
+  app.get(
+    '/v1/orders',
+    {
+      schema: {
+        tags: ['orders'],
+        summary: 'List orders, newest first',
+        querystring: OrderListQuery,
+        response: { 200: Page(Order), ...errorResponses() },
+      },
+    },
+    async (request) => {
+      const { status, sku, customer_id, cursor } = request.query;
+      const limit = request.query.limit ?? LIMITS.page_size_default;
+      const orders = await store.listOrders({
+        status,
+        sku,
+        customer_id,
+        limit,
+        before_id: decodeCursor(cursor, 'string'),
+      });
+      return { items: orders.map(orderView), next_cursor: nextCursor(orders, limit, (order) => order.id) };
+    },
+  );
+
+  app.get(
+    '/v1/orders/:id',
+    {
+      schema: {
+        tags: ['orders'],
+        summary: 'Read an order',
+        params: OrderParams,
+        response: { 200: Order, ...errorResponses('order_not_found') },
+      },
+    },
+    async (request) => {
+      const order = await store.getOrder(request.params.id);
+      if (!order) {
+        throw new StockholdError('order_not_found', `order ${request.params.id} does not exist`, {
+          order_id: request.params.id,
+        });
+      }
+      return orderView(order);
+    },
+  );
+
+  app.post(
+    '/v1/orders/:id/payment',
+    {
+      schema: {
+        tags: ['orders'],
+        summary: 'Record the payment: on_hold -> sold (or a late payment that re-acquires the stock)',
+        params: OrderParams,
+        headers: IdempotencyHeaders,
+        body: PaymentBody,
+        response: {
+          200: Order,
+          ...errorResponses(
+            'order_not_found',
+            'order_expired',
+            'order_cancelled',
+            'already_paid',
+            'idempotency_key_reused',
+          ),
+        },
+      },
+    },
+    async (request, reply) => {
+      const result = await queue.submit({
+        command: { kind: 'pay', order_id: request.params.id, payment_id: request.body.payment_id },
+        idempotency: idempotencyOf(request),
+      });
+      return sendResult(reply, result, 200);
+    },
+  );
+
+  app.post(
+    '/v1/orders/:id/cancel',
+    {
+      schema: {
+        tags: ['orders'],
+        summary: 'Cancel a pending order: its holds return to available',
+        params: OrderParams,
+        headers: IdempotencyHeaders,
+        response: {
+          200: Order,
+          ...errorResponses('order_not_found', 'order_paid', 'order_expired', 'idempotency_key_reused'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const result = await queue.submit({
+        command: { kind: 'cancel', order_id: request.params.id },
+        idempotency: idempotencyOf(request),
+      });
+      return sendResult(reply, result, 200);
+    },
+  );
+};

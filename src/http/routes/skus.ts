@@ -1,0 +1,151 @@
+// SKU routes: create, list, read, adjust (restock or remove, optionally compare-and-set), ledger.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { StockholdError } from '../../core/errors.ts';
+import { LIMITS } from '../../core/limits.ts';
+import { ledgerEntryView, skuView } from '../../core/views.ts';
+import type { AppContext } from '../context.ts';
+import { decodeCursor, nextCursor } from '../cursor.ts';
+import { sendResult } from '../errors.ts';
+import { idempotencyOf } from '../idempotency.ts';
+import {
+  AdjustmentBody,
+  CreateSkuBody,
+  errorResponses,
+  IdempotencyHeaders,
+  LedgerEntry,
+  Page,
+  PageQuery,
+  Sku,
+  SkuId,
+} from '../schemas.ts';
+
+const SkuParams = Type.Object({ sku: SkuId });
+
+export const skuRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, { store, queue }) => {
+  app.post(
+    '/v1/skus',
+    {
+      schema: {
+        tags: ['skus'],
+        summary: 'Create a SKU',
+        headers: IdempotencyHeaders,
+        body: CreateSkuBody,
+        response: {
+          201: Sku,
+          ...errorResponses('sku_exists', 'idempotency_key_reused', 'idempotency_key_in_use'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body;
+      const result = await queue.submit({
+        command: {
+          kind: 'create_sku',
+          sku: body.sku,
+          name: body.name ?? body.sku,
+          available: body.available ?? 0,
+          max_per_customer: body.max_per_customer ?? null,
+        },
+        idempotency: idempotencyOf(request),
+      });
+      return sendResult(reply, result, 201);
+    },
+  );
+
+  app.get(
+    '/v1/skus',
+    {
+      schema: {
+        tags: ['skus'],
+        summary: 'List SKUs by id',
+        querystring: Type.Object(PageQuery, { additionalProperties: false }),
+        response: { 200: Page(Sku), ...errorResponses() },
+      },
+    },
+    async (request) => {
+      const limit = request.query.limit ?? LIMITS.page_size_default;
+      const skus = await store.listSkus(limit, decodeCursor(request.query.cursor, 'string'));
+      return { items: skus.map(skuView), next_cursor: nextCursor(skus, limit, (sku) => sku.sku) };
+    },
+  );
+
+  app.get(
+    '/v1/skus/:sku',
+    {
+      schema: {
+        tags: ['skus'],
+        summary: 'Read a SKU and its three buckets',
+        params: SkuParams,
+        response: { 200: Sku, ...errorResponses('sku_not_found') },
+      },
+    },
+    async (request) => {
+      const sku = await store.getSku(request.params.sku);
+      if (!sku) throw skuNotFound(request.params.sku);
+      return skuView(sku);
+    },
+  );
+
+  app.post(
+    '/v1/skus/:sku/adjustments',
+    {
+      schema: {
+        tags: ['skus'],
+        summary: 'Restock or remove units from available',
+        params: SkuParams,
+        headers: IdempotencyHeaders,
+        body: AdjustmentBody,
+        response: {
+          200: Sku,
+          ...errorResponses(
+            'sku_not_found',
+            'insufficient_stock',
+            'version_conflict',
+            'idempotency_key_reused',
+          ),
+        },
+      },
+    },
+    async (request, reply) => {
+      const result = await queue.submit({
+        command: {
+          kind: 'adjust',
+          sku: request.params.sku,
+          delta: request.body.delta,
+          reason: request.body.reason ?? null,
+          expected_available: request.body.expected_available ?? null,
+        },
+        idempotency: idempotencyOf(request),
+      });
+      return sendResult(reply, result, 200);
+    },
+  );
+
+  app.get(
+    '/v1/skus/:sku/ledger',
+    {
+      schema: {
+        tags: ['skus'],
+        summary: 'Every movement of the SKU, oldest first',
+        params: SkuParams,
+        querystring: Type.Object(PageQuery, { additionalProperties: false }),
+        response: { 200: Page(LedgerEntry), ...errorResponses('sku_not_found') },
+      },
+    },
+    async (request) => {
+      const { sku } = request.params;
+      if (!(await store.getSku(sku))) throw skuNotFound(sku);
+      const limit = request.query.limit ?? LIMITS.page_size_default;
+      const entries = await store.ledger(sku, limit, decodeCursor(request.query.cursor, 'number'));
+      return {
+        items: entries.map(ledgerEntryView),
+        next_cursor: nextCursor(entries, limit, (entry) => entry.seq),
+      };
+    },
+  );
+};
+
+function skuNotFound(sku: string): StockholdError {
+  return new StockholdError('sku_not_found', `sku ${sku} does not exist`, { skus: [sku] });
+}

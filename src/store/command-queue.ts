@@ -1,0 +1,112 @@
+// Group commit: writes that arrive while a transaction is in flight wait in a bounded queue and are
+// decided together in the next one (one lock of the hot rows, one commit), each answered with its own
+// outcome. With coalescing off every request runs its own transaction: the naive baseline.
+import type { Clock } from '../core/clock.ts';
+import { StockholdError } from '../core/errors.ts';
+import type { CommandEnvelope, CommandResult, Store } from './store.ts';
+
+export interface CommandQueueOptions {
+  coalesce: boolean;
+  batch_size_max: number;
+  queue_length_max: number;
+}
+
+interface Waiting {
+  envelope: CommandEnvelope;
+  resolve: (result: CommandResult) => void;
+  reject: (error: unknown) => void;
+}
+
+export type BatchObserver = (batch_size: number, duration_ms: number) => void;
+
+export class CommandQueue {
+  private readonly waiting: Waiting[] = [];
+  private running: Promise<void> | null = null;
+  /** Idempotency keys of requests this process is working on: a second one is told to retry. */
+  private readonly keys_in_flight = new Set<string>();
+  private in_flight = 0;
+  private idle_waiters: (() => void)[] = [];
+  private closed = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly options: CommandQueueOptions,
+    private readonly on_batch: BatchObserver = () => {},
+  ) {}
+
+  get length(): number {
+    return this.waiting.length;
+  }
+
+  async submit(envelope: CommandEnvelope): Promise<CommandResult> {
+    if (this.closed)
+      throw new StockholdError('overloaded', 'the server is shutting down; retry on another instance');
+    const key = envelope.idempotency?.key;
+    if (key !== undefined && this.keys_in_flight.has(key)) {
+      throw new StockholdError(
+        'idempotency_key_in_use',
+        'a request with this Idempotency-Key is still running; retry',
+      );
+    }
+    if (this.options.coalesce && this.waiting.length >= this.options.queue_length_max) {
+      throw new StockholdError('overloaded', 'too many writes are waiting; retry shortly', {
+        retry_after_seconds: 1,
+      });
+    }
+    if (key !== undefined) this.keys_in_flight.add(key);
+    this.in_flight += 1;
+    try {
+      if (!this.options.coalesce) return await this.executeBatch([envelope]).then((results) => results[0]!);
+      return await new Promise<CommandResult>((resolve, reject) => {
+        this.waiting.push({ envelope, resolve, reject });
+        this.pump();
+      });
+    } finally {
+      if (key !== undefined) this.keys_in_flight.delete(key);
+      this.in_flight -= 1;
+      if (this.in_flight === 0) for (const wake of this.idle_waiters.splice(0)) wake();
+    }
+  }
+
+  /** Refuses new writes and waits until every accepted one is answered. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.in_flight > 0) await new Promise<void>((resolve) => this.idle_waiters.push(resolve));
+  }
+
+  private pump(): void {
+    if (this.running || this.waiting.length === 0) return;
+    const batch = this.waiting.splice(0, this.options.batch_size_max);
+    this.running = this.runBatch(batch).finally(() => {
+      this.running = null;
+      this.pump();
+    });
+  }
+
+  private async runBatch(batch: Waiting[]): Promise<void> {
+    try {
+      const results = await this.executeBatch(batch.map((waiting) => waiting.envelope));
+      for (const [index, waiting] of batch.entries()) waiting.resolve(results[index]!);
+    } catch (error) {
+      if (batch.length === 1) {
+        batch[0]!.reject(error);
+        return;
+      }
+      // The transaction failed as a whole: run each request alone, so only a culprit fails.
+      for (const waiting of batch) {
+        await this.executeBatch([waiting.envelope]).then(
+          (results) => waiting.resolve(results[0]!),
+          (single_error: unknown) => waiting.reject(single_error),
+        );
+      }
+    }
+  }
+
+  private async executeBatch(envelopes: CommandEnvelope[]): Promise<CommandResult[]> {
+    const started_ms = performance.now();
+    const results = await this.store.execute(envelopes, this.clock.now());
+    this.on_batch(envelopes.length, performance.now() - started_ms);
+    return results;
+  }
+}

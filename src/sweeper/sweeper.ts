@@ -1,0 +1,78 @@
+// Returns the holds of unpaid orders past their deadline, at its own pace, in bounded batches.
+// Deadlines live in the database, so any process's sweeper honours them, even after a restart.
+import type { Logger } from 'pino';
+import type { Clock } from '../core/clock.ts';
+import { LIMITS } from '../core/limits.ts';
+import type { Store } from '../store/store.ts';
+
+export interface SweeperOptions {
+  interval_ms: number;
+  batch_size: number;
+  /** Batches one tick may run before yielding to the next tick, so a backlog cannot hog the writer. */
+  batches_per_tick_max: number;
+  /** How often forgotten idempotency keys are purged. */
+  purge_interval_ms: number;
+}
+
+export type SweepObserver = (released_orders: number, duration_ms: number) => void;
+
+export class Sweeper {
+  private timer: NodeJS.Timeout | null = null;
+  private current: Promise<unknown> | null = null;
+  private last_purge_ms = 0;
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly options: SweeperOptions,
+    private readonly logger: Logger,
+    private readonly on_sweep: SweepObserver = () => {},
+  ) {}
+
+  start(): void {
+    if (this.timer) return;
+    const tick = () => {
+      this.current = this.tick().finally(() => {
+        this.current = null;
+        if (this.timer) this.timer = setTimeout(tick, this.options.interval_ms);
+      });
+    };
+    this.timer = setTimeout(tick, this.options.interval_ms);
+  }
+
+  /** Stops the schedule and waits for the sweep in progress, if any. */
+  async stop(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.current;
+  }
+
+  /** Releases every due hold, batch by batch, up to the tick's bound; returns the orders expired. */
+  async sweepOnce(): Promise<number> {
+    let released = 0;
+    for (let batch = 0; batch < this.options.batches_per_tick_max; batch++) {
+      const started_ms = performance.now();
+      const count = await this.store.sweepExpired(this.clock.now(), this.options.batch_size);
+      this.on_sweep(count, performance.now() - started_ms);
+      released += count;
+      if (count < this.options.batch_size) break;
+    }
+    return released;
+  }
+
+  private async tick(): Promise<void> {
+    try {
+      const released = await this.sweepOnce();
+      if (released > 0) this.logger.info({ released_orders: released }, 'expired holds released');
+      const now_ms = this.clock.now();
+      if (now_ms - this.last_purge_ms >= this.options.purge_interval_ms) {
+        this.last_purge_ms = now_ms;
+        const purged = await this.store.purgeIdempotencyKeys(now_ms - LIMITS.idempotency_retention_ms);
+        if (purged > 0) this.logger.info({ purged_keys: purged }, 'old idempotency keys purged');
+      }
+    } catch (error) {
+      // A failed sweep changes nothing (one transaction per batch); the next tick tries again.
+      this.logger.error({ err: error }, 'sweep failed');
+    }
+  }
+}
