@@ -59,6 +59,11 @@ export class KyselyStore implements Store {
     this.dialect = adapter.name;
   }
 
+  /** The Kysely handle, for feature modules that own tables of their own (webhooks, API keys). */
+  get database(): Kysely<Database> {
+    return this.db;
+  }
+
   async migrate(): Promise<string[]> {
     return migrateToLatest(this.db as unknown as Kysely<unknown>, this.dialect);
   }
