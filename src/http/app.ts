@@ -73,6 +73,8 @@ export async function buildApp(context: AppContext, options: AppOptions): Promis
   );
   // An empty body is "no body" (a bare POST .../cancel with a JSON content type), not a parse error.
   const parseJson = app.getDefaultJsonParser('error', 'error');
+  // JSON only: any other media type is answered 415 rather than parsed into a string.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, raw, done) => {
     const text = raw as string;
     if (text.trim() === '') return done(null, undefined);

@@ -1,0 +1,344 @@
+// Bad input gets a clear 4xx with a stable code and changes nothing: a table of refused requests,
+// each checked against a snapshot of the whole state before and after.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectConservation } from '../support/invariants.ts';
+import { apiClient, startTestServer, type TestServer } from '../support/server.ts';
+
+let server: TestServer;
+let api: ReturnType<typeof apiClient>;
+let order_id: string;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  api = apiClient(server.url);
+  await api.post('/v1/skus', { sku: 'widget', available: 10, max_per_customer: 5 });
+  order_id = (await api.post('/v1/orders', { customer_id: 'c', lines: [{ sku: 'widget', quantity: 1 }] }))
+    .body.id;
+});
+afterAll(() => server.dispose());
+
+async function snapshot() {
+  const skus = await api.get('/v1/skus?limit=500');
+  const orders = await api.get('/v1/orders?limit=500');
+  const ledger = await api.get('/v1/skus/widget/ledger?limit=500');
+  return { skus: skus.body, orders: orders.body, ledger: ledger.body };
+}
+
+const line = (quantity: unknown) => ({ customer_id: 'c', lines: [{ sku: 'widget', quantity }] });
+const json = { 'content-type': 'application/json' };
+
+interface BadRequest {
+  name: string;
+  method?: 'GET' | 'POST';
+  path: string | (() => string);
+  body?: unknown;
+  headers?: Record<string, string>;
+  status: number;
+  code: string;
+}
+
+const BAD_REQUESTS: BadRequest[] = [
+  {
+    name: 'malformed JSON',
+    path: '/v1/orders',
+    body: '{"customer_id": "c", "lines": [',
+    status: 400,
+    code: 'invalid_request',
+  },
+  { name: 'a JSON array body', path: '/v1/orders', body: '[]', status: 400, code: 'invalid_request' },
+  { name: 'a JSON string body', path: '/v1/orders', body: '"hello"', status: 400, code: 'invalid_request' },
+  { name: 'no body at all', path: '/v1/orders', body: '', status: 400, code: 'invalid_request' },
+  { name: 'quantity 0', path: '/v1/orders', body: line(0), status: 400, code: 'invalid_request' },
+  { name: 'negative quantity', path: '/v1/orders', body: line(-1), status: 400, code: 'invalid_request' },
+  { name: 'fractional quantity', path: '/v1/orders', body: line(1.5), status: 400, code: 'invalid_request' },
+  { name: 'quantity as a string', path: '/v1/orders', body: line('2'), status: 400, code: 'invalid_request' },
+  {
+    name: 'quantity over 1,000,000',
+    path: '/v1/orders',
+    body: line(1_000_001),
+    status: 400,
+    code: 'invalid_request',
+  },
+  {
+    name: 'quantity 1e300',
+    path: '/v1/orders',
+    body: '{"customer_id":"c","lines":[{"sku":"widget","quantity":1e300}]}',
+    status: 400,
+    code: 'invalid_request',
+  },
+  { name: 'quantity null', path: '/v1/orders', body: line(null), status: 400, code: 'invalid_request' },
+  { name: 'quantity boolean', path: '/v1/orders', body: line(true), status: 400, code: 'invalid_request' },
+  {
+    name: 'no lines',
+    path: '/v1/orders',
+    body: { customer_id: 'c', lines: [] },
+    status: 400,
+    code: 'invalid_request',
+  },
+  {
+    name: '101 lines',
+    path: '/v1/orders',
+    body: { customer_id: 'c', lines: Array.from({ length: 101 }, () => ({ sku: 'widget', quantity: 1 })) },
+    status: 400,
+    code: 'invalid_request',
+  },
+  {
+    name: 'lines not an array',
+    path: '/v1/orders',
+    body: { customer_id: 'c', lines: { sku: 'widget' } },
+    status: 400,
+    code: 'invalid_request',
+  },
+  {
+    name: 'missing customer_id',
+    path: '/v1/orders',
+    body: { lines: [{ sku: 'widget', quantity: 1 }] },
+    status: 400,
+    code: 'invalid_request',
+  },
+  {
+    name: 'empty customer_id',
+    path: '/v1/orders',
+    body: { customer_id: '', lines: [{ sku: 'widget', quantity: 1 }] },
+    status: 400,
+    code: 'invalid_request',
+  },
+  {
+    name: 'sku with a space',
+    path: '/v1/orders',
+    body: { customer_id: 'c', lines: [{ sku: 'wid get', quantity: 1 }] },
+    status: 400,
+    code: 'invalid_request',
+  },
+  {
+    name: 'sku of 65 characters',
+    path: '/v1/orders',
+    body: { customer_id: 'c', lines: [{ sku: 'a'.repeat(65), quantity: 1 }] },
+    status: 400,
+    code: 'invalid_request',
+  },
+  {
+    name: 'unknown field in a line',
+    path: '/v1/orders',
+    body: { customer_id: 'c', lines: [{ sku: 'widget', quantity: 1, price: 0 }] },
+    status: 400,
+    code: 'invalid_request',
+  },
+  {
+    name: 'hold_seconds 0',
+    path: '/v1/orders',
+    body: { ...line(1), hold_seconds: 0 },
+    status: 400,
+    code: 'invalid_request',
+  },
+  {
+    name: 'hold_seconds over a day',
+    path: '/v1/orders',
+    body: { ...line(1), hold_seconds: 86_401 },
+    status: 400,
+    code: 'invalid_request',
+  },
+  {
+    name: '__proto__ key',
+    path: '/v1/orders',
+    body: '{"customer_id":"c","lines":[{"sku":"widget","quantity":1}],"__proto__":{"admin":true}}',
+    status: 400,
+    code: 'invalid_request',
+  },
+  {
+    name: 'constructor.prototype key',
+    path: '/v1/orders',
+    body: '{"customer_id":"c","lines":[],"constructor":{"prototype":{"x":1}}}',
+    status: 400,
+    code: 'invalid_request',
+  },
+  {
+    name: 'body over 64 KiB',
+    path: '/v1/orders',
+    body: { customer_id: 'c'.repeat(70_000), lines: [] },
+    status: 413,
+    code: 'payload_too_large',
+  },
+  {
+    name: 'text/plain body',
+    path: '/v1/orders',
+    body: 'customer_id=c',
+    headers: { 'content-type': 'text/plain' },
+    status: 415,
+    code: 'unsupported_media_type',
+  },
+  {
+    name: 'unknown sku in an order',
+    path: '/v1/orders',
+    body: { customer_id: 'c', lines: [{ sku: 'nope', quantity: 1 }] },
+    status: 404,
+    code: 'sku_not_found',
+  },
+  {
+    name: 'over the per-customer limit',
+    path: '/v1/orders',
+    body: line(5),
+    status: 409,
+    code: 'limit_exceeded',
+  },
+  {
+    name: 'more than available',
+    path: '/v1/orders',
+    body: {
+      customer_id: 'd',
+      lines: [
+        { sku: 'widget', quantity: 5 },
+        { sku: 'widget', quantity: 5 },
+      ],
+    },
+    status: 409,
+    code: 'limit_exceeded',
+  },
+  {
+    name: 'Idempotency-Key over 255 characters',
+    path: '/v1/orders',
+    body: line(1),
+    headers: { 'idempotency-key': 'k'.repeat(256) },
+    status: 400,
+    code: 'invalid_request',
+  },
+  {
+    name: 'create sku with a bad id',
+    path: '/v1/skus',
+    body: { sku: 'bad/id' },
+    status: 400,
+    code: 'invalid_request',
+  },
+  {
+    name: 'create sku with negative available',
+    path: '/v1/skus',
+    body: { sku: 'new-sku', available: -5 },
+    status: 400,
+    code: 'invalid_request',
+  },
+  {
+    name: 'create sku that exists',
+    path: '/v1/skus',
+    body: { sku: 'widget', available: 1 },
+    status: 409,
+    code: 'sku_exists',
+  },
+  {
+    name: 'create sku with max_per_customer 0',
+    path: '/v1/skus',
+    body: { sku: 'new-sku', max_per_customer: 0 },
+    status: 400,
+    code: 'invalid_request',
+  },
+  {
+    name: 'adjustment of 0',
+    path: '/v1/skus/widget/adjustments',
+    body: { delta: 0 },
+    status: 400,
+    code: 'invalid_request',
+  },
+  {
+    name: 'adjustment as a string',
+    path: '/v1/skus/widget/adjustments',
+    body: { delta: '5' },
+    status: 400,
+    code: 'invalid_request',
+  },
+  {
+    name: 'adjustment below zero',
+    path: '/v1/skus/widget/adjustments',
+    body: { delta: -100 },
+    status: 409,
+    code: 'insufficient_stock',
+  },
+  {
+    name: 'adjustment with a stale expected_available',
+    path: '/v1/skus/widget/adjustments',
+    body: { delta: 1, expected_available: 3 },
+    status: 409,
+    code: 'version_conflict',
+  },
+  {
+    name: 'adjustment of an unknown sku',
+    path: '/v1/skus/nope/adjustments',
+    body: { delta: 1 },
+    status: 404,
+    code: 'sku_not_found',
+  },
+  {
+    name: 'payment without payment_id',
+    path: () => `/v1/orders/${order_id}/payment`,
+    body: {},
+    status: 400,
+    code: 'invalid_request',
+  },
+  {
+    name: 'payment of an unknown order',
+    path: '/v1/orders/no-such-order/payment',
+    body: { payment_id: 'p' },
+    status: 404,
+    code: 'order_not_found',
+  },
+  {
+    name: 'cancel of an unknown order',
+    path: '/v1/orders/no-such-order/cancel',
+    status: 404,
+    code: 'order_not_found',
+  },
+  {
+    name: 'read an unknown order',
+    method: 'GET',
+    path: '/v1/orders/no-such-order',
+    status: 404,
+    code: 'order_not_found',
+  },
+  { name: 'read an unknown sku', method: 'GET', path: '/v1/skus/nope', status: 404, code: 'sku_not_found' },
+  {
+    name: 'ledger of an unknown sku',
+    method: 'GET',
+    path: '/v1/skus/nope/ledger',
+    status: 404,
+    code: 'sku_not_found',
+  },
+  {
+    name: 'list orders with a bad status',
+    method: 'GET',
+    path: '/v1/orders?status=shipped',
+    status: 400,
+    code: 'invalid_request',
+  },
+  {
+    name: 'list orders with limit 0',
+    method: 'GET',
+    path: '/v1/orders?limit=0',
+    status: 400,
+    code: 'invalid_request',
+  },
+  {
+    name: 'list skus with a forged cursor',
+    method: 'GET',
+    path: '/v1/skus?cursor=not-a-cursor',
+    status: 400,
+    code: 'invalid_request',
+  },
+  { name: 'unknown route', method: 'GET', path: '/v1/nothing-here', status: 404, code: 'not_found' },
+];
+
+describe('bad requests', () => {
+  it('has at least 30 cases', () => {
+    expect(BAD_REQUESTS.length).toBeGreaterThanOrEqual(30);
+  });
+
+  it.each(BAD_REQUESTS)('$name: $status $code, nothing changed', async (bad) => {
+    const before = await snapshot();
+    const path = typeof bad.path === 'function' ? bad.path() : bad.path;
+    const body = bad.body === undefined || typeof bad.body === 'string' ? bad.body : JSON.stringify(bad.body);
+    const headers = { ...(body === undefined ? {} : json), ...bad.headers };
+    const answer = await api.raw(bad.method ?? 'POST', path, body, headers);
+    expect(answer.status).toBe(bad.status);
+    expect(answer.body.error.code).toBe(bad.code);
+    expect(typeof answer.body.error.message).toBe('string');
+    expect(await snapshot()).toEqual(before);
+    await expectConservation(server.store);
+  });
+});
