@@ -73,6 +73,7 @@ export function apiClient(base_url: string) {
       call<T>('GET', path, undefined, headers),
     post: <T = any>(path: string, body?: unknown, headers?: Record<string, string>) =>
       call<T>('POST', path, body, headers),
-    raw: call,
+    raw: <T = any>(method: string, path: string, body?: unknown, headers?: Record<string, string>) =>
+      call<T>(method, path, body, headers),
   };
 }
