@@ -43,6 +43,8 @@ export interface KyselyStoreOptions {
 const INSERT_ROWS_MAX = 500;
 /** Ids per IN (...) list, for the same reason. */
 const IN_LIST_MAX = 1000;
+/** Idempotency keys forgotten per statement. */
+const PURGE_CHUNK_ROWS = 10_000;
 
 type Tx = Kysely<Database>;
 
@@ -108,11 +110,23 @@ export class KyselyStore implements Store {
   }
 
   async purgeIdempotencyKeys(created_before_ms: number): Promise<number> {
-    const result = await this.db
-      .deleteFrom('idempotency_keys')
-      .where('created_at_ms', '<', created_before_ms)
-      .executeTakeFirst();
-    return Number(result.numDeletedRows);
+    // In bounded chunks: the morning after a flash sale can hold millions of keys to forget.
+    let purged = 0;
+    for (;;) {
+      const result = await this.db
+        .deleteFrom('idempotency_keys')
+        .where('key', 'in', (sub) =>
+          sub
+            .selectFrom('idempotency_keys')
+            .select('key')
+            .where('created_at_ms', '<', created_before_ms)
+            .limit(PURGE_CHUNK_ROWS),
+        )
+        .executeTakeFirst();
+      const deleted = Number(result.numDeletedRows);
+      purged += deleted;
+      if (deleted < PURGE_CHUNK_ROWS) return purged;
+    }
   }
 
   async getSku(sku: string): Promise<SkuState | null> {

@@ -60,6 +60,11 @@ export class Sweeper {
     return released;
   }
 
+  /** Forgets idempotency keys older than their retention (24 hours). */
+  purgeIdempotencyKeys(): Promise<number> {
+    return this.store.purgeIdempotencyKeys(this.clock.now() - LIMITS.idempotency_retention_ms);
+  }
+
   private async tick(): Promise<void> {
     try {
       const released = await this.sweepOnce();
@@ -67,7 +72,7 @@ export class Sweeper {
       const now_ms = this.clock.now();
       if (now_ms - this.last_purge_ms >= this.options.purge_interval_ms) {
         this.last_purge_ms = now_ms;
-        const purged = await this.store.purgeIdempotencyKeys(now_ms - LIMITS.idempotency_retention_ms);
+        const purged = await this.purgeIdempotencyKeys();
         if (purged > 0) this.logger.info({ purged_keys: purged }, 'old idempotency keys purged');
       }
     } catch (error) {

@@ -336,6 +336,23 @@ describe('idempotency', () => {
   });
 });
 
+describe('idempotency key retention', () => {
+  it('keeps a key for 24 hours, then forgets it', async () => {
+    const a = await newSku(5);
+    const headers = { 'Idempotency-Key': `retained-${a}` };
+    const body = { customer_id: 'uma', lines: [{ sku: a, quantity: 1 }] };
+    const first = await api.post('/v1/orders', body, headers);
+    clock.advance(24 * 60 * 60 * 1000 - 1);
+    expect(await server.sweeper.purgeIdempotencyKeys()).toBe(0);
+    expect((await api.post('/v1/orders', body, headers)).body.id).toBe(first.body.id);
+    clock.advance(2);
+    expect(await server.sweeper.purgeIdempotencyKeys()).toBeGreaterThanOrEqual(1);
+    const fresh = await api.post('/v1/orders', body, headers);
+    expect(fresh.status).toBe(201);
+    expect(fresh.body.id).not.toBe(first.body.id);
+  });
+});
+
 describe('reads', () => {
   it('pages through SKUs and orders with opaque cursors, orders newest first and filtered', async () => {
     const a = await newSku(10);
