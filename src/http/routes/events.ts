@@ -26,6 +26,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, { 
   app.get(
     '/v1/events',
     {
+      config: { access: { scopes: ['read'] } },
       schema: {
         tags: ['events'],
         summary: 'Live stream of order and SKU events (text/event-stream); resume with Last-Event-ID',

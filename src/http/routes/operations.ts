@@ -10,13 +10,17 @@ const Status = Type.Object({ status: Type.String() });
 export const operationRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, { store }) => {
   app.get(
     '/healthz',
-    { schema: { tags: ['operations'], summary: 'The process is up', response: { 200: Status } } },
+    {
+      config: { access: 'public' },
+      schema: { tags: ['operations'], summary: 'The process is up', response: { 200: Status } },
+    },
     async () => ({ status: 'ok' }),
   );
 
   app.get(
     '/readyz',
     {
+      config: { access: 'public' },
       schema: {
         tags: ['operations'],
         summary: 'The database answers and is migrated',
@@ -34,5 +38,7 @@ export const operationRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app
     },
   );
 
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () =>
+    app.swagger(),
+  );
 };

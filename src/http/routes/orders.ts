@@ -29,6 +29,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<AppContext> = async (
   app.post(
     '/v1/orders',
     {
+      config: { access: { scopes: ['checkout'] } },
       schema: {
         tags: ['orders'],
         summary: 'Check out: hold every line (all or nothing) until the payment deadline',
@@ -65,6 +66,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<AppContext> = async (
   app.get(
     '/v1/orders',
     {
+      config: { access: { scopes: ['read'] } },
       schema: {
         tags: ['orders'],
         summary: 'List orders, newest first',
@@ -89,6 +91,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<AppContext> = async (
   app.get(
     '/v1/orders/:id',
     {
+      config: { access: { scopes: ['read', 'checkout'], own_orders: true } },
       schema: {
         tags: ['orders'],
         summary: 'Read an order',
@@ -110,6 +113,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<AppContext> = async (
   app.post(
     '/v1/orders/:id/payment',
     {
+      config: { access: { scopes: ['checkout'], own_orders: true } },
       schema: {
         tags: ['orders'],
         summary: 'Record the payment: on_hold -> sold (or a late payment that re-acquires the stock)',
@@ -140,6 +144,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<AppContext> = async (
   app.post(
     '/v1/orders/:id/cancel',
     {
+      config: { access: { scopes: ['checkout'], own_orders: true } },
       schema: {
         tags: ['orders'],
         summary: 'Cancel a pending order: its holds return to available',

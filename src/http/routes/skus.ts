@@ -26,6 +26,7 @@ export const skuRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, { st
   app.post(
     '/v1/skus',
     {
+      config: { access: { scopes: [] } },
       schema: {
         tags: ['skus'],
         summary: 'Create a SKU',
@@ -56,6 +57,7 @@ export const skuRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, { st
   app.get(
     '/v1/skus',
     {
+      config: { access: { scopes: ['read', 'checkout'] } },
       schema: {
         tags: ['skus'],
         summary: 'List SKUs by id',
@@ -73,6 +75,7 @@ export const skuRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, { st
   app.get(
     '/v1/skus/:sku',
     {
+      config: { access: { scopes: ['read', 'checkout'] } },
       schema: {
         tags: ['skus'],
         summary: 'Read a SKU and its three buckets',
@@ -90,6 +93,7 @@ export const skuRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, { st
   app.post(
     '/v1/skus/:sku/adjustments',
     {
+      config: { access: { scopes: [] } },
       schema: {
         tags: ['skus'],
         summary: 'Restock or remove units from available',
@@ -125,6 +129,7 @@ export const skuRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, { st
   app.get(
     '/v1/skus/:sku/ledger',
     {
+      config: { access: { scopes: ['read'] } },
       schema: {
         tags: ['skus'],
         summary: 'Every movement of the SKU, oldest first',

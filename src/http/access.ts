@@ -1,0 +1,17 @@
+// Who may call a route. Every route declares `config: { access }`; the access-control plugin
+// (issue 10) enforces it, and a test fails for any route registered without a rule.
+export const API_SCOPES = ['admin', 'checkout', 'read'] as const;
+export type ApiScope = (typeof API_SCOPES)[number];
+
+/**
+ * `public`: anyone (liveness, readiness, the OpenAPI document).
+ * A list of scopes: a key holding any of them may call the route; `admin` may call every route.
+ * `own_orders`: a `checkout` key is limited to the orders it created (enforced by the handler).
+ */
+export type AccessRule = 'public' | { scopes: readonly ApiScope[]; own_orders?: boolean };
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    access?: AccessRule;
+  }
+}
