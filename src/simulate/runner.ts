@@ -126,7 +126,8 @@ export async function runStrategy(
   for (const sku of hot_skus) series[sku] = { available: [], on_hold: [], true_left: [] };
   const stock_of = new Map(script.skus.map((plan) => [plan.sku, plan.stock]));
 
-  const handle = async (event: Event) => {
+  /** Sends one event; true when it was a checkout the store accepted (a hold with a deadline). */
+  const handle = async (event: Event): Promise<boolean> => {
     const shopper = shoppers[event.shopper]!;
     const state = states[event.shopper]!;
     if (event.kind === 'checkout') {
@@ -134,39 +135,47 @@ export async function runStrategy(
       if (answer.ok) {
         state.order_id = answer.order_id;
         counts.accepted += 1;
-      } else {
-        counts.turned_away += 1;
-        for (const sku of answer.short_skus) turned_away.set(sku, (turned_away.get(sku) ?? 0) + 1);
+        return true;
       }
-      return;
+      counts.turned_away += 1;
+      for (const sku of answer.short_skus) turned_away.set(sku, (turned_away.get(sku) ?? 0) + 1);
+      return false;
     }
-    if (state.order_id === null) return; // turned away at checkout: nothing to pay or cancel
+    if (state.order_id === null) return false; // turned away at checkout: nothing to pay or cancel
     if (shopper.intent === 'cancel') {
       await strategy.cancel(state.order_id);
       counts.cancelled += 1;
-      return;
+      return false;
     }
     const answer = await strategy.pay(state.order_id, `payment-${shopper.id}`);
     if (!answer.ok) {
       counts.refused += 1;
-      return;
+      return false;
     }
     counts.paid += 1;
     if (answer.late) counts.paid_late += 1;
     paid_orders.push(event.shopper);
     for (const line of shopper.lines) units_paid.set(line.sku, units_paid.get(line.sku)! + line.quantity);
+    return false;
   };
 
+  // Nothing changes in a second with no event and no deadline, so such a second is neither sent to
+  // the store nor sampled: its sample repeats the previous one (exact, and much faster).
+  const deadlines = new Set<number>([end_s]);
   let done = 0;
+  let counters = await strategy.counters(hot_skus);
   for (let second = 0; second <= end_s; second++) {
-    await strategy.advanceTo(SALE_START_MS + second * 1000);
     const now = events.get(second) ?? [];
-    await runLimited(now, options.concurrency, async (event) => {
-      await handle(event);
-      done += 1;
-      options.on_progress?.(done, total);
-    });
-    const counters = await strategy.counters(hot_skus);
+    if (now.length > 0 || deadlines.has(second)) {
+      await strategy.advanceTo(SALE_START_MS + second * 1000);
+      await runLimited(now, options.concurrency, async (event) => {
+        const accepted = await handle(event);
+        if (accepted) deadlines.add(second + parameters.hold_seconds);
+        done += 1;
+        options.on_progress?.(done, total);
+      });
+      counters = await strategy.counters(hot_skus);
+    }
     time_s.push(second);
     for (const sku of hot_skus) {
       const sample = counters[sku] as StockCounters;
