@@ -1,0 +1,16 @@
+// A small flash sale for the simulator's tests: big enough that demand beats the hot stock and
+// payments race, small enough to replay in a few seconds.
+import { DEFAULT_PARAMETERS, type SimulationParameters } from '../../src/simulate/script.ts';
+
+export const SMALL_SALE: SimulationParameters = {
+  ...DEFAULT_PARAMETERS,
+  seed: 42,
+  shoppers: 300,
+  skus: 6,
+  hot_skus: 2,
+  hot_stock: 20,
+  cold_stock: 100,
+  arrival_mean_seconds: 30,
+  hold_seconds: 60,
+  payment_median_seconds: 15,
+};
