@@ -27,11 +27,11 @@ export interface SimulationParameters {
 
 export const DEFAULT_PARAMETERS: SimulationParameters = Object.freeze({
   seed: 1212,
-  shoppers: 3000,
+  shoppers: 2000,
   skus: 20,
   hot_skus: 3,
-  hot_stock: 100,
-  cold_stock: 400,
+  hot_stock: 60,
+  cold_stock: 300,
   hot_demand_share: 0.7,
   burst_share: 0.5,
   arrival_mean_seconds: 120,
