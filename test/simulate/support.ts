@@ -5,10 +5,10 @@ import { DEFAULT_PARAMETERS, type SimulationParameters } from '../../src/simulat
 export const SMALL_SALE: SimulationParameters = {
   ...DEFAULT_PARAMETERS,
   seed: 42,
-  shoppers: 300,
+  shoppers: 200,
   skus: 6,
   hot_skus: 2,
-  hot_stock: 20,
+  hot_stock: 12,
   cold_stock: 100,
   arrival_mean_seconds: 30,
   hold_seconds: 60,
