@@ -12,6 +12,8 @@ export interface RunOptions {
   concurrency: number;
   /** Called after each event with the events done so far and the total. */
   on_progress?: (done: number, total: number) => void;
+  /** Stops the run between two simulated seconds (Ctrl-C), so the caller can clean up. */
+  signal?: AbortSignal;
 }
 
 export interface SkuOutcome {
@@ -165,6 +167,7 @@ export async function runStrategy(
   let done = 0;
   let counters = await strategy.counters(hot_skus);
   for (let second = 0; second <= end_s; second++) {
+    options.signal?.throwIfAborted();
     const now = events.get(second) ?? [];
     if (now.length > 0 || deadlines.has(second)) {
       await strategy.advanceTo(SALE_START_MS + second * 1000);

@@ -19,6 +19,8 @@ export interface SimulationOptions {
   concurrency: number;
   on_start?: (strategy: StrategyName, total_events: number) => void;
   on_progress?: (strategy: StrategyName, done: number, total: number) => void;
+  /** Aborts the run; the databases are still cleaned up. */
+  signal?: AbortSignal;
 }
 
 export interface SimulationResult {
@@ -104,6 +106,7 @@ async function runOne(
     let started = false;
     return await runStrategy(strategy, script, {
       concurrency: options.concurrency,
+      signal: options.signal,
       on_progress: (done, total) => {
         if (!started) {
           started = true;

@@ -87,6 +87,10 @@ export function registerSimulate(program: Command): void {
           cliProgress.Presets.shades_classic,
         );
         const bar_of = new Map<string, cliProgress.SingleBar>();
+        // Ctrl-C stops between two simulated seconds, so the temporary databases are still removed.
+        const interrupt = new AbortController();
+        const onInterrupt = () => interrupt.abort(new Error('interrupted'));
+        process.once('SIGINT', onInterrupt);
         let result: Awaited<ReturnType<typeof simulate>>;
         try {
           result = await simulate({
@@ -98,8 +102,14 @@ export function registerSimulate(program: Command): void {
                 bar_of.set(strategy, bars.create(total, 0, { strategy: strategy.padEnd(9) }));
             },
             on_progress: (strategy, done) => bar_of.get(strategy)?.update(done),
+            signal: interrupt.signal,
           });
+        } catch (error) {
+          if (!interrupt.signal.aborted) throw error;
+          process.stderr.write('\nstockhold: simulation interrupted; its databases were removed\n');
+          return 130;
         } finally {
+          process.removeListener('SIGINT', onInterrupt);
           if (show_progress) bars.stop();
         }
         process.stdout.write(`\n${formatTable(result)}\n`);
