@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { SMALL_SALE } from './support.ts';
+import { SIMULATION_TIMEOUT_MS, SMALL_SALE } from './support.ts';
 
 const run = promisify(execFile);
 const BIN = join(import.meta.dirname, '../../bin/stockhold.mjs');
@@ -33,7 +33,9 @@ const SMALL_ARGS = [
 ].flatMap(([flag, value]) => [String(flag), String(value)]);
 
 describe('stockhold simulate', () => {
-  it('prints both strategies side by side and writes a self-contained report with the charts data', async () => {
+  it('prints both strategies side by side and writes a self-contained report with the charts data', {
+    timeout: SIMULATION_TIMEOUT_MS,
+  }, async () => {
     const directory = mkdtempSync(join(tmpdir(), 'stockhold-simulate-cli-'));
     try {
       const report = join(directory, 'report.html');
@@ -67,7 +69,9 @@ describe('stockhold simulate', () => {
     }
   });
 
-  it('refuses parameters out of range with one line naming them', async () => {
+  it('refuses parameters out of range with one line naming them', {
+    timeout: SIMULATION_TIMEOUT_MS,
+  }, async () => {
     const { code, stdout, stderr } = await stockhold(['simulate', '--abandon-share', '1.5']);
     expect(code).toBe(2);
     expect(stdout).toBe('');

@@ -12,7 +12,7 @@ import { simulate } from '../../src/simulate/simulation.ts';
 import { StockholdStrategy } from '../../src/simulate/stockhold.ts';
 import { expectConservation } from '../support/invariants.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
-import { SMALL_SALE } from './support.ts';
+import { SIMULATION_TIMEOUT_MS, SMALL_SALE } from './support.ts';
 
 const CONCURRENCY = 100;
 const script = generateScript(SMALL_SALE);
@@ -62,7 +62,9 @@ describe('the legacy strategy on SQLite', () => {
 });
 
 describe('the stockhold strategy on SQLite', () => {
-  it('never oversells, ends with every invariant exact, and returns abandoned holds', async () => {
+  it('never oversells, ends with every invariant exact, and returns abandoned holds', {
+    timeout: SIMULATION_TIMEOUT_MS,
+  }, async () => {
     const directory = mkdtempSync(join(tmpdir(), 'stockhold-simulate-test-'));
     const strategy = await StockholdStrategy.start({
       database_url: `sqlite:${join(directory, 'stockhold.db')}`,
@@ -100,7 +102,9 @@ describe('both strategies on PostgreSQL', () => {
   });
   afterAll(() => database.drop());
 
-  it('legacy oversells under READ COMMITTED, stockhold does not, and the run leaves no schema behind', async () => {
+  it('legacy oversells under READ COMMITTED, stockhold does not, and the run leaves no schema behind', {
+    timeout: SIMULATION_TIMEOUT_MS,
+  }, async () => {
     const result = await simulate({
       parameters: SMALL_SALE,
       database_url: database.url,

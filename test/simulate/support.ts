@@ -14,3 +14,7 @@ export const SMALL_SALE: SimulationParameters = {
   hold_seconds: 60,
   payment_median_seconds: 15,
 };
+
+/** A whole simulated sale runs real servers and databases: on a loaded 2-core machine it can take
+ * far longer than a unit test, so these tests get more time (a limit, not an assertion on speed). */
+export const SIMULATION_TIMEOUT_MS = 180_000;

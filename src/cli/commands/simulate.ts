@@ -98,7 +98,7 @@ export function registerSimulate(program: Command): void {
             database_url: options.databaseUrl,
             concurrency: options.concurrency,
             on_start: (strategy, total) => {
-              if (options.progress)
+              if (show_progress)
                 bar_of.set(strategy, bars.create(total, 0, { strategy: strategy.padEnd(9) }));
             },
             on_progress: (strategy, done) => bar_of.get(strategy)?.update(done),
@@ -113,12 +113,21 @@ export function registerSimulate(program: Command): void {
           if (show_progress) bars.stop();
         }
         process.stdout.write(`\n${formatTable(result)}\n`);
-        if (options.report) {
-          const path = resolve(options.report);
-          writeFileSync(path, renderHtml(result));
-          process.stdout.write(`\nreport: ${path}\n`);
+        const outputs: [string | undefined, () => string][] = [
+          [options.report, () => renderHtml(result)],
+          [options.json, () => `${JSON.stringify(result, null, 2)}\n`],
+        ];
+        for (const [file, render] of outputs) {
+          if (file === undefined) continue;
+          const path = resolve(file);
+          try {
+            writeFileSync(path, render());
+          } catch (error) {
+            process.stderr.write(`stockhold: cannot write ${path}: ${(error as Error).message}\n`);
+            return 2;
+          }
+          process.stdout.write(`\nwrote ${path}\n`);
         }
-        if (options.json) writeFileSync(resolve(options.json), `${JSON.stringify(result, null, 2)}\n`);
         const fixed = result.runs.find((each) => each.strategy === 'stockhold')!.metrics;
         if (fixed.oversold_units > 0 || fixed.min_stock < 0 || (fixed.audit_problems?.length ?? 0) > 0) {
           process.stderr.write('stockhold: FAILED: stockhold oversold or its audit found problems\n');
