@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { registerMigrate } from './commands/migrate.ts';
 import { registerServe } from './commands/serve.ts';
+import { registerSimulate } from './commands/simulate.ts';
 import { registerVerify } from './commands/verify.ts';
 
 export function buildProgram(): Command {
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
   registerServe(program);
   registerMigrate(program);
   registerVerify(program);
+  registerSimulate(program);
   return program;
 }
 

@@ -1,0 +1,139 @@
+// stockhold simulate: the 12.12 flash sale replayed against the legacy store and stockhold, side by
+// side; prints the table, optionally writes the HTML report. Exits 1 if stockhold ever oversold.
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import cliProgress from 'cli-progress';
+import { type Command, InvalidArgumentError } from 'commander';
+import { formatParameters, formatTable, renderHtml } from '../../simulate/report.ts';
+import { DEFAULT_PARAMETERS, type SimulationParameters, validateParameters } from '../../simulate/script.ts';
+import { CONCURRENCY_MAX, simulate } from '../../simulate/simulation.ts';
+import { run } from '../common.ts';
+
+const integer = (value: string) => {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('not a whole number');
+  return Number(value);
+};
+const share = (value: string) => {
+  const parsed = Number(value);
+  if (value.trim() === '' || !Number.isFinite(parsed)) throw new InvalidArgumentError('not a number');
+  return parsed;
+};
+
+/** Option name, parameter it sets, parser, help. */
+const PARAMETER_OPTIONS: [string, keyof SimulationParameters, (value: string) => number, string][] = [
+  ['--seed <n>', 'seed', integer, 'seed of the shopper script: the same seed replays the same sale'],
+  ['--shoppers <n>', 'shoppers', integer, 'shoppers in the sale'],
+  ['--skus <n>', 'skus', integer, 'SKUs on sale'],
+  ['--hot-skus <n>', 'hot_skus', integer, 'flash-sale SKUs (small stock, most of the demand)'],
+  ['--hot-stock <n>', 'hot_stock', integer, 'units of each hot SKU'],
+  ['--cold-stock <n>', 'cold_stock', integer, 'units of each other SKU'],
+  ['--hot-demand-share <x>', 'hot_demand_share', share, 'share of shoppers who want a hot SKU'],
+  ['--burst-share <x>', 'burst_share', share, 'share of shoppers arriving at 00:00:00'],
+  ['--arrival-mean-seconds <n>', 'arrival_mean_seconds', integer, 'mean arrival time of the others'],
+  ['--hold-seconds <n>', 'hold_seconds', integer, 'payment deadline of a stockhold hold (simulated seconds)'],
+  ['--payment-median-seconds <n>', 'payment_median_seconds', integer, 'median payment delay'],
+  ['--abandon-share <x>', 'abandon_share', share, 'share who check out and never pay'],
+  ['--cancel-share <x>', 'cancel_share', share, 'share who cancel'],
+  ['--late-share <x>', 'late_share', share, 'share who pay after their deadline'],
+];
+
+export function registerSimulate(program: Command): void {
+  const command = program
+    .command('simulate')
+    .description('replay a 12.12 flash sale against the legacy store and stockhold, side by side');
+  for (const [flags, key, parse, help] of PARAMETER_OPTIONS)
+    command.option(flags, `${help} (default ${DEFAULT_PARAMETERS[key]})`, parse);
+  command
+    .option(
+      '--concurrency <n>',
+      'requests in flight at once, for both strategies (default 200)',
+      integer,
+      200,
+    )
+    .option(
+      '--database-url <url>',
+      'postgres://... to run both strategies in fresh schemas there (default: SQLite files in a temporary directory)',
+    )
+    .option('--report <file>', 'write a self-contained HTML report with the charts')
+    .option('--json <file>', 'write the full result (metrics, per-SKU outcomes, series) as JSON')
+    .option('--no-progress', 'no progress bar')
+    .action((options) =>
+      run(async () => {
+        const parameters = { ...DEFAULT_PARAMETERS } as SimulationParameters;
+        for (const [, key] of PARAMETER_OPTIONS) {
+          const option = key.replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase());
+          if (options[option] !== undefined) parameters[key] = options[option];
+        }
+        const problems = validateParameters(parameters);
+        if (options.concurrency < 1 || options.concurrency > CONCURRENCY_MAX)
+          problems.push(`concurrency must be in 1..${CONCURRENCY_MAX}`);
+        if (options.databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(options.databaseUrl))
+          problems.push('--database-url must be a postgres:// URL (SQLite is the default)');
+        if (problems.length > 0) {
+          process.stderr.write(`stockhold: invalid simulation: ${problems.join('; ')}\n`);
+          return 2;
+        }
+        process.stdout.write(
+          `simulating ${formatParameters(parameters, options.databaseUrl ? 'postgres' : 'sqlite', options.concurrency)}\n`,
+        );
+        // Only on a terminal: piped output (CI, tests) gets the table alone.
+        const show_progress = options.progress === true && process.stderr.isTTY === true;
+        const bars = new cliProgress.MultiBar(
+          {
+            format: ' {strategy} |{bar}| {value}/{total} shopper actions',
+            hideCursor: true,
+            clearOnComplete: false,
+          },
+          cliProgress.Presets.shades_classic,
+        );
+        const bar_of = new Map<string, cliProgress.SingleBar>();
+        // Ctrl-C stops between two simulated seconds, so the temporary databases are still removed.
+        const interrupt = new AbortController();
+        const onInterrupt = () => interrupt.abort(new Error('interrupted'));
+        process.once('SIGINT', onInterrupt);
+        let result: Awaited<ReturnType<typeof simulate>>;
+        try {
+          result = await simulate({
+            parameters,
+            database_url: options.databaseUrl,
+            concurrency: options.concurrency,
+            on_start: (strategy, total) => {
+              if (show_progress)
+                bar_of.set(strategy, bars.create(total, 0, { strategy: strategy.padEnd(9) }));
+            },
+            on_progress: (strategy, done) => bar_of.get(strategy)?.update(done),
+            signal: interrupt.signal,
+          });
+        } catch (error) {
+          if (!interrupt.signal.aborted) throw error;
+          process.stderr.write('\nstockhold: simulation interrupted; its databases were removed\n');
+          return 130;
+        } finally {
+          process.removeListener('SIGINT', onInterrupt);
+          if (show_progress) bars.stop();
+        }
+        process.stdout.write(`\n${formatTable(result)}\n`);
+        const outputs: [string | undefined, () => string][] = [
+          [options.report, () => renderHtml(result)],
+          [options.json, () => `${JSON.stringify(result, null, 2)}\n`],
+        ];
+        for (const [file, render] of outputs) {
+          if (file === undefined) continue;
+          const path = resolve(file);
+          try {
+            writeFileSync(path, render());
+          } catch (error) {
+            process.stderr.write(`stockhold: cannot write ${path}: ${(error as Error).message}\n`);
+            return 2;
+          }
+          process.stdout.write(`\nwrote ${path}\n`);
+        }
+        const fixed = result.runs.find((each) => each.strategy === 'stockhold')!.metrics;
+        if (fixed.oversold_units > 0 || fixed.min_stock < 0 || (fixed.audit_problems?.length ?? 0) > 0) {
+          process.stderr.write('stockhold: FAILED: stockhold oversold or its audit found problems\n');
+          return 1;
+        }
+        return 0;
+      }),
+    );
+}

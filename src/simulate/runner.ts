@@ -1,0 +1,249 @@
+// Replays one shopper script against one strategy, second by simulated second: everything the
+// script puts in the same second is sent at once (bounded in-flight), then the clock moves on.
+// Counts what shoppers were told, and what a warehouse can then actually ship.
+import type { ShopperScript } from './script.ts';
+import type { StockCounters, Strategy, StrategyName } from './strategy.ts';
+
+/** 00:00:00 on 12.12, local to nobody: the simulated start of the sale. */
+export const SALE_START_MS = Date.UTC(2026, 11, 12, 0, 0, 0);
+
+export interface RunOptions {
+  /** Requests in flight at once, at most. */
+  concurrency: number;
+  /** Called after each event with the events done so far and the total. */
+  on_progress?: (done: number, total: number) => void;
+  /** Stops the run between two simulated seconds (Ctrl-C), so the caller can clean up. */
+  signal?: AbortSignal;
+}
+
+export interface SkuOutcome {
+  sku: string;
+  stock: number;
+  units_paid: number;
+  oversold_units: number;
+  /** What the store's counter says is left (available + on hold) at the end. */
+  recorded_left: number;
+  /** What is really left: the stock minus every unit the store took money for. */
+  true_left: number;
+  min_available: number;
+  turned_away: number;
+}
+
+export interface Metrics {
+  shoppers: number;
+  checkouts_accepted: number;
+  turned_away: number;
+  paid: number;
+  paid_late: number;
+  /** Late payments refused at once (money returned immediately), instead of cancelled days later. */
+  payments_refused: number;
+  cancelled_by_shopper: number;
+  expired_holds: number;
+  /** Paid orders the warehouse cannot ship: cancelled later, the calls Customer Service made. */
+  cancelled_for_stock: number;
+  oversold_units: number;
+  /** Lowest `available` any hot SKU reached. */
+  min_stock: number;
+  /** Sum over SKUs of |recorded left - truly left|: how far the counters are misreported. */
+  miscounted_units: number;
+  /** Units still unsold at the end, on SKUs where some buyer had been told "out of stock". */
+  unsold_while_turned_away: number;
+  audit_problems: string[] | null;
+}
+
+export interface Series {
+  available: number[];
+  on_hold: number[];
+  /** Stock minus units paid for so far: what the warehouse really has left (negative: oversold). */
+  true_left: number[];
+}
+
+export interface StrategyRun {
+  strategy: StrategyName;
+  location: string;
+  metrics: Metrics;
+  skus: SkuOutcome[];
+  /** One sample per simulated second, for the hot SKUs. */
+  time_s: number[];
+  series: Record<string, Series>;
+  duration_ms: number;
+}
+
+type Event = { kind: 'checkout' | 'act'; shopper: number };
+
+interface ShopperState {
+  order_id: string | null;
+}
+
+/** Runs `work` over `items` with at most `limit` running at once; rejects on the first failure. */
+export async function runLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>) {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      await work(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/** The script's events, grouped by the simulated second they happen in. */
+export function eventsBySecond(script: ShopperScript): Map<number, Event[]> {
+  const seconds = new Map<number, Event[]>();
+  const add = (second: number, event: Event) => {
+    const list = seconds.get(second);
+    if (list) list.push(event);
+    else seconds.set(second, [event]);
+  };
+  script.shoppers.forEach((shopper, index) => {
+    add(shopper.arrival_s, { kind: 'checkout', shopper: index });
+    if (shopper.action_delay_s !== null)
+      add(shopper.arrival_s + shopper.action_delay_s, { kind: 'act', shopper: index });
+  });
+  return seconds;
+}
+
+export async function runStrategy(
+  strategy: Strategy,
+  script: ShopperScript,
+  options: RunOptions,
+): Promise<StrategyRun> {
+  const started_ms = performance.now();
+  const { parameters, shoppers } = script;
+  const all_skus = script.skus.map((plan) => plan.sku);
+  const hot_skus = script.skus.filter((plan) => plan.hot).map((plan) => plan.sku);
+  const events = eventsBySecond(script);
+  const total = [...events.values()].reduce((sum, list) => sum + list.length, 0);
+  const last_event_s = Math.max(...events.keys());
+  // One hold past the last event: every hold still pending has expired by then.
+  const end_s = last_event_s + parameters.hold_seconds + 1;
+
+  const states: ShopperState[] = shoppers.map(() => ({ order_id: null }));
+  const turned_away = new Map<string, number>();
+  const units_paid = new Map<string, number>(all_skus.map((sku) => [sku, 0]));
+  const paid_orders: number[] = [];
+  const counts = { accepted: 0, turned_away: 0, paid: 0, paid_late: 0, refused: 0, cancelled: 0 };
+  const time_s: number[] = [];
+  const series: Record<string, Series> = {};
+  for (const sku of hot_skus) series[sku] = { available: [], on_hold: [], true_left: [] };
+  const stock_of = new Map(script.skus.map((plan) => [plan.sku, plan.stock]));
+
+  /** Sends one event; true when it was a checkout the store accepted (a hold with a deadline). */
+  const handle = async (event: Event): Promise<boolean> => {
+    const shopper = shoppers[event.shopper]!;
+    const state = states[event.shopper]!;
+    if (event.kind === 'checkout') {
+      const answer = await strategy.checkout(shopper.id, shopper.lines);
+      if (answer.ok) {
+        state.order_id = answer.order_id;
+        counts.accepted += 1;
+        return true;
+      }
+      counts.turned_away += 1;
+      for (const sku of answer.short_skus) turned_away.set(sku, (turned_away.get(sku) ?? 0) + 1);
+      return false;
+    }
+    if (state.order_id === null) return false; // turned away at checkout: nothing to pay or cancel
+    if (shopper.intent === 'cancel') {
+      await strategy.cancel(state.order_id);
+      counts.cancelled += 1;
+      return false;
+    }
+    const answer = await strategy.pay(state.order_id, `payment-${shopper.id}`);
+    if (!answer.ok) {
+      counts.refused += 1;
+      return false;
+    }
+    counts.paid += 1;
+    if (answer.late) counts.paid_late += 1;
+    paid_orders.push(event.shopper);
+    for (const line of shopper.lines) units_paid.set(line.sku, units_paid.get(line.sku)! + line.quantity);
+    return false;
+  };
+
+  // Nothing changes in a second with no event and no deadline, so such a second is neither sent to
+  // the store nor sampled: its sample repeats the previous one (exact, and much faster).
+  const deadlines = new Set<number>([end_s]);
+  let done = 0;
+  let counters = await strategy.counters(hot_skus);
+  for (let second = 0; second <= end_s; second++) {
+    options.signal?.throwIfAborted();
+    const now = events.get(second) ?? [];
+    if (now.length > 0 || deadlines.has(second)) {
+      await strategy.advanceTo(SALE_START_MS + second * 1000);
+      await runLimited(now, options.concurrency, async (event) => {
+        const accepted = await handle(event);
+        if (accepted) deadlines.add(second + parameters.hold_seconds);
+        done += 1;
+        options.on_progress?.(done, total);
+      });
+      counters = await strategy.counters(hot_skus);
+    }
+    time_s.push(second);
+    for (const sku of hot_skus) {
+      const sample = counters[sku] as StockCounters;
+      series[sku]!.available.push(sample.available);
+      series[sku]!.on_hold.push(sample.on_hold);
+      series[sku]!.true_left.push(stock_of.get(sku)! - units_paid.get(sku)!);
+    }
+  }
+
+  const end = await strategy.finish(all_skus);
+  // Fulfilment, days later: the warehouse ships paid orders in the order they were paid while it
+  // has every unit of the order; the rest are the cancellations Customer Service had to phone in.
+  const shelf = new Map(stock_of);
+  let cancelled_for_stock = 0;
+  for (const index of paid_orders) {
+    const lines = shoppers[index]!.lines;
+    if (lines.every((line) => shelf.get(line.sku)! >= line.quantity)) {
+      for (const line of lines) shelf.set(line.sku, shelf.get(line.sku)! - line.quantity);
+    } else {
+      cancelled_for_stock += 1;
+    }
+  }
+  const skus: SkuOutcome[] = script.skus.map((plan) => {
+    const paid = units_paid.get(plan.sku)!;
+    const counters = end.counters[plan.sku]!;
+    return {
+      sku: plan.sku,
+      stock: plan.stock,
+      units_paid: paid,
+      oversold_units: Math.max(0, paid - plan.stock),
+      recorded_left: counters.available + counters.on_hold,
+      true_left: plan.stock - paid,
+      min_available: end.min_available[plan.sku]!,
+      turned_away: turned_away.get(plan.sku) ?? 0,
+    };
+  });
+  const hot = skus.filter((outcome) => hot_skus.includes(outcome.sku));
+  const metrics: Metrics = {
+    shoppers: shoppers.length,
+    checkouts_accepted: counts.accepted,
+    turned_away: counts.turned_away,
+    paid: counts.paid,
+    paid_late: counts.paid_late,
+    payments_refused: counts.refused,
+    cancelled_by_shopper: counts.cancelled,
+    expired_holds: end.expired_holds,
+    cancelled_for_stock,
+    oversold_units: skus.reduce((sum, outcome) => sum + outcome.oversold_units, 0),
+    min_stock: Math.min(...hot.map((outcome) => outcome.min_available)),
+    miscounted_units: skus.reduce(
+      (sum, outcome) => sum + Math.abs(outcome.recorded_left - outcome.true_left),
+      0,
+    ),
+    unsold_while_turned_away: skus
+      .filter((outcome) => outcome.turned_away > 0)
+      .reduce((sum, outcome) => sum + Math.max(0, outcome.true_left), 0),
+    audit_problems: end.audit_problems,
+  };
+  return {
+    strategy: strategy.name,
+    location: strategy.location,
+    metrics,
+    skus,
+    time_s,
+    series,
+    duration_ms: Math.round(performance.now() - started_ms),
+  };
+}

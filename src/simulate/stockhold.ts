@@ -1,0 +1,195 @@
+// The fix, run for real: a stockhold server (startServer: the HTTP API, the command queue with group
+// commit, the store, the sweeper) on a fresh database, driven over HTTP like a storefront would.
+// Its clock is a ManualClock the runner moves in simulated seconds, so a 5-minute hold expires in
+// the simulation without the run waiting 5 minutes; the runner calls the real sweeper at each step.
+import http from 'node:http';
+import { sql } from 'kysely';
+import { loadConfig } from '../config.ts';
+import { ManualClock } from '../core/clock.ts';
+import type { OrderView, SkuView } from '../core/views.ts';
+import { createLogger } from '../logger.ts';
+import { type RunningServer, startServer } from '../server.ts';
+import type { ScriptLine, SkuPlan } from './script.ts';
+import type { CheckoutAnswer, PaymentAnswer, StockCounters, Strategy, StrategyEnd } from './strategy.ts';
+
+/** Ledger entries read per page when looking for the lowest `available` of a SKU. */
+const LEDGER_PAGE_SIZE = 1000;
+/** A request that gets no answer in this long fails the run instead of hanging it. */
+const REQUEST_TIMEOUT_MS = 60_000;
+
+interface ErrorAnswer {
+  error: { code: string; message: string; details?: { lines?: { sku: string }[] } };
+}
+
+export class StockholdStrategy implements Strategy {
+  readonly name = 'stockhold' as const;
+
+  /** Keep-alive connections, as a storefront's backend keeps them (and far cheaper than a new one per call). */
+  private readonly agent: http.Agent;
+  private readonly base_url: URL;
+
+  private constructor(
+    private readonly server: RunningServer,
+    private readonly clock: ManualClock,
+    readonly location: string,
+    private readonly hold_seconds: number,
+    sockets_max: number,
+  ) {
+    this.agent = new http.Agent({ keepAlive: true, maxSockets: sockets_max });
+    this.base_url = new URL(server.url);
+  }
+
+  /** Starts a server on `database_url` (which must be empty: the simulation owns it). */
+  static async start(options: {
+    database_url: string;
+    location: string;
+    start_ms: number;
+    hold_seconds: number;
+    /** HTTP connections to the server, at most. */
+    sockets_max: number;
+  }): Promise<StockholdStrategy> {
+    const config = loadConfig(
+      {
+        PORT: '0',
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'silent',
+        DATABASE_URL: options.database_url,
+        DEFAULT_HOLD_SECONDS: String(options.hold_seconds),
+      },
+      undefined,
+    );
+    const clock = new ManualClock(options.start_ms);
+    const server = await startServer(config, { clock, logger: createLogger('silent'), sweeper: false });
+    return new StockholdStrategy(server, clock, options.location, options.hold_seconds, options.sockets_max);
+  }
+
+  private call<T>(path: string, body: unknown): Promise<{ status: number; body: T }> {
+    const payload = JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const request = http.request(
+        {
+          host: this.base_url.hostname,
+          port: this.base_url.port,
+          path,
+          method: 'POST',
+          agent: this.agent,
+          timeout: REQUEST_TIMEOUT_MS,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('error', reject);
+          response.on('end', () => {
+            try {
+              resolve({
+                status: response.statusCode ?? 0,
+                body: JSON.parse(Buffer.concat(chunks).toString()) as T,
+              });
+            } catch (error) {
+              reject(error);
+            }
+          });
+        },
+      );
+      request.on('timeout', () =>
+        request.destroy(new Error(`no answer to POST ${path} within ${REQUEST_TIMEOUT_MS} ms`)),
+      );
+      request.on('error', reject);
+      request.end(payload);
+    });
+  }
+
+  private unexpected(what: string, answer: { status: number; body: unknown }): Error {
+    return new Error(`stockhold answered ${what} with ${answer.status}: ${JSON.stringify(answer.body)}`);
+  }
+
+  async setup(skus: readonly SkuPlan[]): Promise<void> {
+    for (const plan of skus) {
+      const answer = await this.call<SkuView>('/v1/skus', { sku: plan.sku, available: plan.stock });
+      if (answer.status !== 201) throw this.unexpected('a new SKU', answer);
+    }
+  }
+
+  async advanceTo(now_ms: number): Promise<void> {
+    this.clock.set(now_ms);
+    await this.server.sweeper.sweepOnce();
+  }
+
+  async checkout(customer_id: string, lines: readonly ScriptLine[]): Promise<CheckoutAnswer> {
+    const answer = await this.call<OrderView | ErrorAnswer>('/v1/orders', {
+      customer_id,
+      lines,
+      hold_seconds: this.hold_seconds,
+    });
+    if (answer.status === 201) return { ok: true, order_id: (answer.body as OrderView).id };
+    const error = (answer.body as ErrorAnswer).error;
+    if (answer.status === 409 && error?.code === 'insufficient_stock')
+      return { ok: false, short_skus: error.details?.lines?.map((line) => line.sku) ?? [] };
+    throw this.unexpected('a checkout', answer);
+  }
+
+  async pay(order_id: string, payment_id: string): Promise<PaymentAnswer> {
+    const answer = await this.call<OrderView | ErrorAnswer>(`/v1/orders/${order_id}/payment`, { payment_id });
+    if (answer.status === 200) return { ok: true, late: (answer.body as OrderView).late === true };
+    if (answer.status === 409 && (answer.body as ErrorAnswer).error?.code === 'order_expired')
+      return { ok: false };
+    throw this.unexpected('a payment', answer);
+  }
+
+  async cancel(order_id: string): Promise<void> {
+    const answer = await this.call<OrderView | ErrorAnswer>(`/v1/orders/${order_id}/cancel`, {});
+    // A shopper who cancels after the deadline finds the order already expired: the same stock outcome.
+    if (answer.status === 200) return;
+    if (answer.status === 409 && (answer.body as ErrorAnswer).error?.code === 'order_expired') return;
+    throw this.unexpected('a cancel', answer);
+  }
+
+  async counters(skus: readonly string[]): Promise<Record<string, StockCounters>> {
+    const counters: Record<string, StockCounters> = {};
+    for (const sku of skus) {
+      const state = await this.server.store.getSku(sku);
+      counters[sku] = { available: state?.available ?? 0, on_hold: state?.on_hold ?? 0 };
+    }
+    return counters;
+  }
+
+  /** The lowest `available` the ledger ever recorded for the SKU: every movement, not a sample. */
+  private async minimumAvailable(sku: string): Promise<number> {
+    let minimum = Number.POSITIVE_INFINITY;
+    let after_seq: number | undefined;
+    for (;;) {
+      const page = await this.server.store.ledger(sku, LEDGER_PAGE_SIZE, after_seq);
+      for (const entry of page) minimum = Math.min(minimum, entry.available_after);
+      if (page.length < LEDGER_PAGE_SIZE) return minimum;
+      after_seq = page[page.length - 1]!.seq;
+    }
+  }
+
+  async finish(skus: readonly string[]): Promise<StrategyEnd> {
+    const min_available: Record<string, number> = {};
+    for (const sku of skus) min_available[sku] = await this.minimumAvailable(sku);
+    const expired = await this.server.store.database
+      .selectFrom('ledger')
+      .select(sql<number>`count(distinct order_id)`.as('orders'))
+      .where('kind', '=', 'expiry_release')
+      .executeTakeFirstOrThrow();
+    const audit = await this.server.store.audit();
+    return {
+      counters: await this.counters(skus),
+      min_available,
+      expired_holds: Number(expired.orders),
+      audit_problems: audit.problems,
+    };
+  }
+
+  /** The running server, for tests that check the store itself. */
+  get running(): RunningServer {
+    return this.server;
+  }
+
+  close(): Promise<void> {
+    this.agent.destroy();
+    return this.server.close();
+  }
+}

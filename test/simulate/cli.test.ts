@@ -1,0 +1,83 @@
+// `stockhold simulate` as a user runs it: the table on stdout and a report that opens offline.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { SIMULATION_TIMEOUT_MS, SMALL_SALE } from './support.ts';
+
+const run = promisify(execFile);
+const BIN = join(import.meta.dirname, '../../bin/stockhold.mjs');
+
+async function stockhold(args: string[]) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args]);
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+const SMALL_ARGS = [
+  ['--seed', SMALL_SALE.seed],
+  ['--shoppers', 150],
+  ['--skus', SMALL_SALE.skus],
+  ['--hot-skus', SMALL_SALE.hot_skus],
+  ['--hot-stock', 10],
+  ['--cold-stock', SMALL_SALE.cold_stock],
+  ['--arrival-mean-seconds', SMALL_SALE.arrival_mean_seconds],
+  ['--hold-seconds', SMALL_SALE.hold_seconds],
+  ['--payment-median-seconds', SMALL_SALE.payment_median_seconds],
+].flatMap(([flag, value]) => [String(flag), String(value)]);
+
+describe('stockhold simulate', () => {
+  it('prints both strategies side by side and writes a self-contained report with the charts data', {
+    timeout: SIMULATION_TIMEOUT_MS,
+  }, async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'stockhold-simulate-cli-'));
+    try {
+      const report = join(directory, 'report.html');
+      const { code, stdout, stderr } = await stockhold(['simulate', ...SMALL_ARGS, '--report', report]);
+      expect(stderr).toBe('');
+      expect(code).toBe(0);
+      expect(stdout).toMatch(/^\s+legacy\s+stockhold$/m);
+      const oversold = stdout.match(/^oversold units\s+(\d+)\s+(\d+)$/m);
+      expect(Number(oversold?.[1])).toBeGreaterThan(0);
+      expect(Number(oversold?.[2])).toBe(0);
+      expect(stdout).toMatch(/^audit \(buckets vs ledger, holds, orders\)\s+no ledger\s+OK$/m);
+
+      const html = readFileSync(report, 'utf8');
+      // Nothing to fetch: no external script, stylesheet or link (uPlot's licence comment names its home).
+      expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=|(src|href)=["']?https?:/);
+      expect(html).toContain('uPlot');
+      const embedded = html.match(/<script type="application\/json" id="simulation-data">(.*?)<\/script>/s);
+      const data = JSON.parse(embedded![1]!);
+      expect(data.parameters.seed).toBe(SMALL_SALE.seed);
+      expect(data.skus.map((sku: { sku: string }) => sku.sku)).toEqual(['HOT-01', 'HOT-02']);
+      for (const sku of data.skus) {
+        expect(Object.keys(sku.strategies)).toEqual(['legacy', 'stockhold']);
+        expect(sku.strategies.legacy.available).toHaveLength(data.time_s.length);
+        expect(Math.min(...sku.strategies.stockhold.available)).toBeGreaterThanOrEqual(0);
+      }
+      expect(
+        Math.min(...data.skus.flatMap((sku: any) => sku.strategies.legacy.true_left as number[])),
+      ).toBeLessThan(0);
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses parameters out of range with one line naming them', {
+    timeout: SIMULATION_TIMEOUT_MS,
+  }, async () => {
+    const { code, stdout, stderr } = await stockhold(['simulate', '--abandon-share', '1.5']);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr.trim()).toBe(
+      'stockhold: invalid simulation: abandon_share must be a share in 0..1 (got 1.5); ' +
+        'abandon_share + cancel_share + late_share must not exceed 1',
+    );
+  });
+});
