@@ -14,6 +14,8 @@ export const DIALECTS: readonly DialectName[] = ['sqlite', 'postgres'];
 
 export interface TestStore {
   store: KyselyStore;
+  /** The database: a PostgreSQL URL, or `sqlite:<path>`. */
+  url: string;
   /**
    * Another store instance on the same database, as another server process would have (closed by
    * dispose). SQLite has one writer process by design, so there it is the same instance: two
@@ -30,13 +32,16 @@ export async function openTestStore(dialect: DialectName): Promise<TestStore> {
   const instances: KyselyStore[] = [];
   let open: () => Promise<KyselyStore>;
   let remove: () => Promise<void>;
+  let url: string;
   if (dialect === 'sqlite') {
     const directory = mkdtempSync(join(tmpdir(), 'stockhold-store-'));
     const path = join(directory, 'stockhold.db');
+    url = `sqlite:${path}`;
     open = () => openSqliteStore(path);
     remove = async () => rmSync(directory, { recursive: true, force: true });
   } else {
     const database = await createTestDatabase();
+    url = database.url;
     open = () => openPostgresStore({ url: database.url, pool_size: 10, statement_timeout_ms: 30_000 });
     remove = () => database.drop();
   }
@@ -51,6 +56,7 @@ export async function openTestStore(dialect: DialectName): Promise<TestStore> {
   };
   return {
     store,
+    url,
     another,
     async reset() {
       const db = store.database;
