@@ -1,5 +1,6 @@
 // How many checkouts of ONE hot SKU a single PostgreSQL commits per second: one transaction per
-// checkout (COALESCE=off) against coalesced batches (COALESCE=on), straight on the store, no HTTP.
+// checkout (COALESCE=off) against coalesced batches (COALESCE=on), straight on the store, no HTTP;
+// and, for contrast, one transaction per checkout spread over as many SKUs as there are connections.
 // Usage: npx tsx bench/pg-hot-row.ts [admin_url] [checkouts] — the figures quoted in docs/scaling.md.
 import pg from 'pg';
 import { openPostgresStore } from '../src/store/postgres/postgres-store.ts';
@@ -25,28 +26,38 @@ async function withDatabase(work: (url: string) => Promise<void>): Promise<void>
   }
 }
 
-const checkout = (i: number, sku: string): CommandEnvelope => ({
+const checkout = (i: number, sku: string, skus: number): CommandEnvelope => ({
   command: {
     kind: 'checkout',
     order_id: `${sku}-${i.toString().padStart(8, '0')}`,
     customer_id: `c${i}`,
-    lines: [{ sku, quantity: 1 }],
+    lines: [{ sku: `${sku}-${i % skus}`, quantity: 1 }],
     hold_seconds: 900,
   },
 });
 
-async function run(url: string, sku: string, batch_size: number): Promise<number> {
+async function run(url: string, sku: string, batch_size: number, skus = 1): Promise<number> {
   const store = await openPostgresStore({ url, pool_size: CONCURRENCY, statement_timeout_ms: 60_000 });
   await store.migrate();
   const now_ms = Date.now();
   await store.execute(
-    [{ command: { kind: 'create_sku', sku, name: sku, available: 10_000_000, max_per_customer: null } }],
+    Array.from({ length: skus }, (_, k) => ({
+      command: {
+        kind: 'create_sku',
+        sku: `${sku}-${k}`,
+        name: sku,
+        available: 10_000_000,
+        max_per_customer: null,
+      },
+    })) as CommandEnvelope[],
     now_ms,
   );
   const batches: CommandEnvelope[][] = [];
   for (let start = 0; start < checkouts; start += batch_size) {
     batches.push(
-      Array.from({ length: Math.min(batch_size, checkouts - start) }, (_, k) => checkout(start + k, sku)),
+      Array.from({ length: Math.min(batch_size, checkouts - start) }, (_, k) =>
+        checkout(start + k, sku, skus),
+      ),
     );
   }
   let next = 0;
@@ -68,9 +79,11 @@ async function run(url: string, sku: string, batch_size: number): Promise<number
 await withDatabase(async (url) => {
   const single = await run(url, 'single', 1);
   const coalesced = await run(url, 'coalesced', BATCH_SIZE);
+  const spread = await run(url, 'spread', 1, CONCURRENCY);
   process.stdout.write(
     `${checkouts} checkouts of one SKU, ${CONCURRENCY} concurrent transactions:\n` +
       `  one transaction per checkout: ${single.toFixed(0)} checkouts/s (= commits/s on the hot row)\n` +
-      `  coalesced, ${BATCH_SIZE} per transaction: ${coalesced.toFixed(0)} checkouts/s\n`,
+      `  coalesced, ${BATCH_SIZE} per transaction: ${coalesced.toFixed(0)} checkouts/s\n` +
+      `  one transaction per checkout over ${CONCURRENCY} SKUs (no hot row): ${spread.toFixed(0)} checkouts/s\n`,
   );
 });
