@@ -81,7 +81,8 @@ async function mapBounded<T, R>(
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe(`${PROCESSES} server processes on one PostgreSQL database`, () => {
+// Generous: on a loaded 2-core machine 2000 requests through 3 processes can take a minute.
+describe(`${PROCESSES} server processes on one PostgreSQL database`, { timeout: 240_000 }, () => {
   let database: TestDatabase;
   let servers: ServerProcess[] = [];
   let apis: ReturnType<typeof apiClient>[] = [];
