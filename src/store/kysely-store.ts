@@ -510,16 +510,33 @@ export class KyselyStore implements Store {
       'skip_locked',
     ).execute();
     await this.loadOrderRows(trx, workspace, rows);
+    // The other SKUs of these orders are locked after the ones this transaction holds. Waiting for
+    // one that sorts after all of those keeps the one lock order (no deadlock); one that sorts before
+    // is taken only if free (SKIP LOCKED), and an order whose SKUs are not all ours is left to the
+    // sweeper. (Ids are ASCII, so JavaScript's order is the byte order; a database collation that
+    // sorts otherwise can at worst cause a deadlock, which is retried.)
+    const others = skusOfOrders(
+      workspace,
+      rows.map((row) => row.id),
+    ).filter((id) => !workspace.skus.has(id));
+    const held_max = [...workspace.skus.keys()].reduce((max, id) => (id > max ? id : max), '');
     await this.loadSkus(
       trx,
       workspace,
-      skusOfOrders(
-        workspace,
-        rows.map((row) => row.id),
-      ),
+      others.filter((id) => id > held_max),
+      'wait',
     );
-    for (const row of rows) workspace.expire(row.id);
-    return rows.length;
+    await this.loadSkus(
+      trx,
+      workspace,
+      others.filter((id) => id < held_max),
+      'skip_locked',
+    );
+    const expirable = rows.filter((row) =>
+      workspace.orders.get(row.id)!.lines.every((line) => workspace.skus.has(line.sku)),
+    );
+    for (const row of expirable) workspace.expire(row.id);
+    return expirable.length;
   }
 
   private lockOrders<O>(
@@ -534,11 +551,17 @@ export class KyselyStore implements Store {
     for (const order of await this.withLines(trx, rows)) workspace.loadOrder(order);
   }
 
-  private async loadSkus(trx: Tx, workspace: Workspace, sku_ids: Iterable<string>): Promise<void> {
+  private async loadSkus(
+    trx: Tx,
+    workspace: Workspace,
+    sku_ids: Iterable<string>,
+    mode: 'wait' | 'skip_locked' = 'wait',
+  ): Promise<void> {
     const missing = [...new Set(sku_ids)].filter((id) => !workspace.skus.has(id)).sort();
     for (const chunk of chunks(missing, IN_LIST_MAX)) {
       let query = trx.selectFrom('skus').selectAll().where('sku', 'in', chunk).orderBy('sku');
-      if (this.adapter.locks_rows) query = query.forUpdate();
+      if (this.adapter.locks_rows)
+        query = mode === 'wait' ? query.forUpdate() : query.forUpdate().skipLocked();
       for (const row of await query.execute()) workspace.loadSku(skuFromRow(row));
     }
   }

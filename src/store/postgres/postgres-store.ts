@@ -31,13 +31,18 @@ const RETRYABLE_CODES = new Set([
 ]);
 
 export function createPool(options: PostgresOptions): pg.Pool {
-  return new pg.Pool({
+  const pool = new pg.Pool({
     connectionString: options.url,
     max: options.pool_size,
     statement_timeout: options.statement_timeout_ms,
     connectionTimeoutMillis: 10_000,
     types,
   });
+  // An idle connection the server ends (restart, failover, pg_terminate_backend) is reported here;
+  // the pool has already dropped it and the next query opens a new one. Without a listener the
+  // 'error' event would be thrown and take the whole server process down.
+  pool.on('error', () => {});
+  return pool;
 }
 
 export async function openPostgresStore(options: PostgresOptions): Promise<KyselyStore> {
