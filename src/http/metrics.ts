@@ -78,7 +78,7 @@ export class Metrics {
   });
 
   constructor(sources: MetricsSources) {
-    collectDefaultMetrics({ register: this.registry, prefix: 'stockhold_process_' });
+    collectDefaultMetrics({ register: this.registry, prefix: 'stockhold_' });
     const { store, webhooks, clock } = sources;
     const registers = [this.registry];
     new Gauge({
