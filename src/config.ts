@@ -33,6 +33,8 @@ export const ConfigSchema = Type.Object(
     BATCH_SIZE_MAX: Integer(1, 10_000, 512),
     QUEUE_LENGTH_MAX: Integer(1, 1_000_000, 20_000),
     SHUTDOWN_TIMEOUT_MS: Integer(100, 600_000, 10_000),
+    /** After SIGTERM: serve on (answers say Connection: close, /readyz says not ready) this long, then close. */
+    SHUTDOWN_DRAIN_MS: Integer(0, 600_000, 1000),
     /** Run the webhook delivery worker in this process (`off` for processes that only serve). */
     WEBHOOKS_WORKER: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on' }),
     WEBHOOK_POLL_INTERVAL_MS: Integer(10, 60_000, 500),

@@ -3,8 +3,9 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { type Config, databaseLocation, redactUrl } from './config.ts';
 import { type Clock, systemClock } from './core/clock.ts';
+import { StockholdError } from './core/errors.ts';
 import { buildApp } from './http/app.ts';
-import { EventHub } from './http/event-hub.ts';
+import { EventHub, endEventStreamsOnClose } from './http/event-hub.ts';
 import { Metrics } from './http/metrics.ts';
 import { webhookRoutes } from './http/routes/webhooks.ts';
 import { createLogger } from './logger.ts';
@@ -34,6 +35,13 @@ export interface RunningServer {
   webhooks: WebhookStore;
   webhook_worker: WebhookWorker;
   url: string;
+  /**
+   * The first step of a graceful shutdown: for `drain_ms` keep serving, but close each connection
+   * after its answer and report not ready, so load balancers and keep-alive clients move away
+   * before the listener closes (a request already sent on an idle connection is then answered,
+   * not reset).
+   */
+  drain(drain_ms: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -84,12 +92,23 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   );
   const events = new EventHub(store);
   const check_target = options.check_target;
+  let draining = false;
+  const drainPlugin = async (instance: FastifyInstance) => {
+    instance.addHook('onRequest', async (request, reply) => {
+      if (!draining) return;
+      reply.header('connection', 'close');
+      if (request.routeOptions.url === '/readyz')
+        throw new StockholdError('not_ready', 'the server is shutting down');
+    });
+  };
   const app = await buildApp(
     { store, queue, clock, events, default_hold_seconds: config.DEFAULT_HOLD_SECONDS },
     {
       logger,
       plugins: [
         metrics.plugin,
+        endEventStreamsOnClose,
+        drainPlugin,
         async (instance) => {
           await instance.register(webhookRoutes, { webhooks, clock, check_target });
         },
@@ -135,6 +154,10 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   if (config.WEBHOOKS_WORKER === 'on') webhook_worker.start();
   logger.info({ url, database: store.dialect, coalesce: config.COALESCE }, 'stockhold is serving');
 
+  const drain = async (drain_ms: number) => {
+    draining = true;
+    if (drain_ms > 0) await new Promise((resolve) => setTimeout(resolve, drain_ms));
+  };
   let closing: Promise<void> | null = null;
   const close = () => {
     closing ??= (async () => {
@@ -149,5 +172,5 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     })();
     return closing;
   };
-  return { app, store, queue, sweeper, events, metrics, webhooks, webhook_worker, url, close };
+  return { app, store, queue, sweeper, events, metrics, webhooks, webhook_worker, url, drain, close };
 }

@@ -19,7 +19,7 @@ import {
 import { validateCommand } from '../core/validate.ts';
 import type { OrderView, SkuView } from '../core/views.ts';
 import { type Decision, quantitiesBySku, Workspace } from '../core/workspace.ts';
-import { type DialectName, migrateToLatest } from './migrations.ts';
+import { type DialectName, migrateToLatest, pendingMigrationNames } from './migrations.ts';
 import type { Database, OrdersTable, SkusTable } from './schema.ts';
 import type { CommandEnvelope, CommandResult, OrderFilter, Outcome, Store, StoredEvent } from './store.ts';
 
@@ -374,7 +374,13 @@ export class KyselyStore implements Store {
   }
 
   async checkReady(): Promise<void> {
-    await this.read_db.selectFrom('skus').select('sku').limit(1).execute();
+    // Reachable, and every migration this code knows is applied (Kysely's own record of them).
+    const applied = await sql<{ name: string }>`select name from kysely_migration`.execute(this.read_db);
+    const pending = pendingMigrationNames(
+      applied.rows.map((row) => row.name),
+      this.dialect,
+    );
+    if (pending.length > 0) throw new Error(`migrations not applied: ${pending.join(', ')}`);
   }
 
   async close(): Promise<void> {
