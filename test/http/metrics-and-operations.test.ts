@@ -159,7 +159,8 @@ describe('graceful shutdown', () => {
     // exactly the answered holds are on hold.
     for (const result of results) {
       expect([201, 503, 0]).toContain(result.status);
-      if (result.status === 0) expect(['ECONNREFUSED', 'ECONNRESET']).toContain(result.error);
+      if (result.status === 0)
+        expect(['ECONNREFUSED', 'ECONNRESET']).toContain((result as { error?: string }).error);
     }
     const held = results.filter((result) => result.status === 201);
     expect(held.length).toBeGreaterThan(0);
