@@ -366,6 +366,28 @@ export class WebhookStore {
     });
   }
 
+  /**
+   * Forgets finished deliveries (succeeded, failed, cancelled) last touched before `before_ms`,
+   * with their attempts, at most `limit` of them; returns how many.
+   */
+  async purgeFinished(before_ms: number, limit: number): Promise<number> {
+    return this.db.transaction().execute(async (trx) => {
+      const ids = (
+        await trx
+          .selectFrom('webhook_deliveries')
+          .select('id')
+          .where('status', 'not in', OPEN_STATUSES)
+          .where('updated_at_ms', '<', before_ms)
+          .limit(limit)
+          .execute()
+      ).map((row) => row.id);
+      if (ids.length === 0) return 0;
+      await trx.deleteFrom('webhook_attempts').where('delivery_id', 'in', ids).execute();
+      await trx.deleteFrom('webhook_deliveries').where('id', 'in', ids).execute();
+      return ids.length;
+    });
+  }
+
   /** Events not yet fanned out, and deliveries not yet finished: the backlog gauges. */
   async backlog(): Promise<{ outbox_events: number; deliveries_open: number; deliveries_failed: number }> {
     const cursor = await this.db

@@ -40,6 +40,11 @@ export type AttemptObserver = (
 ) => void;
 
 const USER_AGENT = 'stockhold-webhooks/1';
+/** Finished deliveries are kept this long for the deliveries API, then forgotten. */
+export const DELIVERY_RETENTION_MS = 7 * 24 * 3600 * 1000;
+const PURGE_INTERVAL_MS = 60_000;
+/** Deliveries forgotten per purge statement: bounded, the next purge takes the rest. */
+const PURGE_BATCH_SIZE = 1000;
 
 /** Delay before attempt `attempt_no + 1`: base * 2^(n-1), capped, with "equal jitter" (50-100%). */
 export function backoffDelayMs(
@@ -58,6 +63,7 @@ export class WebhookWorker {
   private timer: NodeJS.Timeout | null = null;
   private current: Promise<unknown> | null = null;
   private stopped = true;
+  private last_purge_ms = 0;
 
   constructor(
     private readonly webhooks: WebhookStore,
@@ -105,6 +111,11 @@ export class WebhookWorker {
       // Keep going while there is a full batch of work, within a bound, then yield to the timer.
       for (let round = 0; round < 10 && !this.stopped; round++) {
         if ((await this.runOnce()) < this.options.batch_size) break;
+      }
+      const now_ms = this.clock.now();
+      if (now_ms - this.last_purge_ms >= PURGE_INTERVAL_MS) {
+        this.last_purge_ms = now_ms;
+        await this.webhooks.purgeFinished(now_ms - DELIVERY_RETENTION_MS, PURGE_BATCH_SIZE);
       }
     } catch (error) {
       // The database is unreachable for a moment: claims expire and the next tick tries again.

@@ -238,6 +238,10 @@ describe('webhook delivery', () => {
     expect(body.items[0]).toMatchObject({ status: 'failed', attempts: 4, last_error: 'HTTP 503' });
     expect(body.items[0].attempt_log).toHaveLength(4);
     expect(target.received).toHaveLength(4);
+
+    // Finished deliveries are forgotten after their retention, with their attempts.
+    expect(await server.webhooks.purgeFinished(Date.now() + 1, 1000)).toBeGreaterThanOrEqual(1);
+    expect((await api.get(`/v1/webhooks/${endpoint.id}/deliveries`)).body.items).toEqual([]);
   });
 
   it('stops delivering to a deleted endpoint', async () => {
