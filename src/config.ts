@@ -33,6 +33,16 @@ export const ConfigSchema = Type.Object(
     BATCH_SIZE_MAX: Integer(1, 10_000, 512),
     QUEUE_LENGTH_MAX: Integer(1, 1_000_000, 20_000),
     SHUTDOWN_TIMEOUT_MS: Integer(100, 600_000, 10_000),
+    /** After SIGTERM: serve on (answers say Connection: close, /readyz says not ready) this long, then close. */
+    SHUTDOWN_DRAIN_MS: Integer(0, 600_000, 1000),
+    /** Run the webhook delivery worker in this process (`off` for processes that only serve). */
+    WEBHOOKS_WORKER: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on' }),
+    WEBHOOK_POLL_INTERVAL_MS: Integer(10, 60_000, 500),
+    WEBHOOK_BATCH_SIZE: Integer(1, 1000, 50),
+    WEBHOOK_TIMEOUT_MS: Integer(100, 120_000, 10_000),
+    WEBHOOK_ATTEMPTS_MAX: Integer(1, 100, 15),
+    WEBHOOK_BACKOFF_BASE_MS: Integer(1, 3_600_000, 1000),
+    WEBHOOK_BACKOFF_MAX_MS: Integer(1, 86_400_000, 3_600_000),
   },
   { additionalProperties: true },
 );

@@ -3,19 +3,26 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { type Config, databaseLocation, redactUrl } from './config.ts';
 import { type Clock, systemClock } from './core/clock.ts';
+import { StockholdError } from './core/errors.ts';
 import { buildApp } from './http/app.ts';
-import { EventHub } from './http/event-hub.ts';
+import { EventHub, endEventStreamsOnClose } from './http/event-hub.ts';
+import { Metrics } from './http/metrics.ts';
+import { webhookRoutes } from './http/routes/webhooks.ts';
 import { createLogger } from './logger.ts';
 import { CommandQueue } from './store/command-queue.ts';
 import type { KyselyStore } from './store/kysely-store.ts';
 import { openStore } from './store/open-store.ts';
 import { Sweeper } from './sweeper/sweeper.ts';
+import { WebhookStore } from './webhooks/webhook-store.ts';
+import { type TargetCheck, WebhookWorker } from './webhooks/worker.ts';
 
 export interface ServerOptions {
   clock?: Clock;
   logger?: Logger;
   /** Start the sweeper (tests that drive expiry by hand turn it off). */
   sweeper?: boolean;
+  /** Where webhooks may be sent (checked on registration and before every attempt). */
+  check_target?: TargetCheck;
 }
 
 export interface RunningServer {
@@ -24,7 +31,17 @@ export interface RunningServer {
   queue: CommandQueue;
   sweeper: Sweeper;
   events: EventHub;
+  metrics: Metrics;
+  webhooks: WebhookStore;
+  webhook_worker: WebhookWorker;
   url: string;
+  /**
+   * The first step of a graceful shutdown: for `drain_ms` keep serving, but close each connection
+   * after its answer and report not ready, so load balancers and keep-alive clients move away
+   * before the listener closes (a request already sent on an idle connection is then answered,
+   * not reset).
+   */
+  drain(drain_ms: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -59,15 +76,60 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
   const store = await openMigratedStore(config);
-  const queue = new CommandQueue(store, clock, {
-    coalesce: config.COALESCE === 'on',
-    batch_size_max: config.BATCH_SIZE_MAX,
-    queue_length_max: config.QUEUE_LENGTH_MAX,
-  });
+  const webhooks = new WebhookStore(store.database, store.dialect);
+  let queue: CommandQueue | null = null;
+  const metrics = new Metrics({ store, queue: () => queue, webhooks, clock });
+  store.on_commit = metrics.observeCommit;
+  queue = new CommandQueue(
+    store,
+    clock,
+    {
+      coalesce: config.COALESCE === 'on',
+      batch_size_max: config.BATCH_SIZE_MAX,
+      queue_length_max: config.QUEUE_LENGTH_MAX,
+    },
+    metrics.observeBatch,
+  );
   const events = new EventHub(store);
+  const check_target = options.check_target;
+  let draining = false;
+  const drainPlugin = async (instance: FastifyInstance) => {
+    instance.addHook('onRequest', async (request, reply) => {
+      if (!draining) return;
+      reply.header('connection', 'close');
+      if (request.routeOptions.url === '/readyz')
+        throw new StockholdError('not_ready', 'the server is shutting down');
+    });
+  };
   const app = await buildApp(
     { store, queue, clock, events, default_hold_seconds: config.DEFAULT_HOLD_SECONDS },
-    { logger },
+    {
+      logger,
+      plugins: [
+        metrics.plugin,
+        endEventStreamsOnClose,
+        drainPlugin,
+        async (instance) => {
+          await instance.register(webhookRoutes, { webhooks, clock, check_target });
+        },
+      ],
+    },
+  );
+  const webhook_worker = new WebhookWorker(
+    webhooks,
+    clock,
+    {
+      poll_interval_ms: config.WEBHOOK_POLL_INTERVAL_MS,
+      batch_size: config.WEBHOOK_BATCH_SIZE,
+      fan_out_batch_size: 1000,
+      timeout_ms: config.WEBHOOK_TIMEOUT_MS,
+      attempts_max: config.WEBHOOK_ATTEMPTS_MAX,
+      backoff_base_ms: config.WEBHOOK_BACKOFF_BASE_MS,
+      backoff_max_ms: config.WEBHOOK_BACKOFF_MAX_MS,
+      check_target,
+    },
+    logger,
+    metrics.observeWebhookAttempt,
   );
   const sweeper = new Sweeper(
     store,
@@ -89,20 +151,26 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     throw new StartupError(`cannot listen on ${config.HOST}:${config.PORT}: ${(error as Error).message}`);
   }
   if (options.sweeper !== false) sweeper.start();
+  if (config.WEBHOOKS_WORKER === 'on') webhook_worker.start();
   logger.info({ url, database: store.dialect, coalesce: config.COALESCE }, 'stockhold is serving');
 
+  const drain = async (drain_ms: number) => {
+    draining = true;
+    if (drain_ms > 0) await new Promise((resolve) => setTimeout(resolve, drain_ms));
+  };
   let closing: Promise<void> | null = null;
   const close = () => {
     closing ??= (async () => {
       // Stop taking requests and finish those in flight, then the sweep, then the database.
       events.stop();
       await app.close();
-      await queue.close();
-      await sweeper.stop();
+      await queue!.close();
+      // The current sweep and webhook attempts finish (each attempt is bounded by its timeout).
+      await Promise.all([sweeper.stop(), webhook_worker.stop()]);
       await store.close();
       logger.info('stockhold stopped');
     })();
     return closing;
   };
-  return { app, store, queue, sweeper, events, url, close };
+  return { app, store, queue, sweeper, events, metrics, webhooks, webhook_worker, url, drain, close };
 }

@@ -7,6 +7,7 @@ import { type ErrorBody, StockholdError } from '../core/errors.ts';
 import { LIMITS } from '../core/limits.ts';
 import {
   type Command,
+  type DomainEvent,
   type LedgerEntry,
   type MovementKind,
   ORDER_STATUS,
@@ -18,9 +19,19 @@ import {
 import { validateCommand } from '../core/validate.ts';
 import type { OrderView, SkuView } from '../core/views.ts';
 import { type Decision, quantitiesBySku, Workspace } from '../core/workspace.ts';
-import { type DialectName, migrateToLatest } from './migrations.ts';
+import { type DialectName, migrateToLatest, pendingMigrationNames } from './migrations.ts';
 import type { Database, OrdersTable, SkusTable } from './schema.ts';
 import type { CommandEnvelope, CommandResult, OrderFilter, Outcome, Store, StoredEvent } from './store.ts';
+
+/** One committed write, as the metrics see it. */
+export interface CommitReport {
+  source: 'execute' | 'sweep';
+  envelopes: readonly CommandEnvelope[];
+  results: readonly CommandResult[];
+  events: readonly DomainEvent[];
+}
+
+export type CommitObserver = (report: CommitReport) => void;
 
 /** What differs between databases; everything else is shared. */
 export interface DialectAdapter {
@@ -31,7 +42,15 @@ export interface DialectAdapter {
   writeTransaction<T>(db: Kysely<Database>, work: (trx: Kysely<Database>) => Promise<T>): Promise<T>;
   /** Errors after which the whole transaction may simply run again (deadlock, busy, a lost race). */
   isRetryable(error: unknown): boolean;
+  /** Connections of the pool, where the dialect has one (metrics). */
+  poolStats?(): PoolStats;
   close(): Promise<void>;
+}
+
+export interface PoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
 }
 
 export interface KyselyStoreOptions {
@@ -45,6 +64,8 @@ const INSERT_ROWS_MAX = 500;
 const IN_LIST_MAX = 1000;
 /** Idempotency keys forgotten per statement. */
 const PURGE_CHUNK_ROWS = 10_000;
+/** The PostgreSQL advisory lock that orders outbox inserts by commit (any fixed 64-bit number). */
+export const OUTBOX_LOCK_KEY = 0x5354_4f43_4b01; // "STOCK" + 1
 
 type Tx = Kysely<Database>;
 
@@ -66,15 +87,29 @@ export class KyselyStore implements Store {
     return this.db;
   }
 
+  poolStats(): PoolStats | null {
+    return this.adapter.poolStats?.() ?? null;
+  }
+
   async migrate(): Promise<string[]> {
     return migrateToLatest(this.db as unknown as Kysely<unknown>, this.dialect);
   }
 
-  execute(envelopes: readonly CommandEnvelope[], now_ms: number): Promise<CommandResult[]> {
-    if (envelopes.length === 0) return Promise.resolve([]);
-    return this.withRetries(() =>
-      this.adapter.writeTransaction(this.db, (trx) => this.decideAndWrite(trx, envelopes, now_ms)),
+  /** Told what each committed write did (metrics); never throws into the write path. */
+  on_commit: CommitObserver | null = null;
+
+  async execute(envelopes: readonly CommandEnvelope[], now_ms: number): Promise<CommandResult[]> {
+    if (envelopes.length === 0) return [];
+    let events: readonly DomainEvent[] = [];
+    const results = await this.withRetries(() =>
+      this.adapter.writeTransaction(this.db, async (trx) => {
+        const decided = await this.decideAndWrite(trx, envelopes, now_ms);
+        events = decided.events;
+        return decided.results;
+      }),
     );
+    this.on_commit?.({ source: 'execute', envelopes, results, events });
+    return results;
   }
 
   sweepExpired(now_ms: number, limit: number): Promise<number> {
@@ -91,7 +126,7 @@ export class KyselyStore implements Store {
             .limit(limit),
           'skip_locked',
         ).execute();
-        if (due.length === 0) return 0;
+        if (due.length === 0) return [];
         const workspace = new Workspace(now_ms);
         await this.loadOrderRows(trx, workspace, due);
         await this.loadSkus(
@@ -104,9 +139,14 @@ export class KyselyStore implements Store {
         );
         for (const row of due) workspace.expire(row.id);
         await this.write(trx, workspace);
-        return due.length;
+        await this.writeOutbox(trx, workspace);
+        return workspace.events;
       }),
-    );
+    ).then((events) => {
+      if (events.length === 0) return 0;
+      this.on_commit?.({ source: 'sweep', envelopes: [], results: [], events });
+      return events.filter((event) => event.type === 'order.expired').length;
+    });
   }
 
   async purgeIdempotencyKeys(created_before_ms: number): Promise<number> {
@@ -334,7 +374,13 @@ export class KyselyStore implements Store {
   }
 
   async checkReady(): Promise<void> {
-    await this.read_db.selectFrom('skus').select('sku').limit(1).execute();
+    // Reachable, and every migration this code knows is applied (Kysely's own record of them).
+    const applied = await sql<{ name: string }>`select name from kysely_migration`.execute(this.read_db);
+    const pending = pendingMigrationNames(
+      applied.rows.map((row) => row.name),
+      this.dialect,
+    );
+    if (pending.length > 0) throw new Error(`migrations not applied: ${pending.join(', ')}`);
   }
 
   async close(): Promise<void> {
@@ -434,7 +480,8 @@ export class KyselyStore implements Store {
     for (const chunk of chunks(key_rows, INSERT_ROWS_MAX)) {
       await trx.insertInto('idempotency_keys').values(chunk).execute();
     }
-    return results as CommandResult[];
+    await this.writeOutbox(trx, workspace);
+    return { results: results as CommandResult[], events: workspace.events };
   }
 
   /** Loads (and on PostgreSQL locks: orders first, then SKUs, each in id order) what commands touch. */
@@ -660,6 +707,20 @@ export class KyselyStore implements Store {
     for (const chunk of chunks(workspace.ledger, INSERT_ROWS_MAX)) {
       await trx.insertInto('ledger').values(chunk).execute();
     }
+  }
+
+  /**
+   * Appends the workspace's events to the outbox: the last statement of a write transaction.
+   * On PostgreSQL an identity value is taken at INSERT, not at COMMIT, so two writers could commit
+   * their events out of id order and a reader of "events after id N" would skip the smaller id for
+   * good. A transaction-scoped advisory lock taken just before the INSERT (and held to COMMIT)
+   * makes id order equal commit order; it is taken last, after every row lock, so it cannot take
+   * part in a deadlock, and it only serialises the final INSERT + COMMIT of event-writing
+   * transactions (group commit keeps those few). SQLite has one writer: ids are already in order.
+   */
+  private async writeOutbox(trx: Tx, workspace: Workspace): Promise<void> {
+    if (workspace.events.length === 0) return;
+    if (this.adapter.locks_rows) await sql`select pg_advisory_xact_lock(${OUTBOX_LOCK_KEY})`.execute(trx);
     const outbox_rows = workspace.events.map((event) => ({
       type: event.type,
       subject_id: event.subject_id,

@@ -71,6 +71,45 @@ export interface OutboxTable {
   created_at_ms: number;
 }
 
+export interface WebhookEndpointsTable {
+  id: string;
+  url: string;
+  secret: string;
+  event_types: string | null;
+  active: number;
+  created_at_ms: number;
+  deleted_at_ms: number | null;
+}
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  endpoint_id: string;
+  event_id: number;
+  event_type: string;
+  subject_id: string;
+  status: string;
+  attempts: number;
+  next_attempt_at_ms: number;
+  claimed_until_ms: number | null;
+  last_error: string | null;
+  created_at_ms: number;
+  updated_at_ms: number;
+}
+
+export interface WebhookAttemptsTable {
+  delivery_id: string;
+  attempt_no: number;
+  at_ms: number;
+  status_code: number | null;
+  duration_ms: number;
+  error: string | null;
+}
+
+export interface OutboxCursorsTable {
+  name: string;
+  last_event_id: number;
+}
+
 export interface Database {
   skus: SkusTable;
   orders: OrdersTable;
@@ -79,4 +118,8 @@ export interface Database {
   ledger: LedgerTable;
   idempotency_keys: IdempotencyKeysTable;
   outbox: OutboxTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
+  outbox_cursors: OutboxCursorsTable;
 }

@@ -23,13 +23,16 @@ export function registerServe(program: Command): void {
             process.exit(1);
           }, config.SHUTDOWN_TIMEOUT_MS);
           deadline.unref();
-          server.close().then(
-            () => process.exit(0),
-            (error: unknown) => {
-              logger.error({ err: error }, 'shutdown failed');
-              process.exit(1);
-            },
-          );
+          server
+            .drain(config.SHUTDOWN_DRAIN_MS)
+            .then(() => server.close())
+            .then(
+              () => process.exit(0),
+              (error: unknown) => {
+                logger.error({ err: error }, 'shutdown failed');
+                process.exit(1);
+              },
+            );
         };
         process.on('SIGTERM', () => stop('SIGTERM'));
         process.on('SIGINT', () => stop('SIGINT'));

@@ -64,6 +64,9 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Kysel
       const code = (error as { code?: unknown } | null)?.code;
       return typeof code === 'string' && RETRYABLE_CODES.has(code);
     },
+    poolStats() {
+      return { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount };
+    },
     async close() {
       await db.destroy();
     },

@@ -1,0 +1,211 @@
+// Prometheus metrics (/metrics), one registry per app instance: HTTP traffic per route pattern,
+// what the writes did (checkouts held/refused, payments, expiries, cancels), group-commit batches,
+// and gauges read at scrape time (hottest SKUs, sweeper lag, outbox and webhook backlog, DB pool).
+import type { FastifyInstance } from 'fastify';
+import { sql } from 'kysely';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Clock } from '../core/clock.ts';
+import { ORDER_STATUS } from '../core/types.ts';
+import type { CommandQueue } from '../store/command-queue.ts';
+import type { CommitReport, KyselyStore } from '../store/kysely-store.ts';
+import type { WebhookStore } from '../webhooks/webhook-store.ts';
+
+/** SKUs with their own bucket gauges: the hottest by on_hold + sold, so label cardinality is bounded. */
+export const HOT_SKUS_MAX = 20;
+
+export interface MetricsSources {
+  store: KyselyStore;
+  queue: () => CommandQueue | null;
+  webhooks: WebhookStore;
+  clock: Clock;
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly http_requests = new Counter({
+    name: 'stockhold_http_requests_total',
+    help: 'HTTP requests answered, by method, route pattern and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [this.registry],
+  });
+  private readonly http_duration = new Histogram({
+    name: 'stockhold_http_request_duration_seconds',
+    help: 'HTTP request latency, by method, route pattern and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  private readonly checkouts = new Counter({
+    name: 'stockhold_checkouts_total',
+    help: 'Checkouts decided (replays not counted): held, or refused with an error code',
+    labelNames: ['outcome', 'code'] as const,
+    registers: [this.registry],
+  });
+  private readonly payments = new Counter({
+    name: 'stockhold_payments_total',
+    help: 'Orders paid; late="true" when paid after the deadline (stock re-acquired)',
+    labelNames: ['late'] as const,
+    registers: [this.registry],
+  });
+  private readonly expiries = new Counter({
+    name: 'stockhold_expiries_total',
+    help: 'Orders expired, by who released them: the sweeper or a checkout (lazy reclaim)',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+  });
+  private readonly cancels = new Counter({
+    name: 'stockhold_cancels_total',
+    help: 'Orders cancelled',
+    registers: [this.registry],
+  });
+  private readonly batch_size = new Histogram({
+    name: 'stockhold_command_batch_size',
+    help: 'Commands decided per write transaction (group commit)',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+    registers: [this.registry],
+  });
+  private readonly batch_duration = new Histogram({
+    name: 'stockhold_command_batch_duration_seconds',
+    help: 'Duration of one write transaction of the command queue',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  private readonly webhook_attempts = new Counter({
+    name: 'stockhold_webhook_attempts_total',
+    help: 'Webhook delivery attempts by outcome (succeeded, retry, failed for good, stale claim)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(sources: MetricsSources) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'stockhold_' });
+    const { store, webhooks, clock } = sources;
+    const registers = [this.registry];
+    new Gauge({
+      name: 'stockhold_command_queue_length',
+      help: 'Writes waiting for the next transaction',
+      registers,
+      collect() {
+        this.set(sources.queue()?.length ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'stockhold_sku_units',
+      help: `Units per bucket of the ${HOT_SKUS_MAX} hottest SKUs (by on_hold + sold)`,
+      labelNames: ['sku', 'bucket'] as const,
+      registers,
+      async collect() {
+        const rows = await store.database
+          .selectFrom('skus')
+          .select(['sku', 'available', 'on_hold', 'sold'])
+          .orderBy(sql`on_hold + sold`, 'desc')
+          .orderBy('sku')
+          .limit(HOT_SKUS_MAX)
+          .execute();
+        // Reset: a SKU that left the top list must not keep reporting stale values.
+        this.reset();
+        for (const row of rows) {
+          this.set({ sku: row.sku, bucket: 'available' }, Number(row.available));
+          this.set({ sku: row.sku, bucket: 'on_hold' }, Number(row.on_hold));
+          this.set({ sku: row.sku, bucket: 'sold' }, Number(row.sold));
+        }
+      },
+    });
+    new Gauge({
+      name: 'stockhold_sweeper_lag_seconds',
+      help: 'Age of the oldest pending hold past its deadline (0 when none is overdue)',
+      registers,
+      async collect() {
+        const now_ms = clock.now();
+        const row = await store.database
+          .selectFrom('orders')
+          .select((eb) => eb.fn.min('expires_at_ms').as('oldest'))
+          .where('status', '=', ORDER_STATUS.pending_payment)
+          .where('expires_at_ms', '<=', now_ms)
+          .executeTakeFirst();
+        const oldest = row?.oldest == null ? null : Number(row.oldest);
+        this.set(oldest === null ? 0 : (now_ms - oldest) / 1000);
+      },
+    });
+    const backlog = new Gauge({
+      name: 'stockhold_webhook_backlog',
+      help: 'Outbox events not yet fanned out to webhooks, open deliveries and deliveries that failed for good',
+      labelNames: ['kind'] as const,
+      registers,
+      async collect() {
+        const counts = await webhooks.backlog();
+        backlog.set({ kind: 'outbox_events' }, counts.outbox_events);
+        backlog.set({ kind: 'deliveries_open' }, counts.deliveries_open);
+        backlog.set({ kind: 'deliveries_failed' }, counts.deliveries_failed);
+      },
+    });
+    new Gauge({
+      name: 'stockhold_db_pool_connections',
+      help: 'PostgreSQL pool connections: total, idle, and clients waiting for one',
+      labelNames: ['state'] as const,
+      registers,
+      collect() {
+        const stats = store.poolStats();
+        if (!stats) return;
+        this.set({ state: 'total' }, stats.total);
+        this.set({ state: 'idle' }, stats.idle);
+        this.set({ state: 'waiting' }, stats.waiting);
+      },
+    });
+  }
+
+  /** The store's commit observer: counts what each committed write did. */
+  readonly observeCommit = (report: CommitReport): void => {
+    for (const [index, envelope] of report.envelopes.entries()) {
+      const result = report.results[index];
+      if (!result || result.replayed || envelope.command.kind !== 'checkout') continue;
+      if (result.outcome.ok) this.checkouts.inc({ outcome: 'held', code: '' });
+      else this.checkouts.inc({ outcome: 'refused', code: result.outcome.error.code });
+    }
+    for (const event of report.events) {
+      if (event.type === 'order.paid') {
+        const late = (event.data.order as { late?: boolean } | undefined)?.late === true;
+        this.payments.inc({ late: String(late) });
+      } else if (event.type === 'order.expired') {
+        this.expiries.inc({ source: report.source === 'sweep' ? 'sweeper' : 'lazy' });
+      } else if (event.type === 'order.cancelled') {
+        this.cancels.inc();
+      }
+    }
+  };
+
+  /** The command queue's batch observer. */
+  readonly observeBatch = (batch_size: number, duration_ms: number): void => {
+    this.batch_size.observe(batch_size);
+    this.batch_duration.observe(duration_ms / 1000);
+  };
+
+  readonly observeWebhookAttempt = (outcome: string): void => {
+    this.webhook_attempts.inc({ outcome });
+  };
+
+  /** Counts every answered request under its route pattern (never the raw URL: bounded labels). */
+  plugin = async (app: FastifyInstance): Promise<void> => {
+    app.addHook('onResponse', async (request, reply) => {
+      const labels = {
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+        status: String(reply.statusCode),
+      };
+      this.http_requests.inc(labels);
+      this.http_duration.observe(labels, reply.elapsedTime / 1000);
+    });
+    app.get(
+      '/metrics',
+      {
+        config: { access: { scopes: ['read'] } },
+        schema: { tags: ['operations'], summary: 'Prometheus metrics', hide: true },
+      },
+      async (_request, reply) => {
+        const text = await this.registry.metrics();
+        reply.header('content-type', this.registry.contentType);
+        return text;
+      },
+    );
+  };
+}

@@ -1,0 +1,258 @@
+// Webhook endpoints (admin only): register with a secret (generated and shown once when not given),
+// list, read, delete, and see each endpoint's deliveries with their attempts.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { Clock } from '../../core/clock.ts';
+import { StockholdError } from '../../core/errors.ts';
+import type { EventType } from '../../core/types.ts';
+import { generateSecret } from '../../webhooks/signature.ts';
+import { DELIVERY_STATUS, type Endpoint, type WebhookStore } from '../../webhooks/webhook-store.ts';
+import { parseWebhookUrl, type TargetCheck } from '../../webhooks/worker.ts';
+import { errorResponses } from '../schemas.ts';
+
+export interface WebhookRoutesOptions {
+  webhooks: WebhookStore;
+  clock: Clock;
+  check_target?: TargetCheck;
+}
+
+/** Endpoints one installation may register: each one costs a delivery per event. */
+export const ENDPOINTS_MAX = 50;
+const URL_LENGTH_MAX = 2048;
+
+const EVENT_TYPES: EventType[] = [
+  'sku.created',
+  'sku.adjusted',
+  'order.held',
+  'order.paid',
+  'order.cancelled',
+  'order.expired',
+];
+const EventTypeSchema = Type.Union(EVENT_TYPES.map((type) => Type.Literal(type)));
+const Timestamp = Type.String({ format: 'date-time' });
+
+const CreateBody = Type.Object(
+  {
+    url: Type.String({
+      minLength: 1,
+      maxLength: URL_LENGTH_MAX,
+      examples: ['https://shop.example/hooks/stock'],
+    }),
+    secret: Type.Optional(
+      Type.String({
+        minLength: 16,
+        maxLength: 256,
+        description: 'HMAC-SHA256 key for the Stockhold-Signature header; generated when absent',
+      }),
+    ),
+    event_types: Type.Optional(
+      Type.Array(EventTypeSchema, {
+        minItems: 1,
+        maxItems: EVENT_TYPES.length,
+        uniqueItems: true,
+        description: 'the event types to receive; every type when absent',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const EndpointSchema = Type.Object({
+  id: Type.String(),
+  url: Type.String(),
+  event_types: Type.Union([Type.Array(Type.String()), Type.Null()]),
+  active: Type.Boolean(),
+  created_at: Timestamp,
+});
+const CreatedEndpoint = Type.Object({
+  ...EndpointSchema.properties,
+  secret: Type.String({ description: 'shown only in this answer' }),
+});
+
+const AttemptSchema = Type.Object({
+  attempt_no: Type.Integer(),
+  at: Timestamp,
+  status_code: Type.Union([Type.Integer(), Type.Null()]),
+  duration_ms: Type.Integer(),
+  error: Type.Union([Type.String(), Type.Null()]),
+});
+const DeliverySchema = Type.Object({
+  id: Type.String(),
+  event_id: Type.Integer(),
+  event_type: Type.String(),
+  subject_id: Type.String(),
+  status: Type.String(),
+  attempts: Type.Integer(),
+  next_attempt_at: Timestamp,
+  last_error: Type.Union([Type.String(), Type.Null()]),
+  created_at: Timestamp,
+  attempt_log: Type.Array(AttemptSchema),
+});
+
+const Params = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+const DeliveriesQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+    before_event_id: Type.Optional(
+      Type.Integer({ minimum: 1, description: 'page: deliveries of older events' }),
+    ),
+    status: Type.Optional(Type.Union(Object.values(DELIVERY_STATUS).map((status) => Type.Literal(status)))),
+  },
+  { additionalProperties: false },
+);
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function endpointView(endpoint: Endpoint) {
+  return {
+    id: endpoint.id,
+    url: endpoint.url,
+    event_types: endpoint.event_types,
+    active: endpoint.active,
+    created_at: iso(endpoint.created_at_ms),
+  };
+}
+
+function endpointNotFound(id: string): StockholdError {
+  return new StockholdError('not_found', `webhook endpoint ${id} does not exist`, { id });
+}
+
+export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (
+  app,
+  { webhooks, clock, check_target },
+) => {
+  app.post(
+    '/v1/webhooks',
+    {
+      config: { access: { scopes: [] } },
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Register a webhook endpoint; the secret is shown once',
+        body: CreateBody,
+        response: { 201: CreatedEndpoint, ...errorResponses('limit_exceeded') },
+      },
+    },
+    async (request, reply) => {
+      let url: URL;
+      try {
+        url = parseWebhookUrl(request.body.url);
+        await check_target?.(url);
+      } catch (error) {
+        throw new StockholdError('invalid_request', `url: ${(error as Error).message}`, { field: 'url' });
+      }
+      if ((await webhooks.countEndpoints()) >= ENDPOINTS_MAX)
+        throw new StockholdError('limit_exceeded', `at most ${ENDPOINTS_MAX} webhook endpoints`, {
+          limit: ENDPOINTS_MAX,
+        });
+      const secret = request.body.secret ?? generateSecret();
+      const endpoint = await webhooks.createEndpoint({
+        url: url.toString(),
+        secret,
+        event_types: request.body.event_types ?? null,
+        now_ms: clock.now(),
+      });
+      reply.code(201);
+      return { ...endpointView(endpoint), secret };
+    },
+  );
+
+  app.get(
+    '/v1/webhooks',
+    {
+      config: { access: { scopes: [] } },
+      schema: {
+        tags: ['webhooks'],
+        summary: 'List webhook endpoints (secrets are never shown again)',
+        response: { 200: Type.Object({ items: Type.Array(EndpointSchema) }) },
+      },
+    },
+    async () => ({ items: (await webhooks.listEndpoints(ENDPOINTS_MAX)).map(endpointView) }),
+  );
+
+  app.get(
+    '/v1/webhooks/:id',
+    {
+      config: { access: { scopes: [] } },
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Read a webhook endpoint',
+        params: Params,
+        response: { 200: EndpointSchema, ...errorResponses('not_found') },
+      },
+    },
+    async (request) => {
+      const endpoint = await webhooks.getEndpoint(request.params.id);
+      if (!endpoint) throw endpointNotFound(request.params.id);
+      return endpointView(endpoint);
+    },
+  );
+
+  app.delete(
+    '/v1/webhooks/:id',
+    {
+      config: { access: { scopes: [] } },
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Delete a webhook endpoint; what it has not received yet is cancelled',
+        params: Params,
+        response: { 204: Type.Null(), ...errorResponses('not_found') },
+      },
+    },
+    async (request, reply) => {
+      if (!(await webhooks.deleteEndpoint(request.params.id, clock.now())))
+        throw endpointNotFound(request.params.id);
+      reply.code(204);
+      return null;
+    },
+  );
+
+  app.get(
+    '/v1/webhooks/:id/deliveries',
+    {
+      config: { access: { scopes: [] } },
+      schema: {
+        tags: ['webhooks'],
+        summary: "An endpoint's deliveries, newest event first, with every attempt",
+        params: Params,
+        querystring: DeliveriesQuery,
+        response: {
+          200: Type.Object({
+            items: Type.Array(DeliverySchema),
+            next_before_event_id: Type.Union([Type.Integer(), Type.Null()]),
+          }),
+          ...errorResponses('not_found'),
+        },
+      },
+    },
+    async (request) => {
+      if (!(await webhooks.getEndpoint(request.params.id))) throw endpointNotFound(request.params.id);
+      const limit = request.query.limit ?? 50;
+      const deliveries = await webhooks.listDeliveries(request.params.id, {
+        limit,
+        before_event_id: request.query.before_event_id,
+        status: request.query.status,
+      });
+      return {
+        items: deliveries.map((delivery) => ({
+          id: delivery.id,
+          event_id: delivery.event_id,
+          event_type: delivery.event_type,
+          subject_id: delivery.subject_id,
+          status: delivery.status,
+          attempts: delivery.attempts,
+          next_attempt_at: iso(delivery.next_attempt_at_ms),
+          last_error: delivery.last_error,
+          created_at: iso(delivery.created_at_ms),
+          attempt_log: delivery.attempt_log.map((attempt) => ({
+            attempt_no: attempt.attempt_no,
+            at: iso(attempt.at_ms),
+            status_code: attempt.status_code,
+            duration_ms: attempt.duration_ms,
+            error: attempt.error,
+          })),
+        })),
+        next_before_event_id: deliveries.length === limit ? deliveries.at(-1)!.event_id : null,
+      };
+    },
+  );
+};

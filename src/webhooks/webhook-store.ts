@@ -1,0 +1,463 @@
+// The SQL of webhooks, in one place: endpoints, the fan-out of outbox events into deliveries, the
+// claim of due deliveries (FOR UPDATE SKIP LOCKED on PostgreSQL, so any number of workers can run)
+// and the fenced record of each attempt.
+import type { Kysely } from 'kysely';
+import { v7 as uuidv7 } from 'uuid';
+import type { EventType } from '../core/types.ts';
+import type { DialectName } from '../store/migrations.ts';
+import type { Database, WebhookDeliveriesTable } from '../store/schema.ts';
+
+export const DELIVERY_STATUS = {
+  /** Waiting for its next attempt (or for an earlier event of the same order). */
+  pending: 'pending',
+  /** Claimed by a worker until `claimed_until_ms`; after that another worker may take it over. */
+  sending: 'sending',
+  succeeded: 'succeeded',
+  /** Gave up after the last allowed attempt. */
+  failed: 'failed',
+  /** Its endpoint was deleted before it was delivered. */
+  cancelled: 'cancelled',
+} as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUS)[keyof typeof DELIVERY_STATUS];
+
+const OPEN_STATUSES = [DELIVERY_STATUS.pending, DELIVERY_STATUS.sending];
+const CURSOR_NAME = 'webhooks';
+/** Error texts kept per attempt: enough to diagnose, bounded. */
+const ERROR_TEXT_MAX = 500;
+
+export interface Endpoint {
+  id: string;
+  url: string;
+  secret: string;
+  event_types: EventType[] | null;
+  active: boolean;
+  created_at_ms: number;
+}
+
+export interface Delivery {
+  id: string;
+  endpoint_id: string;
+  event_id: number;
+  event_type: string;
+  subject_id: string;
+  status: DeliveryStatus;
+  attempts: number;
+  next_attempt_at_ms: number;
+  last_error: string | null;
+  created_at_ms: number;
+  updated_at_ms: number;
+}
+
+export interface Attempt {
+  attempt_no: number;
+  at_ms: number;
+  status_code: number | null;
+  duration_ms: number;
+  error: string | null;
+}
+
+/** A delivery claimed for one attempt, with what is needed to send it. */
+export interface ClaimedDelivery extends Delivery {
+  url: string;
+  secret: string;
+  /** The JSON body, exactly as signed. */
+  body: string;
+}
+
+export type AttemptResult =
+  | { ok: true; status_code: number; duration_ms: number }
+  | { ok: false; status_code: number | null; duration_ms: number; error: string };
+
+export class WebhookStore {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: DialectName,
+  ) {}
+
+  async createEndpoint(input: {
+    url: string;
+    secret: string;
+    event_types: EventType[] | null;
+    now_ms: number;
+  }): Promise<Endpoint> {
+    const row = {
+      id: uuidv7(),
+      url: input.url,
+      secret: input.secret,
+      event_types: input.event_types === null ? null : JSON.stringify(input.event_types),
+      active: 1,
+      created_at_ms: input.now_ms,
+      deleted_at_ms: null,
+    };
+    await this.db.transaction().execute(async (trx) => {
+      // The fan-out starts at the current end of the outbox: a new endpoint gets new events, not
+      // the shop's history.
+      await this.ensureCursor(trx);
+      await trx.insertInto('webhook_endpoints').values(row).execute();
+    });
+    return endpointFromRow(row);
+  }
+
+  async countEndpoints(): Promise<number> {
+    const row = await this.db
+      .selectFrom('webhook_endpoints')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('deleted_at_ms', 'is', null)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  async listEndpoints(limit: number): Promise<Endpoint[]> {
+    const rows = await this.db
+      .selectFrom('webhook_endpoints')
+      .selectAll()
+      .where('deleted_at_ms', 'is', null)
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+    return rows.map(endpointFromRow);
+  }
+
+  async getEndpoint(id: string): Promise<Endpoint | null> {
+    const row = await this.db
+      .selectFrom('webhook_endpoints')
+      .selectAll()
+      .where('id', '=', id)
+      .where('deleted_at_ms', 'is', null)
+      .executeTakeFirst();
+    return row ? endpointFromRow(row) : null;
+  }
+
+  /** Deactivates the endpoint and cancels what it has not received yet; false when unknown. */
+  async deleteEndpoint(id: string, now_ms: number): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const result = await trx
+        .updateTable('webhook_endpoints')
+        .set({ active: 0, deleted_at_ms: now_ms })
+        .where('id', '=', id)
+        .where('deleted_at_ms', 'is', null)
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) === 0) return false;
+      await trx
+        .updateTable('webhook_deliveries')
+        .set({ status: DELIVERY_STATUS.cancelled, claimed_until_ms: null, updated_at_ms: now_ms })
+        .where('endpoint_id', '=', id)
+        .where('status', 'in', OPEN_STATUSES)
+        .execute();
+      return true;
+    });
+  }
+
+  /** The endpoint's deliveries, newest event first, each with its attempts. */
+  async listDeliveries(
+    endpoint_id: string,
+    options: { limit: number; before_event_id?: number; status?: DeliveryStatus },
+  ): Promise<(Delivery & { attempt_log: Attempt[] })[]> {
+    const rows = await this.db
+      .selectFrom('webhook_deliveries')
+      .selectAll()
+      .where('endpoint_id', '=', endpoint_id)
+      .$if(options.before_event_id !== undefined, (q) => q.where('event_id', '<', options.before_event_id!))
+      .$if(options.status !== undefined, (q) => q.where('status', '=', options.status!))
+      .orderBy('event_id', 'desc')
+      .limit(options.limit)
+      .execute();
+    const attempts = new Map<string, Attempt[]>();
+    if (rows.length > 0) {
+      const attempt_rows = await this.db
+        .selectFrom('webhook_attempts')
+        .selectAll()
+        .where(
+          'delivery_id',
+          'in',
+          rows.map((row) => row.id),
+        )
+        .orderBy('delivery_id')
+        .orderBy('attempt_no')
+        .execute();
+      for (const row of attempt_rows) {
+        const list = attempts.get(row.delivery_id) ?? [];
+        list.push({
+          attempt_no: Number(row.attempt_no),
+          at_ms: Number(row.at_ms),
+          status_code: row.status_code === null ? null : Number(row.status_code),
+          duration_ms: Number(row.duration_ms),
+          error: row.error,
+        });
+        attempts.set(row.delivery_id, list);
+      }
+    }
+    return rows.map((row) => ({ ...deliveryFromRow(row), attempt_log: attempts.get(row.id) ?? [] }));
+  }
+
+  /**
+   * Turns up to `limit` new outbox events into deliveries, one per matching active endpoint, and
+   * moves the cursor past them, in one transaction (the cursor row is locked: one fan-out at a
+   * time across processes). Returns how many events it read.
+   */
+  async fanOut(limit: number, now_ms: number): Promise<number> {
+    return this.db.transaction().execute(async (trx) => {
+      await this.ensureCursor(trx);
+      let cursor_query = trx
+        .selectFrom('outbox_cursors')
+        .select('last_event_id')
+        .where('name', '=', CURSOR_NAME);
+      if (this.dialect === 'postgres') cursor_query = cursor_query.forUpdate();
+      const cursor = Number((await cursor_query.executeTakeFirstOrThrow()).last_event_id);
+      const events = await trx
+        .selectFrom('outbox')
+        .select(['id', 'type', 'subject_id', 'created_at_ms'])
+        .where('id', '>', cursor)
+        .orderBy('id')
+        .limit(limit)
+        .execute();
+      if (events.length === 0) return 0;
+      const endpoints = (
+        await trx.selectFrom('webhook_endpoints').selectAll().where('active', '=', 1).execute()
+      ).map(endpointFromRow);
+      const rows: WebhookDeliveriesTable[] = [];
+      for (const event of events) {
+        for (const endpoint of endpoints) {
+          if (endpoint.event_types !== null && !endpoint.event_types.includes(event.type as EventType))
+            continue;
+          // An endpoint hears of what happened after it was registered, not of an older backlog.
+          if (Number(event.created_at_ms) < endpoint.created_at_ms) continue;
+          rows.push({
+            id: uuidv7(),
+            endpoint_id: endpoint.id,
+            event_id: Number(event.id),
+            event_type: event.type,
+            subject_id: event.subject_id,
+            status: DELIVERY_STATUS.pending,
+            attempts: 0,
+            next_attempt_at_ms: now_ms,
+            claimed_until_ms: null,
+            last_error: null,
+            created_at_ms: now_ms,
+            updated_at_ms: now_ms,
+          });
+        }
+      }
+      // 12 columns a row: 400 rows stay far below both databases' parameter limits.
+      for (let start = 0; start < rows.length; start += 400) {
+        await trx
+          .insertInto('webhook_deliveries')
+          .values(rows.slice(start, start + 400))
+          .onConflict((oc) => oc.columns(['endpoint_id', 'event_id']).doNothing())
+          .execute();
+      }
+      await trx
+        .updateTable('outbox_cursors')
+        .set({ last_event_id: Number(events.at(-1)!.id) })
+        .where('name', '=', CURSOR_NAME)
+        .execute();
+      return events.length;
+    });
+  }
+
+  /**
+   * Claims up to `limit` due deliveries for one attempt each. A delivery is due when its time has
+   * come and no earlier event of the same order is still open for the same endpoint (in order per
+   * order); a `sending` claim that outlived its deadline (a worker died) is due again.
+   */
+  async claimDue(limit: number, now_ms: number, claim_ms: number): Promise<ClaimedDelivery[]> {
+    return this.db.transaction().execute(async (trx) => {
+      let due = trx
+        .selectFrom('webhook_deliveries as d')
+        .select('d.id')
+        .where((eb) =>
+          eb.or([
+            eb.and([eb('d.status', '=', DELIVERY_STATUS.pending), eb('d.next_attempt_at_ms', '<=', now_ms)]),
+            eb.and([eb('d.status', '=', DELIVERY_STATUS.sending), eb('d.claimed_until_ms', '<=', now_ms)]),
+          ]),
+        )
+        .where(({ not, exists, selectFrom }) =>
+          not(
+            exists(
+              selectFrom('webhook_deliveries as e')
+                .select('e.id')
+                .whereRef('e.endpoint_id', '=', 'd.endpoint_id')
+                .whereRef('e.subject_id', '=', 'd.subject_id')
+                .whereRef('e.event_id', '<', 'd.event_id')
+                .where('e.status', 'in', OPEN_STATUSES),
+            ),
+          ),
+        )
+        .orderBy('d.next_attempt_at_ms')
+        .orderBy('d.event_id')
+        .limit(limit);
+      // SKIP LOCKED: another worker's claim in progress is left to it, never waited for.
+      if (this.dialect === 'postgres') due = due.forUpdate('d').skipLocked();
+      const ids = (await due.execute()).map((row) => row.id);
+      if (ids.length === 0) return [];
+      await trx
+        .updateTable('webhook_deliveries')
+        .set((eb) => ({
+          status: DELIVERY_STATUS.sending,
+          attempts: eb('attempts', '+', 1),
+          claimed_until_ms: now_ms + claim_ms,
+          updated_at_ms: now_ms,
+        }))
+        .where('id', 'in', ids)
+        .execute();
+      const rows = await trx
+        .selectFrom('webhook_deliveries as d')
+        .innerJoin('webhook_endpoints as w', 'w.id', 'd.endpoint_id')
+        .innerJoin('outbox as o', 'o.id', 'd.event_id')
+        .selectAll('d')
+        .select(['w.url', 'w.secret', 'o.payload', 'o.created_at_ms as event_at_ms'])
+        .where('d.id', 'in', ids)
+        .orderBy('d.event_id')
+        .execute();
+      return rows.map((row) => ({
+        ...deliveryFromRow(row),
+        url: row.url,
+        secret: row.secret,
+        body: JSON.stringify({
+          id: Number(row.event_id),
+          type: row.event_type,
+          subject_id: row.subject_id,
+          at: new Date(Number(row.event_at_ms)).toISOString(),
+          data: JSON.parse(row.payload) as unknown,
+        }),
+      }));
+    });
+  }
+
+  /**
+   * Records one attempt and the delivery's next state. Fenced: only the claim that made attempt
+   * `attempt_no` can finish it, so a worker whose claim went stale (and was taken over) or whose
+   * endpoint was deleted changes nothing. Returns whether the record was taken.
+   */
+  async recordAttempt(
+    delivery: Pick<Delivery, 'id' | 'attempts'>,
+    result: AttemptResult,
+    next: { status: DeliveryStatus; next_attempt_at_ms: number },
+    now_ms: number,
+  ): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const error = result.ok ? null : result.error.slice(0, ERROR_TEXT_MAX);
+      const updated = await trx
+        .updateTable('webhook_deliveries')
+        .set({
+          status: next.status,
+          next_attempt_at_ms: next.next_attempt_at_ms,
+          claimed_until_ms: null,
+          last_error: error,
+          updated_at_ms: now_ms,
+        })
+        .where('id', '=', delivery.id)
+        .where('status', '=', DELIVERY_STATUS.sending)
+        .where('attempts', '=', delivery.attempts)
+        .executeTakeFirst();
+      if (Number(updated.numUpdatedRows) === 0) return false;
+      await trx
+        .insertInto('webhook_attempts')
+        .values({
+          delivery_id: delivery.id,
+          attempt_no: delivery.attempts,
+          at_ms: now_ms,
+          status_code: result.status_code,
+          duration_ms: Math.round(result.duration_ms),
+          error,
+        })
+        .execute();
+      return true;
+    });
+  }
+
+  /**
+   * Forgets finished deliveries (succeeded, failed, cancelled) last touched before `before_ms`,
+   * with their attempts, at most `limit` of them; returns how many.
+   */
+  async purgeFinished(before_ms: number, limit: number): Promise<number> {
+    return this.db.transaction().execute(async (trx) => {
+      const ids = (
+        await trx
+          .selectFrom('webhook_deliveries')
+          .select('id')
+          .where('status', 'not in', OPEN_STATUSES)
+          .where('updated_at_ms', '<', before_ms)
+          .limit(limit)
+          .execute()
+      ).map((row) => row.id);
+      if (ids.length === 0) return 0;
+      await trx.deleteFrom('webhook_attempts').where('delivery_id', 'in', ids).execute();
+      await trx.deleteFrom('webhook_deliveries').where('id', 'in', ids).execute();
+      return ids.length;
+    });
+  }
+
+  /** Events not yet fanned out, and deliveries not yet finished: the backlog gauges. */
+  async backlog(): Promise<{ outbox_events: number; deliveries_open: number; deliveries_failed: number }> {
+    const cursor = await this.db
+      .selectFrom('outbox_cursors')
+      .select('last_event_id')
+      .where('name', '=', CURSOR_NAME)
+      .executeTakeFirst();
+    const outbox = await this.db
+      .selectFrom('outbox')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('id', '>', Number(cursor?.last_event_id ?? 0))
+      .executeTakeFirstOrThrow();
+    const by_status = await this.db
+      .selectFrom('webhook_deliveries')
+      .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('status', 'in', [...OPEN_STATUSES, DELIVERY_STATUS.failed])
+      .groupBy('status')
+      .execute();
+    const count = (statuses: string[]) =>
+      by_status.filter((row) => statuses.includes(row.status)).reduce((sum, row) => sum + Number(row.n), 0);
+    return {
+      outbox_events: cursor ? Number(outbox.n) : 0,
+      deliveries_open: count(OPEN_STATUSES),
+      deliveries_failed: count([DELIVERY_STATUS.failed]),
+    };
+  }
+
+  private async ensureCursor(trx: Kysely<Database>): Promise<void> {
+    const last = await trx
+      .selectFrom('outbox')
+      .select((eb) => eb.fn.max('id').as('id'))
+      .executeTakeFirst();
+    await trx
+      .insertInto('outbox_cursors')
+      .values({ name: CURSOR_NAME, last_event_id: Number(last?.id ?? 0) })
+      .onConflict((oc) => oc.column('name').doNothing())
+      .execute();
+  }
+}
+
+function endpointFromRow(row: {
+  id: string;
+  url: string;
+  secret: string;
+  event_types: string | null;
+  active: number;
+  created_at_ms: number;
+}): Endpoint {
+  return {
+    id: row.id,
+    url: row.url,
+    secret: row.secret,
+    event_types: row.event_types === null ? null : (JSON.parse(row.event_types) as EventType[]),
+    active: Number(row.active) === 1,
+    created_at_ms: Number(row.created_at_ms),
+  };
+}
+
+function deliveryFromRow(row: WebhookDeliveriesTable): Delivery {
+  return {
+    id: row.id,
+    endpoint_id: row.endpoint_id,
+    event_id: Number(row.event_id),
+    event_type: row.event_type,
+    subject_id: row.subject_id,
+    status: row.status as DeliveryStatus,
+    attempts: Number(row.attempts),
+    next_attempt_at_ms: Number(row.next_attempt_at_ms),
+    last_error: row.last_error,
+    created_at_ms: Number(row.created_at_ms),
+    updated_at_ms: Number(row.updated_at_ms),
+  };
+}

@@ -1,0 +1,230 @@
+// The delivery worker: at its own pace it fans new outbox events out to deliveries, claims the due
+// ones in a bounded batch and posts each, signed, with a timeout; failures retry with exponential
+// back-off and jitter up to a bounded number of attempts. At least once, in order per order.
+import type { Logger } from 'pino';
+import type { Clock } from '../core/clock.ts';
+import {
+  DELIVERY_ID_HEADER,
+  EVENT_ID_HEADER,
+  EVENT_TYPE_HEADER,
+  SIGNATURE_HEADER,
+  signatureHeader,
+} from './signature.ts';
+import {
+  type AttemptResult,
+  type ClaimedDelivery,
+  DELIVERY_STATUS,
+  type DeliveryStatus,
+  type WebhookStore,
+} from './webhook-store.ts';
+
+/** A policy on where webhooks may be sent (issue 10: no private addresses); throws to refuse. */
+export type TargetCheck = (url: URL) => Promise<void>;
+
+export interface WebhookWorkerOptions {
+  poll_interval_ms: number;
+  /** Deliveries claimed and sent at once. */
+  batch_size: number;
+  /** Outbox events fanned out per tick. */
+  fan_out_batch_size: number;
+  timeout_ms: number;
+  attempts_max: number;
+  backoff_base_ms: number;
+  backoff_max_ms: number;
+  check_target?: TargetCheck;
+}
+
+export type AttemptObserver = (
+  outcome: 'succeeded' | 'retry' | 'failed' | 'stale',
+  duration_ms: number,
+) => void;
+
+const USER_AGENT = 'stockhold-webhooks/1';
+/** Finished deliveries are kept this long for the deliveries API, then forgotten. */
+export const DELIVERY_RETENTION_MS = 7 * 24 * 3600 * 1000;
+const PURGE_INTERVAL_MS = 60_000;
+/** Deliveries forgotten per purge statement: bounded, the next purge takes the rest. */
+const PURGE_BATCH_SIZE = 1000;
+
+/** Delay before attempt `attempt_no + 1`: base * 2^(n-1), capped, with "equal jitter" (50-100%). */
+export function backoffDelayMs(
+  attempt_no: number,
+  options: Pick<WebhookWorkerOptions, 'backoff_base_ms' | 'backoff_max_ms'>,
+  random: () => number = Math.random,
+): number {
+  const ceiling = Math.min(
+    options.backoff_max_ms,
+    options.backoff_base_ms * 2 ** Math.min(attempt_no - 1, 30),
+  );
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
+
+export class WebhookWorker {
+  private timer: NodeJS.Timeout | null = null;
+  private current: Promise<unknown> | null = null;
+  private stopped = true;
+  private last_purge_ms = 0;
+
+  constructor(
+    private readonly webhooks: WebhookStore,
+    private readonly clock: Clock,
+    private readonly options: WebhookWorkerOptions,
+    private readonly logger: Logger,
+    private readonly on_attempt: AttemptObserver = () => {},
+  ) {}
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    const tick = () => {
+      this.current = this.tick().finally(() => {
+        this.current = null;
+        if (!this.stopped) this.timer = setTimeout(tick, this.options.poll_interval_ms);
+      });
+    };
+    this.timer = setTimeout(tick, this.options.poll_interval_ms);
+  }
+
+  /** Stops the schedule and waits for the attempts in flight (each bounded by its timeout). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.current;
+  }
+
+  /** One round: fan out, claim, send; returns the deliveries attempted. */
+  async runOnce(): Promise<number> {
+    await this.webhooks.fanOut(this.options.fan_out_batch_size, this.clock.now());
+    // A claim lasts the attempt's timeout plus a margin; past it another worker may take over.
+    const claimed = await this.webhooks.claimDue(
+      this.options.batch_size,
+      this.clock.now(),
+      this.options.timeout_ms * 2 + 5_000,
+    );
+    await Promise.all(claimed.map((delivery) => this.attempt(delivery)));
+    return claimed.length;
+  }
+
+  private async tick(): Promise<void> {
+    try {
+      // Keep going while there is a full batch of work, within a bound, then yield to the timer.
+      for (let round = 0; round < 10 && !this.stopped; round++) {
+        if ((await this.runOnce()) < this.options.batch_size) break;
+      }
+      const now_ms = this.clock.now();
+      if (now_ms - this.last_purge_ms >= PURGE_INTERVAL_MS) {
+        this.last_purge_ms = now_ms;
+        await this.webhooks.purgeFinished(now_ms - DELIVERY_RETENTION_MS, PURGE_BATCH_SIZE);
+      }
+    } catch (error) {
+      // The database is unreachable for a moment: claims expire and the next tick tries again.
+      this.logger.error({ err: error }, 'webhook delivery round failed');
+    }
+  }
+
+  private async attempt(delivery: ClaimedDelivery): Promise<void> {
+    const result = await this.send(delivery);
+    const now_ms = this.clock.now();
+    let status: DeliveryStatus = DELIVERY_STATUS.succeeded;
+    let next_attempt_at_ms = now_ms;
+    if (!result.ok) {
+      if (delivery.attempts >= this.options.attempts_max) status = DELIVERY_STATUS.failed;
+      else {
+        status = DELIVERY_STATUS.pending;
+        next_attempt_at_ms = now_ms + backoffDelayMs(delivery.attempts, this.options);
+      }
+    }
+    const recorded = await this.webhooks.recordAttempt(
+      delivery,
+      result,
+      { status, next_attempt_at_ms },
+      now_ms,
+    );
+    const outcome = !recorded
+      ? 'stale'
+      : status === DELIVERY_STATUS.succeeded
+        ? 'succeeded'
+        : status === DELIVERY_STATUS.failed
+          ? 'failed'
+          : 'retry';
+    this.on_attempt(outcome, result.duration_ms);
+    const log = {
+      delivery_id: delivery.id,
+      endpoint_id: delivery.endpoint_id,
+      event_id: delivery.event_id,
+      attempt_no: delivery.attempts,
+      status_code: result.status_code,
+    };
+    if (outcome === 'failed')
+      this.logger.warn(
+        { ...log, error: result.ok ? null : result.error },
+        'webhook delivery failed for good',
+      );
+    else if (outcome === 'retry')
+      this.logger.info(
+        { ...log, error: result.ok ? null : result.error, next_attempt_at_ms },
+        'webhook attempt failed',
+      );
+  }
+
+  private async send(delivery: ClaimedDelivery): Promise<AttemptResult> {
+    const started_ms = performance.now();
+    const failed = (error: string, status_code: number | null = null): AttemptResult => ({
+      ok: false,
+      status_code,
+      duration_ms: performance.now() - started_ms,
+      error,
+    });
+    let url: URL;
+    try {
+      url = parseWebhookUrl(delivery.url);
+      await this.options.check_target?.(url);
+    } catch (error) {
+      return failed(`target refused: ${(error as Error).message}`);
+    }
+    try {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': USER_AGENT,
+          [EVENT_ID_HEADER]: String(delivery.event_id),
+          [EVENT_TYPE_HEADER]: delivery.event_type,
+          [DELIVERY_ID_HEADER]: delivery.id,
+          [SIGNATURE_HEADER]: signatureHeader(delivery.secret, Math.floor(Date.now() / 1000), delivery.body),
+        },
+        body: delivery.body,
+        // A redirect could lead anywhere (the target policy checked only this URL): not followed.
+        redirect: 'manual',
+        signal: AbortSignal.timeout(this.options.timeout_ms),
+      });
+      // The answer's body is not needed; dropping it frees the connection.
+      await response.body?.cancel().catch(() => {});
+      if (response.status >= 200 && response.status < 300) {
+        return { ok: true, status_code: response.status, duration_ms: performance.now() - started_ms };
+      }
+      return failed(`HTTP ${response.status}`, response.status);
+    } catch (error) {
+      const name = (error as Error).name;
+      if (name === 'TimeoutError' || name === 'AbortError')
+        return failed(`no answer within ${this.options.timeout_ms} ms`);
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      return failed(cause?.code ?? cause?.message ?? (error as Error).message);
+    }
+  }
+}
+
+/** An absolute http(s) URL without credentials, or an Error saying why not. */
+export function parseWebhookUrl(text: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new Error('not an absolute URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new Error('the scheme must be http or https');
+  if (url.username || url.password) throw new Error('credentials in the URL are not allowed; use the secret');
+  return url;
+}
