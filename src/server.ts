@@ -3,8 +3,10 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { type Config, databaseLocation, redactUrl } from './config.ts';
 import { type Clock, systemClock } from './core/clock.ts';
+import { dashboardPlugin } from './dashboard/serve.ts';
 import { buildApp } from './http/app.ts';
 import { EventHub } from './http/event-hub.ts';
+import { statsPlugin } from './http/routes/stats.ts';
 import { createLogger } from './logger.ts';
 import { CommandQueue } from './store/command-queue.ts';
 import type { KyselyStore } from './store/kysely-store.ts';
@@ -67,7 +69,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const events = new EventHub(store);
   const app = await buildApp(
     { store, queue, clock, events, default_hold_seconds: config.DEFAULT_HOLD_SECONDS },
-    { logger },
+    { logger, plugins: [statsPlugin(() => clock.now()), dashboardPlugin()] },
   );
   const sweeper = new Sweeper(
     store,
