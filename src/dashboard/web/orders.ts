@@ -150,7 +150,7 @@ export class OrdersView {
       item.dataset.orderId = hold.id;
       item.append(
         element('span', 'mono', shortId(hold.id)),
-        element('span', 'muted', ` ${hold.units} units `),
+        element('span', 'muted', ` ${hold.units} ${hold.units === 1 ? 'unit' : 'units'} `),
         element('span', 'countdown', formatCountdown(hold.expires_ms - now_ms)),
       );
       fragment.append(item);

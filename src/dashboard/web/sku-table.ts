@@ -175,7 +175,7 @@ export class SkuTable {
     const node = element('tr');
     node.dataset.sku = row.sku;
     const name_cell = element('td', 'sku-name');
-    name_cell.append(element('span', 'sku-id', row.sku), element('span', 'name muted', row.name));
+    name_cell.append(element('span', 'sku-id', row.sku), element('span', 'name muted'));
     const bar = element('div', 'bar');
     const bars = [element('span', 'available'), element('span', 'on_hold'), element('span', 'sold')];
     bar.append(...bars);
@@ -199,8 +199,10 @@ export class SkuTable {
     for (const [index, bar] of cells.bars.entries()) {
       bar.style.width = total === 0 ? '0%' : `${(parts[index]! / total) * 100}%`;
     }
+    // The API names a SKU after its id when no name is given: show it once.
     const name = row.node!.querySelector('.name');
-    if (name && name.textContent !== row.name) name.textContent = row.name;
+    const shown_name = row.name === row.sku ? '' : row.name;
+    if (name && name.textContent !== shown_name) name.textContent = shown_name;
     row.node!.title = `${row.sku}: ${row.available} available, ${row.on_hold} on hold, ${row.sold} sold`;
   }
 
