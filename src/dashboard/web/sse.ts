@@ -92,10 +92,14 @@ export function followEvents(options: FollowOptions): { stop: () => void } {
         if (last_event_id !== null) headers['last-event-id'] = last_event_id;
         arm();
         const response = await fetch(options.url, { headers, signal: controller.signal, cache: 'no-store' });
-        if (response.status === 401) {
+        if (response.status === 401 || response.status === 403) {
           clearTimeout(watchdog);
-          options.on_status('unauthorized', 'the event stream needs an API key');
-          await askForKey('The live event stream needs an API key.');
+          const reason =
+            response.status === 401
+              ? 'The live event stream needs an API key.'
+              : 'This API key may not read the event stream (it needs the read scope).';
+          options.on_status('unauthorized', reason);
+          await askForKey(reason);
           continue;
         }
         if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
