@@ -60,6 +60,7 @@ try {
   const followUps: Promise<unknown>[] = [];
   const until_ms = Date.now() + SALE_SECONDS * 1000;
   let customer = 0;
+  const tally = { attempts: 0, held: 0, refused: 0, paid: 0, cancelled: 0 };
   while (Date.now() < until_ms) {
     const checkouts = Array.from({ length: CHECKOUTS_PER_TICK }, () =>
       api.post('/v1/orders', {
@@ -70,19 +71,26 @@ try {
       }),
     );
     for (const answer of await Promise.all(checkouts)) {
+      tally.attempts += 1;
+      if (answer.status === 409) tally.refused += 1;
       if (answer.status !== 201) continue;
+      tally.held += 1;
       const roll = Math.random();
       const delay_ms = 200 + Math.random() * 3000;
       if (roll < PAY_PROBABILITY) {
         followUps.push(
           new Promise((resolve) => setTimeout(resolve, delay_ms)).then(() =>
-            api.post(`/v1/orders/${answer.body.id}/payment`, { payment_id: `pay-${answer.body.id}` }),
+            api
+              .post(`/v1/orders/${answer.body.id}/payment`, { payment_id: `pay-${answer.body.id}` })
+              .then((paid) => (tally.paid += paid.status === 200 ? 1 : 0)),
           ),
         );
       } else if (roll < PAY_PROBABILITY + CANCEL_PROBABILITY) {
         followUps.push(
           new Promise((resolve) => setTimeout(resolve, delay_ms)).then(() =>
-            api.post(`/v1/orders/${answer.body.id}/cancel`),
+            api
+              .post(`/v1/orders/${answer.body.id}/cancel`)
+              .then((cancelled) => (tally.cancelled += cancelled.status === 200 ? 1 : 0)),
           ),
         );
       }
@@ -90,6 +98,7 @@ try {
     await new Promise((resolve) => setTimeout(resolve, TICK_MS));
   }
   await Promise.all(followUps);
+  console.log(`in ${SALE_SECONDS} s: ${JSON.stringify(tally)}`);
   // Show one paid order with its ledger entries in the detail panel.
   await page.locator('#orders tr:has(.state-paid)').first().click();
   await page.waitForSelector('#detail table.ledger');

@@ -124,6 +124,36 @@ describe('dashboard in Chromium', () => {
       await expect.poll(() => restock.locator('output').textContent()).toContain('16 available');
       await expectRowMatchesApi(page, server.url, 'flash-tv');
 
+      // A hold due within the minute is listed; cancelling it through the form returns its stock.
+      const { body: soon } = await api.post('/v1/orders', {
+        customer_id: 'soon',
+        lines: [{ sku: 'flash-tv', quantity: 2 }],
+        hold_seconds: 30,
+      });
+      await page.waitForSelector(`#expiring li[data-order-id="${soon.id}"]`);
+      const cancel = page.locator('#cancel-form');
+      await cancel.locator('input[name=order_id]').fill(soon.id);
+      await cancel.locator('button[type=submit]').click();
+      await expect.poll(() => cancel.locator('output').textContent()).toContain('cancelled');
+      await page.waitForSelector(`#expiring li[data-order-id="${soon.id}"]`, { state: 'detached' });
+      await cancel.locator('input[name=order_id]').fill(ids[0]!);
+      await cancel.locator('button[type=submit]').click();
+      await expect.poll(() => cancel.locator('output').textContent()).toContain('order_paid');
+
+      // An unpaid hold expires (the sweeper): the page shows the order expired and the stock back.
+      const { body: lapsing } = await api.post('/v1/orders', {
+        customer_id: 'lapsing',
+        lines: [{ sku: 'flash-tv', quantity: 1 }],
+        hold_seconds: 1,
+      });
+      await expect
+        .poll(() => page.locator(`#orders tr[data-order-id="${lapsing.id}"] .state`).textContent(), {
+          timeout: 15_000,
+        })
+        .toBe('expired');
+      await expectRowMatchesApi(page, server.url, 'flash-tv');
+      expect(await shownBuckets(page, 'flash-tv')).toEqual({ available: 16, on_hold: 6, sold: 3 });
+
       // An order's detail shows its ledger entries.
       await page.locator(`#orders tr[data-order-id="${ids[0]}"]`).click();
       await expect.poll(() => page.locator('#detail table.ledger tr').count()).toBe(3); // header, hold, sale
