@@ -67,22 +67,29 @@ const table = new SkuTable(
 );
 let events_received = 0;
 
+/** The header figures, built once and then only their text changes (this runs every frame). */
+const total_cells = new Map<string, HTMLElement>();
 function renderTotals(): void {
   const sum = table.totals();
-  const items: [string, string, string][] = [
-    ['skus', 'SKUs', formatCount(table.size)],
-    ['available', 'available', formatCount(sum.available)],
-    ['on_hold', 'on hold', formatCount(sum.on_hold)],
-    ['sold', 'sold', formatCount(sum.sold)],
-    ['pending', 'pending orders', formatCount(orders.pending_count)],
+  const items: [string, string, number][] = [
+    ['skus', 'SKUs', table.size],
+    ['available', 'available', sum.available],
+    ['on_hold', 'on hold', sum.on_hold],
+    ['sold', 'sold', sum.sold],
+    ['pending', 'pending orders', orders.pending_count],
   ];
-  const fragment = document.createDocumentFragment();
   for (const [name, label, value] of items) {
-    const item = element('div', `total total-${name}`);
-    item.append(element('span', 'value', value), element('span', 'label', label));
-    fragment.append(item);
+    let cell = total_cells.get(name);
+    if (!cell) {
+      const item = element('div', `total total-${name}`);
+      cell = element('span', 'value');
+      item.append(cell, element('span', 'label', label));
+      totals.append(item);
+      total_cells.set(name, cell);
+    }
+    const text = formatCount(value);
+    if (cell.textContent !== text) cell.textContent = text;
   }
-  totals.replaceChildren(fragment);
 }
 
 const SERIES_OF: Record<string, 'checkouts' | 'payments' | 'expiries' | 'cancels'> = {

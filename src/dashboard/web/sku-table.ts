@@ -165,10 +165,13 @@ export class SkuTable {
     const same = next.length === this.order.length && next.every((row, index) => row === this.order[index]);
     if (same) return;
     this.order = next;
-    // Moving nodes into a fragment and back is one layout, however many rows moved.
-    const fragment = document.createDocumentFragment();
-    for (const row of next) if (row.node) fragment.append(row.node);
-    this.body.append(fragment);
+    // Move only the rows that are out of place: after a burst most of the table keeps its order.
+    let cursor = this.body.firstElementChild;
+    for (const row of next) {
+      if (!row.node) continue;
+      if (row.node === cursor) cursor = cursor.nextElementSibling;
+      else this.body.insertBefore(row.node, cursor);
+    }
   }
 
   private createNode(row: Row): void {
@@ -197,7 +200,9 @@ export class SkuTable {
     const total = row.available + row.on_hold + row.sold;
     const parts = [row.available, row.on_hold, row.sold];
     for (const [index, bar] of cells.bars.entries()) {
-      bar.style.width = total === 0 ? '0%' : `${(parts[index]! / total) * 100}%`;
+      // Rounded to 0.1 %: a change too small to see costs no style recalculation.
+      const width = total === 0 ? '0%' : `${Math.round((parts[index]! / total) * 1000) / 10}%`;
+      if (bar.style.width !== width) bar.style.width = width;
     }
     // The API names a SKU after its id when no name is given: show it once.
     const name = row.node!.querySelector('.name');
