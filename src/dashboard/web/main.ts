@@ -66,6 +66,8 @@ const table = new SkuTable(
   () => renderTotals(),
 );
 let events_received = 0;
+// Pending orders change without a SKU row changing (the sweeper's reading of the clock): refresh anyway.
+setInterval(() => renderTotals(), 1000);
 
 /** The header figures, built once and then only their text changes (this runs every frame). */
 const total_cells = new Map<string, HTMLElement>();
