@@ -221,6 +221,46 @@ describe('dashboard in Chromium', () => {
     }
   });
 
+  it('works under a strict Content-Security-Policy (no inline script or style)', async () => {
+    const server = await startTestServer();
+    try {
+      expect((await apiClient(server.url).post('/v1/skus', { sku: 'csp', available: 3 })).status).toBe(201);
+      const page = await browser.newPage();
+      const violations: string[] = [];
+      page.on('console', (message) => {
+        if (message.text().includes('Content Security Policy')) violations.push(message.text());
+      });
+      // The policy helmet's strictest settings would send (issue 10 adds the real header).
+      await page.route(`${server.url}/`, async (route) => {
+        const response = await route.fetch();
+        await route.fulfill({
+          response,
+          headers: {
+            ...response.headers(),
+            'content-security-policy':
+              "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'",
+          },
+        });
+      });
+      await page.goto(server.url);
+      await page.waitForSelector('#connection[data-status="live"]');
+      await page.waitForSelector('#sku-rows tr[data-sku="csp"]');
+      await page.waitForSelector('#rate-chart canvas');
+      expect(violations).toEqual([]);
+      // The policy is in force: an inline script added now is refused.
+      const inline_ran = await page.evaluate(() => {
+        const script = document.createElement('script');
+        script.textContent = 'window.inlineRan = true';
+        document.head.append(script);
+        return (window as unknown as { inlineRan?: boolean }).inlineRan === true;
+      });
+      expect(inline_ran).toBe(false);
+      await page.close();
+    } finally {
+      await server.dispose();
+    }
+  });
+
   it('renders a thousand SKUs, searchable, without freezing', async () => {
     const server = await startTestServer();
     try {
