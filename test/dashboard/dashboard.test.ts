@@ -65,7 +65,10 @@ async function expectNoPageError(page: Page, errors: string[]) {
   ).toEqual([]);
 }
 
-describe('dashboard in Chromium', () => {
+/** A browser, a server and its restart on a shared 2-core machine: generous, never a timing assertion. */
+const BROWSER_TEST_TIMEOUT_MS = 150_000;
+
+describe('dashboard in Chromium', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
   it('shows buckets that follow checkouts, payments and cancels live, form errors, and reconnects after a restart', async () => {
     let server: TestServer = await startTestServer();
     const database_url = server.database_url;

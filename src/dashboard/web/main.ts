@@ -105,8 +105,7 @@ function applyEvent(event: StreamEvent): void {
   events_received += 1;
   const at_ms = Date.parse(event.at);
   const { sku, order, skus } = event.data;
-  if (sku) table.applyEvent(sku.sku, sku, at_ms, 1);
-  if (sku && event.type === 'sku.created') table.upsertView(sku);
+  if (sku) table.upsertView(sku, 1);
   if (order) {
     orders.apply(order);
     const series = SERIES_OF[event.type];

@@ -74,9 +74,9 @@ export class SkuTable {
     return total;
   }
 
-  /** A SKU read from the API (snapshot, or the answer to a form). */
-  upsertView(view: SkuView): void {
-    this.apply(view.sku, view, Date.parse(view.updated_at), view.name, 0);
+  /** A SKU read from the API or carried by a sku.* event; `activity` feeds the heat. */
+  upsertView(view: SkuView, activity = 0): void {
+    this.apply(view.sku, view, Date.parse(view.updated_at), view.name, activity);
   }
 
   /** Bucket values carried by an event at server time `at_ms`; `activity` feeds the heat. */
