@@ -3,8 +3,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // Chooses (or starts) the one PostgreSQL server of the run: test/support/postgres.ts.
-    globalSetup: ['test/support/postgres-global-setup.ts'],
+    // The one PostgreSQL server of the run (test/support/postgres.ts), and dist/dashboard for the
+    // browser tests (built only when missing or stale).
+    globalSetup: ['test/support/postgres-global-setup.ts', 'test/dashboard/global-setup.ts'],
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 180_000,

@@ -4,9 +4,11 @@ import type { Logger } from 'pino';
 import { type Config, databaseLocation, redactUrl } from './config.ts';
 import { type Clock, systemClock } from './core/clock.ts';
 import { StockholdError } from './core/errors.ts';
+import { dashboardPlugin } from './dashboard/serve.ts';
 import { buildApp } from './http/app.ts';
-import { EventHub, endEventStreamsOnClose } from './http/event-hub.ts';
+import { EventHub } from './http/event-hub.ts';
 import { Metrics } from './http/metrics.ts';
+import { statsPlugin } from './http/routes/stats.ts';
 import { webhookRoutes } from './http/routes/webhooks.ts';
 import { createLogger } from './logger.ts';
 import { CommandQueue } from './store/command-queue.ts';
@@ -107,7 +109,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       logger,
       plugins: [
         metrics.plugin,
-        endEventStreamsOnClose,
+        statsPlugin(() => clock.now()),
+        dashboardPlugin(),
         drainPlugin,
         async (instance) => {
           await instance.register(webhookRoutes, { webhooks, clock, check_target });

@@ -1,11 +1,6 @@
-// Follows the outbox and fans new events out to live subscribers (the SSE stream). One poller per
-// process, however many subscribers; it runs only while someone listens.
-import type { ServerResponse } from 'node:http';
-import type { FastifyInstance } from 'fastify';
 import type { Store, StoredEvent } from '../store/store.ts';
 
 /** The route of the SSE stream (src/http/routes/events.ts). */
-const EVENT_STREAM_ROUTE = '/v1/events';
 
 export interface EventHubOptions {
   poll_interval_ms: number;
@@ -76,22 +71,4 @@ export class EventHub {
       this.polling = false;
     }
   }
-}
-
-/**
- * Ends the open event streams when the app closes: a stream never finishes by itself, so without
- * this a graceful shutdown would wait for every dashboard to disconnect. Clients reconnect with
- * Last-Event-ID (to another instance) and miss nothing.
- */
-export async function endEventStreamsOnClose(app: FastifyInstance): Promise<void> {
-  const streams = new Set<ServerResponse>();
-  app.addHook('onRequest', async (request, reply) => {
-    if (request.routeOptions.url !== EVENT_STREAM_ROUTE) return;
-    const stream = reply.raw;
-    streams.add(stream);
-    stream.on('close', () => streams.delete(stream));
-  });
-  app.addHook('preClose', async () => {
-    for (const stream of streams) stream.end();
-  });
 }

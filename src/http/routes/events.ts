@@ -1,4 +1,5 @@
 // GET /v1/events: the outbox as a server-sent event stream, resumable with Last-Event-ID.
+import type { ServerResponse } from 'node:http';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { StockholdError } from '../../core/errors.ts';
@@ -23,6 +24,13 @@ export function formatEvent(event: StoredEvent): string {
 }
 
 export const eventRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, { store, events }) => {
+  // A stream never ends by itself: without this, closing the server would wait for every open
+  // dashboard forever. Ending them lets clients reconnect (with Last-Event-ID) to the next process.
+  const open_streams = new Set<ServerResponse>();
+  app.addHook('preClose', async () => {
+    for (const response of open_streams) response.end();
+  });
+
   app.get(
     '/v1/events',
     {
@@ -50,10 +58,11 @@ export const eventRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, { 
         'x-accel-buffering': 'no',
       });
       response.write('retry: 2000\n\n');
+      open_streams.add(response);
 
       let closed = false;
       const write = (event: StoredEvent) => {
-        if (closed) return;
+        if (closed || response.writableEnded) return;
         response.write(formatEvent(event));
         if (response.writableLength > SUBSCRIBER_BUFFER_BYTES_MAX) response.destroy();
       };
@@ -61,9 +70,12 @@ export const eventRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, { 
       const buffered: StoredEvent[] = [];
       let live = false;
       const subscription = await events.subscribe((event) => (live ? write(event) : buffered.push(event)));
-      const heartbeat = setInterval(() => response.write(': keep-alive\n\n'), HEARTBEAT_MS);
+      const heartbeat = setInterval(() => {
+        if (!response.writableEnded) response.write(': keep-alive\n\n');
+      }, HEARTBEAT_MS);
       request.raw.on('close', () => {
         closed = true;
+        open_streams.delete(response);
         clearInterval(heartbeat);
         subscription.unsubscribe();
       });

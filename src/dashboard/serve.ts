@@ -1,0 +1,42 @@
+// Serves the built dashboard (dist/dashboard, from `npm run build:dashboard`) at GET / and /assets/*.
+// The page carries no data (it reads the API with the caller's key), so its shell is public.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
+import type { FastifyInstance } from 'fastify';
+
+export const DASHBOARD_DIRECTORY = fileURLToPath(new URL('../../dist/dashboard/', import.meta.url));
+
+const NOT_BUILT_HTML = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>stockhold: dashboard not built</title></head>
+<body><h1>The dashboard is not built</h1>
+<p>Run <code>npm run build:dashboard</code> (or <code>npm install</code>, which runs it) and reload.
+The API is up: see <a href="/docs">/docs</a>.</p></body></html>
+`;
+
+export function dashboardPlugin(directory: string = DASHBOARD_DIRECTORY) {
+  return async (app: FastifyInstance): Promise<void> => {
+    await app.register(async (child) => {
+      // Only the reply.sendFile decorator: the two routes below declare their own access rule.
+      await child.register(fastifyStatic, { root: directory, serve: false });
+      const index = `${directory}/index.html`;
+      child.get('/', { config: { access: 'public' }, schema: { hide: true } }, async (_request, reply) => {
+        // Checked per request, so a build made after the server started is picked up.
+        if (!existsSync(index)) {
+          return reply.code(503).type('text/html; charset=utf-8').send(NOT_BUILT_HTML);
+        }
+        return reply.header('cache-control', 'no-cache').sendFile('index.html', { cacheControl: false });
+      });
+      child.get<{ Params: { '*': string } }>(
+        '/assets/*',
+        { config: { access: 'public' }, schema: { hide: true } },
+        async (request, reply) =>
+          // File names carry a content hash: cache them for good.
+          reply.sendFile(request.params['*'], `${directory}/assets`, {
+            maxAge: 365 * 24 * 3600 * 1000,
+            immutable: true,
+          }),
+      );
+    });
+  };
+}

@@ -1,0 +1,372 @@
+// The dashboard: a snapshot of SKUs and orders from the API, then the live event stream keeps it current.
+import './style.css';
+import type { LedgerEntryView, OrderView, SkuView } from '../../core/views.ts';
+import { ApiError, api, listAll, setKeyPrompt, storedKey, storeKey } from './api.ts';
+import { byId, element, formatCount, shortId } from './dom.ts';
+import { OrdersView } from './orders.ts';
+import { RateChart } from './rate-chart.ts';
+import { type Buckets, SkuTable } from './sku-table.ts';
+import { type ConnectionStatus, followEvents, type SseMessage } from './sse.ts';
+
+/** One event of GET /v1/events (src/http/routes/events.ts). */
+interface StreamEvent {
+  id: number;
+  type: string;
+  subject_id: string;
+  at: string;
+  data: { sku?: SkuView; order?: OrderView; skus?: (Buckets & { sku: string })[] };
+}
+
+const SKU_PAGE_SIZE = 500;
+const SKU_PAGES_MAX = 200;
+const PENDING_PAGES_MAX = 10;
+const LEDGER_PAGE_SIZE = 500;
+const LEDGER_PAGES_MAX = 20;
+const STATS_INTERVAL_MS = 1000;
+
+const page_error = byId('page-error');
+function showError(message: string): void {
+  page_error.textContent = message;
+  page_error.hidden = false;
+}
+window.addEventListener('error', (event) => showError(`page error: ${event.message}`));
+window.addEventListener('unhandledrejection', (event) =>
+  showError(`page error: ${(event.reason as Error)?.message ?? String(event.reason)}`),
+);
+
+// ---- API key -------------------------------------------------------------------------------
+const key_dialog = byId<HTMLDialogElement>('key-dialog');
+const key_form = byId<HTMLFormElement>('key-form');
+const key_waiters: (() => void)[] = [];
+key_dialog.addEventListener('close', () => {
+  const input = key_form.elements.namedItem('key') as HTMLInputElement;
+  if (key_dialog.returnValue === 'clear') storeKey(null);
+  else if (input.value.trim() !== '') storeKey(input.value.trim());
+  input.value = '';
+  for (const wake of key_waiters.splice(0)) wake();
+});
+function openKeyDialog(reason: string): Promise<void> {
+  byId('key-reason').textContent = reason;
+  if (!key_dialog.open) key_dialog.showModal();
+  return new Promise((resolve) => key_waiters.push(resolve));
+}
+setKeyPrompt(openKeyDialog);
+byId('key-button').addEventListener('click', () => {
+  void openKeyDialog(
+    storedKey() ? 'A key is stored in this browser; enter another or forget it.' : 'No key stored.',
+  );
+});
+
+// ---- state ---------------------------------------------------------------------------------
+const totals = byId('totals');
+const orders = new OrdersView((id) => void showOrder(id));
+const chart = new RateChart();
+const table = new SkuTable(
+  (sku) => void showSku(sku),
+  () => renderTotals(),
+);
+let events_received = 0;
+// Pending orders change without a SKU row changing (the sweeper's reading of the clock): refresh anyway.
+setInterval(() => renderTotals(), 1000);
+
+/** The header figures, built once and then only their text changes (this runs every frame). */
+const total_cells = new Map<string, HTMLElement>();
+function renderTotals(): void {
+  const sum = table.totals();
+  const items: [string, string, number][] = [
+    ['skus', 'SKUs', table.size],
+    ['available', 'available', sum.available],
+    ['on_hold', 'on hold', sum.on_hold],
+    ['sold', 'sold', sum.sold],
+    ['pending', 'pending orders', orders.pending_count],
+  ];
+  for (const [name, label, value] of items) {
+    let cell = total_cells.get(name);
+    if (!cell) {
+      const item = element('div', `total total-${name}`);
+      cell = element('span', 'value');
+      item.append(cell, element('span', 'label', label));
+      totals.append(item);
+      total_cells.set(name, cell);
+    }
+    const text = formatCount(value);
+    if (cell.textContent !== text) cell.textContent = text;
+  }
+}
+
+const SERIES_OF: Record<string, 'checkouts' | 'payments' | 'expiries' | 'cancels'> = {
+  'order.held': 'checkouts',
+  'order.paid': 'payments',
+  'order.expired': 'expiries',
+  'order.cancelled': 'cancels',
+};
+
+function applyEvent(event: StreamEvent): void {
+  events_received += 1;
+  const at_ms = Date.parse(event.at);
+  const { sku, order, skus } = event.data;
+  if (sku) table.upsertView(sku, 1);
+  if (order) {
+    orders.apply(order);
+    const series = SERIES_OF[event.type];
+    if (series) chart.count(series, at_ms);
+    const quantity = new Map(order.lines.map((line) => [line.sku, line.quantity]));
+    for (const state of skus ?? []) table.applyEvent(state.sku, state, at_ms, quantity.get(state.sku) ?? 1);
+  }
+}
+
+// Events that arrive while the snapshot loads wait here, then apply in order (stale ones are ignored
+// per SKU by their time), so nothing that happens during the load is lost.
+let buffered: StreamEvent[] | null = [];
+function onMessage(message: SseMessage): void {
+  if (!message.event.includes('.')) return;
+  const event = JSON.parse(message.data) as StreamEvent;
+  if (buffered) buffered.push(event);
+  else applyEvent(event);
+}
+
+const connection = byId('connection');
+function onStatus(status: ConnectionStatus, detail: string): void {
+  connection.dataset.status = status;
+  connection.className = `status status-${status}`;
+  connection.textContent = detail;
+  connection.title = `events received: ${events_received}`;
+}
+
+// ---- detail panel --------------------------------------------------------------------------
+const detail_panel = byId('detail-panel');
+const detail = byId('detail');
+byId('detail-close').addEventListener('click', () => {
+  detail_panel.hidden = true;
+});
+
+function definitionList(pairs: [string, string][]): HTMLElement {
+  const list = element('dl', 'facts');
+  for (const [term, value] of pairs)
+    list.append(element('dt', undefined, term), element('dd', undefined, value));
+  return list;
+}
+
+function ledgerTable(entries: LedgerEntryView[], show_sku?: string): HTMLElement {
+  const tableNode = element('table', 'ledger');
+  const head = element('tr');
+  for (const title of ['seq', 'at', 'kind', 'order', 'Δ avail', 'Δ hold', 'Δ sold', 'after (a/h/s)'])
+    head.append(element('th', undefined, title));
+  tableNode.append(head);
+  for (const entry of entries) {
+    const row = element('tr');
+    row.append(
+      element('td', 'num', show_sku ? `${show_sku}#${entry.seq}` : String(entry.seq)),
+      element('td', undefined, entry.at.slice(11, 23)),
+      element('td', undefined, entry.kind),
+      element('td', 'mono', entry.order_id ? shortId(entry.order_id) : '—'),
+      element('td', 'num', String(entry.delta_available)),
+      element('td', 'num', String(entry.delta_on_hold)),
+      element('td', 'num', String(entry.delta_sold)),
+      element('td', 'num', `${entry.available_after}/${entry.on_hold_after}/${entry.sold_after}`),
+    );
+    tableNode.append(row);
+  }
+  return tableNode;
+}
+
+async function readLedger(sku: string): Promise<{ items: LedgerEntryView[]; complete: boolean }> {
+  return listAll<LedgerEntryView>(
+    `/v1/skus/${encodeURIComponent(sku)}/ledger`,
+    LEDGER_PAGE_SIZE,
+    LEDGER_PAGES_MAX,
+  );
+}
+
+async function showOrder(id: string): Promise<void> {
+  detail_panel.hidden = false;
+  byId('detail-title').textContent = `Order ${shortId(id)}`;
+  detail.replaceChildren(element('p', 'muted', 'loading…'));
+  try {
+    const order = await api<OrderView>('GET', `/v1/orders/${encodeURIComponent(id)}`);
+    const parts: HTMLElement[] = [
+      definitionList([
+        ['id', order.id],
+        ['customer', order.customer_id],
+        ['status', order.late ? `${order.status} (late payment)` : order.status],
+        ['lines', order.lines.map((line) => `${line.sku} × ${line.quantity}`).join(', ')],
+        ['created', order.created_at],
+        ['deadline', order.expires_at],
+        ['paid', order.paid_at ? `${order.paid_at} (${order.payment_id})` : '—'],
+      ]),
+    ];
+    for (const line of order.lines) {
+      const ledger = await readLedger(line.sku);
+      const mine = ledger.items.filter((entry) => entry.order_id === order.id);
+      parts.push(element('h3', undefined, `Ledger of ${line.sku} for this order`));
+      parts.push(ledgerTable(mine));
+      if (!ledger.complete)
+        parts.push(
+          element('p', 'muted', `searched the first ${formatCount(ledger.items.length)} entries only`),
+        );
+    }
+    if (order.status === 'pending_payment') {
+      const cancel = element('button', undefined, 'cancel this order');
+      cancel.type = 'button';
+      cancel.addEventListener('click', () => {
+        fillForm('cancel-form', { order_id: order.id });
+        byId<HTMLFormElement>('cancel-form').requestSubmit();
+      });
+      parts.push(cancel);
+    }
+    detail.replaceChildren(...parts);
+  } catch (error) {
+    detail.replaceChildren(element('p', 'error', describe(error)));
+  }
+}
+
+async function showSku(sku: string): Promise<void> {
+  detail_panel.hidden = false;
+  byId('detail-title').textContent = `SKU ${sku}`;
+  detail.replaceChildren(element('p', 'muted', 'loading…'));
+  try {
+    const view = await api<SkuView>('GET', `/v1/skus/${encodeURIComponent(sku)}`);
+    table.upsertView(view);
+    fillForm('restock-form', { sku: view.sku, expected_available: String(view.available) });
+    const ledger = await readLedger(sku);
+    const last = ledger.items.slice(-30).reverse();
+    detail.replaceChildren(
+      definitionList([
+        ['name', view.name || '—'],
+        ['available / on hold / sold', `${view.available} / ${view.on_hold} / ${view.sold}`],
+        ['max per customer', view.max_per_customer === null ? '—' : String(view.max_per_customer)],
+        ['updated', view.updated_at],
+      ]),
+      element(
+        'h3',
+        undefined,
+        `Latest ledger entries (${ledger.complete ? '' : 'of the first '}${formatCount(ledger.items.length)})`,
+      ),
+      ledgerTable(last),
+    );
+  } catch (error) {
+    detail.replaceChildren(element('p', 'error', describe(error)));
+  }
+}
+
+// ---- forms ---------------------------------------------------------------------------------
+function describe(error: unknown): string {
+  if (error instanceof ApiError) return `${error.code}: ${error.message}`;
+  return (error as Error)?.message ?? String(error);
+}
+
+function fillForm(id: string, values: Record<string, string>): void {
+  const form = byId<HTMLFormElement>(id);
+  for (const [name, value] of Object.entries(values))
+    (form.elements.namedItem(name) as HTMLInputElement).value = value;
+}
+
+/** Integer fields: empty means "not given"; anything else must be an integer (the API decides ranges). */
+function optionalInteger(value: FormDataEntryValue | null): number | undefined {
+  const text = String(value ?? '').trim();
+  return text === '' ? undefined : Number(text);
+}
+
+function handleForm(id: string, submit: (data: FormData) => Promise<string>): void {
+  const form = byId<HTMLFormElement>(id);
+  const output = form.querySelector('output')!;
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const button = form.querySelector('button[type=submit]') as HTMLButtonElement;
+    button.disabled = true;
+    output.className = 'form-message';
+    output.textContent = '…';
+    submit(new FormData(form))
+      .then(
+        (message) => {
+          output.className = 'form-message ok';
+          output.textContent = message;
+        },
+        (error: unknown) => {
+          output.className = 'form-message error';
+          output.textContent = describe(error);
+          if (error instanceof ApiError) output.dataset.code = error.code;
+        },
+      )
+      .finally(() => {
+        button.disabled = false;
+      });
+  });
+}
+
+handleForm('create-sku-form', async (data) => {
+  const body: Record<string, unknown> = { sku: String(data.get('sku')).trim() };
+  const name = String(data.get('name') ?? '').trim();
+  if (name) body.name = name;
+  const available = optionalInteger(data.get('available'));
+  if (available !== undefined) body.available = available;
+  const max_per_customer = optionalInteger(data.get('max_per_customer'));
+  if (max_per_customer !== undefined) body.max_per_customer = max_per_customer;
+  const sku = await api<SkuView>('POST', '/v1/skus', body);
+  table.upsertView(sku);
+  return `created ${sku.sku} with ${sku.available} available`;
+});
+
+handleForm('restock-form', async (data) => {
+  const sku_id = String(data.get('sku')).trim();
+  const body: Record<string, unknown> = { delta: optionalInteger(data.get('delta')), reason: 'dashboard' };
+  const expected_available = optionalInteger(data.get('expected_available'));
+  if (expected_available !== undefined) body.expected_available = expected_available;
+  const sku = await api<SkuView>('POST', `/v1/skus/${encodeURIComponent(sku_id)}/adjustments`, body);
+  table.upsertView(sku);
+  fillForm('restock-form', { expected_available: String(sku.available) });
+  return `${sku.sku}: ${sku.available} available now`;
+});
+
+handleForm('cancel-form', async (data) => {
+  const id = String(data.get('order_id')).trim();
+  const order = await api<OrderView>('POST', `/v1/orders/${encodeURIComponent(id)}/cancel`);
+  orders.apply(order);
+  return `order ${shortId(order.id)} is ${order.status}`;
+});
+
+// ---- start ---------------------------------------------------------------------------------
+async function pollStats(): Promise<void> {
+  let last: number | null = null;
+  let since = '';
+  for (;;) {
+    try {
+      const stats = await api<{ since: string; checkouts_refused: number; checkouts_shed: number }>(
+        'GET',
+        '/v1/stats',
+      );
+      const total = stats.checkouts_refused + stats.checkouts_shed;
+      // A restarted server counts from zero again.
+      if (last !== null && stats.since === since && total > last)
+        chart.count('refusals', Date.now(), total - last);
+      last = total;
+      since = stats.since;
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) return; // a server without /v1/stats
+    }
+    await new Promise((resolve) => setTimeout(resolve, STATS_INTERVAL_MS));
+  }
+}
+
+async function start(): Promise<void> {
+  renderTotals();
+  followEvents({ url: '/v1/events', on_message: onMessage, on_status: onStatus });
+  try {
+    await listAll<SkuView>('/v1/skus', SKU_PAGE_SIZE, SKU_PAGES_MAX, (page) => {
+      for (const sku of page) table.upsertView(sku);
+    });
+    const recent = await api<{ items: OrderView[] }>('GET', '/v1/orders?limit=40');
+    orders.loadRecent(recent.items);
+    const pending = await listAll<OrderView>('/v1/orders?status=pending_payment', 500, PENDING_PAGES_MAX);
+    orders.loadPending(pending.items, pending.complete);
+  } catch (error) {
+    showError(`could not load the snapshot: ${describe(error)} (reload to retry)`);
+  } finally {
+    for (const event of buffered ?? []) applyEvent(event);
+    buffered = null;
+    document.body.dataset.loaded = 'true';
+  }
+  void pollStats();
+}
+
+void start();

@@ -1,0 +1,161 @@
+// Orders on screen: the most recent ones with a deadline countdown, and the pending holds (to show
+// those expiring in the next minute). Both follow the event stream after one initial read.
+import type { OrderView } from '../../core/views.ts';
+import { byId, element, formatCount, formatCountdown, shortId } from './dom.ts';
+
+const RECENT_ORDERS_MAX = 40;
+/** Pending orders tracked for the expiry panel; past this the panel says it is partial. */
+export const PENDING_TRACKED_MAX = 20_000;
+const EXPIRING_WINDOW_MS = 60_000;
+const EXPIRING_SHOWN_MAX = 12;
+
+interface Pending {
+  id: string;
+  expires_ms: number;
+  units: number;
+}
+
+const units = (order: OrderView): number => order.lines.reduce((sum, line) => sum + line.quantity, 0);
+
+export class OrdersView {
+  private readonly recent = new Map<string, OrderView>();
+  private readonly pending = new Map<string, Pending>();
+  private pending_partial = false;
+  private dirty = true;
+  private readonly recent_body = byId<HTMLTableSectionElement>('orders');
+  private readonly expiring_list = byId<HTMLOListElement>('expiring');
+  private readonly expiring_summary = byId('expiring-summary');
+
+  constructor(private readonly on_select: (order_id: string) => void) {
+    const select = (event: Event) => {
+      const target = (event.target as HTMLElement).closest<HTMLElement>('[data-order-id]');
+      if (target?.dataset.orderId) this.on_select(target.dataset.orderId);
+    };
+    this.recent_body.addEventListener('click', select);
+    this.expiring_list.addEventListener('click', select);
+    // Countdowns tick every second; the lists are rebuilt only when orders changed.
+    setInterval(() => this.render(), 1000);
+  }
+
+  get pending_count(): number {
+    return this.pending.size;
+  }
+
+  loadRecent(orders: OrderView[]): void {
+    for (const order of orders) this.recent.set(order.id, order);
+    this.trimRecent();
+    this.dirty = true;
+  }
+
+  loadPending(orders: OrderView[], complete: boolean): void {
+    for (const order of orders) this.track(order);
+    if (!complete) this.pending_partial = true;
+    this.dirty = true;
+  }
+
+  /** An order event: the order's state after the change. */
+  apply(order: OrderView): void {
+    const known = this.recent.get(order.id);
+    if (known || this.recent.size < RECENT_ORDERS_MAX || order.created_at >= this.oldestRecent()) {
+      this.recent.set(order.id, order);
+      this.trimRecent();
+    }
+    this.track(order);
+    this.dirty = true;
+  }
+
+  private track(order: OrderView): void {
+    if (order.status !== 'pending_payment') {
+      this.pending.delete(order.id);
+      return;
+    }
+    if (!this.pending.has(order.id) && this.pending.size >= PENDING_TRACKED_MAX) {
+      this.pending_partial = true;
+      return;
+    }
+    this.pending.set(order.id, {
+      id: order.id,
+      expires_ms: Date.parse(order.expires_at),
+      units: units(order),
+    });
+  }
+
+  private oldestRecent(): string {
+    let oldest = '';
+    for (const order of this.recent.values())
+      if (oldest === '' || order.created_at < oldest) oldest = order.created_at;
+    return oldest;
+  }
+
+  private trimRecent(): void {
+    if (this.recent.size <= RECENT_ORDERS_MAX) return;
+    const newest = [...this.recent.values()]
+      .sort((a, b) => (a.created_at < b.created_at ? 1 : a.created_at > b.created_at ? -1 : 0))
+      .slice(0, RECENT_ORDERS_MAX);
+    this.recent.clear();
+    for (const order of newest) this.recent.set(order.id, order);
+  }
+
+  render(): void {
+    const now_ms = Date.now();
+    this.renderExpiring(now_ms);
+    if (this.dirty) {
+      this.dirty = false;
+      this.renderRecent();
+    }
+    for (const cell of this.recent_body.querySelectorAll<HTMLElement>('[data-deadline-ms]')) {
+      cell.textContent = formatCountdown(Number(cell.dataset.deadlineMs) - now_ms);
+    }
+  }
+
+  private renderRecent(): void {
+    const orders = [...this.recent.values()].sort((a, b) =>
+      a.created_at < b.created_at ? 1 : a.created_at > b.created_at ? -1 : 0,
+    );
+    const fragment = document.createDocumentFragment();
+    for (const order of orders) {
+      const row = element('tr');
+      row.dataset.orderId = order.id;
+      row.append(
+        element('td', 'mono', shortId(order.id)),
+        element('td', `state state-${order.status}`, order.late ? `${order.status} (late)` : order.status),
+        element('td', 'lines', order.lines.map((line) => `${line.sku}×${line.quantity}`).join(', ')),
+      );
+      const deadline = element('td', 'num');
+      if (order.status === 'pending_payment')
+        deadline.dataset.deadlineMs = String(Date.parse(order.expires_at));
+      else deadline.textContent = '—';
+      row.append(deadline);
+      fragment.append(row);
+    }
+    this.recent_body.replaceChildren(fragment);
+  }
+
+  private renderExpiring(now_ms: number): void {
+    const soon: Pending[] = [];
+    let soon_units = 0;
+    let overdue = 0;
+    for (const hold of this.pending.values()) {
+      if (hold.expires_ms > now_ms + EXPIRING_WINDOW_MS) continue;
+      if (hold.expires_ms <= now_ms) overdue += 1;
+      soon.push(hold);
+      soon_units += hold.units;
+    }
+    soon.sort((a, b) => a.expires_ms - b.expires_ms);
+    const partial = this.pending_partial ? ', partial' : '';
+    this.expiring_summary.textContent = `(${formatCount(soon.length)} orders, ${formatCount(soon_units)} units; ${formatCount(this.pending.size)} pending${overdue > 0 ? `; ${overdue} past deadline, awaiting the sweeper` : ''}${partial})`;
+    const fragment = document.createDocumentFragment();
+    for (const hold of soon.slice(0, EXPIRING_SHOWN_MAX)) {
+      const item = element('li');
+      item.dataset.orderId = hold.id;
+      item.append(
+        element('span', 'mono', shortId(hold.id)),
+        element('span', 'muted', ` ${hold.units} ${hold.units === 1 ? 'unit' : 'units'} `),
+        element('span', 'countdown', formatCountdown(hold.expires_ms - now_ms)),
+      );
+      fragment.append(item);
+    }
+    if (soon.length === 0) fragment.append(element('li', 'muted', 'none'));
+    this.expiring_list.replaceChildren(fragment);
+  }
+}

@@ -1,0 +1,229 @@
+// The SKU table: one row per SKU with a stacked bar of its buckets, hottest first, searchable.
+// Rows are created once and updated in place; changes are applied once per animation frame.
+import type { SkuView } from '../../core/views.ts';
+import { byId, element, formatCount } from './dom.ts';
+
+export interface Buckets {
+  available: number;
+  on_hold: number;
+  sold: number;
+}
+
+interface Row extends Buckets {
+  sku: string;
+  name: string;
+  /** Server time of the state shown: older events are ignored (the snapshot already has them). */
+  updated_ms: number;
+  /** Recent activity, decaying with HEAT_HALF_LIFE_MS. */
+  heat: number;
+  heat_ms: number;
+  node: HTMLTableRowElement | null;
+  cells: { available: HTMLElement; on_hold: HTMLElement; sold: HTMLElement; bars: HTMLElement[] } | null;
+}
+
+const HEAT_HALF_LIFE_MS = 30_000;
+/** Re-ordering at most this often keeps the rows readable (and the DOM calm) during a sale. */
+const RESORT_INTERVAL_MS = 1000;
+
+export class SkuTable {
+  private readonly rows = new Map<string, Row>();
+  private readonly dirty = new Set<Row>();
+  private order: Row[] = [];
+  private order_stale = true;
+  private last_sort_ms = 0;
+  private frame_requested = false;
+  private query = '';
+  private readonly body = byId<HTMLTableSectionElement>('sku-rows');
+  private readonly count = byId('sku-count');
+
+  constructor(
+    private readonly on_select: (sku: string) => void,
+    private readonly on_change: () => void,
+  ) {
+    const search = byId<HTMLInputElement>('sku-search');
+    search.addEventListener('input', () => {
+      this.query = search.value.trim().toLowerCase();
+      this.applyFilter();
+    });
+    this.body.addEventListener('click', (event) => {
+      const row = (event.target as HTMLElement).closest('tr');
+      if (row?.dataset.sku) this.on_select(row.dataset.sku);
+    });
+    // Heat decays even without events, so the order settles after a burst.
+    setInterval(() => {
+      this.order_stale = true;
+      this.schedule();
+    }, RESORT_INTERVAL_MS);
+  }
+
+  get size(): number {
+    return this.rows.size;
+  }
+
+  get(sku: string): (Buckets & { sku: string; name: string }) | undefined {
+    return this.rows.get(sku);
+  }
+
+  totals(): Buckets {
+    const total = { available: 0, on_hold: 0, sold: 0 };
+    for (const row of this.rows.values()) {
+      total.available += row.available;
+      total.on_hold += row.on_hold;
+      total.sold += row.sold;
+    }
+    return total;
+  }
+
+  /** A SKU read from the API or carried by a sku.* event; `activity` feeds the heat. */
+  upsertView(view: SkuView, activity = 0): void {
+    this.apply(view.sku, view, Date.parse(view.updated_at), view.name, activity);
+  }
+
+  /** Bucket values carried by an event at server time `at_ms`; `activity` feeds the heat. */
+  applyEvent(sku: string, buckets: Buckets, at_ms: number, activity: number): void {
+    this.apply(sku, buckets, at_ms, undefined, activity);
+  }
+
+  private apply(sku: string, buckets: Buckets, at_ms: number, name: string | undefined, activity: number) {
+    let row = this.rows.get(sku);
+    if (!row) {
+      row = {
+        sku,
+        name: name ?? '',
+        available: 0,
+        on_hold: 0,
+        sold: 0,
+        updated_ms: -Infinity,
+        heat: 0,
+        heat_ms: at_ms,
+        node: null,
+        cells: null,
+      };
+      this.rows.set(sku, row);
+      this.order_stale = true;
+    }
+    if (name !== undefined) row.name = name;
+    if (activity > 0) {
+      row.heat = this.heatAt(row, at_ms) + activity;
+      row.heat_ms = Math.max(row.heat_ms, at_ms);
+      this.order_stale = true;
+    }
+    // Same-millisecond events belong to one transaction, and arrive in order: apply them.
+    if (at_ms >= row.updated_ms) {
+      row.available = buckets.available;
+      row.on_hold = buckets.on_hold;
+      row.sold = buckets.sold;
+      row.updated_ms = at_ms;
+    }
+    this.dirty.add(row);
+    this.schedule();
+  }
+
+  private heatAt(row: Row, now_ms: number): number {
+    const elapsed_ms = Math.max(0, now_ms - row.heat_ms);
+    return row.heat * 0.5 ** (elapsed_ms / HEAT_HALF_LIFE_MS);
+  }
+
+  private schedule(): void {
+    if (this.frame_requested) return;
+    this.frame_requested = true;
+    requestAnimationFrame(() => {
+      this.frame_requested = false;
+      this.render();
+    });
+  }
+
+  private render(): void {
+    const created: Row[] = [];
+    for (const row of this.dirty) {
+      if (!row.node) {
+        this.createNode(row);
+        created.push(row);
+      }
+      this.fill(row);
+    }
+    this.dirty.clear();
+    const now_ms = Date.now();
+    if (created.length > 0 || (this.order_stale && now_ms - this.last_sort_ms >= RESORT_INTERVAL_MS)) {
+      this.resort(now_ms);
+    }
+    if (created.length > 0) this.applyFilter();
+    this.on_change();
+  }
+
+  private resort(now_ms: number): void {
+    this.last_sort_ms = now_ms;
+    this.order_stale = false;
+    const heat = new Map<Row, number>();
+    for (const row of this.rows.values()) heat.set(row, this.heatAt(row, now_ms));
+    const next = [...this.rows.values()].sort(
+      (a, b) =>
+        heat.get(b)! - heat.get(a)! ||
+        b.on_hold + b.sold - (a.on_hold + a.sold) ||
+        (a.sku < b.sku ? -1 : a.sku > b.sku ? 1 : 0),
+    );
+    const same = next.length === this.order.length && next.every((row, index) => row === this.order[index]);
+    if (same) return;
+    this.order = next;
+    // Move only the rows that are out of place: after a burst most of the table keeps its order.
+    let cursor = this.body.firstElementChild;
+    for (const row of next) {
+      if (!row.node) continue;
+      if (row.node === cursor) cursor = cursor.nextElementSibling;
+      else this.body.insertBefore(row.node, cursor);
+    }
+  }
+
+  private createNode(row: Row): void {
+    const node = element('tr');
+    node.dataset.sku = row.sku;
+    const name_cell = element('td', 'sku-name');
+    name_cell.append(element('span', 'sku-id', row.sku), element('span', 'name muted'));
+    const bar = element('div', 'bar');
+    const bars = [element('span', 'available'), element('span', 'on_hold'), element('span', 'sold')];
+    bar.append(...bars);
+    const bar_cell = element('td', 'bar-col');
+    bar_cell.append(bar);
+    const available = element('td', 'num available');
+    const on_hold = element('td', 'num on_hold');
+    const sold = element('td', 'num sold');
+    node.append(name_cell, bar_cell, available, on_hold, sold);
+    row.node = node;
+    row.cells = { available, on_hold, sold, bars };
+  }
+
+  private fill(row: Row): void {
+    const cells = row.cells!;
+    cells.available.textContent = formatCount(row.available);
+    cells.on_hold.textContent = formatCount(row.on_hold);
+    cells.sold.textContent = formatCount(row.sold);
+    const total = row.available + row.on_hold + row.sold;
+    const parts = [row.available, row.on_hold, row.sold];
+    for (const [index, bar] of cells.bars.entries()) {
+      // Rounded to 0.1 %: a change too small to see costs no style recalculation.
+      const width = total === 0 ? '0%' : `${Math.round((parts[index]! / total) * 1000) / 10}%`;
+      if (bar.style.width !== width) bar.style.width = width;
+    }
+    // The API names a SKU after its id when no name is given: show it once.
+    const name = row.node!.querySelector('.name');
+    const shown_name = row.name === row.sku ? '' : row.name;
+    if (name && name.textContent !== shown_name) name.textContent = shown_name;
+    row.node!.title = `${row.sku}: ${row.available} available, ${row.on_hold} on hold, ${row.sold} sold`;
+  }
+
+  private applyFilter(): void {
+    let shown = 0;
+    for (const row of this.rows.values()) {
+      const match =
+        this.query === '' ||
+        row.sku.toLowerCase().includes(this.query) ||
+        row.name.toLowerCase().includes(this.query);
+      if (row.node && row.node.hidden === match) row.node.hidden = !match;
+      if (match) shown += 1;
+    }
+    this.count.textContent =
+      shown === this.rows.size
+        ? `(${formatCount(shown)})`
+        : `(${formatCount(shown)} of ${formatCount(this.rows.size)})`;
+  }
+}

@@ -1,0 +1,297 @@
+// The dashboard in a real browser against a real server: live buckets, form errors, reconnection.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiClient, startTestServer, type TestServer } from '../support/server.ts';
+import { buildDashboardIfStale, launchChromium, TEST_RESULTS_DIRECTORY } from './browser.ts';
+
+let browser: Browser;
+
+beforeAll(async () => {
+  buildDashboardIfStale();
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+/** Opens the dashboard and records every error the page reports, to fail the test on any. */
+async function openDashboard(url: string): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(`console: ${message.text()}`);
+  });
+  await page.goto(url);
+  await page.waitForSelector('body[data-loaded="true"]');
+  await page.waitForSelector('#connection[data-status="live"]');
+  return { page, errors };
+}
+
+/** The numbers a SKU's row shows (thousands separators removed). */
+async function shownBuckets(page: Page, sku: string) {
+  const row = page.locator(`#sku-rows tr[data-sku="${sku}"]`);
+  const number = async (name: string) =>
+    Number((await row.locator(`td.${name}`).textContent())!.replaceAll(',', ''));
+  return {
+    available: await number('available'),
+    on_hold: await number('on_hold'),
+    sold: await number('sold'),
+  };
+}
+
+async function expectRowMatchesApi(page: Page, base_url: string, sku: string) {
+  const api = apiClient(base_url);
+  await expect
+    .poll(
+      async () => {
+        const { body } = await api.get(`/v1/skus/${sku}`);
+        const expected = { available: body.available, on_hold: body.on_hold, sold: body.sold };
+        return { shown: await shownBuckets(page, sku), expected };
+      },
+      { timeout: 15_000, interval: 100 },
+    )
+    .toSatisfy(({ shown, expected }) => JSON.stringify(shown) === JSON.stringify(expected));
+}
+
+async function expectNoPageError(page: Page, errors: string[]) {
+  expect(await page.locator('#page-error').isHidden()).toBe(true);
+  // A server restart makes the stream fail once: Chromium logs that as a network error, which is expected.
+  expect(
+    errors.filter((error) => !error.includes('Failed to load resource') && !error.includes('net::ERR')),
+  ).toEqual([]);
+}
+
+/** A browser, a server and its restart on a shared 2-core machine: generous, never a timing assertion. */
+const BROWSER_TEST_TIMEOUT_MS = 150_000;
+
+describe('dashboard in Chromium', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
+  it('shows buckets that follow checkouts, payments and cancels live, form errors, and reconnects after a restart', async () => {
+    let server: TestServer = await startTestServer();
+    const database_url = server.database_url;
+    const port = new URL(server.url).port;
+    try {
+      const { page, errors } = await openDashboard(server.url);
+
+      // Create a SKU through the form.
+      const create = page.locator('#create-sku-form');
+      await create.locator('input[name=sku]').fill('flash-tv');
+      await create.locator('input[name=name]').fill('Flash TV 55"');
+      await create.locator('input[name=available]').fill('20');
+      await create.locator('button[type=submit]').click();
+      await expect.poll(() => create.locator('output').textContent()).toContain('created flash-tv');
+      await expectRowMatchesApi(page, server.url, 'flash-tv');
+
+      // Checkouts, a payment and a cancel through the API: the row follows without a reload.
+      const api = apiClient(server.url);
+      const ids: string[] = [];
+      for (let index = 0; index < 4; index++) {
+        const { status, body } = await api.post('/v1/orders', {
+          customer_id: `c${index}`,
+          lines: [{ sku: 'flash-tv', quantity: 3 }],
+        });
+        expect(status).toBe(201);
+        ids.push(body.id);
+      }
+      expect((await api.post(`/v1/orders/${ids[0]}/payment`, { payment_id: 'p0' })).status).toBe(200);
+      expect((await api.post(`/v1/orders/${ids[1]}/cancel`)).status).toBe(200);
+      await expectRowMatchesApi(page, server.url, 'flash-tv');
+      expect(await shownBuckets(page, 'flash-tv')).toEqual({ available: 11, on_hold: 6, sold: 3 });
+      // A refused checkout (more than is left) is counted for the chart, and changes nothing.
+      expect(
+        (await api.post('/v1/orders', { customer_id: 'greedy', lines: [{ sku: 'flash-tv', quantity: 999 }] }))
+          .status,
+      ).toBe(409);
+      expect((await api.get('/v1/stats')).body.checkouts_refused).toBe(1);
+      await expect
+        .poll(() => page.locator(`#orders tr[data-order-id="${ids[2]}"] .state`).textContent())
+        .toBe('pending_payment');
+
+      // An API error from bad form input is shown with its code.
+      await create.locator('button[type=submit]').click();
+      await expect.poll(() => create.locator('output').textContent()).toContain('sku_exists');
+      expect(await create.locator('output').getAttribute('class')).toContain('error');
+
+      // Restock with compare-and-set: a wrong expected_available is refused, the right one applies.
+      const restock = page.locator('#restock-form');
+      await restock.locator('input[name=sku]').fill('flash-tv');
+      await restock.locator('input[name=delta]').fill('5');
+      await restock.locator('input[name=expected_available]').fill('3');
+      await restock.locator('button[type=submit]').click();
+      await expect.poll(() => restock.locator('output').textContent()).toContain('version_conflict');
+      await restock.locator('input[name=expected_available]').fill('11');
+      await restock.locator('button[type=submit]').click();
+      await expect.poll(() => restock.locator('output').textContent()).toContain('16 available');
+      await expectRowMatchesApi(page, server.url, 'flash-tv');
+
+      // A hold due within the minute is listed; cancelling it through the form returns its stock.
+      const { body: soon } = await api.post('/v1/orders', {
+        customer_id: 'soon',
+        lines: [{ sku: 'flash-tv', quantity: 2 }],
+        hold_seconds: 30,
+      });
+      await page.waitForSelector(`#expiring li[data-order-id="${soon.id}"]`);
+      const cancel = page.locator('#cancel-form');
+      await cancel.locator('input[name=order_id]').fill(soon.id);
+      await cancel.locator('button[type=submit]').click();
+      await expect.poll(() => cancel.locator('output').textContent()).toContain('cancelled');
+      await page.waitForSelector(`#expiring li[data-order-id="${soon.id}"]`, { state: 'detached' });
+      await cancel.locator('input[name=order_id]').fill(ids[0]!);
+      await cancel.locator('button[type=submit]').click();
+      await expect.poll(() => cancel.locator('output').textContent()).toContain('order_paid');
+
+      // An unpaid hold expires (the sweeper): the page shows the order expired and the stock back.
+      const { body: lapsing } = await api.post('/v1/orders', {
+        customer_id: 'lapsing',
+        lines: [{ sku: 'flash-tv', quantity: 1 }],
+        hold_seconds: 1,
+      });
+      await expect
+        .poll(() => page.locator(`#orders tr[data-order-id="${lapsing.id}"] .state`).textContent(), {
+          timeout: 15_000,
+        })
+        .toBe('expired');
+      await expectRowMatchesApi(page, server.url, 'flash-tv');
+      expect(await shownBuckets(page, 'flash-tv')).toEqual({ available: 16, on_hold: 6, sold: 3 });
+
+      // An order's detail shows its ledger entries.
+      await page.locator(`#orders tr[data-order-id="${ids[0]}"]`).click();
+      await expect.poll(() => page.locator('#detail table.ledger tr').count()).toBe(3); // header, hold, sale
+      expect(await page.locator('#detail').textContent()).toContain('paid');
+
+      // Restart on the same database and port: the page reconnects and resumes by itself.
+      await server.stop();
+      await page.waitForSelector('#connection:not([data-status="live"])');
+      server = await startTestServer({ database_url, env: { PORT: port } });
+      await page.waitForSelector('#connection[data-status="live"]', { timeout: 30_000 });
+      const after = apiClient(server.url);
+      expect((await after.post(`/v1/orders/${ids[2]}/payment`, { payment_id: 'p2' })).status).toBe(200);
+      const { body: late_order } = await after.post('/v1/orders', {
+        customer_id: 'after-restart',
+        lines: [{ sku: 'flash-tv', quantity: 2 }],
+      });
+      await expect.poll(() => page.locator(`#orders tr[data-order-id="${late_order.id}"]`).count()).toBe(1);
+      await expectRowMatchesApi(page, server.url, 'flash-tv');
+      expect(await shownBuckets(page, 'flash-tv')).toEqual({ available: 14, on_hold: 5, sold: 6 });
+
+      mkdirSync(TEST_RESULTS_DIRECTORY, { recursive: true });
+      await page.screenshot({ path: join(TEST_RESULTS_DIRECTORY, 'dashboard.png'), fullPage: true });
+      await expectNoPageError(page, errors);
+      await page.close();
+    } finally {
+      await server.dispose();
+    }
+  });
+
+  it('asks for an API key on 401, keeps it, and sends it as a Bearer token on every call and the stream', async () => {
+    const server = await startTestServer();
+    try {
+      expect((await apiClient(server.url).post('/v1/skus', { sku: 'keyed', available: 5 })).status).toBe(201);
+      const page = await browser.newPage();
+      // Until the access-control plugin (issue 10) is in, the browser plays the server's part: every
+      // API call without the right key is answered 401 in the API's error shape.
+      const seen = new Map<string, string | undefined>();
+      await page.route('**/v1/**', async (route) => {
+        const authorization = route.request().headers().authorization;
+        seen.set(new URL(route.request().url()).pathname, authorization);
+        if (authorization === 'Bearer sk-test-1') return route.continue();
+        return route.fulfill({
+          status: 401,
+          contentType: 'application/json',
+          body: JSON.stringify({ error: { code: 'unauthorized', message: 'a valid API key is required' } }),
+        });
+      });
+      await page.goto(server.url);
+      await page.waitForSelector('#key-dialog[open]');
+      expect(await page.locator('#key-reason').textContent()).toBeTruthy();
+      await page.locator('#key-form input[name=key]').fill('sk-test-1');
+      await page.locator('#key-form button[value=save]').click();
+      await page.waitForSelector('#connection[data-status="live"]');
+      await page.waitForSelector('#sku-rows tr[data-sku="keyed"]');
+      expect(await page.evaluate(() => localStorage.getItem('stockhold.api_key'))).toBe('sk-test-1');
+      expect(seen.get('/v1/events')).toBe('Bearer sk-test-1');
+      expect(seen.get('/v1/skus')).toBe('Bearer sk-test-1');
+      // A reload uses the kept key without asking again.
+      await page.reload();
+      await page.waitForSelector('#connection[data-status="live"]');
+      expect(await page.locator('#key-dialog[open]').count()).toBe(0);
+      await page.close();
+    } finally {
+      await server.dispose();
+    }
+  });
+
+  it('works under a strict Content-Security-Policy (no inline script or style)', async () => {
+    const server = await startTestServer();
+    try {
+      expect((await apiClient(server.url).post('/v1/skus', { sku: 'csp', available: 3 })).status).toBe(201);
+      const page = await browser.newPage();
+      const violations: string[] = [];
+      page.on('console', (message) => {
+        if (message.text().includes('Content Security Policy')) violations.push(message.text());
+      });
+      // The policy helmet's strictest settings would send (issue 10 adds the real header).
+      await page.route(`${server.url}/`, async (route) => {
+        const response = await route.fetch();
+        await route.fulfill({
+          response,
+          headers: {
+            ...response.headers(),
+            'content-security-policy':
+              "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'",
+          },
+        });
+      });
+      await page.goto(server.url);
+      await page.waitForSelector('#connection[data-status="live"]');
+      await page.waitForSelector('#sku-rows tr[data-sku="csp"]');
+      await page.waitForSelector('#rate-chart canvas');
+      expect(violations).toEqual([]);
+      // The policy is in force: an inline script added now is refused.
+      const inline_ran = await page.evaluate(() => {
+        const script = document.createElement('script');
+        script.textContent = 'window.inlineRan = true';
+        document.head.append(script);
+        return (window as unknown as { inlineRan?: boolean }).inlineRan === true;
+      });
+      expect(inline_ran).toBe(false);
+      await page.close();
+    } finally {
+      await server.dispose();
+    }
+  });
+
+  it('renders a thousand SKUs, searchable, without freezing', async () => {
+    const server = await startTestServer();
+    try {
+      const api = apiClient(server.url);
+      const sku_count = 1000;
+      const concurrency = 25;
+      for (let start = 0; start < sku_count; start += concurrency) {
+        const created = await Promise.all(
+          Array.from({ length: concurrency }, (_, offset) =>
+            api.post('/v1/skus', { sku: `sku-${String(start + offset).padStart(4, '0')}`, available: 100 }),
+          ),
+        );
+        expect(created.map((answer) => answer.status)).toEqual(Array(concurrency).fill(201));
+      }
+      const { page, errors } = await openDashboard(server.url);
+      await expect.poll(() => page.locator('#sku-rows tr').count(), { timeout: 30_000 }).toBe(sku_count);
+      await page.locator('#sku-search').fill('sku-09');
+      await expect.poll(() => page.locator('#sku-rows tr:not([hidden])').count()).toBe(100);
+      // Still responsive: a checkout on one of them shows up live.
+      expect(
+        (await api.post('/v1/orders', { customer_id: 'c', lines: [{ sku: 'sku-0950', quantity: 7 }] }))
+          .status,
+      ).toBe(201);
+      await expectRowMatchesApi(page, server.url, 'sku-0950');
+      await expectNoPageError(page, errors);
+      await page.close();
+    } finally {
+      await server.dispose();
+    }
+  });
+});
