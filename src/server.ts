@@ -6,6 +6,7 @@ import { type Clock, systemClock } from './core/clock.ts';
 import { buildApp } from './http/app.ts';
 import { EventHub } from './http/event-hub.ts';
 import { createLogger } from './logger.ts';
+import { securitySetup } from './security/security.ts';
 import { CommandQueue } from './store/command-queue.ts';
 import type { KyselyStore } from './store/kysely-store.ts';
 import { openStore } from './store/open-store.ts';
@@ -64,10 +65,15 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     batch_size_max: config.BATCH_SIZE_MAX,
     queue_length_max: config.QUEUE_LENGTH_MAX,
   });
+  const security = await securitySetup(config, { store, clock, logger });
+  if (security.refusal !== null) {
+    await store.close();
+    throw new StartupError(security.refusal);
+  }
   const events = new EventHub(store);
   const app = await buildApp(
     { store, queue, clock, events, default_hold_seconds: config.DEFAULT_HOLD_SECONDS },
-    { logger },
+    { logger, plugins: [...security.plugins] },
   );
   const sweeper = new Sweeper(
     store,
