@@ -1,5 +1,6 @@
 // The stockhold command line; each command lives in its own file under commands/.
 import { Command } from 'commander';
+import { registerKeys } from './commands/keys.ts';
 import { registerMigrate } from './commands/migrate.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerVerify } from './commands/verify.ts';
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
   registerServe(program);
   registerMigrate(program);
   registerVerify(program);
+  registerKeys(program);
   return program;
 }
 
