@@ -17,6 +17,8 @@ export interface ServerOptions {
   logger?: Logger;
   /** Start the sweeper (tests that drive expiry by hand turn it off). */
   sweeper?: boolean;
+  /** More plugins for buildApp, after access control (tests collect the routes with one). */
+  plugins?: ((app: FastifyInstance) => Promise<void>)[];
 }
 
 export interface RunningServer {
@@ -73,7 +75,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const events = new EventHub(store);
   const app = await buildApp(
     { store, queue, clock, events, default_hold_seconds: config.DEFAULT_HOLD_SECONDS },
-    { logger, plugins: [...security.plugins] },
+    { logger, plugins: [...security.plugins, ...(options.plugins ?? [])] },
   );
   const sweeper = new Sweeper(
     store,
