@@ -15,6 +15,12 @@ export function createLogger(level: string, destination: 'stdout' | 'stderr' = '
           'password',
           'secret',
           '*.secret',
+          // Access control (issue 10): API keys never reach a log line.
+          'authorization',
+          '*.authorization',
+          '*.headers.authorization',
+          'STOCKHOLD_API_KEYS',
+          '*.STOCKHOLD_API_KEYS',
         ],
         censor: '[redacted]',
       },
