@@ -99,6 +99,23 @@ describe('own orders', () => {
       'cancelled',
     );
   });
+
+  it('gives each key its own Idempotency-Key space: the same key from another storefront is a new order', async () => {
+    const body = { customer_id: 'cat', lines: [{ sku: 'mug', quantity: 1 }] };
+    const send = (key: string) =>
+      fetch(`${server.url}/v1/orders`, {
+        method: 'POST',
+        headers: { ...bearer(key), 'content-type': 'application/json', 'idempotency-key': 'order-1' },
+        body: JSON.stringify(body),
+      }).then(async (response) => ({ status: response.status, body: (await response.json()) as any }));
+    const first = await send(keys.checkout);
+    const replay = await send(keys.checkout);
+    const other = await send(keys.other_checkout);
+    expect(first.status).toBe(201);
+    expect(replay.body.id).toBe(first.body.id);
+    expect(other.status).toBe(201);
+    expect(other.body.id).not.toBe(first.body.id);
+  });
 });
 
 describe('keys given in STOCKHOLD_API_KEYS', () => {
