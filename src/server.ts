@@ -76,7 +76,11 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const app = await buildApp(
     { store, queue, clock, events, default_hold_seconds: config.DEFAULT_HOLD_SECONDS },
     { logger, plugins: [...security.plugins, ...(options.plugins ?? [])] },
-  );
+  ).catch(async (error: unknown) => {
+    // A route without an access rule (or any plugin failure) must not leave the database open.
+    await store.close();
+    throw error;
+  });
   const sweeper = new Sweeper(
     store,
     clock,
