@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { type Static, Type } from 'typebox';
 import { Value } from 'typebox/value';
 import { LIMITS } from './core/limits.ts';
+import { ApiKeysConfigError, parseEnvironmentKeys } from './security/api-keys.ts';
 
 const Integer = (minimum: number, maximum: number, default_value: number) =>
   Type.Integer({ minimum, maximum, default: default_value });
@@ -43,6 +44,17 @@ export const ConfigSchema = Type.Object(
     WEBHOOK_ATTEMPTS_MAX: Integer(1, 100, 15),
     WEBHOOK_BACKOFF_BASE_MS: Integer(1, 3_600_000, 1000),
     WEBHOOK_BACKOFF_MAX_MS: Integer(1, 86_400_000, 3_600_000),
+    /** Keys given at start, `admin:<key>,checkout:<key>,read:<key>` (security, issue 10); never logged. */
+    STOCKHOLD_API_KEYS: Type.Optional(Type.String()),
+    /** How long a server trusts its last lookup of a key: the bound on seeing new or revoked keys. */
+    API_KEY_CACHE_TTL_MS: Integer(0, 60_000, 1000),
+    RATE_LIMIT_PER_KEY_PER_SECOND: Integer(1, 10_000_000, 50_000),
+    /** Checkouts per customer_id per minute; 0 turns the limit off. */
+    RATE_LIMIT_PER_CUSTOMER_PER_MINUTE: Integer(0, 1_000_000, 10),
+    /** Default: true only when HOST is loopback (see src/security/webhook-targets.ts). */
+    WEBHOOK_ALLOW_PRIVATE_TARGETS: Type.Optional(
+      Type.Union([Type.Boolean(), Type.Literal('true'), Type.Literal('false')]),
+    ),
   },
   { additionalProperties: true },
 );
@@ -96,7 +108,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, config_path = e
   const first = Value.Errors(ConfigSchema, config)[0];
   if (first) {
     const key = first.instancePath.replace(/^\//, '') || 'config';
-    throw new ConfigError(`invalid configuration: ${key} = ${JSON.stringify(config[key])}: ${first.message}`);
+    // Never echo a secret back: a bad STOCKHOLD_API_KEYS is named, its value is not printed.
+    const value = key === 'STOCKHOLD_API_KEYS' ? '[redacted]' : JSON.stringify(config[key]);
+    throw new ConfigError(`invalid configuration: ${key} = ${value}: ${first.message}`);
+  }
+  if (typeof config.STOCKHOLD_API_KEYS === 'string' && config.STOCKHOLD_API_KEYS.trim() !== '') {
+    try {
+      parseEnvironmentKeys(config.STOCKHOLD_API_KEYS);
+    } catch (error) {
+      if (error instanceof ApiKeysConfigError)
+        throw new ConfigError(`invalid configuration: ${error.message}`);
+      throw error;
+    }
   }
   return config as Config;
 }

@@ -21,6 +21,11 @@ export const REDACT_PATHS = [
   'PGPASSWORD',
   '*.PGPASSWORD',
   'body.secret',
+  // Access control (issue 10): API keys never reach a log line.
+  '*.authorization',
+  '*.headers.authorization',
+  'STOCKHOLD_API_KEYS',
+  '*.STOCKHOLD_API_KEYS',
 ];
 
 /** `scheme://user:password@` in any text: the password is replaced (DATABASE_URL in an error). */

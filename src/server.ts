@@ -11,6 +11,8 @@ import { Metrics } from './http/metrics.ts';
 import { statsPlugin } from './http/routes/stats.ts';
 import { webhookRoutes } from './http/routes/webhooks.ts';
 import { createLogger } from './logger.ts';
+import { securitySetup } from './security/security.ts';
+import { allowPrivateWebhookTargets, checkWebhookTarget } from './security/webhook-targets.ts';
 import { CommandQueue } from './store/command-queue.ts';
 import type { KyselyStore } from './store/kysely-store.ts';
 import { openStore } from './store/open-store.ts';
@@ -25,6 +27,8 @@ export interface ServerOptions {
   sweeper?: boolean;
   /** Where webhooks may be sent (checked on registration and before every attempt). */
   check_target?: TargetCheck;
+  /** More plugins for buildApp, after access control (tests collect the routes with one). */
+  plugins?: ((app: FastifyInstance) => Promise<void>)[];
 }
 
 export interface RunningServer {
@@ -92,8 +96,17 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     },
     metrics.observeBatch,
   );
+  const security = await securitySetup(config, { store, clock, logger });
+  if (security.refusal !== null) {
+    await store.close();
+    throw new StartupError(security.refusal);
+  }
   const events = new EventHub(store);
-  const check_target = options.check_target;
+  // Webhook targets: private, loopback and link-local addresses are refused (after DNS resolution)
+  // unless WEBHOOK_ALLOW_PRIVATE_TARGETS; checked on registration and before every attempt.
+  const allow_private = allowPrivateWebhookTargets(config);
+  const check_target: TargetCheck =
+    options.check_target ?? ((url) => checkWebhookTarget(url, { allow_private }));
   let draining = false;
   const drainPlugin = async (instance: FastifyInstance) => {
     instance.addHook('onRequest', async (request, reply) => {
@@ -107,7 +120,9 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     { store, queue, clock, events, default_hold_seconds: config.DEFAULT_HOLD_SECONDS },
     {
       logger,
+      // Access control first: it only sees (and guards) the routes registered after it.
       plugins: [
+        ...security.plugins,
         metrics.plugin,
         statsPlugin(() => clock.now()),
         dashboardPlugin(),
@@ -115,9 +130,14 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         async (instance) => {
           await instance.register(webhookRoutes, { webhooks, clock, check_target });
         },
+        ...(options.plugins ?? []),
       ],
     },
-  );
+  ).catch(async (error: unknown) => {
+    // A route without an access rule (or any plugin failure) must not leave the database open.
+    await store.close();
+    throw error;
+  });
   const webhook_worker = new WebhookWorker(
     webhooks,
     clock,

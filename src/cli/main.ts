@@ -1,5 +1,6 @@
 // The stockhold command line; each command lives in its own file under commands/.
 import { Command } from 'commander';
+import { registerKeys } from './commands/keys.ts';
 import { registerMigrate } from './commands/migrate.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerSimulate } from './commands/simulate.ts';
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
   registerMigrate(program);
   registerVerify(program);
   registerSimulate(program);
+  registerKeys(program);
   return program;
 }
 

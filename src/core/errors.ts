@@ -18,6 +18,7 @@ export const ERROR_STATUS = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   idempotency_key_reused: 422,
+  webhook_target_forbidden: 422,
   rate_limited: 429,
   internal_error: 500,
   overloaded: 503,

@@ -39,6 +39,8 @@ export interface OrderState {
   late: boolean;
   /** When the order left pending_payment. */
   closed_at_ms: number | null;
+  /** The API key that created the order (null in open mode): a checkout key sees only its own. */
+  api_key_id?: string | null;
 }
 
 export const MOVEMENT_KIND = Object.freeze({
@@ -111,6 +113,8 @@ export interface CheckoutCommand {
   customer_id: string;
   lines: OrderLine[];
   hold_seconds: number;
+  /** The API key that sends the checkout, stored with the order (access control, issue 10). */
+  api_key_id?: string | null;
 }
 
 export interface PayCommand {

@@ -48,6 +48,7 @@ export function invalidReason(command: Command): string | null {
       return null;
     case 'checkout':
       if (!isText(command.customer_id, 1, LIMITS.customer_id_length_max)) return 'customer_id is required';
+      if (command.api_key_id != null && !isText(command.api_key_id, 1, 64)) return 'api_key_id is too long';
       if (!isIntegerIn(command.hold_seconds, LIMITS.hold_seconds_min, LIMITS.hold_seconds_max)) {
         return 'hold_seconds is out of range';
       }

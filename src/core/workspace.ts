@@ -179,6 +179,7 @@ export class Workspace {
       payment_id: null,
       late: false,
       closed_at_ms: null,
+      api_key_id: command.api_key_id ?? null,
     };
     this.orders.set(order.id, order);
     this.new_orders.add(order.id);

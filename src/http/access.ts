@@ -10,8 +10,19 @@ export type ApiScope = (typeof API_SCOPES)[number];
  */
 export type AccessRule = 'public' | { scopes: readonly ApiScope[]; own_orders?: boolean };
 
+/** The caller a request was authenticated as (set by the access-control plugin, src/security). */
+export interface ApiKeyPrincipal {
+  id: string;
+  name: string;
+  scope: ApiScope;
+}
+
 declare module 'fastify' {
   interface FastifyContextConfig {
     access?: AccessRule;
+  }
+  interface FastifyRequest {
+    /** null in open mode, on public routes, or where the access-control plugin is not installed. */
+    api_key?: ApiKeyPrincipal | null;
   }
 }

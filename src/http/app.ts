@@ -49,6 +49,8 @@ export async function buildApp(context: AppContext, options: AppOptions): Promis
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     requestTimeout: 30_000,
+    // A slow client has 30 s for its whole request (headers included); headers are capped at
+    // Node's 16 KiB (answered 431); idle keep-alive sockets close after Fastify's 72 s.
     routerOptions: { maxParamLength: 200 },
     // Per-request lines go out at debug level (hook below): at 00:00 info-level access logs would
     // cost more than the checkouts they describe.

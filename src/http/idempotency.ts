@@ -12,5 +12,6 @@ export function idempotencyOf(request: FastifyRequest): Idempotency | undefined 
     .update(`${request.method} ${request.routeOptions.url ?? request.url}\n`)
     .update(`${stringify(request.params ?? {})}\n${stringify(request.body ?? null)}`)
     .digest('base64url');
-  return { key, fingerprint };
+  // Each API key has its own key space: another key's Idempotency-Key never replays its answer.
+  return { key: request.api_key ? `${request.api_key.id}/${key}` : key, fingerprint };
 }

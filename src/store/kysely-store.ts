@@ -797,6 +797,7 @@ function orderFromRow(row: OrdersTable, lines: { sku: string; quantity: number }
     payment_id: row.payment_id,
     late: Number(row.late) === 1,
     closed_at_ms: row.closed_at_ms === null ? null : Number(row.closed_at_ms),
+    api_key_id: row.api_key_id ?? null,
   };
 }
 
@@ -811,5 +812,6 @@ function orderRow(order: OrderState): OrdersTable {
     payment_id: order.payment_id,
     late: order.late ? 1 : 0,
     closed_at_ms: order.closed_at_ms,
+    api_key_id: order.api_key_id ?? null,
   };
 }

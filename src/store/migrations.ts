@@ -1,6 +1,7 @@
 // Schema migrations, one list for every dialect; Kysely's Migrator records and locks them, so
 // several processes starting at once migrate exactly once.
 import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
+import { apiKeysMigration } from '../security/migration.ts';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -185,6 +186,7 @@ function migrations(dialect: DialectName): Record<string, Migration> {
           .execute();
       },
     },
+    '0003_api_keys': apiKeysMigration,
   };
 }
 

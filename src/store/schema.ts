@@ -24,6 +24,8 @@ export interface OrdersTable {
   payment_id: string | null;
   late: number;
   closed_at_ms: number | null;
+  /** Added by migration 0003_api_keys. */
+  api_key_id: string | null;
 }
 
 export interface OrderLinesTable {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../../src/config.ts';
 import type { Clock } from '../../src/core/clock.ts';
 import { createLogger } from '../../src/logger.ts';
-import { type RunningServer, startServer } from '../../src/server.ts';
+import { type RunningServer, type ServerOptions, startServer } from '../../src/server.ts';
 
 export interface TestServer extends RunningServer {
   database_url: string;
@@ -21,7 +21,13 @@ export function temporarySqliteUrl(): { url: string; directory: string } {
 }
 
 export async function startTestServer(
-  options: { database_url?: string; clock?: Clock; env?: Record<string, string>; sweeper?: boolean } = {},
+  options: {
+    database_url?: string;
+    clock?: Clock;
+    env?: Record<string, string>;
+    sweeper?: boolean;
+    plugins?: ServerOptions['plugins'];
+  } = {},
 ): Promise<TestServer> {
   const temporary = options.database_url ? null : temporarySqliteUrl();
   const database_url = options.database_url ?? temporary!.url;
@@ -33,6 +39,7 @@ export async function startTestServer(
     clock: options.clock,
     logger: createLogger(config.LOG_LEVEL),
     sweeper: options.sweeper,
+    plugins: options.plugins,
   });
   return {
     ...server,

@@ -56,6 +56,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<AppContext> = async (
           customer_id: request.body.customer_id,
           lines: request.body.lines,
           hold_seconds: request.body.hold_seconds ?? default_hold_seconds,
+          api_key_id: request.api_key?.id ?? null,
         },
         idempotency: idempotencyOf(request),
       });

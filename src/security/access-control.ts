@@ -1,0 +1,130 @@
+// The access-control plugin: every route must declare `config.access`; requests carry
+// `Authorization: Bearer <key>`; scopes, own orders, open mode on loopback, and rate limits.
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { StockholdError } from '../core/errors.ts';
+import type { AccessRule, ApiKeyPrincipal } from '../http/access.ts';
+import type { Store } from '../store/store.ts';
+import { bearerKey } from './api-keys.ts';
+import type { KeyVerifier } from './key-verifier.ts';
+import { isLoopbackName } from './loopback.ts';
+
+export interface AccessControlOptions {
+  verifier: KeyVerifier;
+  /** For own_orders: who created an order. */
+  store: Pick<Store, 'getOrder'>;
+  /** HOST is loopback: with no key anywhere, the server runs open. */
+  open_allowed: boolean;
+  rate_limit_per_key_per_second: number;
+  /** 0 turns the per-customer limit off. */
+  rate_limit_per_customer_per_minute: number;
+}
+
+/** Routes limited per customer_id (the body's), on top of the per-key limit. */
+const CUSTOMER_LIMITED_ROUTES = new Set(['POST /v1/orders']);
+/** Distinct keys, IPs and customers the in-memory rate-limit store remembers (LRU). */
+const RATE_LIMIT_ENTRIES_MAX = 100_000;
+
+/** Routes registered before this plugin (Swagger UI's) carry no rule: /docs is public, the rest admin. */
+function ruleOf(request: FastifyRequest): AccessRule {
+  const rule = request.routeOptions.config?.access;
+  if (rule !== undefined) return rule;
+  if (request.is404) return 'public';
+  const url = request.routeOptions.url ?? '';
+  return url === '/docs' || url.startsWith('/docs/') ? 'public' : { scopes: [] };
+}
+
+function allows(rule: Exclude<AccessRule, 'public'>, principal: ApiKeyPrincipal): boolean {
+  return principal.scope === 'admin' || rule.scopes.includes(principal.scope);
+}
+
+function rateLimited(limit: string, ttl_seconds: number): StockholdError {
+  const retry_after_seconds = Math.max(1, ttl_seconds);
+  return new StockholdError(
+    'rate_limited',
+    `too many requests (${limit}); retry in ${retry_after_seconds} s`,
+    {
+      limit,
+      retry_after_seconds,
+    },
+  );
+}
+
+export function accessControl(options: AccessControlOptions): (app: FastifyInstance) => Promise<void> {
+  const { verifier, store } = options;
+  return async (app) => {
+    // A route without a rule is a start-up failure, so a new route can never be silently open.
+    app.addHook('onRoute', (route) => {
+      if (route.config?.access === undefined) {
+        const methods = Array.isArray(route.method) ? route.method.join(',') : route.method;
+        throw new Error(`route ${methods} ${route.url} declares no config.access rule (src/http/access.ts)`);
+      }
+    });
+
+    // Limits are checked by our own hooks (createRateLimit), so refusals use the usual error shape
+    // and a route can carry two limits (per key and per customer).
+    await app.register(rateLimit, { global: false, cache: RATE_LIMIT_ENTRIES_MAX });
+    const per_key = app.createRateLimit({
+      max: options.rate_limit_per_key_per_second,
+      timeWindow: 1000,
+      keyGenerator: (request) => (request.api_key ? `key:${request.api_key.id}` : `ip:${request.ip}`),
+    });
+    const per_customer = app.createRateLimit({
+      max: options.rate_limit_per_customer_per_minute,
+      timeWindow: 60_000,
+      keyGenerator: (request) => `customer:${(request.body as { customer_id?: string }).customer_id}`,
+    });
+
+    app.decorateRequest('api_key', null);
+    app.addHook('onRequest', async (request) => {
+      const rule = ruleOf(request);
+      const open = options.open_allowed && !(await verifier.anyKeyExists());
+      if (open) {
+        // DNS rebinding: a web page can make a browser send requests to 127.0.0.1 under its own
+        // host name; an open server answers only requests addressed to a loopback name.
+        if (!isLoopbackName(request.hostname)) {
+          throw new StockholdError(
+            'forbidden',
+            'this server runs without keys and answers only loopback host names',
+          );
+        }
+      } else if (rule !== 'public') {
+        const key = bearerKey(request.headers.authorization);
+        if (key === null)
+          throw new StockholdError('unauthorized', 'send an API key: Authorization: Bearer <key>');
+        const principal = await verifier.verify(key);
+        if (principal === null) throw new StockholdError('unauthorized', 'the API key is unknown or revoked');
+        if (!allows(rule, principal)) {
+          throw new StockholdError('forbidden', `a ${principal.scope} key may not call this route`);
+        }
+        request.api_key = principal;
+      }
+      const limit = await per_key(request);
+      if (!limit.isAllowed && limit.isExceeded) throw rateLimited('per key', limit.ttlInSeconds);
+    });
+
+    app.addHook('preHandler', async (request) => {
+      const rule = ruleOf(request);
+      const principal = request.api_key;
+      if (principal && rule !== 'public' && rule.own_orders && principal.scope === 'checkout') {
+        // Another key's order answers exactly like a missing one, so order ids never leak. The
+        // creating key never changes, so this read cannot race with the command that follows.
+        const id = (request.params as { id: string }).id;
+        const order = await store.getOrder(id);
+        if (order && order.api_key_id !== principal.id) {
+          throw new StockholdError('order_not_found', `order ${id} does not exist`, { order_id: id });
+        }
+      }
+      // The anti-bot limit guards the keyed storefront path; an open (loopback, keyless) server is
+      // one person's development run and is not limited per customer.
+      if (
+        principal &&
+        options.rate_limit_per_customer_per_minute > 0 &&
+        CUSTOMER_LIMITED_ROUTES.has(`${request.method} ${request.routeOptions.url}`)
+      ) {
+        const limit = await per_customer(request);
+        if (!limit.isAllowed && limit.isExceeded) throw rateLimited('per customer', limit.ttlInSeconds);
+      }
+    });
+  };
+}

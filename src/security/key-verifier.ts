@@ -1,0 +1,65 @@
+// Verifies presented API keys against STOCKHOLD_API_KEYS and the api_keys table, with a small
+// cache: every server process sees a new or revoked key within `cache_ttl_ms` (1 s by default).
+import type { Clock } from '../core/clock.ts';
+import { StockholdError } from '../core/errors.ts';
+import type { ApiKeyPrincipal } from '../http/access.ts';
+import { type ApiKeyRepository, hashApiKey } from './api-keys.ts';
+
+/** Entries kept at most; the oldest is dropped first. Unknown keys are cached too (no DB flood). */
+export const KEY_CACHE_ENTRIES_MAX = 10_000;
+
+interface CacheEntry {
+  principal: Promise<ApiKeyPrincipal | null>;
+  checked_at_ms: number;
+}
+
+export class KeyVerifier {
+  private readonly cache = new Map<string, CacheEntry>();
+  private keys_exist: { value: Promise<boolean>; checked_at_ms: number } | null = null;
+
+  constructor(
+    private readonly repository: ApiKeyRepository,
+    private readonly environment_keys: ReadonlyMap<string, ApiKeyPrincipal>,
+    private readonly clock: Clock,
+    private readonly cache_ttl_ms: number,
+  ) {}
+
+  /** The key's principal, or null for an unknown or revoked key. */
+  async verify(key: string): Promise<ApiKeyPrincipal | null> {
+    const key_hash = hashApiKey(key);
+    const from_environment = this.environment_keys.get(key_hash);
+    if (from_environment) return from_environment;
+    const now_ms = this.clock.now();
+    const cached = this.cache.get(key_hash);
+    if (cached && now_ms - cached.checked_at_ms < this.cache_ttl_ms) return cached.principal;
+    // One lookup per key at a time: concurrent requests with the same key share the promise.
+    const principal = this.repository.findActive(key_hash);
+    this.cache.delete(key_hash);
+    if (this.cache.size >= KEY_CACHE_ENTRIES_MAX) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(key_hash, { principal, checked_at_ms: now_ms });
+    try {
+      return await principal;
+    } catch {
+      this.cache.delete(key_hash);
+      throw new StockholdError('not_ready', 'cannot verify the API key now; retry');
+    }
+  }
+
+  /** Whether any key exists: in STOCKHOLD_API_KEYS or in the database (revoked keys count). */
+  async anyKeyExists(): Promise<boolean> {
+    if (this.environment_keys.size > 0) return true;
+    const now_ms = this.clock.now();
+    const known = this.keys_exist;
+    // Once a key exists it always will (revoked rows stay), so a true answer is never asked again.
+    if (known && (now_ms - known.checked_at_ms < this.cache_ttl_ms || (await known.value)))
+      return known.value;
+    const value = this.repository.anyExists();
+    this.keys_exist = { value, checked_at_ms: now_ms };
+    try {
+      return await value;
+    } catch {
+      this.keys_exist = null;
+      throw new StockholdError('not_ready', 'cannot read the API keys now; retry');
+    }
+  }
+}
