@@ -120,26 +120,30 @@ describe('an embedded PostgreSQL, the fallback where no server answers', () => {
 
 describe('start-up against a database that cannot be used', () => {
   let database: TestDatabase;
+  // The command-line runs start together (each is a whole node process); the tests await their own.
+  let refused: ReturnType<typeof stockhold>;
+  let unknown_user: ReturnType<typeof stockhold>;
+  let refused_url: URL;
   beforeAll(async () => {
     database = await createTestDatabase('stockhold_connection');
+    refused_url = new URL(database.url);
+    refused_url.port = '1'; // privileged and unused: the connection is refused at once
+    refused = stockhold(['serve', '--port', '0'], { DATABASE_URL: refused_url.toString() });
+    const unknown = new URL(database.url);
+    unknown.username = 'no_such_user';
+    unknown.password = '';
+    unknown_user = stockhold(['migrate'], { DATABASE_URL: unknown.toString() });
   });
   afterAll(async () => {
     await database?.drop();
   });
 
   it('stops with one line naming the refused connection when nothing listens on the port', async () => {
-    const url = new URL(database.url);
-    url.port = '1'; // privileged and unused: the connection is refused at once
-    const result = await stockhold(['serve', '--port', '0'], { DATABASE_URL: url.toString() });
-    expectOneLineFailure(result, `${url.hostname}:1`, 'ECONNREFUSED');
+    expectOneLineFailure(await refused, `${refused_url.hostname}:1`, 'ECONNREFUSED');
   });
 
   it('stops with one line naming a user the server does not know', async () => {
-    const url = new URL(database.url);
-    url.username = 'no_such_user';
-    url.password = '';
-    const result = await stockhold(['migrate'], { DATABASE_URL: url.toString() });
-    expectOneLineFailure(result, 'no_such_user');
+    expectOneLineFailure(await unknown_user, 'no_such_user');
   });
 
   it('applies PG_POOL_SIZE and PG_STATEMENT_TIMEOUT_MS to every connection', async () => {
