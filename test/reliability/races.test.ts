@@ -95,14 +95,18 @@ for (const makeBackend of [sqliteBackend, postgresBackend]) {
         if (i % 4 === 0) lines.push({ sku: skus[(i + 1) % 3]!, quantity: 1 });
         const held = await one(
           stores[i % stores.length]!,
-          { command: { kind: 'checkout', order_id, customer_id: `c${i}`, lines, hold_seconds: 1 } },
+          // Each order its own deadline, so a sweep at one order's deadline races that order alone.
+          { command: { kind: 'checkout', order_id, customer_id: `c${i}`, lines, hold_seconds: 1 + i } },
           START_MS,
         );
         expect(code(held)).toBe('ok');
       }
       // Half the races happen just before the deadline (payment may win), half at it (expiry may win).
-      const deadline_ms = START_MS + 1000;
-      const races = orders.map(async (order_id, i) => {
+      const deadlineOf = (i: number) => START_MS + (1 + i) * 1000;
+      // In waves of ten orders (forty racing transactions): enough to race on every order, without
+      // queueing hundreds of transactions on a few pooled connections of a loaded machine.
+      const race = async (order_id: string, i: number) => {
+        const deadline_ms = deadlineOf(i);
         const now_ms = deadline_ms - (random() < 0.5 ? 1 : 0);
         const pick = () => stores[Math.floor(random() * stores.length)]!;
         const [pay, cancel] = await Promise.all([
@@ -113,8 +117,12 @@ for (const makeBackend of [sqliteBackend, postgresBackend]) {
           pick().sweepExpired(deadline_ms - (random() < 0.5 ? 1 : 0), 7),
         ]);
         return { order_id, pay: code(pay), cancel: code(cancel) };
-      });
-      const answers = await Promise.all(races);
+      };
+      const answers = [];
+      for (let start = 0; start < orders.length; start += 10) {
+        const wave = orders.slice(start, start + 10);
+        answers.push(...(await Promise.all(wave.map((order_id, j) => race(order_id, start + j)))));
+      }
 
       const outcomes = { paid: 0, paid_late: 0, cancelled: 0, expired: 0 };
       for (const answer of answers) {
@@ -134,7 +142,7 @@ for (const makeBackend of [sqliteBackend, postgresBackend]) {
         }
       }
       // Whatever is left pending past its deadline is swept once more; then every order is final.
-      await stores[stores.length - 1]!.sweepExpired(deadline_ms, 10_000);
+      await stores[stores.length - 1]!.sweepExpired(deadlineOf(ORDERS), 10_000);
       expect(await stores[0]!.listOrders({ status: 'pending_payment', limit: 10 })).toEqual([]);
       // The ledger shows one release or one sale per line of every order (checked by the deep walk).
       const report = await expectVerified(stores[0]!);
