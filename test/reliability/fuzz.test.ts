@@ -324,7 +324,7 @@ describe('hostile input against every route', () => {
     );
     await expectVerified(store);
     reportFigure('fuzz inputs (inject)', JSON.stringify(counts));
-  }, 300_000);
+  }, 1_200_000);
 });
 
 describe('paths the router refuses', () => {

@@ -590,7 +590,7 @@ describe('the store agrees with the reference model', () => {
     reportFigure('model runs on SQLite', runs);
     reportFigure('model seconds on SQLite', ((performance.now() - started_ms) / 1000).toFixed(1));
     if (runs < SQLITE_RUNS_MAX) expect(operations).toBeGreaterThanOrEqual(SQLITE_OPERATIONS);
-  }, 300_000);
+  }, 1_200_000);
 
   describe('on PostgreSQL', () => {
     let database: TestDatabase;
@@ -623,6 +623,6 @@ describe('the store agrees with the reference model', () => {
         operations += (await runSequence(store, base_seed + 1_000_000 + run, STEPS, 25)).operations;
       }
       reportFigure('model operations on PostgreSQL', operations);
-    }, 300_000);
+    }, 1_200_000);
   });
 });
