@@ -53,3 +53,165 @@ export function auditSku(t: SkuTotals): string[] {
   if (t.paid_quantity !== t.sold) say(`paid orders hold ${t.paid_quantity}, sold is ${t.sold}`);
   return problems;
 }
+
+/** One ledger row, as the deep audit reads it. */
+export interface LedgerRow {
+  sku: string;
+  seq: number;
+  kind: string;
+  order_id: string | null;
+  delta_available: number;
+  delta_on_hold: number;
+  delta_sold: number;
+  available_after: number;
+  on_hold_after: number;
+  sold_after: number;
+}
+
+export interface Buckets {
+  available: number;
+  on_hold: number;
+  sold: number;
+}
+
+/**
+ * Walks one SKU's ledger in seq order and checks it is a chain: seq 1, 2, 3... without gaps, each
+ * row's `*_after` is the previous row's plus its deltas and never negative, movements that are not
+ * adjustments conserve stock, and the chain ends on the SKU row's buckets.
+ */
+export class LedgerChainCheck {
+  private expected_seq = 1;
+  private buckets: Buckets = { available: 0, on_hold: 0, sold: 0 };
+  readonly problems: string[] = [];
+
+  constructor(readonly sku: string) {}
+
+  add(row: LedgerRow, stock_changing: ReadonlySet<string>): void {
+    const say = (what: string) => this.problems.push(`${this.sku}: ledger seq ${row.seq}: ${what}`);
+    if (row.seq !== this.expected_seq) {
+      say(`expected seq ${this.expected_seq} (the ledger has a gap or a duplicate)`);
+    }
+    this.expected_seq = row.seq + 1;
+    const next = {
+      available: this.buckets.available + row.delta_available,
+      on_hold: this.buckets.on_hold + row.delta_on_hold,
+      sold: this.buckets.sold + row.delta_sold,
+    };
+    for (const bucket of ['available', 'on_hold', 'sold'] as const) {
+      const after = row[`${bucket}_after`];
+      if (after !== next[bucket])
+        say(`${bucket}_after is ${after}, previous row + delta gives ${next[bucket]}`);
+      if (after < 0) say(`${bucket}_after is negative (${after})`);
+    }
+    if (!stock_changing.has(row.kind) && row.delta_available + row.delta_on_hold + row.delta_sold !== 0) {
+      say(`a ${row.kind} movement changes the total stock`);
+    }
+    this.buckets = { available: row.available_after, on_hold: row.on_hold_after, sold: row.sold_after };
+  }
+
+  finish(row: Buckets & { version: number }): string[] {
+    const end = this.buckets;
+    if (end.available !== row.available || end.on_hold !== row.on_hold || end.sold !== row.sold) {
+      this.problems.push(
+        `${this.sku}: the ledger ends at available ${end.available}, on_hold ${end.on_hold}, sold ${end.sold}; ` +
+          `the row has ${row.available}, ${row.on_hold}, ${row.sold}`,
+      );
+    }
+    if (this.expected_seq - 1 !== row.version) {
+      this.problems.push(
+        `${this.sku}: the ledger ends at seq ${this.expected_seq - 1}, the row is at version ${row.version}`,
+      );
+    }
+    return this.problems;
+  }
+}
+
+/** What one order is, with its holds and its ledger movements grouped per SKU and kind. */
+export interface OrderAuditInput {
+  id: string;
+  status: string;
+  late: boolean;
+  expires_at_ms: number;
+  paid_at_ms: number | null;
+  payment_id: string | null;
+  closed_at_ms: number | null;
+  /** Per SKU, the sum of the order's lines. */
+  quantities: Map<string, number>;
+  /** Per SKU, the hold row (quantity and deadline). */
+  holds: Map<string, { quantity: number; expires_at_ms: number }>;
+  /** Per SKU, per movement kind: how many ledger rows and their summed deltas. */
+  movements: Map<string, Map<string, { count: number } & Buckets>>;
+}
+
+/** The movements each final state implies, per SKU of the order: stock moved exactly once. */
+const EXPECTED_KINDS: Record<string, string[]> = {
+  pending_payment: ['hold'],
+  paid: ['hold', 'payment'],
+  paid_late: ['hold', 'expiry_release', 'late_payment'],
+  cancelled: ['hold', 'cancel_release'],
+  expired: ['hold', 'expiry_release'],
+};
+
+/** The net change of each bucket, per unit held, for an order in each state. */
+const EXPECTED_NET: Record<string, Buckets> = {
+  pending_payment: { available: -1, on_hold: 1, sold: 0 },
+  paid: { available: -1, on_hold: 0, sold: 1 },
+  paid_late: { available: -1, on_hold: 0, sold: 1 },
+  cancelled: { available: 0, on_hold: 0, sold: 0 },
+  expired: { available: 0, on_hold: 0, sold: 0 },
+};
+
+/** Checks one order against its holds and its ledger movements. */
+export function auditOrder(order: OrderAuditInput): string[] {
+  const problems: string[] = [];
+  const say = (what: string) => problems.push(`order ${order.id}: ${what}`);
+  const state = order.status === 'paid' && order.late ? 'paid_late' : order.status;
+  const kinds = EXPECTED_KINDS[state];
+  const net = EXPECTED_NET[state];
+  if (!kinds || !net) return [`order ${order.id}: unknown status ${order.status}`];
+  if (order.quantities.size === 0) say('has no lines');
+  if (order.late && order.status !== 'paid') say(`is marked late but is ${order.status}`);
+  if (order.status === 'paid' && (order.payment_id === null || order.paid_at_ms === null)) {
+    say('is paid without a payment_id or paid_at');
+  }
+  if ((order.status === 'pending_payment') !== (order.closed_at_ms === null)) {
+    say(`is ${order.status} with closed_at ${order.closed_at_ms ?? 'unset'}`);
+  }
+  for (const sku of order.movements.keys()) {
+    if (!order.quantities.has(sku)) say(`has ledger movements of ${sku}, which it has no line of`);
+  }
+  for (const sku of order.holds.keys()) {
+    if (!order.quantities.has(sku)) say(`holds ${sku}, which it has no line of`);
+  }
+  for (const [sku, quantity] of order.quantities) {
+    const hold = order.holds.get(sku);
+    if (order.status === 'pending_payment') {
+      if (!hold || hold.quantity !== quantity)
+        say(`holds ${hold?.quantity ?? 0} of ${sku}, its lines sum to ${quantity}`);
+      else if (hold.expires_at_ms !== order.expires_at_ms)
+        say(`hold of ${sku} expires at another time than the order`);
+    } else if (hold) {
+      say(`is ${order.status} but still holds ${hold.quantity} of ${sku}`);
+    }
+    const movements = order.movements.get(sku) ?? new Map<string, { count: number } & Buckets>();
+    const seen = [...movements.keys()].sort().join(',');
+    const want = [...kinds].sort().join(',');
+    const counts = [...movements.values()].map((m) => m.count);
+    if (seen !== want || counts.some((count) => count !== 1)) {
+      const described = [...movements].map(([kind, m]) => `${kind} x${m.count}`).join(', ') || 'none';
+      say(`${sku} moved by [${described}], a ${state} order moves it by [${want}] once each`);
+    }
+    const total = { available: 0, on_hold: 0, sold: 0 };
+    for (const m of movements.values()) {
+      total.available += m.available;
+      total.on_hold += m.on_hold;
+      total.sold += m.sold;
+    }
+    for (const bucket of ['available', 'on_hold', 'sold'] as const) {
+      if (total[bucket] !== net[bucket] * quantity) {
+        say(`${sku}: its movements change ${bucket} by ${total[bucket]}, expected ${net[bucket] * quantity}`);
+      }
+    }
+  }
+  return problems;
+}

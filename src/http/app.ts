@@ -52,6 +52,11 @@ export async function buildApp(context: AppContext, options: AppOptions): Promis
     // A slow client has 30 s for its whole request (headers included); headers are capped at
     // Node's 16 KiB (answered 431); idle keep-alive sockets close after Fastify's 72 s.
     routerOptions: { maxParamLength: 200 },
+    // A path Fastify's router cannot take (a parameter over 200 characters, broken percent-encoding)
+    // is answered in the API's error shape too, not Fastify's own.
+    frameworkErrors: (error, _request, reply) => {
+      sendError(reply, new StockholdError('invalid_request', error.message));
+    },
     // Per-request lines go out at debug level (hook below): at 00:00 info-level access logs would
     // cost more than the checkouts they describe.
     logController: new LogController({ disableRequestLogging: true }),

@@ -18,7 +18,7 @@ import {
 } from '../core/types.ts';
 import { validateCommand } from '../core/validate.ts';
 import type { OrderView, SkuView } from '../core/views.ts';
-import { type Decision, quantitiesBySku, Workspace } from '../core/workspace.ts';
+import { type Decision, isPastDeadline, quantitiesBySku, Workspace } from '../core/workspace.ts';
 import { type DialectName, migrateToLatest, pendingMigrationNames } from './migrations.ts';
 import type { Database, OrdersTable, SkusTable } from './schema.ts';
 import type { CommandEnvelope, CommandResult, OrderFilter, Outcome, Store, StoredEvent } from './store.ts';
@@ -542,10 +542,19 @@ export class KyselyStore implements Store {
       .orderBy('expires_at_ms')
       .limit(LIMITS.lazy_reclaim_orders_max)
       .execute();
-    const ids = [...new Set(candidates.map((row) => row.order_id))]
-      .filter((id) => !workspace.orders.has(id))
-      .sort();
-    if (ids.length === 0) return 0;
+    const candidate_ids = [...new Set(candidates.map((row) => row.order_id))];
+    // An overdue order this transaction already loaded (a pay or cancel of it in the same group
+    // commit) is expired here too: skipping it refused checkouts that any serial order would accept.
+    let expired_loaded = 0;
+    for (const id of candidate_ids) {
+      const order = workspace.orders.get(id);
+      if (order?.status === ORDER_STATUS.pending_payment && isPastDeadline(order, workspace.now_ms)) {
+        workspace.expire(id);
+        expired_loaded += 1;
+      }
+    }
+    const ids = candidate_ids.filter((id) => !workspace.orders.has(id)).sort();
+    if (ids.length === 0) return expired_loaded;
     // SKIP LOCKED: an order another transaction is paying or sweeping is left to that transaction.
     const rows = await this.lockOrders(
       trx
@@ -583,7 +592,7 @@ export class KyselyStore implements Store {
       workspace.orders.get(row.id)!.lines.every((line) => workspace.skus.has(line.sku)),
     );
     for (const row of expirable) workspace.expire(row.id);
-    return expirable.length;
+    return expired_loaded + expirable.length;
   }
 
   private lockOrders<O>(

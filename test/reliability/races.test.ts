@@ -1,0 +1,232 @@
+// Races on one order: payment, cancel and expiry (several sweepers) fired at once from several
+// connections; on PostgreSQL from several store instances, each with its own pool, standing for
+// several server processes. Exactly one outcome per order, its stock moved exactly once (the deep
+// verify matches every order's ledger movements to its final state), and no unit sold twice.
+import { rmSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { KyselyStore } from '../../src/store/kysely-store.ts';
+import { openPostgresStore } from '../../src/store/postgres/postgres-store.ts';
+import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import type { CommandEnvelope, CommandResult } from '../../src/store/store.ts';
+import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
+import { temporarySqliteUrl } from '../support/server.ts';
+import { envCount, expectVerified, reportFigure, seededRandom } from './support.ts';
+
+const ORDERS = envCount('STOCKHOLD_RACE_ORDERS', 60);
+const INSTANCES = 3;
+const START_MS = Date.UTC(2026, 11, 12);
+
+interface Backend {
+  name: string;
+  /** Several independent stores (connections / pools) on one database. */
+  open(): Promise<KyselyStore[]>;
+  cleanup(): Promise<void>;
+}
+
+function sqliteBackend(): Backend {
+  const { url, directory } = temporarySqliteUrl();
+  return {
+    // SQLite has one writer process by design (DESIGN.md, Storage), and better-sqlite3 blocks its
+    // thread while it waits for the file lock, so several writer connections in one process would
+    // only wait on each other. The racers share the one store; its writes still interleave freely.
+    name: 'SQLite (one writer, concurrent transactions)',
+    async open() {
+      const store = await openSqliteStore(url.slice('sqlite:'.length));
+      await store.migrate();
+      return [store];
+    },
+    async cleanup() {
+      rmSync(directory, { recursive: true, force: true });
+    },
+  };
+}
+
+function postgresBackend(): Backend {
+  let database: TestDatabase | null = null;
+  return {
+    name: 'PostgreSQL (several pools standing for processes)',
+    async open() {
+      database = await createTestDatabase('stockhold_races');
+      const stores = [];
+      for (let i = 0; i < INSTANCES; i++) {
+        stores.push(
+          await openPostgresStore({ url: database.url, pool_size: 4, statement_timeout_ms: 10_000 }),
+        );
+      }
+      await stores[0]!.migrate();
+      return stores;
+    },
+    async cleanup() {
+      await database?.drop();
+    },
+  };
+}
+
+const one = async (store: KyselyStore, envelope: CommandEnvelope, now_ms: number): Promise<CommandResult> =>
+  (await store.execute([envelope], now_ms))[0]!;
+
+const code = (result: CommandResult) => (result.outcome.ok ? 'ok' : result.outcome.error.code);
+
+for (const makeBackend of [sqliteBackend, postgresBackend]) {
+  const backend = makeBackend();
+  describe(`races on ${backend.name}`, () => {
+    let stores: KyselyStore[];
+    beforeAll(async () => {
+      stores = await backend.open();
+    });
+    afterAll(async () => {
+      for (const store of stores ?? []) await store.close();
+      await backend.cleanup();
+    });
+
+    it('gives each order exactly one outcome when payment, cancel and expiry race, and moves its stock once', async () => {
+      const random = seededRandom(envCount('STOCKHOLD_RACE_SEED', 8));
+      const skus = ['r1', 'r2', 'r3'];
+      for (const sku of skus) {
+        await one(
+          stores[0]!,
+          { command: { kind: 'create_sku', sku, name: sku, available: ORDERS * 2, max_per_customer: null } },
+          START_MS,
+        );
+      }
+      const orders = Array.from({ length: ORDERS }, (_, i) => `race-${String(i).padStart(4, '0')}`);
+      for (const [i, order_id] of orders.entries()) {
+        const lines = [{ sku: skus[i % 3]!, quantity: 1 + (i % 2) }];
+        if (i % 4 === 0) lines.push({ sku: skus[(i + 1) % 3]!, quantity: 1 });
+        const held = await one(
+          stores[i % stores.length]!,
+          // Each order its own deadline, so a sweep at one order's deadline races that order alone.
+          { command: { kind: 'checkout', order_id, customer_id: `c${i}`, lines, hold_seconds: 1 + i } },
+          START_MS,
+        );
+        expect(code(held)).toBe('ok');
+      }
+      // Half the races happen just before the deadline (payment may win), half at it (expiry may win).
+      const deadlineOf = (i: number) => START_MS + (1 + i) * 1000;
+      // In waves of ten orders (forty racing transactions): enough to race on every order, without
+      // queueing hundreds of transactions on a few pooled connections of a loaded machine.
+      const race = async (order_id: string, i: number) => {
+        const deadline_ms = deadlineOf(i);
+        const now_ms = deadline_ms - (random() < 0.5 ? 1 : 0);
+        const pick = () => stores[Math.floor(random() * stores.length)]!;
+        const [pay, cancel] = await Promise.all([
+          one(pick(), { command: { kind: 'pay', order_id, payment_id: `pay-${i}` } }, now_ms),
+          one(pick(), { command: { kind: 'cancel', order_id } }, now_ms),
+          // Sweepers of other processes, whose clocks may be a millisecond apart.
+          pick().sweepExpired(deadline_ms - (random() < 0.5 ? 1 : 0), 7),
+          pick().sweepExpired(deadline_ms - (random() < 0.5 ? 1 : 0), 7),
+        ]);
+        return { order_id, pay: code(pay), cancel: code(cancel) };
+      };
+      const answers = [];
+      for (let start = 0; start < orders.length; start += 10) {
+        const wave = orders.slice(start, start + 10);
+        answers.push(...(await Promise.all(wave.map((order_id, j) => race(order_id, start + j)))));
+      }
+
+      const outcomes = { paid: 0, paid_late: 0, cancelled: 0, expired: 0 };
+      for (const answer of answers) {
+        const order = (await stores[0]!.getOrder(answer.order_id))!;
+        if (order.status === 'paid') {
+          // The payment was answered ok; the cancel lost (order_paid) or saw the expiry first.
+          expect(answer.pay).toBe('ok');
+          expect(['order_paid', 'order_expired']).toContain(answer.cancel);
+          outcomes[order.late ? 'paid_late' : 'paid'] += 1;
+        } else if (order.status === 'cancelled') {
+          expect(answer).toMatchObject({ cancel: 'ok', pay: 'order_cancelled' });
+          outcomes.cancelled += 1;
+        } else {
+          expect(order.status).toBe('expired');
+          expect(answer).toMatchObject({ cancel: 'order_expired', pay: 'order_expired' });
+          outcomes.expired += 1;
+        }
+      }
+      // Whatever is left pending past its deadline is swept once more; then every order is final.
+      await stores[stores.length - 1]!.sweepExpired(deadlineOf(ORDERS), 10_000);
+      expect(await stores[0]!.listOrders({ status: 'pending_payment', limit: 10 })).toEqual([]);
+      // The ledger shows one release or one sale per line of every order (checked by the deep walk).
+      const report = await expectVerified(stores[0]!);
+      expect(report.orders_walked).toBe(ORDERS);
+      reportFigure(`race outcomes on ${backend.name}`, JSON.stringify(outcomes));
+    });
+
+    it('sells the last units exactly once when many checkouts race from every connection', async () => {
+      await one(
+        stores[0]!,
+        { command: { kind: 'create_sku', sku: 'last', name: 'last', available: 10, max_per_customer: null } },
+        START_MS,
+      );
+      const attempts = await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          one(
+            stores[i % stores.length]!,
+            {
+              command: {
+                kind: 'checkout',
+                order_id: `last-${i}`,
+                customer_id: `c${i}`,
+                lines: [{ sku: 'last', quantity: 1 }],
+                hold_seconds: 600,
+              },
+            },
+            START_MS,
+          ),
+        ),
+      );
+      expect(attempts.filter((result) => code(result) === 'ok')).toHaveLength(10);
+      expect(attempts.filter((result) => code(result) === 'insufficient_stock')).toHaveLength(40);
+      expect(await stores[stores.length - 1]!.getSku('last')).toMatchObject({
+        available: 0,
+        on_hold: 10,
+        sold: 0,
+      });
+      await expectVerified(stores[0]!);
+    });
+
+    it('lets a checkout reclaim an expired hold whose cancel arrives in the same group commit', async () => {
+      // Regression: the lazy reclaim skipped overdue orders already loaded by another command of the
+      // batch, so this checkout was refused although any serial order of the two would accept it.
+      const store = stores[0]!;
+      await one(
+        store,
+        {
+          command: { kind: 'create_sku', sku: 'batch', name: 'batch', available: 1, max_per_customer: null },
+        },
+        START_MS,
+      );
+      const held = await one(
+        store,
+        {
+          command: {
+            kind: 'checkout',
+            order_id: 'batch-x',
+            customer_id: 'x',
+            lines: [{ sku: 'batch', quantity: 1 }],
+            hold_seconds: 1,
+          },
+        },
+        START_MS,
+      );
+      expect(code(held)).toBe('ok');
+      const [checkout, cancel] = await store.execute(
+        [
+          {
+            command: {
+              kind: 'checkout',
+              order_id: 'batch-y',
+              customer_id: 'y',
+              lines: [{ sku: 'batch', quantity: 1 }],
+              hold_seconds: 60,
+            },
+          },
+          { command: { kind: 'cancel', order_id: 'batch-x' } },
+        ],
+        START_MS + 1000,
+      );
+      expect(code(checkout!)).toBe('ok');
+      expect(code(cancel!)).toBe('order_expired');
+      expect(await store.getSku('batch')).toMatchObject({ available: 0, on_hold: 1, sold: 0 });
+      await expectVerified(store);
+    });
+  });
+}

@@ -1,0 +1,75 @@
+// Shared by the reliability suite: the `stockhold verify` CLI as a test runs it, seeds and counts.
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { expect } from 'vitest';
+import type { KyselyStore } from '../../src/store/kysely-store.ts';
+import { type VerifyReport, verifyStore } from '../../src/store/ledger-audit.ts';
+
+const run = promisify(execFile);
+export const BIN = join(import.meta.dirname, '../../bin/stockhold.mjs');
+
+export interface CliVerify {
+  code: number;
+  report: VerifyReport;
+}
+
+/** Runs `stockhold verify --json` on a database, as an operator would after an incident. */
+export async function verifyCli(database_url: string): Promise<CliVerify> {
+  try {
+    const { stdout } = await run(
+      process.execPath,
+      [BIN, 'verify', '--json', '--database-url', database_url],
+      {
+        env: { ...process.env, LOG_LEVEL: 'silent' },
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    );
+    return { code: 0, report: JSON.parse(stdout) as VerifyReport };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    if (typeof failed.code !== 'number' || failed.stdout === '') throw error;
+    return { code: failed.code, report: JSON.parse(failed.stdout) as VerifyReport };
+  }
+}
+
+/** `stockhold verify` exits 0 and lists no problem. */
+export async function expectVerifiedByCli(database_url: string): Promise<VerifyReport> {
+  const { code, report } = await verifyCli(database_url);
+  expect(report.problems).toEqual([]);
+  expect(code).toBe(0);
+  return report;
+}
+
+/** The same checks in-process (cheaper, for checks between steps). */
+export async function expectVerified(store: KyselyStore): Promise<VerifyReport> {
+  const report = await verifyStore(store);
+  expect(report.problems).toEqual([]);
+  return report;
+}
+
+/** An integer from the environment (soak runs turn the counts up), or the default. */
+export function envCount(name: string, fallback: number): number {
+  const value = process.env[name];
+  if (value === undefined || value === '') return fallback;
+  const parsed = Number(value);
+  if (!Number.isSafeInteger(parsed) || parsed < 0) throw new Error(`${name} must be a non-negative integer`);
+  return parsed;
+}
+
+/** A small seeded PRNG (mulberry32), so a failing run can be replayed from its seed. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Prints a figure for the README (the suite's last run) in one greppable line. */
+export function reportFigure(name: string, value: number | string): void {
+  process.stdout.write(`[reliability] ${name}: ${value}\n`);
+}
