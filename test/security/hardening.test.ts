@@ -41,6 +41,8 @@ describe('security headers and error answers', () => {
     for (const source of sources.filter((entry) => entry.endsWith('.js') || entry.endsWith('.css'))) {
       const asset = await fetch(new URL(source, page.url));
       expect(asset.status, source).toBe(200);
+      // Read to the end: an unread body keeps its response in flight, and closing the server waits for it.
+      expect((await asset.arrayBuffer()).byteLength, source).toBeGreaterThan(0);
     }
   });
 
