@@ -1,6 +1,8 @@
 // One measured case: a server (ceiling or stockhold) driven by autocannon with checkouts of the hot
 // SKU or of a SKU drawn uniformly, with the server's RSS read before and after.
 import autocannon, { type Result } from 'autocannon';
+import { loadConfig } from '../src/config.ts';
+import { openMigratedStore } from '../src/server.ts';
 import type { ChildServer } from './processes.ts';
 
 export type Workload = 'hot' | 'uniform';
@@ -11,8 +13,8 @@ export const HOT_SKU = 'hot';
 export const HOT_AVAILABLE = 1_000_000_000;
 export const UNIFORM_SKUS = 10_000;
 export const UNIFORM_AVAILABLE = 1_000;
-/** Concurrent requests while creating the SKUs of a case. */
-const SETUP_CONCURRENCY = 64;
+/** SKUs created per transaction while seeding. */
+const SEED_BATCH_SKUS = 500;
 /** A request that takes longer than this counts as an error (autocannon's timeout). */
 const REQUEST_TIMEOUT_SECONDS = 10;
 
@@ -34,29 +36,28 @@ export function uniformSku(index: number): string {
   return `sku-${String(index).padStart(5, '0')}`;
 }
 
-/** Creates the SKUs a workload checks out, through the API. */
-export async function createSkus(url: string, workload: Workload): Promise<void> {
-  const bodies =
-    workload === 'hot'
-      ? [{ sku: HOT_SKU, available: HOT_AVAILABLE }]
-      : Array.from({ length: UNIFORM_SKUS }, (_, i) => ({
-          sku: uniformSku(i),
-          available: UNIFORM_AVAILABLE,
-        }));
-  let next = 0;
-  const worker = async () => {
-    while (next < bodies.length) {
-      const body = bodies[next++]!;
-      const response = await fetch(`${url}/v1/skus`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      if (response.status !== 201)
-        throw new Error(`creating ${body.sku}: ${response.status} ${await response.text()}`);
+/** Creates the SKUs a workload checks out, through the store, before the server starts. */
+export async function seedSkus(database_url: string, workload: Workload): Promise<void> {
+  const store = await openMigratedStore(loadConfig({ DATABASE_URL: database_url }, undefined));
+  try {
+    const skus =
+      workload === 'hot'
+        ? [{ sku: HOT_SKU, available: HOT_AVAILABLE }]
+        : Array.from({ length: UNIFORM_SKUS }, (_, i) => ({
+            sku: uniformSku(i),
+            available: UNIFORM_AVAILABLE,
+          }));
+    for (let start = 0; start < skus.length; start += SEED_BATCH_SKUS) {
+      const envelopes = skus.slice(start, start + SEED_BATCH_SKUS).map(({ sku, available }) => ({
+        command: { kind: 'create_sku' as const, sku, name: sku, available, max_per_customer: null },
+      }));
+      const results = await store.execute(envelopes, Date.now());
+      const refused = results.find((result) => !result.outcome.ok);
+      if (refused) throw new Error(`seeding SKUs: ${JSON.stringify(refused.outcome)}`);
     }
-  };
-  await Promise.all(Array.from({ length: SETUP_CONCURRENCY }, worker));
+  } finally {
+    await store.close();
+  }
 }
 
 /** POST /v1/orders, one unit, a new customer each time; the SKU is the hot one or drawn uniformly. */

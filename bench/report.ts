@@ -100,10 +100,10 @@ export function evaluateTargets(
       });
     }
     if (store === 'postgres' && coalesced && naive) {
-      const ratio = coalesced.checkouts_per_second / Math.max(naive.checkouts_per_second, 1e-9);
+      const ratio = coalesced.checkouts_per_second / naive.checkouts_per_second;
       targets.push({
         target: `hot SKU, postgres: coalesced >= ${NAIVE_RATIO_MIN_POSTGRES}x naive`,
-        measured: `${ratio.toFixed(1)}x (${rate(coalesced.checkouts_per_second)} vs ${rate(naive.checkouts_per_second)}/s)`,
+        measured: `${Number.isFinite(ratio) ? ratio.toFixed(1) : 'inf'}x (${rate(coalesced.checkouts_per_second)} vs ${rate(naive.checkouts_per_second)}/s)`,
         met: ratio >= NAIVE_RATIO_MIN_POSTGRES,
       });
     }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.ts';
 import { createTestDatabase } from '../test/support/postgres.ts';
-import { createSkus, drive, type Mode, type Workload } from './load.ts';
+import { drive, type Mode, seedSkus, type Workload } from './load.ts';
 import { type ChildServer, ROOT, spawnCeiling, spawnStockhold } from './processes.ts';
 import {
   type CaseResult,
@@ -114,12 +114,10 @@ async function runCase(workload: Workload, mode: Mode, store: StoreName | null):
   const database = await freshDatabase(store);
   try {
     const env = { COALESCE: mode === 'coalesced' ? 'on' : 'off' };
+    await seedSkus(database.url, workload);
     const result = await withServer(
       () => spawnStockhold(database.url, env, node_args),
-      async (server) => {
-        await createSkus(server.url, workload);
-        return measure(server, workload);
-      },
+      (server) => measure(server, workload),
     );
     return { workload, mode, store, ...result };
   } finally {
@@ -132,10 +130,10 @@ async function runRss(store: StoreName, orders: number): Promise<RssResult> {
   log(`RSS over ${orders} orders / ${store}`);
   const database = await freshDatabase(store);
   try {
+    await seedSkus(database.url, 'hot');
     return await withServer(
       () => spawnStockhold(database.url, { COALESCE: 'on' }, node_args),
       async (server) => {
-        await createSkus(server.url, 'hot');
         const rss_start_bytes = server.rssBytes();
         let rss_max_bytes = rss_start_bytes;
         const sampler = setInterval(() => {
