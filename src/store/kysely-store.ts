@@ -17,7 +17,7 @@ import {
 } from '../core/types.ts';
 import { validateCommand } from '../core/validate.ts';
 import type { OrderView, SkuView } from '../core/views.ts';
-import { type Decision, quantitiesBySku, Workspace } from '../core/workspace.ts';
+import { type Decision, isPastDeadline, quantitiesBySku, Workspace } from '../core/workspace.ts';
 import { type DialectName, migrateToLatest } from './migrations.ts';
 import type { Database, OrdersTable, SkusTable } from './schema.ts';
 import type { CommandEnvelope, CommandResult, OrderFilter, Outcome, Store, StoredEvent } from './store.ts';
@@ -495,10 +495,18 @@ export class KyselyStore implements Store {
       .orderBy('expires_at_ms')
       .limit(LIMITS.lazy_reclaim_orders_max)
       .execute();
-    const ids = [...new Set(candidates.map((row) => row.order_id))]
-      .filter((id) => !workspace.orders.has(id))
-      .sort();
-    if (ids.length === 0) return 0;
+    const candidate_ids = [...new Set(candidates.map((row) => row.order_id))];
+    // An order another command of this batch already loaded (and locked) is expired here too, just
+    // as it would be if that command had run in a transaction of its own: same answers either way.
+    let expired = 0;
+    for (const id of candidate_ids) {
+      const order = workspace.orders.get(id);
+      if (order?.status !== ORDER_STATUS.pending_payment || !isPastDeadline(order, workspace.now_ms)) continue;
+      workspace.expire(id);
+      expired += 1;
+    }
+    const ids = candidate_ids.filter((id) => !workspace.orders.has(id)).sort();
+    if (ids.length === 0) return expired;
     // SKIP LOCKED: an order another transaction is paying or sweeping is left to that transaction.
     const rows = await this.lockOrders(
       trx
@@ -519,7 +527,7 @@ export class KyselyStore implements Store {
       ),
     );
     for (const row of rows) workspace.expire(row.id);
-    return rows.length;
+    return expired + rows.length;
   }
 
   private lockOrders<O>(
