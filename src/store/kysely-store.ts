@@ -501,7 +501,8 @@ export class KyselyStore implements Store {
     let expired = 0;
     for (const id of candidate_ids) {
       const order = workspace.orders.get(id);
-      if (order?.status !== ORDER_STATUS.pending_payment || !isPastDeadline(order, workspace.now_ms)) continue;
+      if (order?.status !== ORDER_STATUS.pending_payment || !isPastDeadline(order, workspace.now_ms))
+        continue;
       workspace.expire(id);
       expired += 1;
     }
