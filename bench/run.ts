@@ -3,7 +3,8 @@
 // autocannon, times the sweeper on a million expired holds, and writes bench/results/.
 //
 //   npm run bench -- [--quick] [--duration 15] [--connections 256] [--stores sqlite,postgres]
-//                    [--sweep-holds 1000000] [--rss-orders 0] [--profile]
+//                    [--workloads hot,uniform] [--paths ceiling,naive,coalesced]
+//                    [--sweep-holds 1000000] [--sweep-skus 100] [--rss-orders 0] [--profile]
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, platform, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +31,8 @@ const { values: args } = parseArgs({
     duration: { type: 'string' },
     connections: { type: 'string', default: '256' },
     stores: { type: 'string', default: 'sqlite,postgres' },
+    workloads: { type: 'string', default: 'hot,uniform' },
+    paths: { type: 'string', default: 'ceiling,naive,coalesced' },
     'sweep-holds': { type: 'string' },
     'sweep-skus': { type: 'string', default: '100' },
     'rss-orders': { type: 'string' },
@@ -51,6 +54,15 @@ const stores = args.stores.split(',').map((name) => {
   if (name !== 'sqlite' && name !== 'postgres') throw new Error(`--stores: unknown store ${name}`);
   return name as StoreName;
 });
+function listArg<T extends string>(name: string, value: string, allowed: readonly T[]): T[] {
+  return value.split(',').map((item) => {
+    if (!allowed.includes(item as T))
+      throw new Error(`--${name}: unknown ${item} (one of ${allowed.join(', ')})`);
+    return item as T;
+  });
+}
+const workloads = listArg<Workload>('workloads', args.workloads, ['hot', 'uniform']);
+const paths = listArg<Mode>('paths', args.paths, ['ceiling', 'naive', 'coalesced']);
 const defaults = loadConfig({}, undefined);
 const settings: Settings = {
   connections: integerArg('connections', args.connections, 256, 1),
@@ -203,11 +215,12 @@ async function main(): Promise<void> {
     `${host.cpu_model}, ${host.cores} cores, Node ${host.node}; ${settings.connections} connections, ${settings.duration_seconds} s per case (+${warmup_seconds} s warm-up)`,
   );
   const cases: CaseResult[] = [];
-  for (const workload of ['hot', 'uniform'] as const) {
-    cases.push(await runCase(workload, 'ceiling', null));
+  for (const workload of workloads) {
+    if (paths.includes('ceiling')) cases.push(await runCase(workload, 'ceiling', null));
     for (const store of stores) {
-      cases.push(await runCase(workload, 'naive', store));
-      cases.push(await runCase(workload, 'coalesced', store));
+      for (const mode of ['naive', 'coalesced'] as const) {
+        if (paths.includes(mode)) cases.push(await runCase(workload, mode, store));
+      }
     }
   }
   const sweeper: SweepResult[] = [];
