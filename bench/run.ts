@@ -119,6 +119,14 @@ async function measure(server: ChildServer, workload: Workload): Promise<ReturnT
 
 async function runCase(workload: Workload, mode: Mode, store: StoreName | null): Promise<CaseResult> {
   log(`${workload} / ${store ?? '-'} / ${mode}`);
+  const result = await measureCase(workload, mode, store);
+  log(
+    `  ${Math.round(result.checkouts_per_second)} checkouts/s, p50 ${result.p50_ms} ms, p99 ${result.p99_ms} ms, ${result.errors} errors`,
+  );
+  return result;
+}
+
+async function measureCase(workload: Workload, mode: Mode, store: StoreName | null): Promise<CaseResult> {
   if (store === null) {
     const result = await withServer(spawnCeiling, (server) => measure(server, workload));
     return { workload, mode, store, ...result };
@@ -184,12 +192,16 @@ async function runSweeper(store: StoreName): Promise<SweepResult> {
   log(`sweeper: ${settings.sweep_holds} expired holds / ${store}`);
   const database = await freshDatabase(store);
   try {
-    return await benchSweeper(database.url, {
+    const result = await benchSweeper(database.url, {
       holds: settings.sweep_holds,
       skus: settings.sweep_skus,
       batch_size: settings.sweep_batch_size,
       audit: true,
     });
+    log(
+      `  seeded in ${result.seed_seconds.toFixed(1)} s, released in ${result.sweep_seconds.toFixed(1)} s: ${Math.round(result.releases_per_second)}/s`,
+    );
+    return result;
   } finally {
     await database.drop();
   }
