@@ -236,7 +236,15 @@ async function main(): Promise<void> {
     }
   }
   const sweeper: SweepResult[] = [];
-  if (settings.sweep_holds > 0) for (const store of stores) sweeper.push(await runSweeper(store));
+  if (settings.sweep_holds > 0) {
+    for (const store of stores) {
+      // A failed sweeper run is reported, and the figures measured so far are still written.
+      await runSweeper(store).then(
+        (result) => sweeper.push(result),
+        (error: unknown) => log(`sweeper on ${store} failed: ${(error as Error).message}`),
+      );
+    }
+  }
   const rss: RssResult[] = [];
   if (settings.rss_orders > 0) for (const store of stores) rss.push(await runRss(store, settings.rss_orders));
 

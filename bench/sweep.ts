@@ -70,7 +70,12 @@ export async function benchSweeper(
   database_url: string,
   options: { holds: number; skus: number; batch_size: number; audit: boolean },
 ): Promise<SweepResult> {
-  const config = loadConfig({ DATABASE_URL: database_url, SWEEP_BATCH_SIZE: String(options.batch_size) });
+  // The seeding statements write a million rows each: far longer than a request's statement timeout.
+  const config = loadConfig({
+    DATABASE_URL: database_url,
+    SWEEP_BATCH_SIZE: String(options.batch_size),
+    PG_STATEMENT_TIMEOUT_MS: '600000',
+  });
   const store = await openMigratedStore(config);
   try {
     const seed_started_ms = performance.now();
