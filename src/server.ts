@@ -167,7 +167,9 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   );
   let url: string;
   try {
-    url = await app.listen({ port: config.PORT, host: config.HOST });
+    // A flash sale opens thousands of connections at once: Node's default backlog (511) would drop
+    // or reset them before the server ever sees them (the kernel caps it at net.core.somaxconn).
+    url = await app.listen({ port: config.PORT, host: config.HOST, backlog: 4096 });
   } catch (error) {
     await app.close();
     await store.close();

@@ -22,6 +22,8 @@ export type BatchObserver = (batch_size: number, duration_ms: number) => void;
 export class CommandQueue {
   private readonly waiting: Waiting[] = [];
   private running: Promise<void> | null = null;
+  /** A batch is about to start (on the next turn of the event loop). */
+  private scheduled = false;
   /** Idempotency keys of requests this process is working on: a second one is told to retry. */
   private readonly keys_in_flight = new Set<string>();
   private in_flight = 0;
@@ -76,11 +78,18 @@ export class CommandQueue {
   }
 
   private pump(): void {
-    if (this.running || this.waiting.length === 0) return;
-    const batch = this.waiting.splice(0, this.options.batch_size_max);
-    this.running = this.runBatch(batch).finally(() => {
-      this.running = null;
-      this.pump();
+    if (this.running || this.scheduled || this.waiting.length === 0) return;
+    // The batch starts on the next turn of the event loop, once the requests that arrived in this
+    // turn are queued too. Without the pause a synchronous driver (better-sqlite3) would commit the
+    // first request alone before the others are even parsed: group commit would never group.
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      const batch = this.waiting.splice(0, this.options.batch_size_max);
+      this.running = this.runBatch(batch).finally(() => {
+        this.running = null;
+        this.pump();
+      });
     });
   }
 

@@ -42,6 +42,9 @@ function gated(store: KyselyStore) {
   };
 }
 
+/** Lets the queue start the batch it scheduled (a batch starts on the next turn of the event loop). */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 const checkout = (i: number, sku = 'hot', quantity = 1): CommandEnvelope => ({
   command: {
     kind: 'checkout',
@@ -71,6 +74,20 @@ afterEach(async () => {
 });
 
 describe('CommandQueue with coalescing', () => {
+  it('groups the requests that arrive in the same turn of the event loop into one batch', async () => {
+    const gate = gated(store);
+    const queue = new CommandQueue(gate.store, clock, {
+      coalesce: true,
+      batch_size_max: 100,
+      queue_length_max: 100,
+    });
+    const results = [0, 1, 2].map((i) => queue.submit(checkout(i)));
+    gate.open();
+    await Promise.all(results);
+    // better-sqlite3 is synchronous: a batch started at once would have committed request 0 alone.
+    expect(gate.batches).toEqual([3]);
+  });
+
   it('decides the requests that wait during a commit together, each with its own answer', async () => {
     const gate = gated(store);
     const queue = new CommandQueue(gate.store, clock, {
@@ -79,6 +96,7 @@ describe('CommandQueue with coalescing', () => {
       queue_length_max: 100,
     });
     const first = queue.submit(checkout(0));
+    await nextTurn();
     const rest = [1, 2, 3, 4].map((i) => queue.submit(i === 2 ? checkout(i, 'missing') : checkout(i)));
     gate.open();
     const results = await Promise.all([first, ...rest]);
@@ -102,6 +120,7 @@ describe('CommandQueue with coalescing', () => {
       queue_length_max: 2,
     });
     const running = queue.submit(checkout(0));
+    await nextTurn();
     const waiting = [queue.submit(checkout(1)), queue.submit(checkout(2))];
     await expect(queue.submit(checkout(3))).rejects.toMatchObject({ code: 'overloaded' });
     gate.open();

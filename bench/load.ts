@@ -1,0 +1,109 @@
+// One measured case: a server (ceiling or stockhold) driven by autocannon with checkouts of the hot
+// SKU or of a SKU drawn uniformly, with the server's RSS read before and after.
+import autocannon, { type Result } from 'autocannon';
+import { loadConfig } from '../src/config.ts';
+import { openMigratedStore } from '../src/server.ts';
+import type { ChildServer } from './processes.ts';
+
+export type Workload = 'hot' | 'uniform';
+export type Mode = 'ceiling' | 'naive' | 'coalesced';
+
+export const HOT_SKU = 'hot';
+/** Units of the hot SKU: far more than any run sells, so checkouts succeed throughout. */
+export const HOT_AVAILABLE = 1_000_000_000;
+export const UNIFORM_SKUS = 10_000;
+export const UNIFORM_AVAILABLE = 1_000;
+/** SKUs created per transaction while seeding. */
+const SEED_BATCH_SKUS = 500;
+/** A request that takes longer than this counts as an error (autocannon's timeout). */
+const REQUEST_TIMEOUT_SECONDS = 10;
+
+export interface LoadResult {
+  checkouts_per_second: number;
+  requests_total: number;
+  successes: number;
+  p50_ms: number;
+  p99_ms: number;
+  max_ms: number;
+  errors: number;
+  status_codes: Record<string, number>;
+  rss_before_bytes: number;
+  rss_after_bytes: number;
+  duration_seconds: number;
+}
+
+export function uniformSku(index: number): string {
+  return `sku-${String(index).padStart(5, '0')}`;
+}
+
+/** Creates the SKUs a workload checks out, through the store, before the server starts. */
+export async function seedSkus(database_url: string, workload: Workload): Promise<void> {
+  const store = await openMigratedStore(loadConfig({ DATABASE_URL: database_url }, undefined));
+  try {
+    const skus =
+      workload === 'hot'
+        ? [{ sku: HOT_SKU, available: HOT_AVAILABLE }]
+        : Array.from({ length: UNIFORM_SKUS }, (_, i) => ({
+            sku: uniformSku(i),
+            available: UNIFORM_AVAILABLE,
+          }));
+    for (let start = 0; start < skus.length; start += SEED_BATCH_SKUS) {
+      const envelopes = skus.slice(start, start + SEED_BATCH_SKUS).map(({ sku, available }) => ({
+        command: { kind: 'create_sku' as const, sku, name: sku, available, max_per_customer: null },
+      }));
+      const results = await store.execute(envelopes, Date.now());
+      const refused = results.find((result) => !result.outcome.ok);
+      if (refused) throw new Error(`seeding SKUs: ${JSON.stringify(refused.outcome)}`);
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+/** POST /v1/orders, one unit, a new customer each time; the SKU is the hot one or drawn uniformly. */
+function checkoutRequest(workload: Workload) {
+  let customer = 0;
+  return {
+    method: 'POST',
+    path: '/v1/orders',
+    headers: { 'content-type': 'application/json' },
+    setupRequest(request: { body?: string }) {
+      customer += 1;
+      const sku = workload === 'hot' ? HOT_SKU : uniformSku(Math.floor(Math.random() * UNIFORM_SKUS));
+      request.body = JSON.stringify({ customer_id: `shopper-${customer}`, lines: [{ sku, quantity: 1 }] });
+      return request;
+    },
+  };
+}
+
+export async function drive(
+  server: ChildServer,
+  workload: Workload,
+  options: { connections: number; duration_seconds?: number; amount?: number },
+): Promise<LoadResult> {
+  const rss_before_bytes = server.rssBytes();
+  const result: Result = await autocannon({
+    url: server.url,
+    connections: options.connections,
+    duration: options.duration_seconds,
+    amount: options.amount,
+    timeout: REQUEST_TIMEOUT_SECONDS,
+    requests: [checkoutRequest(workload)],
+  });
+  const rss_after_bytes = server.rssBytes();
+  const status_codes: Record<string, number> = {};
+  for (const [code, { count }] of Object.entries(result.statusCodeStats ?? {})) status_codes[code] = count;
+  return {
+    checkouts_per_second: result['2xx'] / result.duration,
+    requests_total: result.requests.total,
+    successes: result['2xx'],
+    p50_ms: result.latency.p50,
+    p99_ms: result.latency.p99,
+    max_ms: result.latency.max,
+    errors: result.non2xx + result.errors,
+    status_codes,
+    rss_before_bytes,
+    rss_after_bytes,
+    duration_seconds: result.duration,
+  };
+}

@@ -1,0 +1,122 @@
+// Child processes the benchmark measures: the real server (`node bin/stockhold.mjs serve`) and the
+// no-op ceiling, each on its own free port, with their resident memory read from /proc.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+export const ROOT = join(import.meta.dirname, '..');
+
+/** How long a child may take to answer its readiness probe, and to exit after SIGTERM. */
+const READY_TIMEOUT_MS = 60_000;
+const EXIT_TIMEOUT_MS = 20_000;
+/** Lines of a child's output kept to explain a failure. */
+const OUTPUT_LINES_MAX = 40;
+
+export interface ChildServer {
+  url: string;
+  pid: number;
+  rssBytes(): number;
+  stop(): Promise<void>;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** VmRSS of a live process, from /proc/<pid>/status (Linux). */
+export function rssBytesOf(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status);
+  if (!match) throw new Error(`no VmRSS in /proc/${pid}/status`);
+  return Number(match[1]) * 1024;
+}
+
+export interface SpawnOptions {
+  /** node arguments before the script, e.g. --cpu-prof. */
+  node_args?: string[];
+  env?: Record<string, string>;
+  /** Path answered 200 once the child is ready. */
+  ready_path: string;
+}
+
+export async function spawnServer(script_args: string[], options: SpawnOptions): Promise<ChildServer> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [...(options.node_args ?? []), ...script_args], {
+    cwd: ROOT,
+    env: { ...process.env, ...options.env, PORT: String(port), HOST: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  const keep = (chunk: Buffer) => {
+    output.push(...chunk.toString().split('\n').filter(Boolean));
+    output.splice(0, Math.max(0, output.length - OUTPUT_LINES_MAX));
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitReady(`${url}${options.ready_path}`, child, exited);
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw new Error(`${(error as Error).message}\n${output.join('\n')}`);
+  }
+  return {
+    url,
+    pid: child.pid!,
+    rssBytes: () => rssBytesOf(child.pid!),
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), EXIT_TIMEOUT_MS);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+async function waitReady(url: string, child: ChildProcess, exited: Promise<number | null>): Promise<void> {
+  const deadline_ms = Date.now() + READY_TIMEOUT_MS;
+  let gone = false;
+  void exited.then(() => {
+    gone = true;
+  });
+  while (Date.now() < deadline_ms) {
+    if (gone) throw new Error(`the server exited with code ${child.exitCode} before it was ready`);
+    try {
+      const response = await fetch(url);
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`the server did not answer ${url} within ${READY_TIMEOUT_MS} ms`);
+}
+
+/** The real server on the given database, as `npm start` runs it. */
+export function spawnStockhold(
+  database_url: string,
+  env: Record<string, string>,
+  node_args: string[] = [],
+): Promise<ChildServer> {
+  return spawnServer(['bin/stockhold.mjs', 'serve'], {
+    node_args,
+    env: { LOG_LEVEL: 'warn', ...env, DATABASE_URL: database_url },
+    ready_path: '/readyz',
+  });
+}
+
+/** The ceiling: a fastify server that parses the same POST and answers a similar order, doing nothing. */
+export function spawnCeiling(): Promise<ChildServer> {
+  return spawnServer(['--import', 'tsx', 'bench/ceiling-server.ts'], { ready_path: '/healthz' });
+}

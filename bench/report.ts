@@ -1,0 +1,195 @@
+// Turns the measured cases into the markdown table the README shows, with each target met or not.
+import type { LoadResult, Mode, Workload } from './load.ts';
+import type { SweepResult } from './sweep.ts';
+
+export type StoreName = 'sqlite' | 'postgres';
+
+export interface CaseResult extends LoadResult {
+  workload: Workload;
+  mode: Mode;
+  /** null for the ceiling, which has no store. */
+  store: StoreName | null;
+}
+
+export interface RssResult {
+  store: StoreName;
+  orders: number;
+  successes: number;
+  errors: number;
+  checkouts_per_second: number;
+  rss_start_bytes: number;
+  rss_warm_bytes: number;
+  rss_end_bytes: number;
+  rss_max_bytes: number;
+  /** From the end of the warm-up (the first tenth of the orders) to the end. */
+  growth_bytes: number;
+}
+
+export interface Machine {
+  cpu_model: string;
+  cores: number;
+  memory_gb: number;
+  node: string;
+  platform: string;
+  load_average_start: number[];
+  load_average_end: number[];
+}
+
+export interface Settings {
+  connections: number;
+  duration_seconds: number;
+  stores: StoreName[];
+  batch_size_max: number;
+  sweep_holds: number;
+  sweep_skus: number;
+  sweep_batch_size: number;
+  rss_orders: number;
+}
+
+export interface Target {
+  target: string;
+  measured: string;
+  met: boolean | null;
+}
+
+export interface Report {
+  started_at: string;
+  finished_at: string;
+  machine: Machine;
+  settings: Settings;
+  cases: CaseResult[];
+  sweeper: SweepResult[];
+  rss: RssResult[];
+  targets: Target[];
+}
+
+const P99_MAX_MS = 50;
+const CEILING_RATIO_MIN = 0.5;
+const NAIVE_RATIO_MIN_POSTGRES = 5;
+const RSS_GROWTH_MAX_BYTES = 50 * 1024 * 1024;
+const RELEASES_PER_SECOND_MIN = 50_000;
+
+const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
+const rate = (value: number) => Math.round(value).toLocaleString('en-US');
+
+export function ceilingOf(cases: readonly CaseResult[], workload: Workload): CaseResult | undefined {
+  return cases.find((c) => c.workload === workload && c.mode === 'ceiling');
+}
+
+function find(cases: readonly CaseResult[], workload: Workload, store: StoreName, mode: Mode) {
+  return cases.find((c) => c.workload === workload && c.store === store && c.mode === mode);
+}
+
+export function evaluateTargets(
+  cases: readonly CaseResult[],
+  sweeper: readonly SweepResult[],
+  rss: readonly RssResult[],
+  stores: readonly StoreName[],
+): Target[] {
+  const targets: Target[] = [];
+  const ceiling = ceilingOf(cases, 'hot');
+  for (const store of stores) {
+    const coalesced = find(cases, 'hot', store, 'coalesced');
+    const naive = find(cases, 'hot', store, 'naive');
+    if (coalesced && ceiling) {
+      const ratio = coalesced.checkouts_per_second / ceiling.checkouts_per_second;
+      targets.push({
+        target: `hot SKU, ${store}: coalesced >= ${CEILING_RATIO_MIN * 100}% of the no-op ceiling`,
+        measured: `${(ratio * 100).toFixed(0)}% (${rate(coalesced.checkouts_per_second)} vs ${rate(ceiling.checkouts_per_second)}/s)`,
+        met: ratio >= CEILING_RATIO_MIN,
+      });
+    }
+    if (store === 'postgres' && coalesced && naive) {
+      const ratio = coalesced.checkouts_per_second / naive.checkouts_per_second;
+      targets.push({
+        target: `hot SKU, postgres: coalesced >= ${NAIVE_RATIO_MIN_POSTGRES}x naive`,
+        measured: `${Number.isFinite(ratio) ? ratio.toFixed(1) : 'inf'}x (${rate(coalesced.checkouts_per_second)} vs ${rate(naive.checkouts_per_second)}/s)`,
+        met: ratio >= NAIVE_RATIO_MIN_POSTGRES,
+      });
+    }
+    for (const workload of ['hot', 'uniform'] as const) {
+      const measured = find(cases, workload, store, 'coalesced');
+      if (!measured) continue;
+      targets.push({
+        target: `${workload === 'hot' ? 'hot SKU' : '10k SKUs'}, ${store}: coalesced p99 <= ${P99_MAX_MS} ms`,
+        measured: `${measured.p99_ms} ms`,
+        met: measured.p99_ms <= P99_MAX_MS,
+      });
+    }
+  }
+  for (const run of rss) {
+    targets.push({
+      target: `${run.store}: RSS growth < ${mb(RSS_GROWTH_MAX_BYTES)} MB over ${rate(run.orders)} orders`,
+      measured: `${mb(run.growth_bytes)} MB after warm-up (${mb(run.rss_start_bytes)} -> ${mb(run.rss_warm_bytes)} -> ${mb(run.rss_end_bytes)} MB)`,
+      met: run.orders >= 1_000_000 && run.errors === 0 ? run.growth_bytes < RSS_GROWTH_MAX_BYTES : null,
+    });
+  }
+  for (const sweep of sweeper) {
+    targets.push({
+      target: `sweeper, ${sweep.store}: >= ${rate(RELEASES_PER_SECOND_MIN)} releases/s`,
+      measured: `${rate(sweep.releases_per_second)}/s (${rate(sweep.holds)} holds in ${sweep.sweep_seconds.toFixed(1)} s)`,
+      met: sweep.releases_per_second >= RELEASES_PER_SECOND_MIN,
+    });
+  }
+  return targets;
+}
+
+export function toMarkdown(report: Report): string {
+  const { machine, settings } = report;
+  const lines: string[] = [];
+  lines.push(`### Benchmark ${report.started_at}`);
+  lines.push('');
+  lines.push(
+    `Machine: ${machine.cpu_model}, ${machine.cores} cores, ${machine.memory_gb} GB, Node ${machine.node} (${machine.platform}); ` +
+      `load average ${machine.load_average_start.map((v) => v.toFixed(1)).join(' ')} at the start, ` +
+      `${machine.load_average_end.map((v) => v.toFixed(1)).join(' ')} at the end.`,
+  );
+  lines.push(
+    `Settings: ${settings.connections} connections, ${settings.duration_seconds} s per case, ` +
+      `BATCH_SIZE_MAX ${settings.batch_size_max}, durable commits (SQLite synchronous=FULL, PostgreSQL synchronous_commit=on).`,
+  );
+  lines.push('');
+  lines.push(
+    '| workload | store | path | checkouts/s | x ceiling | p50 ms | p99 ms | errors | RSS before -> after (MB) |',
+  );
+  lines.push('|---|---|---|---:|---:|---:|---:|---:|---|');
+  for (const c of report.cases) {
+    const ceiling = ceilingOf(report.cases, c.workload);
+    const ratio = ceiling ? (c.checkouts_per_second / ceiling.checkouts_per_second).toFixed(2) : '-';
+    lines.push(
+      `| ${c.workload === 'hot' ? 'one hot SKU' : '10,000 SKUs'} | ${c.store ?? '-'} | ${c.mode} | ${rate(c.checkouts_per_second)} | ${ratio} | ${c.p50_ms} | ${c.p99_ms} | ${c.errors} | ${mb(c.rss_before_bytes)} -> ${mb(c.rss_after_bytes)} |`,
+    );
+  }
+  if (report.sweeper.length > 0) {
+    lines.push('');
+    lines.push('| sweeper | expired holds | SKUs | batch | seed s | sweep s | releases/s | audit problems |');
+    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+    for (const s of report.sweeper) {
+      lines.push(
+        `| ${s.store} | ${rate(s.holds)} | ${rate(s.skus)} | ${s.batch_size} | ${s.seed_seconds.toFixed(1)} | ${s.sweep_seconds.toFixed(1)} | ${rate(s.releases_per_second)} | ${s.audit_problems < 0 ? 'not run' : s.audit_problems} |`,
+      );
+    }
+  }
+  if (report.rss.length > 0) {
+    lines.push('');
+    lines.push(
+      '| RSS over many orders (hot SKU, coalesced) | orders | checkouts/s | errors | RSS start / after warm-up / end / max (MB) | growth after warm-up |',
+    );
+    lines.push('|---|---:|---:|---:|---|---:|');
+    for (const r of report.rss) {
+      lines.push(
+        `| ${r.store} | ${rate(r.orders)} | ${rate(r.checkouts_per_second)} | ${r.errors} | ${mb(r.rss_start_bytes)} / ${mb(r.rss_warm_bytes)} / ${mb(r.rss_end_bytes)} / ${mb(r.rss_max_bytes)} | ${mb(r.growth_bytes)} MB |`,
+      );
+    }
+  }
+  lines.push('');
+  lines.push('| target | measured | met |');
+  lines.push('|---|---|---|');
+  for (const t of report.targets) {
+    lines.push(
+      `| ${t.target} | ${t.measured} | ${t.met === null ? 'not checked' : t.met ? 'met' : 'NOT met'} |`,
+    );
+  }
+  lines.push('');
+  return lines.join('\n');
+}

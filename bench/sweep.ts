@@ -1,0 +1,109 @@
+// The sweeper after a flash sale: N pending orders whose deadlines all passed, seeded straight into
+// the store's tables in one transaction (with the ledger that explains them, so the audit holds),
+// then released by `sweepExpired` loops at the configured batch size, timed.
+import { type Kysely, sql } from 'kysely';
+import { loadConfig } from '../src/config.ts';
+import { openMigratedStore } from '../src/server.ts';
+import type { DialectName } from '../src/store/migrations.ts';
+import type { Database } from '../src/store/schema.ts';
+
+export interface SweepResult {
+  store: DialectName;
+  holds: number;
+  skus: number;
+  batch_size: number;
+  seed_seconds: number;
+  sweep_seconds: number;
+  releases_per_second: number;
+  audit_problems: number;
+}
+
+/** Seeds `holds` expired one-unit orders spread over `skus` SKUs, each SKU fully on hold. */
+async function seedExpired(db: Kysely<Database>, dialect: DialectName, holds: number, skus: number) {
+  const t0_ms = Date.now() - 3_600_000;
+  // Both dialects build the same numbers; only the row source differs.
+  const numbers = (count: number) =>
+    dialect === 'postgres'
+      ? sql`with n(i) as (select generate_series(0, ${sql.lit(count - 1)}))`
+      : sql`with recursive n(i) as (select 0 union all select i + 1 from n where i + 1 < ${sql.lit(count)})`;
+  await db.transaction().execute(async (trx) => {
+    // Order i holds one unit of SKU i % skus; it is that SKU's (i / skus + 1)-th hold.
+    await sql`${numbers(skus)}
+      insert into skus (sku, name, available, on_hold, sold, max_per_customer, version, created_at_ms, updated_at_ms)
+      select 'sweep-' || i, 'sweep', 0,
+        (${sql.lit(holds)} - i + ${sql.lit(skus - 1)}) / ${sql.lit(skus)}, 0, null,
+        1 + (${sql.lit(holds)} - i + ${sql.lit(skus - 1)}) / ${sql.lit(skus)}, ${sql.lit(t0_ms)}, ${sql.lit(t0_ms)}
+      from n`.execute(trx);
+    await sql`${numbers(skus)}
+      insert into ledger (sku, seq, at_ms, kind, order_id, delta_available, delta_on_hold, delta_sold,
+        available_after, on_hold_after, sold_after, reason)
+      select 'sweep-' || i, 1, ${sql.lit(t0_ms)}, 'create', null,
+        (${sql.lit(holds)} - i + ${sql.lit(skus - 1)}) / ${sql.lit(skus)}, 0, 0,
+        (${sql.lit(holds)} - i + ${sql.lit(skus - 1)}) / ${sql.lit(skus)}, 0, 0, 'seeded'
+      from n`.execute(trx);
+    await sql`${numbers(holds)}
+      insert into orders (id, customer_id, status, created_at_ms, expires_at_ms, paid_at_ms, payment_id, late, closed_at_ms)
+      select 'exp-' || i, 'c-' || i, 'pending_payment', ${sql.lit(t0_ms)}, ${sql.lit(t0_ms)} + i % 1000,
+        null, null, 0, null
+      from n`.execute(trx);
+    await sql`${numbers(holds)}
+      insert into order_lines (order_id, line_no, sku, quantity)
+      select 'exp-' || i, 0, 'sweep-' || (i % ${sql.lit(skus)}), 1 from n`.execute(trx);
+    await sql`${numbers(holds)}
+      insert into holds (order_id, sku, quantity, expires_at_ms)
+      select 'exp-' || i, 'sweep-' || (i % ${sql.lit(skus)}), 1, ${sql.lit(t0_ms)} + i % 1000 from n`.execute(
+      trx,
+    );
+    // The k-th hold of a SKU (k = i / skus + 1) leaves per_sku - k available and k on hold.
+    await sql`${numbers(holds)}
+      insert into ledger (sku, seq, at_ms, kind, order_id, delta_available, delta_on_hold, delta_sold,
+        available_after, on_hold_after, sold_after, reason)
+      select 'sweep-' || (i % ${sql.lit(skus)}), 2 + i / ${sql.lit(skus)}, ${sql.lit(t0_ms)}, 'hold', 'exp-' || i,
+        -1, 1, 0,
+        (${sql.lit(holds)} - i % ${sql.lit(skus)} + ${sql.lit(skus - 1)}) / ${sql.lit(skus)} - 1 - i / ${sql.lit(skus)},
+        1 + i / ${sql.lit(skus)}, 0, null
+      from n`.execute(trx);
+  });
+}
+
+export async function benchSweeper(
+  database_url: string,
+  options: { holds: number; skus: number; batch_size: number; audit: boolean },
+): Promise<SweepResult> {
+  // The seeding statements write a million rows each: far longer than a request's statement timeout.
+  const config = loadConfig({
+    DATABASE_URL: database_url,
+    SWEEP_BATCH_SIZE: String(options.batch_size),
+    PG_STATEMENT_TIMEOUT_MS: '600000',
+  });
+  const store = await openMigratedStore(config);
+  try {
+    const seed_started_ms = performance.now();
+    await seedExpired(store.database, store.dialect, options.holds, options.skus);
+    const seed_seconds = (performance.now() - seed_started_ms) / 1000;
+
+    const sweep_started_ms = performance.now();
+    let released = 0;
+    // The sweeper's own loop (Sweeper.sweepOnce) without its per-tick pause: batch after batch.
+    for (;;) {
+      const count = await store.sweepExpired(Date.now(), config.SWEEP_BATCH_SIZE);
+      released += count;
+      if (count < config.SWEEP_BATCH_SIZE) break;
+    }
+    const sweep_seconds = (performance.now() - sweep_started_ms) / 1000;
+    if (released !== options.holds) throw new Error(`released ${released} of ${options.holds} holds`);
+    const audit_problems = options.audit ? (await store.audit()).problems.length : -1;
+    return {
+      store: store.dialect,
+      holds: options.holds,
+      skus: options.skus,
+      batch_size: config.SWEEP_BATCH_SIZE,
+      seed_seconds,
+      sweep_seconds,
+      releases_per_second: released / sweep_seconds,
+      audit_problems,
+    };
+  } finally {
+    await store.close();
+  }
+}
