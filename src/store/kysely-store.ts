@@ -42,6 +42,11 @@ export interface DialectAdapter {
   writeTransaction<T>(db: Kysely<Database>, work: (trx: Kysely<Database>) => Promise<T>): Promise<T>;
   /** Errors after which the whole transaction may simply run again (deadlock, busy, a lost race). */
   isRetryable(error: unknown): boolean;
+  /**
+   * Errors that mean "too busy right now" and left nothing committed (a statement or pool timeout):
+   * answered 503 `overloaded` with Retry-After rather than as an internal error.
+   */
+  isOverloaded(error: unknown): boolean;
   /** Connections of the pool, where the dialect has one (metrics). */
   poolStats?(): PoolStats;
   close(): Promise<void>;
@@ -392,7 +397,13 @@ export class KyselyStore implements Store {
       try {
         return await attempt();
       } catch (error) {
-        if (attempt_no >= this.options.attempts_max || !this.adapter.isRetryable(error)) throw error;
+        const retryable = this.adapter.isRetryable(error);
+        if (this.adapter.isOverloaded(error) || (retryable && attempt_no >= this.options.attempts_max)) {
+          throw new StockholdError('overloaded', 'the database is too busy to take this now; retry shortly', {
+            retry_after_seconds: 1,
+          });
+        }
+        if (!retryable) throw error;
         // Jittered back-off so racing transactions do not collide again in lockstep.
         await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt_no));
       }

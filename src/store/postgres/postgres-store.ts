@@ -64,6 +64,14 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Kysel
       const code = (error as { code?: unknown } | null)?.code;
       return typeof code === 'string' && RETRYABLE_CODES.has(code);
     },
+    isOverloaded(error) {
+      const code = (error as { code?: unknown } | null)?.code;
+      // 57014: canceled by statement_timeout (a lock wait too long on a hot row); pg-pool's own
+      // connect timeout has no code, only this message. Neither left anything committed.
+      return (
+        code === '57014' || /timeout exceeded when trying to connect/.test(String((error as Error)?.message))
+      );
+    },
     poolStats() {
       return { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount };
     },

@@ -52,6 +52,8 @@ export async function openSqliteStore(path: string): Promise<KyselyStore> {
       });
     },
     isRetryable: isBusy,
+    // SQLite's only "busy" is the file lock, retried above; past the retries it is overload too.
+    isOverloaded: () => false,
     async close() {
       if (reader !== writer) await reader.destroy();
       await writer.destroy();
