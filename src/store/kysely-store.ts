@@ -121,16 +121,7 @@ export class KyselyStore implements Store {
     return this.withRetries(() =>
       this.adapter.writeTransaction(this.db, async (trx) => {
         // `<=`: a hold is valid while now < expires_at, so an order whose deadline is now is due.
-        const due = await this.lockOrders(
-          trx
-            .selectFrom('orders')
-            .selectAll()
-            .where('status', '=', ORDER_STATUS.pending_payment)
-            .where('expires_at_ms', '<=', now_ms)
-            .orderBy('expires_at_ms')
-            .limit(limit),
-          'skip_locked',
-        ).execute();
+        const due = await this.dueOrders(trx, now_ms, limit);
         if (due.length === 0) return [];
         const workspace = new Workspace(now_ms);
         await this.loadOrderRows(trx, workspace, due);
@@ -604,6 +595,31 @@ export class KyselyStore implements Store {
     );
     for (const row of expirable) workspace.expire(row.id);
     return expired_loaded + expirable.length;
+  }
+
+  /** Pending orders whose deadline is `now_ms` or earlier, oldest deadline first, at most `limit`. */
+  private async dueOrders(trx: Tx, now_ms: number, limit: number): Promise<OrdersTable[]> {
+    if (this.adapter.locks_rows) {
+      // SKIP LOCKED: an order being paid, cancelled or swept by another process is left to it.
+      return trx
+        .selectFrom('orders')
+        .selectAll()
+        .where('status', '=', ORDER_STATUS.pending_payment)
+        .where('expires_at_ms', '<=', now_ms)
+        .orderBy('expires_at_ms')
+        .limit(limit)
+        .forUpdate()
+        .skipLocked()
+        .execute();
+    }
+    // SQLite's planner, without statistics, reads every pending order through orders_by_status and
+    // sorts them: each batch then costs the whole backlog (1,000,000 expired holds swept at a fifth
+    // of the speed of 100,000). The partial index gives the due orders in deadline order directly.
+    const result = await sql<OrdersTable>`
+      SELECT * FROM orders INDEXED BY orders_pending_by_deadline
+      WHERE status = ${sql.lit(ORDER_STATUS.pending_payment)} AND expires_at_ms <= ${now_ms}
+      ORDER BY expires_at_ms LIMIT ${limit}`.execute(trx);
+    return result.rows;
   }
 
   private lockOrders<O>(
