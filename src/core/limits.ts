@@ -19,6 +19,8 @@ export const LIMITS = {
   idempotency_key_length_max: 255,
   idempotency_retention_ms: 24 * 60 * 60 * 1000,
   body_bytes_max: 64 * 1024,
+  /** Nesting of arrays and objects in a request body; no request of the API needs more than 4. */
+  json_depth_max: 32,
   page_size_default: 50,
   page_size_max: 500,
   /** Expired orders one lazy reclaim releases for one SKU inside a checkout transaction. */

@@ -37,6 +37,18 @@ function validators() {
   return { body, text };
 }
 
+/** Whether arrays and objects in `value` nest deeper than `depth_max` (iterative: no recursion). */
+function nestingExceeds(value: unknown, depth_max: number): boolean {
+  const pending: [unknown, number][] = [[value, 0]];
+  while (pending.length > 0) {
+    const [item, depth] = pending.pop()!;
+    if (item === null || typeof item !== 'object') continue;
+    if (depth >= depth_max) return true;
+    for (const child of Object.values(item)) pending.push([child, depth + 1]);
+  }
+  return false;
+}
+
 export async function buildApp(context: AppContext, options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: options.logger === false ? undefined : options.logger,
@@ -85,7 +97,18 @@ export async function buildApp(context: AppContext, options: AppOptions): Promis
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, raw, done) => {
     const text = raw as string;
     if (text.trim() === '') return done(null, undefined);
-    parseJson(request, text, done);
+    parseJson(request, text, (error, body) => {
+      if (error) return done(error, undefined);
+      // 64 KiB of `[` is 65,536 levels: fine for JSON.parse, but every recursive walk after it
+      // (fingerprinting, validation, logging) would overflow the stack. Refused up front.
+      if (nestingExceeds(body, LIMITS.json_depth_max)) {
+        return done(
+          new StockholdError('invalid_request', `the body nests deeper than ${LIMITS.json_depth_max} levels`),
+          undefined,
+        );
+      }
+      done(null, body);
+    });
   });
 
   await app.register(swagger, {

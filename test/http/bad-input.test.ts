@@ -46,6 +46,14 @@ const BAD_REQUESTS: BadRequest[] = [
     code: 'invalid_request',
   },
   { name: 'a JSON array body', path: '/v1/orders', body: '[]', status: 400, code: 'invalid_request' },
+  {
+    // Found by the fuzzer: 9,000 levels overflowed the stack of the idempotency fingerprint (500).
+    name: 'a body nested 9,000 levels deep, on a route without a body schema',
+    path: '/v1/orders/0190d7a2-7b9c-7d4e-8f00-000000000001/cancel',
+    body: `{"a":${'['.repeat(9000)}${']'.repeat(9000)}}`,
+    status: 400,
+    code: 'invalid_request',
+  },
   { name: 'a JSON string body', path: '/v1/orders', body: '"hello"', status: 400, code: 'invalid_request' },
   { name: 'no body at all', path: '/v1/orders', body: '', status: 400, code: 'invalid_request' },
   { name: 'quantity 0', path: '/v1/orders', body: line(0), status: 400, code: 'invalid_request' },
