@@ -62,7 +62,8 @@ async function expectRowMatchesApi(page: Page, base_url: string, sku: string) {
 }
 
 async function expectNoPageError(page: Page, errors: string[]) {
-  expect(await page.locator('#page-error').isHidden()).toBe(true);
+  const page_error = page.locator('#page-error');
+  expect(await page_error.isHidden(), (await page_error.textContent()) ?? '').toBe(true);
   // A server restart makes the stream fail once: Chromium logs that as a network error, which is expected.
   expect(
     errors.filter((error) => !error.includes('Failed to load resource') && !error.includes('net::ERR')),
