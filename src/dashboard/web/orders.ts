@@ -22,6 +22,7 @@ export class OrdersView {
   private readonly pending = new Map<string, Pending>();
   private pending_partial = false;
   private dirty = true;
+  private frame_requested = false;
   private readonly recent_body = byId<HTMLTableSectionElement>('orders');
   private readonly expiring_list = byId<HTMLOListElement>('expiring');
   private readonly expiring_summary = byId('expiring-summary');
@@ -33,7 +34,9 @@ export class OrdersView {
     };
     this.recent_body.addEventListener('click', select);
     this.expiring_list.addEventListener('click', select);
-    // Countdowns tick every second; the lists are rebuilt only when orders changed.
+    // Countdowns tick every second; the recent list is rebuilt only when orders changed: on the next
+    // frame (the one that draws the SKU rows the same events moved), or on the tick where frames are
+    // paused (a hidden tab). The expiring panel (up to PENDING_TRACKED_MAX holds) stays on the tick.
     setInterval(() => this.render(), 1000);
   }
 
@@ -44,13 +47,13 @@ export class OrdersView {
   loadRecent(orders: OrderView[]): void {
     for (const order of orders) this.recent.set(order.id, order);
     this.trimRecent();
-    this.dirty = true;
+    this.changed();
   }
 
   loadPending(orders: OrderView[], complete: boolean): void {
     for (const order of orders) this.track(order);
     if (!complete) this.pending_partial = true;
-    this.dirty = true;
+    this.changed();
   }
 
   /** An order event: the order's state after the change. */
@@ -61,7 +64,17 @@ export class OrdersView {
       this.trimRecent();
     }
     this.track(order);
+    this.changed();
+  }
+
+  private changed(): void {
     this.dirty = true;
+    if (this.frame_requested) return;
+    this.frame_requested = true;
+    requestAnimationFrame(() => {
+      this.frame_requested = false;
+      this.renderRecent(Date.now());
+    });
   }
 
   private track(order: OrderView): void {
@@ -99,16 +112,21 @@ export class OrdersView {
   render(): void {
     const now_ms = Date.now();
     this.renderExpiring(now_ms);
+    this.renderRecent(now_ms);
+  }
+
+  /** Rebuilds the recent orders' rows if they changed, and updates their countdowns. */
+  private renderRecent(now_ms: number): void {
     if (this.dirty) {
       this.dirty = false;
-      this.renderRecent();
+      this.buildRecentRows();
     }
     for (const cell of this.recent_body.querySelectorAll<HTMLElement>('[data-deadline-ms]')) {
       cell.textContent = formatCountdown(Number(cell.dataset.deadlineMs) - now_ms);
     }
   }
 
-  private renderRecent(): void {
+  private buildRecentRows(): void {
     const orders = [...this.recent.values()].sort((a, b) =>
       a.created_at < b.created_at ? 1 : a.created_at > b.created_at ? -1 : 0,
     );
