@@ -29,7 +29,12 @@ function showError(message: string): void {
   page_error.textContent = message;
   page_error.hidden = false;
 }
-window.addEventListener('error', (event) => showError(`page error: ${event.message}`));
+window.addEventListener('error', (event) => {
+  // Chromium reports a resize that settles over two frames (the rate chart resizing itself) as
+  // "ResizeObserver loop ..."; it is a notice, not a failure of the page.
+  if (event.message.startsWith('ResizeObserver loop')) return;
+  showError(`page error: ${event.message}`);
+});
 window.addEventListener('unhandledrejection', (event) =>
   showError(`page error: ${(event.reason as Error)?.message ?? String(event.reason)}`),
 );
