@@ -69,16 +69,24 @@ export const eventRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, { 
       // Subscribe before replaying, buffer what arrives meanwhile, so nothing falls in between.
       const buffered: StoredEvent[] = [];
       let live = false;
-      const subscription = await events.subscribe((event) => (live ? write(event) : buffered.push(event)));
-      const heartbeat = setInterval(() => {
-        if (!response.writableEnded) response.write(': keep-alive\n\n');
-      }, HEARTBEAT_MS);
+      let heartbeat: NodeJS.Timeout | undefined;
+      let unsubscribe: (() => void) | undefined;
+      // Listening for the close first: a client gone while we subscribe leaves no listener behind.
       request.raw.on('close', () => {
         closed = true;
         open_streams.delete(response);
         clearInterval(heartbeat);
-        subscription.unsubscribe();
+        unsubscribe?.();
       });
+      const subscription = await events.subscribe((event) => (live ? write(event) : buffered.push(event)));
+      if (closed) {
+        subscription.unsubscribe();
+        return;
+      }
+      unsubscribe = subscription.unsubscribe;
+      heartbeat = setInterval(() => {
+        if (!response.writableEnded) response.write(': keep-alive\n\n');
+      }, HEARTBEAT_MS);
 
       if (resume_after !== undefined) {
         let cursor = Number(resume_after);
