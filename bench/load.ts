@@ -85,8 +85,9 @@ export async function drive(
   const result: Result = await autocannon({
     url: server.url,
     connections: options.connections,
-    duration: options.duration_seconds,
-    amount: options.amount,
+    // autocannon refuses `duration: undefined`: pass only the bound that is set.
+    ...(options.duration_seconds === undefined ? {} : { duration: options.duration_seconds }),
+    ...(options.amount === undefined ? {} : { amount: options.amount }),
     timeout: REQUEST_TIMEOUT_SECONDS,
     requests: [checkoutRequest(workload)],
   });
