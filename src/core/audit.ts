@@ -1,4 +1,5 @@
 // Checks the invariants of DESIGN.md over recomputed totals: the pure half of `stockhold verify`.
+import type { LedgerEntry } from './types.ts';
 export interface SkuTotals {
   sku: string;
   available: number;
@@ -54,19 +55,8 @@ export function auditSku(t: SkuTotals): string[] {
   return problems;
 }
 
-/** One ledger row, as the deep audit reads it. */
-export interface LedgerRow {
-  sku: string;
-  seq: number;
-  kind: string;
-  order_id: string | null;
-  delta_available: number;
-  delta_on_hold: number;
-  delta_sold: number;
-  available_after: number;
-  on_hold_after: number;
-  sold_after: number;
-}
+/** One ledger row, as the deep audit reads it (kind unchecked: an unknown kind is a finding). */
+export type LedgerRow = Omit<LedgerEntry, 'at_ms' | 'reason' | 'kind'> & { kind: string };
 
 export interface Buckets {
   available: number;

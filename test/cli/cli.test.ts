@@ -1,24 +1,11 @@
 // The stockhold command as a user runs it: help, migrate, and clear one-line failures.
-import { execFile } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { runStockhold } from '../support/cli.ts';
 import { temporarySqliteUrl } from '../support/server.ts';
 
-const run = promisify(execFile);
-const BIN = join(import.meta.dirname, '../../bin/stockhold.mjs');
-
-async function stockhold(args: string[], env: Record<string, string> = {}) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
-      env: { ...process.env, ...env },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
+function stockhold(args: string[], env: Record<string, string> = {}) {
+  return runStockhold(args, { ...process.env, ...env });
 }
 
 describe('the stockhold command', () => {

@@ -10,9 +10,10 @@ import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { openMigratedStore } from '../../src/server.ts';
+import { STOCKHOLD_BIN as BIN } from '../support/cli.ts';
 import { createTestDatabase } from '../support/postgres.ts';
 import { apiClient, temporarySqliteUrl } from '../support/server.ts';
-import { BIN, envCount, expectVerified, expectVerifiedByCli, reportFigure, seededRandom } from './support.ts';
+import { envCount, expectVerified, expectVerifiedByCli, reportFigure, seededRandom } from './support.ts';
 
 const SKUS = ['k1', 'k2', 'k3'];
 const CLIENTS = 8;

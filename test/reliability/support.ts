@@ -1,13 +1,8 @@
 // Shared by the reliability suite: the `stockhold verify` CLI as a test runs it, seeds and counts.
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { expect } from 'vitest';
 import type { KyselyStore } from '../../src/store/kysely-store.ts';
 import { type VerifyReport, verifyStore } from '../../src/store/ledger-audit.ts';
-
-const run = promisify(execFile);
-export const BIN = join(import.meta.dirname, '../../bin/stockhold.mjs');
+import { runStockhold } from '../support/cli.ts';
 
 export interface CliVerify {
   code: number;
@@ -16,21 +11,12 @@ export interface CliVerify {
 
 /** Runs `stockhold verify --json` on a database, as an operator would after an incident. */
 export async function verifyCli(database_url: string): Promise<CliVerify> {
-  try {
-    const { stdout } = await run(
-      process.execPath,
-      [BIN, 'verify', '--json', '--database-url', database_url],
-      {
-        env: { ...process.env, LOG_LEVEL: 'silent' },
-        maxBuffer: 64 * 1024 * 1024,
-      },
-    );
-    return { code: 0, report: JSON.parse(stdout) as VerifyReport };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    if (typeof failed.code !== 'number' || failed.stdout === '') throw error;
-    return { code: failed.code, report: JSON.parse(failed.stdout) as VerifyReport };
-  }
+  const { code, stdout, stderr } = await runStockhold(['verify', '--json', '--database-url', database_url], {
+    ...process.env,
+    LOG_LEVEL: 'silent',
+  });
+  if (stdout === '') throw new Error(`stockhold verify printed no report (exit ${code}): ${stderr}`);
+  return { code, report: JSON.parse(stdout) as VerifyReport };
 }
 
 /** `stockhold verify` exits 0 and lists no problem. */

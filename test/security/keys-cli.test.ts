@@ -1,25 +1,13 @@
 // stockhold keys as an operator runs it: create prints the key once, list never shows it, revoke
 // by prefix; the database holds only the hash.
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { expect, it } from 'vitest';
 import { hashApiKey } from '../../src/security/api-keys.ts';
+import { runStockhold } from '../support/cli.ts';
 import { temporarySqliteUrl } from '../support/server.ts';
 
-const run = promisify(execFile);
-const BIN = join(import.meta.dirname, '../../bin/stockhold.mjs');
-
-async function stockhold(args: string[]) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args]);
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
+const stockhold = (args: string[]) => runStockhold(args);
 
 it('creates a key shown once, lists it without the secret, and revokes it by prefix (three runs)', async () => {
   const { url, directory } = temporarySqliteUrl();

@@ -1,24 +1,12 @@
 // `stockhold simulate` as a user runs it: the table on stdout and a report that opens offline.
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { runStockhold } from '../support/cli.ts';
 import { SIMULATION_TIMEOUT_MS, SMALL_SALE } from './support.ts';
 
-const run = promisify(execFile);
-const BIN = join(import.meta.dirname, '../../bin/stockhold.mjs');
-
-async function stockhold(args: string[]) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args]);
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
+const stockhold = (args: string[]) => runStockhold(args);
 
 const SMALL_ARGS = [
   ['--seed', SMALL_SALE.seed],

@@ -2,32 +2,21 @@
 // other answers, password authentication with credentials from PGUSER/PGPASSWORD, one clear line
 // (no stack trace) when the database is unreachable or the credentials are wrong, and the pool size
 // and statement timeout of the configuration actually applied.
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { openStore } from '../../src/store/open-store.ts';
+import { runStockhold } from '../support/cli.ts';
 import { expectConservation } from '../support/invariants.ts';
 import { createDatabaseOn, createTestDatabase, type TestDatabase } from '../support/postgres.ts';
 import { type EmbeddedServer, startEmbeddedPostgres } from '../support/postgres-server.ts';
 
-const BIN = join(import.meta.dirname, '../../bin/stockhold.mjs');
-
-async function stockhold(args: string[], env: Record<string, string> = {}) {
+function stockhold(args: string[], env: Record<string, string> = {}) {
   const clean = { ...process.env };
   for (const key of ['DATABASE_URL', 'PGUSER', 'PGPASSWORD', 'STOCKHOLD_CONFIG']) delete clean[key];
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], {
-      env: { ...clean, LOG_LEVEL: 'silent', ...env },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
+  return runStockhold(args, { ...clean, LOG_LEVEL: 'silent', ...env });
 }
 
 /** A one-line message on stderr, exit code 2, and no stack trace. */
