@@ -19,8 +19,18 @@ import {
 import { validateCommand } from '../core/validate.ts';
 import type { OrderView, SkuView } from '../core/views.ts';
 import { type Decision, isPastDeadline, quantitiesBySku, Workspace } from '../core/workspace.ts';
+import { BulkWrites, type Columns, type ColumnType } from './bulk-writes.ts';
 import { type DialectName, migrateToLatest, pendingMigrationNames } from './migrations.ts';
-import type { Database, OrdersTable, SkusTable } from './schema.ts';
+import type {
+  Database,
+  HoldsTable,
+  IdempotencyKeysTable,
+  LedgerTable,
+  OrderLinesTable,
+  OrdersTable,
+  OutboxTable,
+  SkusTable,
+} from './schema.ts';
 import type { CommandEnvelope, CommandResult, OrderFilter, Outcome, Store, StoredEvent } from './store.ts';
 
 /** One committed write, as the metrics see it. */
@@ -63,12 +73,95 @@ export interface KyselyStoreOptions {
   attempts_max: number;
 }
 
-/** Rows per multi-row INSERT: far below SQLite's 32,766 and PostgreSQL's 65,535 parameters. */
-const INSERT_ROWS_MAX = 500;
 /** Ids per IN (...) list, for the same reason. */
 const IN_LIST_MAX = 1000;
 /** Idempotency keys forgotten per statement. */
 const PURGE_CHUNK_ROWS = 10_000;
+const SKU_COLUMNS = {
+  sku: 'text',
+  name: 'text',
+  available: 'bigint',
+  on_hold: 'bigint',
+  sold: 'bigint',
+  max_per_customer: 'bigint',
+  version: 'bigint',
+  created_at_ms: 'bigint',
+  updated_at_ms: 'bigint',
+} as const satisfies Record<keyof SkusTable, ColumnType>;
+/** A SKU's buckets after a write, by its key (the first column). */
+const SKU_UPDATE_COLUMNS = {
+  sku: 'text',
+  available: 'bigint',
+  on_hold: 'bigint',
+  sold: 'bigint',
+  version: 'bigint',
+  updated_at_ms: 'bigint',
+} as const satisfies Partial<Record<keyof SkusTable, ColumnType>>;
+const ORDER_COLUMNS = {
+  id: 'text',
+  customer_id: 'text',
+  status: 'text',
+  created_at_ms: 'bigint',
+  expires_at_ms: 'bigint',
+  paid_at_ms: 'bigint',
+  payment_id: 'text',
+  late: 'integer',
+  closed_at_ms: 'bigint',
+  api_key_id: 'text',
+} as const satisfies Record<keyof OrdersTable, ColumnType>;
+/** What changes when an order leaves pending_payment, by its id (the first column). */
+const ORDER_CLOSE_COLUMNS = {
+  id: 'text',
+  status: 'text',
+  paid_at_ms: 'bigint',
+  payment_id: 'text',
+  late: 'integer',
+  closed_at_ms: 'bigint',
+} as const satisfies Partial<Record<keyof OrdersTable, ColumnType>>;
+const ORDER_LINE_COLUMNS = {
+  order_id: 'text',
+  line_no: 'integer',
+  sku: 'text',
+  quantity: 'bigint',
+} as const satisfies Record<keyof OrderLinesTable, ColumnType>;
+const HOLD_COLUMNS = {
+  order_id: 'text',
+  sku: 'text',
+  quantity: 'bigint',
+  expires_at_ms: 'bigint',
+} as const satisfies Record<keyof HoldsTable, ColumnType>;
+const LEDGER_COLUMNS = {
+  sku: 'text',
+  seq: 'bigint',
+  at_ms: 'bigint',
+  kind: 'text',
+  order_id: 'text',
+  delta_available: 'bigint',
+  delta_on_hold: 'bigint',
+  delta_sold: 'bigint',
+  available_after: 'bigint',
+  on_hold_after: 'bigint',
+  sold_after: 'bigint',
+  reason: 'text',
+} as const satisfies Record<keyof LedgerTable, ColumnType>;
+const IDEMPOTENCY_KEY_COLUMNS = {
+  key: 'text',
+  fingerprint: 'text',
+  outcome: 'text',
+  created_at_ms: 'bigint',
+} as const satisfies Record<keyof IdempotencyKeysTable, ColumnType>;
+const OUTBOX_COLUMNS = {
+  type: 'text',
+  subject_id: 'text',
+  payload: 'text',
+  created_at_ms: 'bigint',
+} as const satisfies Record<Exclude<keyof OutboxTable, 'id'>, ColumnType>;
+
+/** The values of `columns`, in their order, read from an object that has them all. */
+function valuesOf<C extends Columns>(columns: C, row: { [K in keyof C]: unknown }): unknown[] {
+  return Object.keys(columns).map((column) => row[column as keyof C]);
+}
+
 /** The PostgreSQL advisory lock that orders outbox inserts by commit (any fixed 64-bit number). */
 export const OUTBOX_LOCK_KEY = 0x5354_4f43_4b01; // "STOCK" + 1
 
@@ -76,6 +169,7 @@ type Tx = Kysely<Database>;
 
 export class KyselyStore implements Store {
   readonly dialect: DialectName;
+  private readonly bulk: BulkWrites;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -85,6 +179,7 @@ export class KyselyStore implements Store {
     private readonly options: KyselyStoreOptions = { attempts_max: 8 },
   ) {
     this.dialect = adapter.name;
+    this.bulk = new BulkWrites(adapter.name);
   }
 
   /** The Kysely handle, for feature modules that own tables of their own (webhooks, API keys). */
@@ -473,15 +568,17 @@ export class KyselyStore implements Store {
       results[index] = { outcome: results[first]!.outcome, replayed: true };
 
     await this.write(trx, workspace);
-    const key_rows = [...claimed].map(([key, index]) => ({
-      key,
-      fingerprint: envelopes[index]!.idempotency!.fingerprint,
-      outcome: JSON.stringify(results[index]!.outcome),
-      created_at_ms: now_ms,
-    }));
-    for (const chunk of chunks(key_rows, INSERT_ROWS_MAX)) {
-      await trx.insertInto('idempotency_keys').values(chunk).execute();
-    }
+    await this.bulk.insert(
+      trx,
+      'idempotency_keys',
+      IDEMPOTENCY_KEY_COLUMNS,
+      [...claimed].map(([key, index]) => [
+        key,
+        envelopes[index]!.idempotency!.fingerprint,
+        JSON.stringify(results[index]!.outcome),
+        now_ms,
+      ]),
+    );
     await this.writeOutbox(trx, workspace);
     return { results: results as CommandResult[], events: workspace.events };
   }
@@ -673,76 +770,66 @@ export class KyselyStore implements Store {
 
   /** Writes everything the workspace changed: rows, holds, ledger and outbox, in this transaction. */
   private async write(trx: Tx, workspace: Workspace): Promise<void> {
+    const new_skus: unknown[][] = [];
+    const changed_skus: unknown[][] = [];
     for (const id of workspace.changed_skus) {
       const sku = workspace.skus.get(id)!;
-      if (workspace.new_skus.has(id)) {
-        await trx.insertInto('skus').values(skuRow(sku)).execute();
-      } else {
-        await trx
-          .updateTable('skus')
-          .set({
-            available: sku.available,
-            on_hold: sku.on_hold,
-            sold: sku.sold,
-            version: sku.version,
-            updated_at_ms: sku.updated_at_ms,
-          })
-          .where('sku', '=', id)
-          .execute();
-      }
+      if (workspace.new_skus.has(id)) new_skus.push(valuesOf(SKU_COLUMNS, sku));
+      else changed_skus.push([id, sku.available, sku.on_hold, sku.sold, sku.version, sku.updated_at_ms]);
     }
+    await this.bulk.insert(trx, 'skus', SKU_COLUMNS, new_skus);
+    await this.bulk.update(trx, 'skus', SKU_UPDATE_COLUMNS, changed_skus);
 
     const new_orders = [...workspace.new_orders].map((id) => workspace.orders.get(id)!);
-    for (const chunk of chunks(new_orders.map(orderRow), INSERT_ROWS_MAX)) {
-      await trx.insertInto('orders').values(chunk).execute();
-    }
-    const line_rows = new_orders.flatMap((order) =>
-      order.lines.map((line, line_no) => ({
-        order_id: order.id,
-        line_no,
-        sku: line.sku,
-        quantity: line.quantity,
-      })),
+    await this.bulk.insert(
+      trx,
+      'orders',
+      ORDER_COLUMNS,
+      new_orders.map((order) => valuesOf(ORDER_COLUMNS, orderRow(order))),
     );
-    for (const chunk of chunks(line_rows, INSERT_ROWS_MAX)) {
-      await trx.insertInto('order_lines').values(chunk).execute();
-    }
-    const hold_rows = new_orders
-      .filter((order) => order.status === ORDER_STATUS.pending_payment)
-      .flatMap((order) =>
-        [...quantitiesBySku(order.lines)].map(([sku, quantity]) => ({
-          order_id: order.id,
-          sku,
-          quantity,
-          expires_at_ms: order.expires_at_ms,
-        })),
-      );
-    for (const chunk of chunks(hold_rows, INSERT_ROWS_MAX)) {
-      await trx.insertInto('holds').values(chunk).execute();
-    }
+    await this.bulk.insert(
+      trx,
+      'order_lines',
+      ORDER_LINE_COLUMNS,
+      new_orders.flatMap((order) =>
+        order.lines.map((line, line_no) => [order.id, line_no, line.sku, line.quantity]),
+      ),
+    );
+    await this.bulk.insert(
+      trx,
+      'holds',
+      HOLD_COLUMNS,
+      new_orders
+        .filter((order) => order.status === ORDER_STATUS.pending_payment)
+        .flatMap((order) =>
+          [...quantitiesBySku(order.lines)].map(([sku, quantity]) => [
+            order.id,
+            sku,
+            quantity,
+            order.expires_at_ms,
+          ]),
+        ),
+    );
 
-    // Orders that left pending_payment: update grouped by their new values (expiries share them).
+    // Orders that left pending_payment: their new state, and their holds gone.
     const closed = [...workspace.changed_orders].filter((id) => !workspace.new_orders.has(id));
-    const groups = new Map<string, { values: Partial<OrdersTable>; ids: string[] }>();
-    for (const id of closed) {
-      const order = workspace.orders.get(id)!;
-      const { status, paid_at_ms, payment_id, late, closed_at_ms } = orderRow(order);
-      const values = { status, paid_at_ms, payment_id, late, closed_at_ms };
-      const key = JSON.stringify(values);
-      const group = groups.get(key) ?? { values, ids: [] as string[] };
-      group.ids.push(id);
-      groups.set(key, group);
-    }
-    for (const { values, ids } of groups.values()) {
-      for (const chunk of chunks(ids, IN_LIST_MAX)) {
-        await trx.updateTable('orders').set(values).where('id', 'in', chunk).execute();
-        await trx.deleteFrom('holds').where('order_id', 'in', chunk).execute();
-      }
-    }
+    await this.bulk.update(
+      trx,
+      'orders',
+      ORDER_CLOSE_COLUMNS,
+      closed.map((id) => {
+        const row = orderRow(workspace.orders.get(id)!);
+        return [id, row.status, row.paid_at_ms, row.payment_id, row.late, row.closed_at_ms];
+      }),
+    );
+    await this.bulk.deleteWhereIn(trx, 'holds', 'order_id', 'text', closed);
 
-    for (const chunk of chunks(workspace.ledger, INSERT_ROWS_MAX)) {
-      await trx.insertInto('ledger').values(chunk).execute();
-    }
+    await this.bulk.insert(
+      trx,
+      'ledger',
+      LEDGER_COLUMNS,
+      workspace.ledger.map((entry) => valuesOf(LEDGER_COLUMNS, entry)),
+    );
   }
 
   /**
@@ -757,15 +844,17 @@ export class KyselyStore implements Store {
   private async writeOutbox(trx: Tx, workspace: Workspace): Promise<void> {
     if (workspace.events.length === 0) return;
     if (this.adapter.locks_rows) await sql`select pg_advisory_xact_lock(${OUTBOX_LOCK_KEY})`.execute(trx);
-    const outbox_rows = workspace.events.map((event) => ({
-      type: event.type,
-      subject_id: event.subject_id,
-      payload: JSON.stringify(event.data),
-      created_at_ms: event.at_ms,
-    }));
-    for (const chunk of chunks(outbox_rows, INSERT_ROWS_MAX)) {
-      await trx.insertInto('outbox').values(chunk).execute();
-    }
+    await this.bulk.insert(
+      trx,
+      'outbox',
+      OUTBOX_COLUMNS,
+      workspace.events.map((event) => [
+        event.type,
+        event.subject_id,
+        JSON.stringify(event.data),
+        event.at_ms,
+      ]),
+    );
   }
 }
 
@@ -815,10 +904,6 @@ function skuFromRow(row: SkusTable): SkuState {
     created_at_ms: Number(row.created_at_ms),
     updated_at_ms: Number(row.updated_at_ms),
   };
-}
-
-function skuRow(sku: SkuState): SkusTable {
-  return { ...sku };
 }
 
 function orderFromRow(row: OrdersTable, lines: { sku: string; quantity: number }[]): OrderState {

@@ -3,7 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect, sql } from 'kysely';
+import { Kysely, type SqliteDatabase, SqliteDialect, sql } from 'kysely';
 import { type DialectAdapter, KyselyStore } from '../kysely-store.ts';
 import type { Database } from '../schema.ts';
 
@@ -19,6 +19,31 @@ function openConnection(path: string, readonly: boolean): BetterSqlite3.Database
   return connection;
 }
 
+/** Prepared statements kept per connection, by text; the least recently used goes first. */
+const STATEMENT_CACHE_MAX = 256;
+
+/**
+ * The connection as Kysely's dialect sees it, with prepared statements reused: Kysely prepares every
+ * query it runs, and preparing cost as much as running the small statements of the write path.
+ */
+function withStatementCache(connection: BetterSqlite3.Database): SqliteDatabase {
+  const statements = new Map<string, BetterSqlite3.Statement>();
+  return {
+    close: () => connection.close(),
+    prepare(text: string) {
+      let statement = statements.get(text);
+      if (statement) {
+        statements.delete(text);
+      } else {
+        statement = connection.prepare(text);
+        if (statements.size >= STATEMENT_CACHE_MAX) statements.delete(statements.keys().next().value!);
+      }
+      statements.set(text, statement);
+      return statement;
+    },
+  };
+}
+
 function isBusy(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
@@ -27,13 +52,15 @@ function isBusy(error: unknown): boolean {
 export async function openSqliteStore(path: string): Promise<KyselyStore> {
   if (path !== SQLITE_MEMORY) mkdirSync(dirname(path), { recursive: true });
   const writer = new Kysely<Database>({
-    dialect: new SqliteDialect({ database: openConnection(path, false) }),
+    dialect: new SqliteDialect({ database: withStatementCache(openConnection(path, false)) }),
   });
   // An in-memory database exists only on its one connection, so it reads there too.
   const reader =
     path === SQLITE_MEMORY
       ? writer
-      : new Kysely<Database>({ dialect: new SqliteDialect({ database: openConnection(path, true) }) });
+      : new Kysely<Database>({
+          dialect: new SqliteDialect({ database: withStatementCache(openConnection(path, true)) }),
+        });
   const adapter: DialectAdapter = {
     name: 'sqlite',
     locks_rows: false,

@@ -1,0 +1,102 @@
+// The bulk statements of the write path, on both real databases: row counts that cut into several
+// blocks (SQLite's fixed sizes, PostgreSQL's 10,000-row documents), NULLs, and text that needs
+// escaping all arrive intact.
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BulkWrites, blocks } from '../../src/store/bulk-writes.ts';
+import { DIALECTS, openTestStore, type TestStore } from '../support/stores.ts';
+
+describe('blocks', () => {
+  it('cuts rows into blocks of the given sizes, in order, with nothing lost', () => {
+    const rows = Array.from({ length: 300 }, (_, i) => i);
+    const cut = [...blocks(rows, [256, 64, 16, 4, 1])];
+    expect(cut.map((block) => block.length)).toEqual([256, 16, 16, 4, 4, 4]);
+    expect(cut.flat()).toEqual(rows);
+    expect([...blocks(rows, [128])].map((block) => block.length)).toEqual([128, 128, 44]);
+    expect([...blocks([], [256, 1])]).toEqual([]);
+  });
+});
+
+describe.each(DIALECTS)('bulk writes on %s', (dialect) => {
+  let test_store: TestStore;
+  beforeAll(async () => {
+    test_store = await openTestStore(dialect);
+  });
+  afterAll(() => test_store?.dispose());
+
+  it('inserts, updates and deletes 10,050 rows exactly', async () => {
+    const db = test_store.store.database;
+    const bulk = new BulkWrites(dialect);
+    const count = 10_050;
+    const tricky = `quote " backslash \\ comma , brace { } apostrophe ' newline \n é 🛒`;
+    const rows = Array.from({ length: count }, (_, i) => [
+      `order-${String(i).padStart(5, '0')}`,
+      i % 2 === 0 ? tricky : `customer-${i}`,
+      'pending_payment',
+      i,
+      1_700_000_000_000 + i,
+      null,
+      null,
+      0,
+      null,
+      null,
+    ]);
+    const columns = {
+      id: 'text',
+      customer_id: 'text',
+      status: 'text',
+      created_at_ms: 'bigint',
+      expires_at_ms: 'bigint',
+      paid_at_ms: 'bigint',
+      payment_id: 'text',
+      late: 'integer',
+      closed_at_ms: 'bigint',
+      api_key_id: 'text',
+    } as const;
+    await bulk.insert(db, 'orders', columns, rows);
+    const inserted = await db.selectFrom('orders').selectAll().orderBy('id').execute();
+    expect(inserted).toHaveLength(count);
+    expect(inserted[0]).toMatchObject({ id: 'order-00000', customer_id: tricky, paid_at_ms: null });
+    expect(Number(inserted[count - 1]!.expires_at_ms)).toBe(1_700_000_000_000 + count - 1);
+
+    const paid = rows.filter((_, i) => i % 3 === 0).map((row) => [row[0], 'paid', 42, `pay-${tricky}`, 1]);
+    await bulk.update(
+      db,
+      'orders',
+      { id: 'text', status: 'text', paid_at_ms: 'bigint', payment_id: 'text', late: 'integer' },
+      paid,
+    );
+    const by_status = await db
+      .selectFrom('orders')
+      .select(['status', sql<number>`count(*)`.as('n')])
+      .groupBy('status')
+      .orderBy('status')
+      .execute();
+    expect(by_status.map((row) => [row.status, Number(row.n)])).toEqual([
+      ['paid', paid.length],
+      ['pending_payment', count - paid.length],
+    ]);
+    const one = await db
+      .selectFrom('orders')
+      .selectAll()
+      .where('id', '=', 'order-00003')
+      .executeTakeFirstOrThrow();
+    expect(one).toMatchObject({ status: 'paid', payment_id: `pay-${tricky}` });
+    expect(Number(one.late)).toBe(1);
+
+    await bulk.deleteWhereIn(
+      db,
+      'orders',
+      'id',
+      'text',
+      paid.map((row) => row[0]),
+    );
+    const left = await db.selectFrom('orders').select('status').distinct().execute();
+    expect(left).toEqual([{ status: 'pending_payment' }]);
+    const remaining = await db
+      .selectFrom('orders')
+      .select(sql<number>`count(*)`.as('n'))
+      .executeTakeFirstOrThrow();
+    expect(Number(remaining.n)).toBe(count - paid.length);
+  });
+});
