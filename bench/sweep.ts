@@ -56,9 +56,7 @@ async function seedExpired(db: Kysely<Database>, dialect: DialectName, holds: nu
       select ${order_id}, 0, 'sweep-' || (i % ${sql.lit(skus)}), 1 from n`.execute(trx);
     await sql`${numbers(holds)}
       insert into holds (order_id, sku, quantity, expires_at_ms)
-      select ${order_id}, 'sweep-' || (i % ${sql.lit(skus)}), 1, ${deadline} from n`.execute(
-      trx,
-    );
+      select ${order_id}, 'sweep-' || (i % ${sql.lit(skus)}), 1, ${deadline} from n`.execute(trx);
     // The k-th hold of a SKU (k = i / skus + 1) leaves per_sku - k available and k on hold.
     await sql`${numbers(holds)}
       insert into ledger (sku, seq, at_ms, kind, order_id, delta_available, delta_on_hold, delta_sold,

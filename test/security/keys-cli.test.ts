@@ -1,7 +1,6 @@
 // stockhold keys as an operator runs it: create prints the key once, list never shows it, revoke
 // by prefix; the database holds only the hash.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { hashApiKey } from '../../src/security/api-keys.ts';
 import { runStockhold } from '../support/cli.ts';

@@ -1,8 +1,3 @@
-// Connecting to PostgreSQL as an operator would: the embedded fallback server the tests use where no
-// other answers, password authentication with credentials from PGUSER/PGPASSWORD, one clear line
-// (no stack trace) when the database is unreachable or the credentials are wrong, and the pool size
-// and statement timeout of the configuration actually applied.
-import { join } from 'node:path';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
