@@ -2,8 +2,8 @@
 // at creation; the database only ever holds its SHA-256 hash.
 import { createHash, randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { v7 as uuidv7 } from 'uuid';
 import { API_SCOPES, type ApiKeyPrincipal, type ApiScope } from '../http/access.ts';
+import { newId } from '../ids.ts';
 import type { Database } from '../store/schema.ts';
 
 export interface ApiKeysTable {
@@ -101,7 +101,7 @@ export class ApiKeyRepository {
       throw new Error(`a key name has 1..${NAME_LENGTH_MAX} characters`);
     const key = generateApiKey(input.scope);
     const row: ApiKeysTable = {
-      id: uuidv7(),
+      id: newId(),
       name,
       scope: input.scope,
       key_hash: hashApiKey(key),

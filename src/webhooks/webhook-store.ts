@@ -2,8 +2,8 @@
 // claim of due deliveries (FOR UPDATE SKIP LOCKED on PostgreSQL, so any number of workers can run)
 // and the fenced record of each attempt.
 import type { Kysely } from 'kysely';
-import { v7 as uuidv7 } from 'uuid';
 import type { EventType } from '../core/types.ts';
+import { newId } from '../ids.ts';
 import type { DialectName } from '../store/migrations.ts';
 import type { Database, WebhookDeliveriesTable } from '../store/schema.ts';
 
@@ -81,7 +81,7 @@ export class WebhookStore {
     now_ms: number;
   }): Promise<Endpoint> {
     const row = {
-      id: uuidv7(),
+      id: newId(),
       url: input.url,
       secret: input.secret,
       event_types: input.event_types === null ? null : JSON.stringify(input.event_types),
@@ -223,7 +223,7 @@ export class WebhookStore {
           // An endpoint hears of what happened after it was registered, not of an older backlog.
           if (Number(event.created_at_ms) < endpoint.created_at_ms) continue;
           rows.push({
-            id: uuidv7(),
+            id: newId(),
             endpoint_id: endpoint.id,
             event_id: Number(event.id),
             event_type: event.type,

@@ -1,10 +1,10 @@
 // Order routes: checkout (hold every line or none), list, read, pay, cancel.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { v7 as uuidv7 } from 'uuid';
 import { StockholdError } from '../../core/errors.ts';
 import { LIMITS } from '../../core/limits.ts';
 import { orderView } from '../../core/views.ts';
+import { newId } from '../../ids.ts';
 import type { AppContext } from '../context.ts';
 import { decodeCursor, nextCursor } from '../cursor.ts';
 import { sendResult } from '../errors.ts';
@@ -52,7 +52,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<AppContext> = async (
       const result = await queue.submit({
         command: {
           kind: 'checkout',
-          order_id: uuidv7(),
+          order_id: newId(),
           customer_id: request.body.customer_id,
           lines: request.body.lines,
           hold_seconds: request.body.hold_seconds ?? default_hold_seconds,
