@@ -1,11 +1,14 @@
-// The multi-row writes of a transaction (a group commit or a sweep writes hundreds or thousands of
-// rows), as statement texts built once per shape and reused. Building each statement with Kysely's
-// query builder, and SQLite preparing each new text afresh, cost more than running them.
-// SQLite runs multi-row VALUES lists in blocks of a few fixed sizes (its statement cache keeps
-// them prepared). PostgreSQL gets all the rows as one JSON parameter (an array of rows, each an
-// array of values): one short statement for thousands of rows. Measured on 5,000 outbox rows here:
-// long VALUES lists spent their time being parsed and planned, one typed array per column (unnest)
-// took 54-98 ms, mostly escaping and parsing the arrays' text, and jsonb_array_elements 20-23 ms.
+// The writes of one transaction (a group commit or a sweep writes hundreds or thousands of rows), as
+// statement texts built once per shape and reused: building each statement with Kysely's query
+// builder, and SQLite preparing each new text afresh, cost more than running them.
+//
+// SQLite runs each write as multi-row statements in blocks of a few fixed sizes, which its statement
+// cache keeps prepared. PostgreSQL gets all the writes of the transaction as ONE statement (each a
+// data-modifying WITH part reading its rows from one JSON parameter): a group commit then costs
+// BEGIN, the locking reads, this statement and COMMIT, where one statement per table waited once
+// more each for the server and for the busy event loop. Measured on 5,000 outbox rows here: long
+// VALUES lists spent their time being parsed and planned; one typed array per column (unnest) took
+// 54-98 ms, mostly escaping and parsing the arrays' text; jsonb_array_elements took 20-23 ms.
 import { CompiledQuery, type Kysely } from 'kysely';
 import type { DialectName } from './migrations.ts';
 
@@ -15,8 +18,6 @@ import type { DialectName } from './migrations.ts';
  * SQLite's limit of 32,766 parameters.
  */
 const SQLITE_BLOCK_SIZES = [256, 64, 16, 4, 1] as const;
-/** PostgreSQL's rows per statement (one JSON document). */
-const POSTGRES_BLOCK_SIZE = 10_000;
 
 export function* blocks<T>(items: readonly T[], sizes: readonly number[]): Generator<T[]> {
   let start = 0;
@@ -29,79 +30,96 @@ export function* blocks<T>(items: readonly T[], sizes: readonly number[]): Gener
   if (start < items.length) yield items.slice(start);
 }
 
-/** Column types: PostgreSQL's arrays of parameters are typed. */
+/** Column types: PostgreSQL reads each value out of JSON as one of these. */
 export type ColumnType = 'text' | 'bigint' | 'integer';
 export type Columns = Readonly<Record<string, ColumnType>>;
-
 type Values = readonly unknown[];
+
+export type BulkWrite =
+  | {
+      kind: 'insert';
+      table: string;
+      /** Each row holds the values of these columns, in this order. */
+      columns: Columns;
+      rows: readonly Values[];
+      /**
+       * PostgreSQL only: an advisory lock (held to commit) taken before any row of this insert gets
+       * its identity value, so that ids of this table are handed out in commit order.
+       */
+      advisory_lock?: number;
+    }
+  | {
+      kind: 'update';
+      table: string;
+      /** The first column is the key that finds the row; the others are set. */
+      columns: Columns;
+      rows: readonly Values[];
+    }
+  | { kind: 'delete'; table: string; column: string; type: ColumnType; values: readonly unknown[] };
+
 type Executor = Pick<Kysely<unknown>, 'executeQuery'>;
 
 export class BulkWrites {
   private readonly texts = new Map<string, string>();
-  private readonly block_sizes: readonly number[];
 
-  constructor(private readonly dialect: DialectName) {
-    this.block_sizes = dialect === 'postgres' ? [POSTGRES_BLOCK_SIZE] : SQLITE_BLOCK_SIZES;
+  constructor(private readonly dialect: DialectName) {}
+
+  /**
+   * Runs the writes; writes without rows are skipped. They must touch different rows: PostgreSQL
+   * runs them as one statement, whose parts all see the rows as they were before it.
+   */
+  async run(db: Executor, writes: readonly BulkWrite[]): Promise<void> {
+    const present = writes.filter(
+      (write) => (write.kind === 'delete' ? write.values : write.rows).length > 0,
+    );
+    if (present.length === 0) return;
+    if (this.dialect === 'postgres') return this.runPostgres(db, present);
+    for (const write of present) await this.runSqlite(db, write);
   }
 
-  /** INSERT of `rows`, each the values of `columns` in their order. */
-  async insert(db: Executor, table: string, columns: Columns, rows: readonly Values[]): Promise<void> {
-    const names = Object.keys(columns);
-    for (const block of blocks(rows, this.block_sizes)) {
-      const text = this.text(`insert ${table} ${names} ${this.rowsOf(block)}`, () => {
-        const into = `insert into ${quote(table)} (${names.map(quote).join(', ')})`;
-        if (this.dialect === 'postgres') return `${into} ${jsonRows(columns)}`;
-        return `${into} values ${tuples(block.length, names.length)}`;
-      });
-      await this.run(db, text, block);
+  private async runSqlite(db: Executor, write: BulkWrite): Promise<void> {
+    if (write.kind === 'delete') {
+      for (const block of blocks(write.values, SQLITE_BLOCK_SIZES)) {
+        const text = this.text(`delete ${write.table} ${write.column} ${block.length}`, () => {
+          const list = block.map(() => '?').join(', ');
+          return `delete from ${quote(write.table)} where ${quote(write.column)} in (${list})`;
+        });
+        await db.executeQuery(CompiledQuery.raw(text, block));
+      }
+      return;
     }
-  }
-
-  /** UPDATE of one row per entry, found by the first of `columns` (its key); the others are set. */
-  async update(db: Executor, table: string, columns: Columns, rows: readonly Values[]): Promise<void> {
-    const names = Object.keys(columns);
-    const [key, ...set] = names;
-    for (const block of blocks(rows, this.block_sizes)) {
-      const text = this.text(`update ${table} ${names} ${this.rowsOf(block)}`, () => {
-        if (this.dialect === 'postgres') {
-          const assignments = set.map((name) => `${quote(name)} = v.${quote(name)}`).join(', ');
-          return `update ${quote(table)} as t set ${assignments} from (${jsonRows(columns)}) as v where t.${quote(key!)} = v.${quote(key!)}`;
+    const names = Object.keys(write.columns);
+    for (const block of blocks(write.rows, SQLITE_BLOCK_SIZES)) {
+      const text = this.text(`${write.kind} ${write.table} ${names} ${block.length}`, () => {
+        const values = `values ${placeholders(block.length, names.length)}`;
+        if (write.kind === 'insert') {
+          return `insert into ${quote(write.table)} (${names.map(quote).join(', ')}) ${values}`;
         }
         // SQLite names the columns of a VALUES list column1, column2, …
+        const [key, ...set] = names;
         const assignments = set.map((name, i) => `${quote(name)} = v.column${i + 2}`).join(', ');
-        return `update ${quote(table)} set ${assignments} from (values ${tuples(block.length, names.length)}) as v where ${quote(table)}.${quote(key!)} = v.column1`;
+        return `update ${quote(write.table)} set ${assignments} from (${values}) as v where ${quote(write.table)}.${quote(key!)} = v.column1`;
       });
-      await this.run(db, text, block);
+      await db.executeQuery(CompiledQuery.raw(text, block.flat()));
     }
   }
 
-  /** DELETE of the rows whose `column` is one of `values`. */
-  async deleteWhereIn(
-    db: Executor,
-    table: string,
-    column: string,
-    type: ColumnType,
-    values: readonly unknown[],
-  ): Promise<void> {
-    for (const block of blocks(values, this.block_sizes)) {
-      const text = this.text(`delete ${table} ${column} ${this.rowsOf(block)}`, () => {
-        if (this.dialect === 'postgres')
-          return `delete from ${quote(table)} where ${quote(column)} = any($1::${type}[])`;
-        return `delete from ${quote(table)} where ${quote(column)} in (${block.map(() => '?').join(', ')})`;
-      });
-      await db.executeQuery(CompiledQuery.raw(text, this.dialect === 'postgres' ? [block] : block));
-    }
-  }
-
-  /** The parameters of a block: every value in row order (SQLite), or the rows as JSON. */
-  private run(db: Executor, text: string, block: readonly Values[]) {
-    const parameters = this.dialect === 'sqlite' ? block.flat() : [JSON.stringify(block)];
-    return db.executeQuery(CompiledQuery.raw(text, parameters));
-  }
-
-  /** The statement text depends on the row count on SQLite only. */
-  private rowsOf(block: readonly unknown[]): number {
-    return this.dialect === 'postgres' ? 0 : block.length;
+  private async runPostgres(db: Executor, writes: readonly BulkWrite[]): Promise<void> {
+    const shape = writes
+      .map((write) =>
+        write.kind === 'delete'
+          ? `delete ${write.table} ${write.column} ${write.type}`
+          : `${write.kind} ${write.table} ${Object.entries(write.columns)} ${write.kind === 'insert' ? write.advisory_lock : ''}`,
+      )
+      .join(';');
+    const text = this.text(shape, () => {
+      const parts = writes.map((write, i) => `w${i} as (${postgresWrite(write, i)})`);
+      return `with ${parts.join(', ')} select 1`;
+    });
+    const parameters = writes.map((write) =>
+      JSON.stringify(write.kind === 'delete' ? write.values : write.rows),
+    );
+    await db.executeQuery(CompiledQuery.raw(text, parameters));
   }
 
   private text(shape: string, build: () => string): string {
@@ -114,14 +132,41 @@ export class BulkWrites {
   }
 }
 
-/** `select (r->>0)::text as "a", (r->>1)::bigint as "b" from jsonb_array_elements($1::jsonb) r`. */
-function jsonRows(columns: Columns): string {
-  const values = Object.entries(columns).map(([name, type], i) => `(r->>${i})::${type} as ${quote(name)}`);
-  return `select ${values.join(', ')} from jsonb_array_elements($1::jsonb) as r`;
+/**
+ * The write at `index` of the statement, as the WITH part `w<index>`: it reads its rows from the JSON
+ * parameter $<index + 1> and returns one row per row written.
+ */
+function postgresWrite(write: BulkWrite, index: number): string {
+  const parameter = index + 1;
+  const table = quote(write.table);
+  if (write.kind === 'delete') {
+    const values = `select value::${write.type} from jsonb_array_elements_text($${parameter}::jsonb)`;
+    return `delete from ${table} where ${quote(write.column)} in (${values}) returning 1`;
+  }
+  const names = Object.keys(write.columns);
+  const values = Object.entries(write.columns)
+    .map(([name, type], i) => `(r->>${i})::${type} as ${quote(name)}`)
+    .join(', ');
+  const rows = `select ${values} from jsonb_array_elements($${parameter}::jsonb) as r`;
+  if (write.kind === 'update') {
+    const [key, ...set] = names;
+    const assignments = set.map((name) => `${quote(name)} = v.${quote(name)}`).join(', ');
+    return `update ${table} as t set ${assignments} from (${rows}) as v where t.${quote(key!)} = v.${quote(key!)} returning 1`;
+  }
+  const into = `insert into ${table} (${names.map(quote).join(', ')})`;
+  if (write.advisory_lock === undefined) return `${into} ${rows} returning 1`;
+  // The parts of a WITH run in no promised order. The lock's one row is made only after every
+  // earlier part has written all its rows (it counts them): the lock is still taken after every
+  // other lock of the transaction (a unique-key wait included), so it cannot join a deadlock. And
+  // no row reaches this insert, to take an identity value, before the lock's row exists.
+  const earlier = Array.from({ length: index }, (_, j) => `(select count(*) from w${j}) as c${j}`);
+  const lock = `select pg_advisory_xact_lock(${Number(write.advisory_lock)}) as locked${earlier.length > 0 ? ` from ${earlier.join(', ')}` : ''}`;
+  const columns = names.map((name) => `v.${quote(name)}`).join(', ');
+  return `${into} select ${columns} from (${lock}) as lock, (${rows}) as v returning 1`;
 }
 
 /** `(?, ?), (?, ?)`: SQLite's placeholders for `rows` rows of `width` values. */
-function tuples(rows: number, width: number): string {
+function placeholders(rows: number, width: number): string {
   const tuple = `(${new Array(width).fill('?').join(', ')})`;
   return new Array(rows).fill(tuple).join(', ');
 }

@@ -19,7 +19,7 @@ import {
 import { validateCommand } from '../core/validate.ts';
 import type { OrderView, SkuView } from '../core/views.ts';
 import { type Decision, isPastDeadline, quantitiesBySku, Workspace } from '../core/workspace.ts';
-import { BulkWrites, type Columns, type ColumnType } from './bulk-writes.ts';
+import { type BulkWrite, BulkWrites, type Columns, type ColumnType } from './bulk-writes.ts';
 import { type DialectName, migrateToLatest, pendingMigrationNames } from './migrations.ts';
 import type {
   Database,
@@ -230,7 +230,6 @@ export class KyselyStore implements Store {
         );
         for (const row of due) workspace.expire(row.id);
         await this.write(trx, workspace);
-        await this.writeOutbox(trx, workspace);
         return workspace.events;
       }),
     ).then((events) => {
@@ -567,19 +566,19 @@ export class KyselyStore implements Store {
     for (const [index, first] of duplicate_of)
       results[index] = { outcome: results[first]!.outcome, replayed: true };
 
-    await this.write(trx, workspace);
-    await this.bulk.insert(
-      trx,
-      'idempotency_keys',
-      IDEMPOTENCY_KEY_COLUMNS,
-      [...claimed].map(([key, index]) => [
-        key,
-        envelopes[index]!.idempotency!.fingerprint,
-        JSON.stringify(results[index]!.outcome),
-        now_ms,
-      ]),
-    );
-    await this.writeOutbox(trx, workspace);
+    await this.write(trx, workspace, [
+      {
+        kind: 'insert',
+        table: 'idempotency_keys',
+        columns: IDEMPOTENCY_KEY_COLUMNS,
+        rows: [...claimed].map(([key, index]) => [
+          key,
+          envelopes[index]!.idempotency!.fingerprint,
+          JSON.stringify(results[index]!.outcome),
+          now_ms,
+        ]),
+      },
+    ]);
     return { results: results as CommandResult[], events: workspace.events };
   }
 
@@ -768,8 +767,11 @@ export class KyselyStore implements Store {
     return rows.map((row) => orderFromRow(row, lines.get(row.id) ?? []));
   }
 
-  /** Writes everything the workspace changed: rows, holds, ledger and outbox, in this transaction. */
-  private async write(trx: Tx, workspace: Workspace): Promise<void> {
+  /**
+   * Writes everything the workspace changed (rows, holds, ledger, then the outbox) and any
+   * `extra` writes, in this transaction; on PostgreSQL as one statement.
+   */
+  private async write(trx: Tx, workspace: Workspace, extra: readonly BulkWrite[] = []): Promise<void> {
     const new_skus: unknown[][] = [];
     const changed_skus: unknown[][] = [];
     for (const id of workspace.changed_skus) {
@@ -777,84 +779,78 @@ export class KyselyStore implements Store {
       if (workspace.new_skus.has(id)) new_skus.push(valuesOf(SKU_COLUMNS, sku));
       else changed_skus.push([id, sku.available, sku.on_hold, sku.sold, sku.version, sku.updated_at_ms]);
     }
-    await this.bulk.insert(trx, 'skus', SKU_COLUMNS, new_skus);
-    await this.bulk.update(trx, 'skus', SKU_UPDATE_COLUMNS, changed_skus);
-
     const new_orders = [...workspace.new_orders].map((id) => workspace.orders.get(id)!);
-    await this.bulk.insert(
-      trx,
-      'orders',
-      ORDER_COLUMNS,
-      new_orders.map((order) => valuesOf(ORDER_COLUMNS, orderRow(order))),
-    );
-    await this.bulk.insert(
-      trx,
-      'order_lines',
-      ORDER_LINE_COLUMNS,
-      new_orders.flatMap((order) =>
-        order.lines.map((line, line_no) => [order.id, line_no, line.sku, line.quantity]),
-      ),
-    );
-    await this.bulk.insert(
-      trx,
-      'holds',
-      HOLD_COLUMNS,
-      new_orders
-        .filter((order) => order.status === ORDER_STATUS.pending_payment)
-        .flatMap((order) =>
-          [...quantitiesBySku(order.lines)].map(([sku, quantity]) => [
-            order.id,
-            sku,
-            quantity,
-            order.expires_at_ms,
-          ]),
-        ),
-    );
-
     // Orders that left pending_payment: their new state, and their holds gone.
     const closed = [...workspace.changed_orders].filter((id) => !workspace.new_orders.has(id));
-    await this.bulk.update(
-      trx,
-      'orders',
-      ORDER_CLOSE_COLUMNS,
-      closed.map((id) => {
-        const row = orderRow(workspace.orders.get(id)!);
-        return [id, row.status, row.paid_at_ms, row.payment_id, row.late, row.closed_at_ms];
-      }),
-    );
-    await this.bulk.deleteWhereIn(trx, 'holds', 'order_id', 'text', closed);
-
-    await this.bulk.insert(
-      trx,
-      'ledger',
-      LEDGER_COLUMNS,
-      workspace.ledger.map((entry) => valuesOf(LEDGER_COLUMNS, entry)),
-    );
-  }
-
-  /**
-   * Appends the workspace's events to the outbox: the last statement of a write transaction.
-   * On PostgreSQL an identity value is taken at INSERT, not at COMMIT, so two writers could commit
-   * their events out of id order and a reader of "events after id N" would skip the smaller id for
-   * good. A transaction-scoped advisory lock taken just before the INSERT (and held to COMMIT)
-   * makes id order equal commit order; it is taken last, after every row lock, so it cannot take
-   * part in a deadlock, and it only serialises the final INSERT + COMMIT of event-writing
-   * transactions (group commit keeps those few). SQLite has one writer: ids are already in order.
-   */
-  private async writeOutbox(trx: Tx, workspace: Workspace): Promise<void> {
-    if (workspace.events.length === 0) return;
-    if (this.adapter.locks_rows) await sql`select pg_advisory_xact_lock(${OUTBOX_LOCK_KEY})`.execute(trx);
-    await this.bulk.insert(
-      trx,
-      'outbox',
-      OUTBOX_COLUMNS,
-      workspace.events.map((event) => [
-        event.type,
-        event.subject_id,
-        JSON.stringify(event.data),
-        event.at_ms,
-      ]),
-    );
+    await this.bulk.run(trx, [
+      { kind: 'insert', table: 'skus', columns: SKU_COLUMNS, rows: new_skus },
+      { kind: 'update', table: 'skus', columns: SKU_UPDATE_COLUMNS, rows: changed_skus },
+      {
+        kind: 'insert',
+        table: 'orders',
+        columns: ORDER_COLUMNS,
+        rows: new_orders.map((order) => valuesOf(ORDER_COLUMNS, orderRow(order))),
+      },
+      {
+        kind: 'insert',
+        table: 'order_lines',
+        columns: ORDER_LINE_COLUMNS,
+        rows: new_orders.flatMap((order) =>
+          order.lines.map((line, line_no) => [order.id, line_no, line.sku, line.quantity]),
+        ),
+      },
+      {
+        kind: 'insert',
+        table: 'holds',
+        columns: HOLD_COLUMNS,
+        rows: new_orders
+          .filter((order) => order.status === ORDER_STATUS.pending_payment)
+          .flatMap((order) =>
+            [...quantitiesBySku(order.lines)].map(([sku, quantity]) => [
+              order.id,
+              sku,
+              quantity,
+              order.expires_at_ms,
+            ]),
+          ),
+      },
+      {
+        kind: 'update',
+        table: 'orders',
+        columns: ORDER_CLOSE_COLUMNS,
+        rows: closed.map((id) => {
+          const row = orderRow(workspace.orders.get(id)!);
+          return [id, row.status, row.paid_at_ms, row.payment_id, row.late, row.closed_at_ms];
+        }),
+      },
+      { kind: 'delete', table: 'holds', column: 'order_id', type: 'text', values: closed },
+      {
+        kind: 'insert',
+        table: 'ledger',
+        columns: LEDGER_COLUMNS,
+        rows: workspace.ledger.map((entry) => valuesOf(LEDGER_COLUMNS, entry)),
+      },
+      ...extra,
+      // Last. On PostgreSQL an identity value is taken at INSERT, not at COMMIT, so two writers could
+      // commit their events out of id order and a reader of "events after id N" would skip the
+      // smaller id for good. A transaction-scoped advisory lock taken just before the outbox rows
+      // get their ids (and held to COMMIT) makes id order equal commit order; it is taken after
+      // every other lock, so it cannot take part in a deadlock, and it only serialises the end of
+      // event-writing transactions (group commit keeps those few). SQLite has one writer: ids are
+      // already in commit order.
+      {
+        kind: 'insert',
+        table: 'outbox',
+        columns: OUTBOX_COLUMNS,
+        rows: workspace.events.map((event) => [
+          event.type,
+          event.subject_id,
+          JSON.stringify(event.data),
+          event.at_ms,
+        ]),
+        advisory_lock: OUTBOX_LOCK_KEY,
+      },
+    ]);
   }
 }
 

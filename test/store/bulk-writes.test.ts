@@ -1,6 +1,6 @@
 // The bulk statements of the write path, on both real databases: row counts that cut into several
-// blocks (SQLite's fixed sizes, PostgreSQL's 10,000-row documents), NULLs, and text that needs
-// escaping all arrive intact.
+// of SQLite's blocks, NULLs and text that needs escaping arrive intact, and several writes of one
+// transaction (one statement on PostgreSQL) all happen.
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BulkWrites, blocks } from '../../src/store/bulk-writes.ts';
@@ -53,19 +53,21 @@ describe.each(DIALECTS)('bulk writes on %s', (dialect) => {
       closed_at_ms: 'bigint',
       api_key_id: 'text',
     } as const;
-    await bulk.insert(db, 'orders', columns, rows);
+    await bulk.run(db, [{ kind: 'insert', table: 'orders', columns, rows }]);
     const inserted = await db.selectFrom('orders').selectAll().orderBy('id').execute();
     expect(inserted).toHaveLength(count);
     expect(inserted[0]).toMatchObject({ id: 'order-00000', customer_id: tricky, paid_at_ms: null });
     expect(Number(inserted[count - 1]!.expires_at_ms)).toBe(1_700_000_000_000 + count - 1);
 
     const paid = rows.filter((_, i) => i % 3 === 0).map((row) => [row[0], 'paid', 42, `pay-${tricky}`, 1]);
-    await bulk.update(
-      db,
-      'orders',
-      { id: 'text', status: 'text', paid_at_ms: 'bigint', payment_id: 'text', late: 'integer' },
-      paid,
-    );
+    await bulk.run(db, [
+      {
+        kind: 'update',
+        table: 'orders',
+        columns: { id: 'text', status: 'text', paid_at_ms: 'bigint', payment_id: 'text', late: 'integer' },
+        rows: paid,
+      },
+    ]);
     const by_status = await db
       .selectFrom('orders')
       .select(['status', sql<number>`count(*)`.as('n')])
@@ -84,13 +86,9 @@ describe.each(DIALECTS)('bulk writes on %s', (dialect) => {
     expect(one).toMatchObject({ status: 'paid', payment_id: `pay-${tricky}` });
     expect(Number(one.late)).toBe(1);
 
-    await bulk.deleteWhereIn(
-      db,
-      'orders',
-      'id',
-      'text',
-      paid.map((row) => row[0]),
-    );
+    await bulk.run(db, [
+      { kind: 'delete', table: 'orders', column: 'id', type: 'text', values: paid.map((row) => row[0]) },
+    ]);
     const left = await db.selectFrom('orders').select('status').distinct().execute();
     expect(left).toEqual([{ status: 'pending_payment' }]);
     const remaining = await db
@@ -98,5 +96,40 @@ describe.each(DIALECTS)('bulk writes on %s', (dialect) => {
       .select(sql<number>`count(*)`.as('n'))
       .executeTakeFirstOrThrow();
     expect(Number(remaining.n)).toBe(count - paid.length);
+  });
+
+  it('runs several writes together, skipping the empty ones, with outbox ids in order', async () => {
+    const db = test_store.store.database;
+    const bulk = new BulkWrites(dialect);
+    // The writes of one run touch different rows: on PostgreSQL they are one statement, one snapshot.
+    await db
+      .insertInto('idempotency_keys')
+      .values({ key: 'k0', fingerprint: 'f', outcome: '{}', created_at_ms: 0 })
+      .execute();
+    const outbox = { type: 'text', subject_id: 'text', payload: 'text', created_at_ms: 'bigint' } as const;
+    await bulk.run(db, [
+      {
+        kind: 'insert',
+        table: 'idempotency_keys',
+        columns: { key: 'text', fingerprint: 'text', outcome: 'text', created_at_ms: 'bigint' },
+        rows: [
+          ['k1', 'f', '{}', 1],
+          ['k2', 'f', '{}', 2],
+        ],
+      },
+      { kind: 'update', table: 'skus', columns: { sku: 'text', available: 'bigint' }, rows: [] },
+      { kind: 'delete', table: 'idempotency_keys', column: 'key', type: 'text', values: ['k0'] },
+      {
+        kind: 'insert',
+        table: 'outbox',
+        columns: outbox,
+        rows: Array.from({ length: 300 }, (_, i) => ['test.event', `s${i}`, JSON.stringify({ i }), i]),
+        advisory_lock: 42,
+      },
+    ]);
+    const keys = await db.selectFrom('idempotency_keys').select('key').orderBy('key').execute();
+    expect(keys.map((row) => row.key)).toEqual(['k1', 'k2']);
+    const events = await db.selectFrom('outbox').select(['id', 'subject_id']).orderBy('id').execute();
+    expect(events.map((row) => row.subject_id)).toEqual(Array.from({ length: 300 }, (_, i) => `s${i}`));
   });
 });

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
 import { openMigratedStore } from '../../src/server.ts';
-import type { KyselyStore } from '../../src/store/kysely-store.ts';
+import { type KyselyStore, OUTBOX_LOCK_KEY } from '../../src/store/kysely-store.ts';
 import type { StoredEvent } from '../../src/store/store.ts';
 import { WebhookStore } from '../../src/webhooks/webhook-store.ts';
 import { WebhookWorker } from '../../src/webhooks/worker.ts';
@@ -39,12 +39,13 @@ const createSku = (sku: string) => ({
   command: { kind: 'create_sku' as const, sku, name: sku, available: 10, max_per_customer: null },
 });
 
-/** Sessions of this database waiting for a lock whose query matches `pattern`. */
-async function lockWaiters(pattern: string): Promise<number> {
+/** Sessions of this database waiting for the advisory lock `key` (a bigint key: high and low halves). */
+async function advisoryLockWaiters(key: number): Promise<number> {
   const { rows } = await gate.query(
-    `select count(*)::int as n from pg_stat_activity
-      where datname = current_database() and wait_event_type = 'Lock' and query ilike $1`,
-    [pattern],
+    `select count(*)::int as n from pg_locks l join pg_database d on d.oid = l.database
+      where d.datname = current_database() and l.locktype = 'advisory' and not l.granted
+        and l.classid::bigint * 4294967296 + l.objid::bigint = $1`,
+    [key],
   );
   return rows[0].n as number;
 }
@@ -66,7 +67,7 @@ describe('outbox order on PostgreSQL', () => {
 
     const slow = store_a.execute([createSku('slow-sku')], Date.now());
     await eventually(
-      async () => (await lockWaiters('%insert into "outbox"%')) === 1,
+      async () => (await advisoryLockWaiters(GATE_LOCK)) === 1,
       'the slow writer is parked',
     );
     // The fast writer starts after the slow one took its id and tries to commit first.
@@ -77,7 +78,7 @@ describe('outbox order on PostgreSQL', () => {
     });
     // Without ordering, the fast writer commits now with the larger id; with it, it waits its turn.
     await eventually(
-      async () => fast_done || (await lockWaiters('%pg_advisory_xact_lock%')) === 1,
+      async () => fast_done || (await advisoryLockWaiters(OUTBOX_LOCK_KEY)) === 1,
       'the fast writer committed or waits for the outbox lock',
     );
 
