@@ -1,0 +1,66 @@
+// `npm run bench` end to end, tiny: every kind of case runs against real servers and databases
+// (ceiling, naive and coalesced, the sweeper, the RSS run) and the report is written with every
+// target judged. The figures themselves are the bench's business, never a test's: this machine is
+// shared and noisy. What is checked is that the numbers exist and make sense.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, expect, inject, it } from 'vitest';
+import type { Report } from '../../bench/report.ts';
+
+const ROOT = join(import.meta.dirname, '../..');
+const results_dir = mkdtempSync(join(tmpdir(), 'stockhold-bench-test-'));
+afterAll(() => rmSync(results_dir, { recursive: true, force: true }));
+
+it('measures every case on SQLite and PostgreSQL and writes the JSON and markdown report', async () => {
+  const args = [
+    '--import',
+    'tsx',
+    'bench/run.ts',
+    '--duration=1',
+    '--connections=16',
+    '--workloads=hot',
+    '--sweep-holds=2000',
+    '--rss-orders=2000',
+    `--results-dir=${results_dir}`,
+  ];
+  // The run's PostgreSQL (maybe the embedded one the global setup started) is the bench's too.
+  const env = { ...process.env, STOCKHOLD_BENCH_PG_URL: inject('pg_admin_url') };
+  await promisify(execFile)(process.execPath, args, { cwd: ROOT, env, maxBuffer: 16 * 1024 * 1024 });
+
+  const json = readdirSync(results_dir).find((name) => name.endsWith('.json'));
+  expect(json).toBeDefined();
+  const report = JSON.parse(readFileSync(join(results_dir, json!), 'utf8')) as Report;
+  expect(report.cases.map((c) => `${c.mode}/${c.store ?? '-'}`)).toEqual([
+    'ceiling/-',
+    'naive/sqlite',
+    'coalesced/sqlite',
+    'naive/postgres',
+    'coalesced/postgres',
+  ]);
+  for (const measured of report.cases) {
+    expect(measured.errors, `${measured.mode}/${measured.store}`).toBe(0);
+    expect(measured.checkouts_per_second).toBeGreaterThan(0);
+    expect(measured.p99_ms).toBeGreaterThanOrEqual(measured.p50_ms);
+    expect(measured.rss_after_bytes).toBeGreaterThan(0);
+  }
+  expect(report.sweeper.map((run) => [run.store, run.holds, run.audit_problems])).toEqual([
+    ['sqlite', 2000, 0],
+    ['postgres', 2000, 0],
+  ]);
+  for (const run of report.rss) {
+    expect(run.successes).toBe(2000);
+    expect(run.rss_end_bytes).toBeGreaterThan(0);
+  }
+  // Every target is judged; the RSS one only over a million orders, so here it is "not checked".
+  expect(report.targets.length).toBeGreaterThanOrEqual(8);
+  expect(report.targets.filter((t) => t.met === null).map((t) => t.target)).toEqual([
+    expect.stringContaining('RSS growth'),
+    expect.stringContaining('RSS growth'),
+  ]);
+  const markdown = readFileSync(join(results_dir, 'latest.md'), 'utf8');
+  expect(markdown).toContain('| target | measured | met |');
+  expect(markdown).toContain(report.machine.cpu_model);
+}, 300_000);
