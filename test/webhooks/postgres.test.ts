@@ -66,10 +66,7 @@ describe('outbox order on PostgreSQL', () => {
     await gate.query('select pg_advisory_lock($1)', [GATE_LOCK]);
 
     const slow = store_a.execute([createSku('slow-sku')], Date.now());
-    await eventually(
-      async () => (await advisoryLockWaiters(GATE_LOCK)) === 1,
-      'the slow writer is parked',
-    );
+    await eventually(async () => (await advisoryLockWaiters(GATE_LOCK)) === 1, 'the slow writer is parked');
     // The fast writer starts after the slow one took its id and tries to commit first.
     let fast_done = false;
     const fast = store_b.execute([createSku('fast-sku')], Date.now()).then((results) => {
