@@ -5,6 +5,13 @@ import type { Clock } from '../core/clock.ts';
 import { StockholdError } from '../core/errors.ts';
 import type { CommandEnvelope, CommandResult, Store } from './store.ts';
 
+/**
+ * Turns of the event loop a batch may wait for more requests to arrive. Measured with 256
+ * connections on one hot SKU here: 1 turn gave 9.2-10k checkouts/s (p99 53-59 ms) on SQLite and
+ * 7.1-7.3k/s on PostgreSQL; 8 turns 12.1-12.8k/s (p99 34-38 ms) and 8.0-8.7k/s. 32 was no better.
+ */
+const GATHER_TURNS_MAX = 8;
+
 export interface CommandQueueOptions {
   coalesce: boolean;
   batch_size_max: number;
@@ -79,18 +86,31 @@ export class CommandQueue {
 
   private pump(): void {
     if (this.running || this.scheduled || this.waiting.length === 0) return;
-    // The batch starts on the next turn of the event loop, once the requests that arrived in this
-    // turn are queued too. Without the pause a synchronous driver (better-sqlite3) would commit the
-    // first request alone before the others are even parsed: group commit would never group.
+    // The batch starts on a later turn of the event loop, once the requests that arrived meanwhile
+    // are queued too: each turn parses what the sockets brought. It starts when a turn brought no
+    // new request, the batch is full, or after GATHER_TURNS_MAX turns. Without the pause a
+    // synchronous driver (better-sqlite3) would commit the first request alone before the others
+    // are even parsed, and group commit would never group; with one turn only, the rest of a burst
+    // arrived while the batch blocked the loop and waited a whole batch more.
     this.scheduled = true;
-    setImmediate(() => {
+    let queued = this.waiting.length;
+    let turns = 1;
+    const start = () => {
+      const arriving = this.waiting.length > queued;
+      if (arriving && this.waiting.length < this.options.batch_size_max && turns < GATHER_TURNS_MAX) {
+        queued = this.waiting.length;
+        turns += 1;
+        setImmediate(start);
+        return;
+      }
       this.scheduled = false;
       const batch = this.waiting.splice(0, this.options.batch_size_max);
       this.running = this.runBatch(batch).finally(() => {
         this.running = null;
         this.pump();
       });
-    });
+    };
+    setImmediate(start);
   }
 
   private async runBatch(batch: Waiting[]): Promise<void> {

@@ -88,6 +88,49 @@ describe('CommandQueue with coalescing', () => {
     expect(gate.batches).toEqual([3]);
   });
 
+  it('waits while requests keep arriving turn after turn, but not forever', async () => {
+    await store.execute(
+      [{ command: { kind: 'create_sku', sku: 'big', name: 'big', available: 100, max_per_customer: null } }],
+      clock.now(),
+    );
+    const gate = gated(store);
+    const queue = new CommandQueue(gate.store, clock, {
+      coalesce: true,
+      batch_size_max: 100,
+      queue_length_max: 100,
+    });
+    gate.open();
+    // A burst that sockets deliver over three turns of the loop: each part arrives in a turn before
+    // the queue looks again (its callbacks are queued ahead of the queue's own).
+    const burst: Promise<CommandResult>[] = [];
+    setImmediate(() => {
+      setImmediate(() => burst.push(queue.submit(checkout(2, 'big'))));
+      burst.push(queue.submit(checkout(1, 'big')));
+    });
+    burst.push(queue.submit(checkout(0, 'big')));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await Promise.all(burst);
+    expect(gate.batches).toEqual([3]);
+
+    // A request on every turn for 20 turns: a batch still starts after at most 8 turns (the first
+    // request and one per turn).
+    gate.batches.length = 0;
+    const trickle: Promise<CommandResult>[] = [];
+    let next = 10;
+    await new Promise<void>((resolve) => {
+      const feed = () => {
+        if (next < 29) setImmediate(feed);
+        else resolve();
+        trickle.push(queue.submit(checkout(next++, 'big')));
+      };
+      feed();
+    });
+    await Promise.all(trickle);
+    expect(gate.batches.length).toBeGreaterThan(1);
+    expect(gate.batches[0]).toBeLessThanOrEqual(9);
+    expect(gate.batches.reduce((sum, size) => sum + size, 0)).toBe(20);
+  });
+
   it('decides the requests that wait during a commit together, each with its own answer', async () => {
     const gate = gated(store);
     const queue = new CommandQueue(gate.store, clock, {
