@@ -16,6 +16,10 @@ function isText(value: unknown, min: number, max: number): boolean {
 
 /** Returns why the command is invalid, or null when it is within every limit. */
 export function invalidReason(command: Command): string | null {
+  // PostgreSQL cannot keep NUL in text, and both stores must accept the same commands.
+  for (const [field, value] of Object.entries(command)) {
+    if (typeof value === 'string' && value.includes('\u0000')) return `${field} may not contain NUL`;
+  }
   switch (command.kind) {
     case 'create_sku':
       if (!sku_id.test(command.sku)) return 'sku must be 1..64 of [A-Za-z0-9._-]';

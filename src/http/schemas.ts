@@ -10,6 +10,13 @@ export const OrderStatus = Type.Union([
   Type.Literal('expired'),
 ]);
 
+/**
+ * Free text from a client: any character but NUL, which PostgreSQL cannot keep in text (a NUL in a
+ * name or an id was answered 500 there, where SQLite stored it).
+ */
+export const Text = (options: Parameters<typeof Type.String>[0] = {}) =>
+  Type.String({ ...options, pattern: '^[^\\u0000]*$' });
+
 export const SkuId = Type.String({
   pattern: LIMITS.sku_id_pattern,
   minLength: 1,
@@ -17,7 +24,7 @@ export const SkuId = Type.String({
   description: '1..64 of [A-Za-z0-9._-]',
   examples: ['tshirt-red-m'],
 });
-export const OrderId = Type.String({
+export const OrderId = Text({
   minLength: 1,
   maxLength: 64,
   examples: ['0193a6f0-3c7e-7a51-9b1e-2f4d5c6b7a80'],
@@ -87,13 +94,13 @@ export const PageQuery = {
   limit: Type.Optional(
     Type.Integer({ minimum: 1, maximum: LIMITS.page_size_max, default: LIMITS.page_size_default }),
   ),
-  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  cursor: Type.Optional(Text({ minLength: 1, maxLength: 200 })),
 };
 
 export const CreateSkuBody = Type.Object(
   {
     sku: SkuId,
-    name: Type.Optional(Type.String({ maxLength: LIMITS.name_length_max })),
+    name: Type.Optional(Text({ maxLength: LIMITS.name_length_max })),
     available: Type.Optional(Type.Integer({ minimum: 0, maximum: LIMITS.initial_available_max, default: 0 })),
     max_per_customer: Type.Optional(
       Type.Union([Type.Integer({ minimum: 1, maximum: LIMITS.max_per_customer_max }), Type.Null()]),
@@ -110,7 +117,7 @@ export const AdjustmentBody = Type.Object(
       not: { const: 0 },
       description: 'units added (positive) or removed (negative) from available; never 0',
     }),
-    reason: Type.Optional(Type.String({ maxLength: LIMITS.reason_length_max })),
+    reason: Type.Optional(Text({ maxLength: LIMITS.reason_length_max })),
     expected_available: Type.Optional(
       Type.Integer({
         minimum: 0,
@@ -123,7 +130,7 @@ export const AdjustmentBody = Type.Object(
 
 export const CheckoutBody = Type.Object(
   {
-    customer_id: Type.String({ minLength: 1, maxLength: LIMITS.customer_id_length_max }),
+    customer_id: Text({ minLength: 1, maxLength: LIMITS.customer_id_length_max }),
     lines: Type.Array(OrderLine, { minItems: 1, maxItems: LIMITS.lines_per_order_max }),
     hold_seconds: Type.Optional(
       Type.Integer({ minimum: LIMITS.hold_seconds_min, maximum: LIMITS.hold_seconds_max }),
@@ -133,7 +140,7 @@ export const CheckoutBody = Type.Object(
 );
 
 export const PaymentBody = Type.Object(
-  { payment_id: Type.String({ minLength: 1, maxLength: LIMITS.payment_id_length_max }) },
+  { payment_id: Text({ minLength: 1, maxLength: LIMITS.payment_id_length_max }) },
   { additionalProperties: false },
 );
 
@@ -141,7 +148,7 @@ export const OrderListQuery = Type.Object(
   {
     status: Type.Optional(OrderStatus),
     sku: Type.Optional(SkuId),
-    customer_id: Type.Optional(Type.String({ minLength: 1, maxLength: LIMITS.customer_id_length_max })),
+    customer_id: Type.Optional(Text({ minLength: 1, maxLength: LIMITS.customer_id_length_max })),
     ...PageQuery,
   },
   { additionalProperties: false },

@@ -1,21 +1,14 @@
 // Bad input gets a clear 4xx with a stable code and changes nothing: a table of refused requests,
-// each checked against a snapshot of the whole state before and after.
+// each checked against a snapshot of the whole state before and after, on both stores.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectConservation } from '../support/invariants.ts';
+import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
 import { apiClient, startTestServer, type TestServer } from '../support/server.ts';
+import { DIALECTS } from '../support/stores.ts';
 
 let server: TestServer;
 let api: ReturnType<typeof apiClient>;
 let order_id: string;
-
-beforeAll(async () => {
-  server = await startTestServer();
-  api = apiClient(server.url);
-  await api.post('/v1/skus', { sku: 'widget', available: 10, max_per_customer: 5 });
-  order_id = (await api.post('/v1/orders', { customer_id: 'c', lines: [{ sku: 'widget', quantity: 1 }] }))
-    .body.id;
-});
-afterAll(() => server.dispose());
 
 async function snapshot() {
   const skus = await api.get('/v1/skus?limit=500');
@@ -329,10 +322,73 @@ const BAD_REQUESTS: BadRequest[] = [
     status: 400,
     code: 'invalid_request',
   },
+  // PostgreSQL cannot keep NUL in text: each of these was answered 500 there.
+  {
+    name: 'a SKU name with a NUL character',
+    path: '/v1/skus',
+    body: { sku: 'nul-name', name: 'a\u0000b', available: 1 },
+    status: 400,
+    code: 'invalid_request',
+  },
+  {
+    name: 'a customer_id with a NUL character',
+    path: '/v1/orders',
+    body: { customer_id: 'c\u0000d', lines: [{ sku: 'widget', quantity: 1 }] },
+    status: 400,
+    code: 'invalid_request',
+  },
+  {
+    name: 'a payment_id with a NUL character',
+    path: () => `/v1/orders/${order_id}/payment`,
+    body: { payment_id: 'p\u0000q' },
+    status: 400,
+    code: 'invalid_request',
+  },
+  {
+    name: 'an adjustment reason with a NUL character',
+    path: '/v1/skus/widget/adjustments',
+    body: { delta: 1, reason: 'r\u0000s' },
+    status: 400,
+    code: 'invalid_request',
+  },
+  {
+    name: 'an order id with a NUL character',
+    method: 'GET',
+    path: '/v1/orders/a%00b',
+    status: 400,
+    code: 'invalid_request',
+  },
+  {
+    name: 'cancel of an order id with a NUL character',
+    path: '/v1/orders/a%00b/cancel',
+    status: 400,
+    code: 'invalid_request',
+  },
+  {
+    name: 'a customer_id filter with a NUL character',
+    method: 'GET',
+    path: '/v1/orders?customer_id=a%00b',
+    status: 400,
+    code: 'invalid_request',
+  },
   { name: 'unknown route', method: 'GET', path: '/v1/nothing-here', status: 404, code: 'not_found' },
 ];
 
-describe('bad requests', () => {
+describe.each(DIALECTS)('bad requests on %s', (dialect) => {
+  let database: TestDatabase | null = null;
+  beforeAll(async () => {
+    database = dialect === 'postgres' ? await createTestDatabase() : null;
+    server = await startTestServer(database ? { database_url: database.url } : {});
+    api = apiClient(server.url);
+    await api.post('/v1/skus', { sku: 'widget', available: 10, max_per_customer: 5 });
+    order_id = (await api.post('/v1/orders', { customer_id: 'c', lines: [{ sku: 'widget', quantity: 1 }] }))
+      .body.id;
+  });
+  afterAll(async () => {
+    await server?.dispose();
+    await database?.drop();
+  });
+
   it('has at least 30 cases', () => {
     expect(BAD_REQUESTS.length).toBeGreaterThanOrEqual(30);
   });

@@ -8,7 +8,7 @@ import type { EventType } from '../../core/types.ts';
 import { generateSecret } from '../../webhooks/signature.ts';
 import { DELIVERY_STATUS, type Endpoint, type WebhookStore } from '../../webhooks/webhook-store.ts';
 import { parseWebhookUrl, type TargetCheck } from '../../webhooks/worker.ts';
-import { errorResponses } from '../schemas.ts';
+import { errorResponses, Text } from '../schemas.ts';
 
 export interface WebhookRoutesOptions {
   webhooks: WebhookStore;
@@ -33,13 +33,13 @@ const Timestamp = Type.String({ format: 'date-time' });
 
 const CreateBody = Type.Object(
   {
-    url: Type.String({
+    url: Text({
       minLength: 1,
       maxLength: URL_LENGTH_MAX,
       examples: ['https://shop.example/hooks/stock'],
     }),
     secret: Type.Optional(
-      Type.String({
+      Text({
         minLength: 16,
         maxLength: 256,
         description: 'HMAC-SHA256 key for the Stockhold-Signature header; generated when absent',
@@ -89,7 +89,7 @@ const DeliverySchema = Type.Object({
   attempt_log: Type.Array(AttemptSchema),
 });
 
-const Params = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+const Params = Type.Object({ id: Text({ minLength: 1, maxLength: 64 }) });
 const DeliveriesQuery = Type.Object(
   {
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
