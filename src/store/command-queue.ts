@@ -8,7 +8,7 @@ import type { CommandEnvelope, CommandResult, Store } from './store.ts';
 /**
  * Turns of the event loop a batch may wait for more requests to arrive. Measured with 256
  * connections on one hot SKU here: 1 turn gave 9.2-10k checkouts/s (p99 53-59 ms) on SQLite and
- * 7.1-7.3k/s on PostgreSQL; 8 turns 12.1-12.8k/s (p99 34-38 ms) and 8.0-8.7k/s. 32 was no better.
+ * 7.1-7.3k/s on PostgreSQL; 8 turns 12.1-12.8k/s (p99 34-38 ms) and 8.0-8.6k/s. 32 was no better.
  */
 const GATHER_TURNS_MAX = 8;
 
