@@ -73,10 +73,11 @@ export interface KyselyStoreOptions {
   attempts_max: number;
 }
 
-/** Ids per IN (...) list, for the same reason. */
+/** Ids per IN (...) list: far below SQLite's 32,766 and PostgreSQL's 65,535 parameters. */
 const IN_LIST_MAX = 1000;
 /** Idempotency keys forgotten per statement. */
 const PURGE_CHUNK_ROWS = 10_000;
+/** Each table's columns as the bulk writes send them, with their types (PostgreSQL reads JSON). */
 const SKU_COLUMNS = {
   sku: 'text',
   name: 'text',
