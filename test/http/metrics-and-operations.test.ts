@@ -1,7 +1,6 @@
 // Running it in production: /readyz tells a migrated database from one that is not, log lines
 // carry the request id and never a secret, and SIGTERM answers every request in flight, then
 // exits 0.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -9,6 +8,7 @@ import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
 import { startServer } from '../../src/server.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { startServe } from '../support/cli.ts';
 import { apiClient, startTestServer, temporarySqliteUrl } from '../support/server.ts';
 
 const directories: string[] = [];
@@ -89,50 +89,21 @@ describe('logs', () => {
   });
 });
 
-/** Starts `stockhold serve` as a child process and resolves with its URL once it is serving. */
-async function serveChild(
-  database_url: string,
-): Promise<{ child: ChildProcess; url: string; output: string[] }> {
-  const child = spawn(process.execPath, ['bin/stockhold.mjs', 'serve'], {
-    env: {
-      ...process.env,
-      DATABASE_URL: database_url,
-      PORT: '0',
-      LOG_LEVEL: 'info',
-      SHUTDOWN_TIMEOUT_MS: '20000',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  const url = await new Promise<string>((resolve, reject) => {
-    let buffer = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      output.push(chunk.toString());
-      const serving = buffer
-        .split('\n')
-        .filter((line) => line.startsWith('{'))
-        .map((line) => JSON.parse(line) as { msg: string; url?: string })
-        .find((line) => line.msg === 'stockhold is serving');
-      if (serving?.url) resolve(serving.url);
-    });
-    child.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-    child.on('exit', (code) => reject(new Error(`exited with ${code} before serving: ${output.join('')}`)));
-  });
-  return { child, url, output };
-}
-
 describe('graceful shutdown', () => {
   it('on SIGTERM answers every request in flight, ends event streams, and exits 0', async () => {
     const database_url = temporaryDatabase();
-    const { child, url, output } = await serveChild(database_url);
+    const { child, url, output } = await startServe({
+      DATABASE_URL: database_url,
+      SHUTDOWN_TIMEOUT_MS: '20000',
+    });
     const api = apiClient(url);
     expect((await api.post('/v1/skus', { sku: 'sd', available: 1000 })).status).toBe(201);
     const stream = await fetch(`${url}/v1/events`);
     expect(stream.status).toBe(200);
     const stream_ended = stream.text();
 
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // 'close': exited, and every line it printed has been read.
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
     let first_answer!: () => void;
     const answered = new Promise<void>((resolve) => {
       first_answer = resolve;
@@ -150,7 +121,7 @@ describe('graceful shutdown', () => {
     await answered;
     child.kill('SIGTERM');
     const results = await Promise.all(requests);
-    expect(await exited, output.join('')).toBe(0);
+    expect(await exited, output.join('\n')).toBe(0);
     await stream_ended;
 
     // Every request got an answer (held, or 503 once closing), or never reached the server: refused
@@ -172,7 +143,7 @@ describe('graceful shutdown', () => {
     } finally {
       await store.close();
     }
-    const logged = output.join('');
+    const logged = output.join('\n');
     expect(logged).toContain('shutting down');
     expect(logged).toContain('stockhold stopped');
   });

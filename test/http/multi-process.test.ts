@@ -2,59 +2,22 @@
 // balancer: a flash sale spread across them sells exactly the stock there is, and payments, cancels,
 // expiry (every process's sweeper) and lazy reclaim racing on the same orders leave each order in
 // exactly one final state, with the ledger agreeing (the audit of `stockhold verify`).
-import { type ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { openStore } from '../../src/store/open-store.ts';
+import { type ServeProcess, startServe } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
 import { type ApiResponse, apiClient } from '../support/server.ts';
 
-const BIN = join(import.meta.dirname, '../../bin/stockhold.mjs');
 const PROCESSES = 3;
 const IN_FLIGHT_MAX = 200;
 
-interface ServerProcess {
-  child: ChildProcess;
-  url: string;
-  output: string[];
+/** One `stockhold serve` of the several behind the (imagined) load balancer. */
+function startProcess(database_url: string): Promise<ServeProcess> {
+  return startServe({ DATABASE_URL: database_url, SWEEP_INTERVAL_MS: '50', PG_POOL_SIZE: '8' });
 }
 
-/** Starts `stockhold serve` on a free port; resolves with its URL once it logs that it serves. */
-function startProcess(database_url: string): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [BIN, 'serve'], {
-    env: {
-      ...process.env,
-      DATABASE_URL: database_url,
-      PORT: '0',
-      LOG_LEVEL: 'info',
-      SWEEP_INTERVAL_MS: '50',
-      PG_POOL_SIZE: '8',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  return new Promise((resolve, reject) => {
-    let buffered = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      for (let newline = buffered.indexOf('\n'); newline >= 0; newline = buffered.indexOf('\n')) {
-        const line = buffered.slice(0, newline);
-        buffered = buffered.slice(newline + 1);
-        if (output.length < 1000) output.push(line);
-        if (line.includes('stockhold is serving')) resolve({ child, url: JSON.parse(line).url, output });
-      }
-    });
-    child.stderr!.on('data', (chunk: Buffer) => {
-      if (output.length < 1000) output.push(chunk.toString());
-    });
-    child.once('exit', (code) =>
-      reject(new Error(`stockhold serve exited with ${code}:\n${output.join('\n')}`)),
-    );
-  });
-}
-
-async function stopProcess(server: ServerProcess): Promise<void> {
+async function stopProcess(server: ServeProcess): Promise<void> {
   if (server.child.exitCode !== null) return;
   const exited = new Promise((resolve) => server.child.once('exit', resolve));
   server.child.kill('SIGTERM');
@@ -84,7 +47,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 // Generous: on a loaded 2-core machine 2000 requests through 3 processes can take a minute.
 describe(`${PROCESSES} server processes on one PostgreSQL database`, { timeout: 240_000 }, () => {
   let database: TestDatabase;
-  let servers: ServerProcess[] = [];
+  let servers: ServeProcess[] = [];
   let apis: ReturnType<typeof apiClient>[] = [];
   const statuses: number[] = [];
   const api = (i: number) => {

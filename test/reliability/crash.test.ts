@@ -4,13 +4,11 @@
 // payments still paid with their payment_id, cancels still cancelled), the stock equals what was
 // created and restocked, and the ledger recomputes every bucket (verify's checks). At the end, holds
 // taken before the last kill expire after the restart, and `stockhold verify` exits 0.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { openMigratedStore } from '../../src/server.ts';
-import { STOCKHOLD_BIN as BIN } from '../support/cli.ts';
+import { type ServeProcess, startServe } from '../support/cli.ts';
 import { createTestDatabase } from '../support/postgres.ts';
 import { apiClient, temporarySqliteUrl } from '../support/server.ts';
 import { envCount, expectVerified, expectVerifiedByCli, reportFigure, seededRandom } from './support.ts';
@@ -26,56 +24,19 @@ interface Acknowledged {
   hold_seconds: number;
 }
 
-interface Child {
-  process: ChildProcess;
-  url: string;
+/** The server under test: SIGKILLed and started again on the same database. */
+function startChild(database_url: string): Promise<ServeProcess> {
+  return startServe(
+    { DATABASE_URL: database_url, HOST: '127.0.0.1', SWEEP_INTERVAL_MS: '50' },
+    START_TIMEOUT_MS,
+  );
 }
 
-/** Starts `stockhold serve` and resolves with its URL, read from its "serving" log line. */
-function startChild(database_url: string): Promise<Child> {
-  const child = spawn(process.execPath, [BIN, 'serve'], {
-    env: {
-      ...process.env,
-      DATABASE_URL: database_url,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'info',
-      SWEEP_INTERVAL_MS: '50',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error('the server did not report its URL in time'));
-    }, START_TIMEOUT_MS);
-    let stderr = '';
-    child.stderr!.on('data', (chunk) => {
-      stderr += String(chunk);
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the server exited with ${code} before serving: ${stderr}`));
-    });
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        const entry = JSON.parse(line) as { url?: string; msg?: string };
-        if (entry.msg === 'stockhold is serving' && entry.url) {
-          clearTimeout(timer);
-          resolve({ process: child, url: entry.url });
-        }
-      } catch {
-        // not a log line
-      }
-    });
-  });
-}
-
-function killHard(child: Child): Promise<void> {
+function killHard(server: ServeProcess): Promise<void> {
   return new Promise((resolve) => {
-    if (child.process.exitCode !== null || child.process.signalCode !== null) return resolve();
-    child.process.once('exit', () => resolve());
-    child.process.kill('SIGKILL');
+    if (server.child.exitCode !== null || server.child.signalCode !== null) return resolve();
+    server.child.once('exit', () => resolve());
+    server.child.kill('SIGKILL');
   });
 }
 
@@ -140,8 +101,8 @@ async function crashCycles(database_url: string, cycles: number, seed: number) {
   const config = loadConfig({ DATABASE_URL: database_url, LOG_LEVEL: 'silent' }, undefined);
   let stock_total = 0;
 
-  let child = await startChild(database_url);
-  const api = () => apiClient(child.url);
+  let server = await startChild(database_url);
+  const api = () => apiClient(server.url);
   for (const sku of SKUS) {
     expect((await api().post('/v1/skus', { sku, available: 50 })).status).toBe(201);
     stock_total += 50;
@@ -153,7 +114,7 @@ async function crashCycles(database_url: string, cycles: number, seed: number) {
     stock_total += 5;
 
     const stop = { dead: false };
-    const load = driveLoad(child.url, random, acknowledged, stop, counters);
+    const load = driveLoad(server.url, random, acknowledged, stop, counters);
     // The kill lands at a random moment of the load (mid-transaction, mid-fsync, mid-answer): after a
     // random number of acknowledged answers, so every cycle has something to lose, or a bounded time.
     const acknowledged_before = counters.acknowledged;
@@ -166,7 +127,7 @@ async function crashCycles(database_url: string, cycles: number, seed: number) {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     await new Promise((resolve) => setTimeout(resolve, random() * 30));
-    await killHard(child);
+    await killHard(server);
     stop.dead = true;
     await load;
 
@@ -200,7 +161,7 @@ async function crashCycles(database_url: string, cycles: number, seed: number) {
     } finally {
       await store.close();
     }
-    child = await startChild(database_url);
+    server = await startChild(database_url);
   }
 
   // Holds taken before the last kill still expire after the restart (deadlines live in the database).
@@ -217,8 +178,8 @@ async function crashCycles(database_url: string, cycles: number, seed: number) {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   expect(await pending_short()).toEqual([]);
-  child.process.kill('SIGTERM');
-  await new Promise((resolve) => child.process.once('exit', resolve));
+  server.child.kill('SIGTERM');
+  await new Promise((resolve) => server.child.once('exit', resolve));
   await expectVerifiedByCli(database_url);
   return counters;
 }

@@ -43,17 +43,8 @@ export function envCount(name: string, fallback: number): number {
   return parsed;
 }
 
-/** A small seeded PRNG (mulberry32), so a failing run can be replayed from its seed. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The simulator's seeded PRNG (mulberry32): a failing run can be replayed from its seed. */
+export { seededRandom } from '../../src/simulate/script.ts';
 
 /** Prints a figure for the README (the suite's last run) in one greppable line. */
 export function reportFigure(name: string, value: number | string): void {

@@ -1,9 +1,9 @@
 // Hardening: security headers (and a working Swagger UI under them), no stack traces or SQL in
 // error answers, a route without an access rule stops the start, rate limits, secrets not logged.
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServe } from '../support/cli.ts';
 import { startTestServer, type TestServer, temporarySqliteUrl } from '../support/server.ts';
 import { bearer, createTestKeys, probe, type TestKeys } from './support.ts';
 
@@ -133,37 +133,27 @@ describe('logs', () => {
   it('never show the Authorization header or the keys of STOCKHOLD_API_KEYS, even at trace level', async () => {
     const key = `sh_admin_${'s'.repeat(43)}`;
     const { url, directory } = temporarySqliteUrl();
-    const child = spawn(process.execPath, [join(import.meta.dirname, '../../bin/stockhold.mjs'), 'serve'], {
-      env: {
-        ...process.env,
-        PORT: '0',
-        DATABASE_URL: url,
-        LOG_LEVEL: 'trace',
-        STOCKHOLD_API_KEYS: `admin:${key}`,
-      },
-    });
-    let output = '';
-    child.stderr.on('data', (chunk) => {
-      output += chunk;
-    });
-    const base_url = await new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (chunk) => {
-        output += chunk;
-        const match = /"url":"([^"]+)".*stockhold is serving/.exec(output);
-        if (match) resolve(match[1]!);
-      });
-      child.on('exit', () => reject(new Error(`server exited: ${output}`)));
+    const {
+      child,
+      url: base_url,
+      output,
+    } = await startServe({
+      DATABASE_URL: url,
+      LOG_LEVEL: 'trace',
+      STOCKHOLD_API_KEYS: `admin:${key}`,
     });
     try {
       expect((await probe(base_url, 'GET', '/v1/skus', bearer(key))).status).toBe(200);
       expect((await probe(base_url, 'GET', '/v1/skus', bearer(`${key}x`))).status).toBe(401);
     } finally {
-      const exited = new Promise((resolve) => child.on('exit', resolve));
+      // 'close': exited, and every line it printed has been read.
+      const closed = new Promise((resolve) => child.on('close', resolve));
       child.kill('SIGTERM');
-      await exited;
-      (await import('node:fs')).rmSync(directory, { recursive: true, force: true });
+      await closed;
+      rmSync(directory, { recursive: true, force: true });
     }
-    expect(output).toContain('request completed');
-    expect(output).not.toContain('s'.repeat(43));
+    const logged = output.join('\n');
+    expect(logged).toContain('request completed');
+    expect(logged).not.toContain('s'.repeat(43));
   });
 });

@@ -1,6 +1,8 @@
-// The stockhold command as a user runs it: a child process, its exit code and output (never a throw).
-import { execFile } from 'node:child_process';
+// The stockhold command as a user runs it: a child process, its exit code and output (never a throw),
+// or `stockhold serve` running in the background.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 
 export const STOCKHOLD_BIN = join(import.meta.dirname, '../../bin/stockhold.mjs');
@@ -28,4 +30,47 @@ export async function runStockhold(args: string[], env: NodeJS.ProcessEnv = proc
     if (typeof failed.code !== 'number') throw error;
     return { code: failed.code, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
   }
+}
+
+export interface ServeProcess {
+  child: ChildProcess;
+  url: string;
+  /** Every line it printed so far, stdout and stderr, kept while it runs. */
+  output: string[];
+}
+
+/**
+ * Starts `stockhold serve` on a free port, with `env` over the test's own environment (LOG_LEVEL
+ * info unless given), and resolves with its URL once it logs that it is serving.
+ */
+export function startServe(env: Record<string, string>, timeout_ms = 120_000): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [STOCKHOLD_BIN, 'serve'], {
+    env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  createInterface({ input: child.stderr! }).on('line', (line) => output.push(line));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`stockhold serve did not report its URL in time:\n${output.join('\n')}`));
+    }, timeout_ms);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`stockhold serve exited with ${code} before serving:\n${output.join('\n')}`));
+    });
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      output.push(line);
+      let entry: { msg?: string; url?: string };
+      try {
+        entry = JSON.parse(line);
+      } catch {
+        return; // not a log line
+      }
+      if (entry.msg === 'stockhold is serving' && entry.url) {
+        clearTimeout(timer);
+        resolve({ child, url: entry.url, output });
+      }
+    });
+  });
 }
