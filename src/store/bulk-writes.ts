@@ -4,13 +4,15 @@
 //
 // SQLite runs each write as multi-row statements in blocks of a few fixed sizes, which its statement
 // cache keeps prepared. PostgreSQL gets all the writes of the transaction as ONE statement (each a
-// data-modifying WITH part reading its rows from one JSON parameter): a group commit then costs
-// BEGIN, the locking reads, this statement and COMMIT, where one statement per table waited once
-// more each for the server and for the busy event loop. Measured on 5,000 outbox rows here: long
+// data-modifying WITH part reading its rows from one JSON parameter), sent with COMMIT
+// (postgres/pipelined-pool.ts): a group commit then costs two round trips, BEGIN with the locking
+// read and this statement with COMMIT, where one statement per table waited once more each for the
+// server and for the busy event loop. Measured on 5,000 outbox rows here: long
 // VALUES lists spent their time being parsed and planned; one typed array per column (unnest) took
 // 54-98 ms, mostly escaping and parsing the arrays' text; jsonb_array_elements took 20-23 ms.
 import { CompiledQuery, type Kysely } from 'kysely';
 import type { DialectName } from './migrations.ts';
+import { ANSWER_AT_COMMIT } from './postgres/pipelined-pool.ts';
 
 /**
  * SQLite's rows per statement. N rows go out as blocks of these sizes (300 = 256 + 16 + 16 + 4 + 4
@@ -114,7 +116,7 @@ export class BulkWrites {
       .join(';');
     const text = this.text(shape, () => {
       const parts = writes.map((write, i) => `w${i} as (${postgresWrite(write, i)})`);
-      return `with ${parts.join(', ')} select 1`;
+      return `${ANSWER_AT_COMMIT}with ${parts.join(', ')} select 1`;
     });
     const parameters = writes.map((write) =>
       JSON.stringify(write.kind === 'delete' ? write.values : write.rows),

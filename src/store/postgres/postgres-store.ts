@@ -4,6 +4,7 @@ import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { type DialectAdapter, KyselyStore } from '../kysely-store.ts';
 import type { Database } from '../schema.ts';
+import { pipelinedPool } from './pipelined-pool.ts';
 
 export interface PostgresOptions {
   url: string;
@@ -37,6 +38,7 @@ export function createPool(options: PostgresOptions): pg.Pool {
     statement_timeout: options.statement_timeout_ms,
     connectionTimeoutMillis: 10_000,
     types,
+    pipeline: true,
   });
   // An idle connection the server ends (restart, failover, pg_terminate_backend) is reported here;
   // the pool has already dropped it and the next query opens a new one. Without a listener the
@@ -53,7 +55,7 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Kysel
     throw error;
   });
   client.release();
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: pipelinedPool(pool) }) });
   const adapter: DialectAdapter = {
     name: 'postgres',
     locks_rows: true,
