@@ -33,19 +33,25 @@ it('measures every case on SQLite and PostgreSQL and writes the JSON and markdow
   const json = readdirSync(results_dir).find((name) => name.endsWith('.json'));
   expect(json).toBeDefined();
   const report = JSON.parse(readFileSync(join(results_dir, json!), 'utf8')) as Report;
+  // Each case right after a ceiling run of its own, its ratio taken to that one.
   expect(report.cases.map((c) => `${c.mode}/${c.store ?? '-'}`)).toEqual([
     'ceiling/-',
     'naive/sqlite',
+    'ceiling/-',
     'coalesced/sqlite',
+    'ceiling/-',
     'naive/postgres',
+    'ceiling/-',
     'coalesced/postgres',
   ]);
-  for (const measured of report.cases) {
+  report.cases.forEach((measured, index) => {
     expect(measured.errors, `${measured.mode}/${measured.store}`).toBe(0);
     expect(measured.checkouts_per_second).toBeGreaterThan(0);
     expect(measured.p99_ms).toBeGreaterThanOrEqual(measured.p50_ms);
     expect(measured.rss_after_bytes).toBeGreaterThan(0);
-  }
+    if (measured.mode !== 'ceiling')
+      expect(measured.ceiling_checkouts_per_second).toBe(report.cases[index - 1]!.checkouts_per_second);
+  });
   expect(report.sweeper.map((run) => [run.store, run.holds, run.audit_problems])).toEqual([
     ['sqlite', 2000, 0],
     ['postgres', 2000, 0],
