@@ -12,7 +12,7 @@ import { statsPlugin } from './http/routes/stats.ts';
 import { webhookRoutes } from './http/routes/webhooks.ts';
 import { createLogger } from './logger.ts';
 import { securitySetup } from './security/security.ts';
-import { allowPrivateWebhookTargets, checkWebhookTarget } from './security/webhook-targets.ts';
+import { allowPrivateWebhookTargets, checkWebhookTarget, guardedLookup } from './security/webhook-targets.ts';
 import { CommandQueue } from './store/command-queue.ts';
 import type { KyselyStore } from './store/kysely-store.ts';
 import { openStore } from './store/open-store.ts';
@@ -150,6 +150,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       backoff_base_ms: config.WEBHOOK_BACKOFF_BASE_MS,
       backoff_max_ms: config.WEBHOOK_BACKOFF_MAX_MS,
       check_target,
+      lookup: guardedLookup(allow_private),
     },
     logger,
     metrics.observeWebhookAttempt,

@@ -2,6 +2,7 @@
 // (cloud metadata at 169.254.169.254), unspecified, CGNAT or multicast address is refused, unless
 // WEBHOOK_ALLOW_PRIVATE_TARGETS; so a webhook cannot be used to reach the service's own network.
 import { promises as dns, lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import type { LookupFunction } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import type { Config } from '../config.ts';
 import { StockholdError } from '../core/errors.ts';
@@ -64,7 +65,7 @@ function refuse(url: URL, reason: string): StockholdError {
 
 /**
  * Refuses a webhook URL whose host is, or resolves to, a forbidden address (every address of the
- * name is checked: one private answer is enough to refuse). Delivery should connect through
+ * name is checked: one private answer is enough to refuse). Delivery connects through
  * `guardedLookup` too, so a name that changes its answer after this check (DNS rebinding) is caught.
  */
 export async function checkWebhookTarget(url: URL, options: WebhookTargetOptions): Promise<void> {
@@ -95,16 +96,8 @@ export async function checkWebhookTarget(url: URL, options: WebhookTargetOptions
  * A `lookup` for http.request / net.connect that applies the same policy at connect time, so the
  * address connected to is the address checked.
  */
-export function guardedLookup(allow_private: boolean) {
-  return (
-    hostname: string,
-    options: { all?: boolean; family?: number },
-    callback: (
-      error: NodeJS.ErrnoException | null,
-      address: string | LookupAddress[],
-      family?: number,
-    ) => void,
-  ): void => {
+export function guardedLookup(allow_private: boolean): LookupFunction {
+  return (hostname, options, callback) => {
     dnsLookup(hostname, { ...options, all: true }, (error, addresses) => {
       if (error) return callback(error, []);
       const bad = allow_private

@@ -1,6 +1,9 @@
 // The delivery worker: at its own pace it fans new outbox events out to deliveries, claims the due
 // ones in a bounded batch and posts each, signed, with a timeout; failures retry with exponential
 // back-off and jitter up to a bounded number of attempts. At least once, in order per order.
+import { type OutgoingHttpHeaders, request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { LookupFunction } from 'node:net';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
 import {
@@ -32,6 +35,11 @@ export interface WebhookWorkerOptions {
   backoff_base_ms: number;
   backoff_max_ms: number;
   check_target?: TargetCheck;
+  /**
+   * Resolves a target's host when connecting (`guardedLookup`): the address connected to is then
+   * the address checked, even if the name's answer changed after `check_target` (DNS rebinding).
+   */
+  lookup?: LookupFunction;
 }
 
 export type AttemptObserver = (
@@ -184,8 +192,7 @@ export class WebhookWorker {
       return failed(`target refused: ${(error as Error).message}`);
     }
     try {
-      const response = await fetch(url, {
-        method: 'POST',
+      const status = await post(url, {
         headers: {
           'content-type': 'application/json',
           'user-agent': USER_AGENT,
@@ -195,24 +202,51 @@ export class WebhookWorker {
           [SIGNATURE_HEADER]: signatureHeader(delivery.secret, Math.floor(Date.now() / 1000), delivery.body),
         },
         body: delivery.body,
-        // A redirect could lead anywhere (the target policy checked only this URL): not followed.
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.options.timeout_ms),
+        timeout_ms: this.options.timeout_ms,
+        lookup: this.options.lookup,
       });
-      // The answer's body is not needed; dropping it frees the connection.
-      await response.body?.cancel().catch(() => {});
-      if (response.status >= 200 && response.status < 300) {
-        return { ok: true, status_code: response.status, duration_ms: performance.now() - started_ms };
+      if (status >= 200 && status < 300) {
+        return { ok: true, status_code: status, duration_ms: performance.now() - started_ms };
       }
-      return failed(`HTTP ${response.status}`, response.status);
+      return failed(`HTTP ${status}`, status);
     } catch (error) {
       const name = (error as Error).name;
       if (name === 'TimeoutError' || name === 'AbortError')
         return failed(`no answer within ${this.options.timeout_ms} ms`);
-      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      return failed(cause?.code ?? cause?.message ?? (error as Error).message);
+      return failed((error as NodeJS.ErrnoException).code ?? (error as Error).message);
     }
   }
+}
+
+/**
+ * POSTs the body and resolves with the answer's status; the answer's body is not read. A redirect
+ * is an answer like any other: not followed, since it could lead anywhere the target policy did not
+ * check. `lookup` resolves the host at connect time (the policy's guarded lookup).
+ */
+function post(
+  url: URL,
+  options: { headers: OutgoingHttpHeaders; body: string; timeout_ms: number; lookup: LookupFunction | undefined },
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const request = send(
+      url,
+      {
+        method: 'POST',
+        headers: { ...options.headers, 'content-length': Buffer.byteLength(options.body) },
+        signal: AbortSignal.timeout(options.timeout_ms),
+        ...(options.lookup ? { lookup: options.lookup } : {}),
+      },
+      (response) => {
+        // Dropping the body frees the connection; a late abort of it is nobody's error.
+        response.on('error', () => {});
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      },
+    );
+    request.on('error', reject);
+    request.end(options.body);
+  });
 }
 
 /** An absolute http(s) URL without credentials, or an Error saying why not. */
