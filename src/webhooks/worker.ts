@@ -1,7 +1,7 @@
 // The delivery worker: at its own pace it fans new outbox events out to deliveries, claims the due
 // ones in a bounded batch and posts each, signed, with a timeout; failures retry with exponential
 // back-off and jitter up to a bounded number of attempts. At least once, in order per order.
-import { type OutgoingHttpHeaders, request as httpRequest } from 'node:http';
+import { request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import type { Logger } from 'pino';
@@ -225,7 +225,12 @@ export class WebhookWorker {
  */
 function post(
   url: URL,
-  options: { headers: OutgoingHttpHeaders; body: string; timeout_ms: number; lookup: LookupFunction | undefined },
+  options: {
+    headers: OutgoingHttpHeaders;
+    body: string;
+    timeout_ms: number;
+    lookup: LookupFunction | undefined;
+  },
 ): Promise<number> {
   return new Promise((resolve, reject) => {
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
