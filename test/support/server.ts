@@ -27,6 +27,7 @@ export async function startTestServer(
     env?: Record<string, string>;
     sweeper?: boolean;
     plugins?: ServerOptions['plugins'];
+    check_target?: ServerOptions['check_target'];
   } = {},
 ): Promise<TestServer> {
   const temporary = options.database_url ? null : temporarySqliteUrl();
@@ -40,6 +41,7 @@ export async function startTestServer(
     logger: createLogger(config.LOG_LEVEL),
     sweeper: options.sweeper,
     plugins: options.plugins,
+    check_target: options.check_target,
   });
   return {
     ...server,

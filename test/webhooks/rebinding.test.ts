@@ -1,34 +1,20 @@
 // DNS rebinding: a webhook host name that passed the target policy when it was checked, but resolves
 // to a private address when the delivery connects, gets nothing: delivery resolves the name through
 // the policy's guarded lookup, so the address connected to is the address checked.
-import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.ts';
-import { createLogger } from '../../src/logger.ts';
-import { type RunningServer, startServer } from '../../src/server.ts';
-import { apiClient, temporarySqliteUrl } from '../support/server.ts';
+import { apiClient, startTestServer, type TestServer } from '../support/server.ts';
 import { eventually, type Receiver, startReceiver } from './receiver.ts';
 
-let server: RunningServer;
+let server: TestServer;
 let receiver: Receiver;
-let directory: string;
 
 beforeAll(async () => {
-  const temporary = temporarySqliteUrl();
-  directory = temporary.directory;
-  const config = loadConfig(
-    {
-      PORT: '0',
-      LOG_LEVEL: 'silent',
-      DATABASE_URL: temporary.url,
+  server = await startTestServer({
+    env: {
       WEBHOOK_ALLOW_PRIVATE_TARGETS: 'false',
       WEBHOOK_POLL_INTERVAL_MS: '10',
       WEBHOOK_ATTEMPTS_MAX: '1',
     },
-    undefined,
-  );
-  server = await startServer(config, {
-    logger: createLogger('silent'),
     sweeper: false,
     // Stands in for a name whose answer was public when checked (registration, before the attempt).
     check_target: async () => {},
@@ -37,9 +23,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await server.close();
+  await server.dispose();
   await receiver.close();
-  rmSync(directory, { recursive: true, force: true });
 });
 
 it('does not deliver to a name that resolves to a private address when the delivery connects', async () => {

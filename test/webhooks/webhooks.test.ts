@@ -1,40 +1,26 @@
 // Webhooks end to end on a real SQLite file: registration through the API, signed deliveries to a
 // real local receiver, in order per order, retries with back-off through failures and timeouts,
 // giving up after the last attempt, and deletion.
-import { rmSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.ts';
-import { createLogger } from '../../src/logger.ts';
-import { type RunningServer, startServer } from '../../src/server.ts';
 import { EVENT_ID_HEADER, SIGNATURE_HEADER, verifySignature } from '../../src/webhooks/signature.ts';
 import { backoffDelayMs } from '../../src/webhooks/worker.ts';
-import { apiClient, temporarySqliteUrl } from '../support/server.ts';
+import { apiClient, startTestServer, type TestServer } from '../support/server.ts';
 import { eventually, type Receiver, signatureIsValid, startReceiver } from './receiver.ts';
 
-let server: RunningServer;
-let directory: string;
+let server: TestServer;
 let api: ReturnType<typeof apiClient>;
 const receivers: Receiver[] = [];
 let sku_counter = 0;
 
 beforeAll(async () => {
-  const temporary = temporarySqliteUrl();
-  directory = temporary.directory;
-  const config = loadConfig(
-    {
-      PORT: '0',
-      LOG_LEVEL: 'silent',
-      DATABASE_URL: temporary.url,
+  server = await startTestServer({
+    env: {
       WEBHOOK_POLL_INTERVAL_MS: '10',
       WEBHOOK_BACKOFF_BASE_MS: '5',
       WEBHOOK_BACKOFF_MAX_MS: '40',
       WEBHOOK_TIMEOUT_MS: '1000',
       WEBHOOK_ATTEMPTS_MAX: '4',
     },
-    undefined,
-  );
-  server = await startServer(config, {
-    logger: createLogger('silent'),
     sweeper: false,
     // The target policy hook (issue 10 supplies the real one): here it refuses one host name.
     check_target: async (url) => {
@@ -44,9 +30,8 @@ beforeAll(async () => {
   api = apiClient(server.url);
 });
 afterAll(async () => {
-  await server.close();
+  await server.dispose();
   for (const receiver of receivers) await receiver.close();
-  rmSync(directory, { recursive: true, force: true });
 });
 afterEach(async () => {
   // Each test's endpoints go away, so the next test's receivers see only their own deliveries.
