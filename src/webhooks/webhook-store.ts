@@ -388,6 +388,43 @@ export class WebhookStore {
     });
   }
 
+  /**
+   * Forgets outbox events created before `before_ms`, at most `limit` of them; returns how many.
+   * Only events the fan-out has read and no open delivery still needs (its body is built from the
+   * event): a backlog is never lost, however old. Ids are never handed out again (SQLite's
+   * AUTOINCREMENT, PostgreSQL's identity), so "events after id N" stays right.
+   */
+  async purgeOutbox(before_ms: number, limit: number): Promise<number> {
+    return this.db.transaction().execute(async (trx) => {
+      const cursor = await trx
+        .selectFrom('outbox_cursors')
+        .select('last_event_id')
+        .where('name', '=', CURSOR_NAME)
+        .executeTakeFirst();
+      const open = await trx
+        .selectFrom('webhook_deliveries')
+        .select((eb) => eb.fn.min('event_id').as('event_id'))
+        .where('status', 'in', OPEN_STATUSES)
+        .executeTakeFirst();
+      // Without a cursor no fan-out has run yet: what it will read starts after the newest event.
+      let through = cursor ? Number(cursor.last_event_id) : Number.MAX_SAFE_INTEGER;
+      if (open?.event_id != null) through = Math.min(through, Number(open.event_id) - 1);
+      const ids = (
+        await trx
+          .selectFrom('outbox')
+          .select('id')
+          .where('id', '<=', through)
+          .where('created_at_ms', '<', before_ms)
+          .orderBy('id')
+          .limit(limit)
+          .execute()
+      ).map((row) => Number(row.id));
+      if (ids.length === 0) return 0;
+      await trx.deleteFrom('outbox').where('id', 'in', ids).execute();
+      return ids.length;
+    });
+  }
+
   /** Events not yet fanned out, and deliveries not yet finished: the backlog gauges. */
   async backlog(): Promise<{ outbox_events: number; deliveries_open: number; deliveries_failed: number }> {
     const cursor = await this.db
