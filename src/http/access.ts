@@ -24,5 +24,10 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** null in open mode, on public routes, or where the access-control plugin is not installed. */
     api_key?: ApiKeyPrincipal | null;
+    /**
+     * Asks again whether the request's key still holds (not revoked, its scope still allows the
+     * route), for requests that last (event streams); null where no key was checked.
+     */
+    key_still_valid?: (() => Promise<boolean>) | null;
   }
 }

@@ -90,6 +90,7 @@ export function accessControl(options: AccessControlOptions): (app: FastifyInsta
     });
 
     app.decorateRequest('api_key', null);
+    app.decorateRequest('key_still_valid', null);
     app.addHook('onRequest', async (request) => {
       const rule = ruleOf(request);
       const open = options.open_allowed && !(await verifier.anyKeyExists());
@@ -112,6 +113,11 @@ export function accessControl(options: AccessControlOptions): (app: FastifyInsta
           throw new StockholdError('forbidden', `a ${principal.scope} key may not call this route`);
         }
         request.api_key = principal;
+        request.key_still_valid = async () => {
+          // A database that cannot answer now counts as no: the client reconnects and is asked again.
+          const again = await verifier.verify(key).catch(() => null);
+          return again !== null && allows(rule, again);
+        };
       }
       const limit = await per_key(request);
       if (!limit.isAllowed && limit.isExceeded) throw rateLimited('per key', limit.ttlInSeconds);

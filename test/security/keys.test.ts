@@ -185,6 +185,33 @@ async function revocationOnTwoServers(database_url: string) {
   }
 }
 
+describe('an event stream whose key is revoked', () => {
+  it('ends, and the key cannot open another', async () => {
+    const { url } = temporarySqliteUrl();
+    const keys = await createTestKeys(url);
+    const clock = new ManualClock(Date.now());
+    const server = await startTestServer({ database_url: url, clock, sweeper: false });
+    try {
+      const stream = await fetch(`${server.url}/v1/events`, { headers: bearer(keys.read) });
+      expect(stream.status).toBe(200);
+      const reader = stream.body!.getReader();
+      await reader.read(); // the `retry:` line: the stream is open
+      const repository = new ApiKeyRepository(server.store.database);
+      const record = (await repository.list()).find((entry) => entry.name === 'analytics')!;
+      await repository.revoke(record.prefix, clock.now());
+      clock.advance(1000); // past the key cache (API_KEY_CACHE_TTL_MS)
+
+      // The stream asks again every 5 s (KEY_RECHECK_MS in src/http/routes/events.ts) and ends; a
+      // stream that never ends fails this test on its timeout.
+      let ended = false;
+      while (!ended) ended = (await reader.read()).done;
+      expect((await call(server, 'GET', '/v1/events', keys.read)).status).toBe(401);
+    } finally {
+      await server.stop();
+    }
+  }, 30_000);
+});
+
 describe('a revoked key stops working on every server process', () => {
   it('on one SQLite file', async () => {
     await revocationOnTwoServers(temporarySqliteUrl().url);

@@ -10,6 +10,8 @@ import { errorResponses } from '../schemas.ts';
 /** A subscriber this far behind is cut off rather than buffered without bound; it can resume. */
 const SUBSCRIBER_BUFFER_BYTES_MAX = 4 * 1024 * 1024;
 const HEARTBEAT_MS = 15_000;
+/** How often a keyed stream asks whether its key still holds: a revoked key's stream ends. */
+const KEY_RECHECK_MS = 5_000;
 const REPLAY_PAGE_SIZE = 1000;
 
 export function formatEvent(event: StoredEvent): string {
@@ -71,13 +73,24 @@ export const eventRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, { 
       let live = false;
       let heartbeat: NodeJS.Timeout | undefined;
       let unsubscribe: (() => void) | undefined;
+      // The key was checked when the stream opened; a stream lasts, so it is asked again.
+      const still_valid = request.key_still_valid;
+      const key_recheck = still_valid
+        ? setInterval(async () => {
+            if (!closed && !(await still_valid())) response.end();
+          }, KEY_RECHECK_MS)
+        : undefined;
       // Listening for the close first: a client gone while we subscribe leaves no listener behind.
-      request.raw.on('close', () => {
+      // The response's own close too: a stream this server ends (revoked key) keeps its connection.
+      const cleanUp = () => {
         closed = true;
         open_streams.delete(response);
         clearInterval(heartbeat);
+        clearInterval(key_recheck);
         unsubscribe?.();
-      });
+      };
+      request.raw.on('close', cleanUp);
+      response.on('close', cleanUp);
       const subscription = await events.subscribe((event) => (live ? write(event) : buffered.push(event)));
       if (closed) {
         subscription.unsubscribe();
