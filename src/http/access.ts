@@ -26,8 +26,8 @@ declare module 'fastify' {
     api_key?: ApiKeyPrincipal | null;
     /**
      * Asks again whether the request's key still holds (not revoked, its scope still allows the
-     * route), for requests that last (event streams); null where no key was checked.
+     * route), for requests that last (event streams). Meaningful where `api_key` is set.
      */
-    key_still_valid?: (() => Promise<boolean>) | null;
+    key_still_valid?: () => Promise<boolean>;
   }
 }

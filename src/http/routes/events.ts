@@ -74,10 +74,9 @@ export const eventRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, { 
       let heartbeat: NodeJS.Timeout | undefined;
       let unsubscribe: (() => void) | undefined;
       // The key was checked when the stream opened; a stream lasts, so it is asked again.
-      const still_valid = request.key_still_valid;
-      const key_recheck = still_valid
+      const key_recheck = request.api_key
         ? setInterval(async () => {
-            if (!closed && !(await still_valid())) response.end();
+            if (!closed && !(await request.key_still_valid!())) response.end();
           }, KEY_RECHECK_MS)
         : undefined;
       // Listening for the close first: a client gone while we subscribe leaves no listener behind.
