@@ -156,6 +156,10 @@ export class Metrics {
 
   /** The store's commit observer: counts what each committed write did. */
   readonly observeCommit = (report: CommitReport): void => {
+    if (report.source === 'sweep') {
+      this.expiries.inc({ source: 'sweeper' }, report.expired_orders);
+      return;
+    }
     for (const [index, envelope] of report.envelopes.entries()) {
       const result = report.results[index];
       if (!result || result.replayed || envelope.command.kind !== 'checkout') continue;
@@ -167,7 +171,7 @@ export class Metrics {
         const late = (event.data.order as { late?: boolean } | undefined)?.late === true;
         this.payments.inc({ late: String(late) });
       } else if (event.type === 'order.expired') {
-        this.expiries.inc({ source: report.source === 'sweep' ? 'sweeper' : 'lazy' });
+        this.expiries.inc({ source: 'lazy' });
       } else if (event.type === 'order.cancelled') {
         this.cancels.inc();
       }

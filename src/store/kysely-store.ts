@@ -33,13 +33,15 @@ import type {
 } from './schema.ts';
 import type { CommandEnvelope, CommandResult, OrderFilter, Outcome, Store, StoredEvent } from './store.ts';
 
-/** One committed write, as the metrics see it. */
-export interface CommitReport {
-  source: 'execute' | 'sweep';
-  envelopes: readonly CommandEnvelope[];
-  results: readonly CommandResult[];
-  events: readonly DomainEvent[];
-}
+/** One committed write, as the metrics see it: a batch of commands, or a sweeper's batch. */
+export type CommitReport =
+  | {
+      source: 'execute';
+      envelopes: readonly CommandEnvelope[];
+      results: readonly CommandResult[];
+      events: readonly DomainEvent[];
+    }
+  | { source: 'sweep'; expired_orders: number };
 
 export type CommitObserver = (report: CommitReport) => void;
 
@@ -57,6 +59,13 @@ export interface DialectAdapter {
    * answered 503 `overloaded` with Retry-After rather than as an internal error.
    */
   isOverloaded(error: unknown): boolean;
+  /**
+   * The sweeper's batch as set-based statements inside the database, where the dialect has them
+   * (SQLite): in the caller's write transaction, expires up to `limit` due orders, oldest deadline
+   * first, writing exactly what Workspace.expire writes; returns how many. Without it the store
+   * loads the due orders and expires them with the Workspace.
+   */
+  sweepExpired?(trx: Kysely<Database>, now_ms: number, limit: number): Promise<number>;
   /** Connections of the pool, where the dialect has one (metrics). */
   poolStats?(): PoolStats;
   close(): Promise<void>;
@@ -213,31 +222,47 @@ export class KyselyStore implements Store {
     return results;
   }
 
-  sweepExpired(now_ms: number, limit: number): Promise<number> {
-    return this.withRetries(() =>
-      this.adapter.writeTransaction(this.db, async (trx) => {
-        // `<=`: a hold is valid while now < expires_at, so an order whose deadline is now is due.
-        const due = await this.dueOrders(trx, now_ms, limit);
-        if (due.length === 0) return [];
-        const workspace = new Workspace(now_ms);
-        await this.loadOrderRows(trx, workspace, due);
-        await this.loadSkus(
-          trx,
-          workspace,
-          skusOfOrders(
-            workspace,
-            due.map((row) => row.id),
-          ),
-        );
-        for (const row of due) workspace.expire(row.id);
-        await this.write(trx, workspace);
-        return workspace.events;
-      }),
-    ).then((events) => {
-      if (events.length === 0) return 0;
-      this.on_commit?.({ source: 'sweep', envelopes: [], results: [], events });
-      return events.filter((event) => event.type === 'order.expired').length;
-    });
+  async sweepExpired(now_ms: number, limit: number): Promise<number> {
+    const sweep = this.adapter.sweepExpired ?? ((trx, at_ms, max) => this.expireDueOrders(trx, at_ms, max));
+    const expired_orders = await this.withRetries(() =>
+      this.adapter.writeTransaction(this.db, (trx) => sweep(trx, now_ms, limit)),
+    );
+    if (expired_orders > 0) this.on_commit?.({ source: 'sweep', expired_orders });
+    return expired_orders;
+  }
+
+  /**
+   * The sweeper's batch through the Workspace: loads the due orders (locked; SKIP LOCKED leaves an
+   * order being paid, cancelled or swept by another process to it) and their SKUs, and expires them.
+   * On PostgreSQL this measured faster than the same work as set-based SQL (the README's sweeper
+   * section): there the database, not JavaScript, is the bound.
+   */
+  private async expireDueOrders(trx: Tx, now_ms: number, limit: number): Promise<number> {
+    // `<=`: a hold is valid while now < expires_at, so an order whose deadline is now is due.
+    const due = await this.lockOrders(
+      trx
+        .selectFrom('orders')
+        .selectAll()
+        .where('status', '=', ORDER_STATUS.pending_payment)
+        .where('expires_at_ms', '<=', now_ms)
+        .orderBy('expires_at_ms')
+        .limit(limit),
+      'skip_locked',
+    ).execute();
+    if (due.length === 0) return 0;
+    const workspace = new Workspace(now_ms);
+    await this.loadOrderRows(trx, workspace, due);
+    await this.loadSkus(
+      trx,
+      workspace,
+      skusOfOrders(
+        workspace,
+        due.map((row) => row.id),
+      ),
+    );
+    for (const row of due) workspace.expire(row.id);
+    await this.write(trx, workspace);
+    return due.length;
   }
 
   async purgeIdempotencyKeys(created_before_ms: number): Promise<number> {
@@ -692,31 +717,6 @@ export class KyselyStore implements Store {
     );
     for (const row of expirable) workspace.expire(row.id);
     return expired_loaded + expirable.length;
-  }
-
-  /** Pending orders whose deadline is `now_ms` or earlier, oldest deadline first, at most `limit`. */
-  private async dueOrders(trx: Tx, now_ms: number, limit: number): Promise<OrdersTable[]> {
-    if (this.adapter.locks_rows) {
-      // SKIP LOCKED: an order being paid, cancelled or swept by another process is left to it.
-      return trx
-        .selectFrom('orders')
-        .selectAll()
-        .where('status', '=', ORDER_STATUS.pending_payment)
-        .where('expires_at_ms', '<=', now_ms)
-        .orderBy('expires_at_ms')
-        .limit(limit)
-        .forUpdate()
-        .skipLocked()
-        .execute();
-    }
-    // SQLite's planner, without statistics, reads every pending order through orders_by_status and
-    // sorts them: each batch then costs the whole backlog (1,000,000 expired holds swept at a fifth
-    // of the speed of 100,000). The partial index gives the due orders in deadline order directly.
-    const result = await sql<OrdersTable>`
-      SELECT * FROM orders INDEXED BY orders_pending_by_deadline
-      WHERE status = ${sql.lit(ORDER_STATUS.pending_payment)} AND expires_at_ms <= ${now_ms}
-      ORDER BY expires_at_ms LIMIT ${limit}`.execute(trx);
-    return result.rows;
   }
 
   private lockOrders<O>(

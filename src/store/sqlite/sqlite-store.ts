@@ -9,6 +9,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, type SqliteDatabase, SqliteDialect, sql } from 'kysely';
 import { type DialectAdapter, KyselyStore } from '../kysely-store.ts';
 import type { Database } from '../schema.ts';
+import { sweepExpiredSqlite } from './sqlite-sweep.ts';
 
 export const SQLITE_MEMORY = ':memory:';
 
@@ -83,6 +84,7 @@ export async function openSqliteStore(path: string): Promise<KyselyStore> {
         }
       });
     },
+    sweepExpired: sweepExpiredSqlite,
     isRetryable: isBusy,
     // SQLite's only "busy" is the file lock, retried above; past the retries it is overload too.
     isOverloaded: () => false,
