@@ -20,13 +20,30 @@ describe('security headers and error answers', () => {
   });
   afterAll(() => server.dispose());
 
-  it('sends helmet headers and a self-only content security policy on /, /docs and the API', async () => {
-    for (const path of ['/', '/docs', '/docs/static/index.html', '/v1/skus']) {
+  it('sends helmet headers and a self-only content security policy on the pages: /, /docs', async () => {
+    for (const path of ['/', '/docs', '/docs/static/index.html']) {
       const { headers } = await probe(server.url, 'GET', path, {});
       expect(headers.get('x-content-type-options'), path).toBe('nosniff');
       expect(headers.get('x-frame-options'), path).toBe('SAMEORIGIN');
       expect(headers.get('content-security-policy'), path).toContain("script-src 'self'");
       expect(headers.get('content-security-policy'), path).toContain("frame-ancestors 'none'");
+      expect(headers.get('cross-origin-opener-policy'), path).toBe('same-origin');
+    }
+  });
+
+  it("sends the API's short set on /v1 answers, refusals included: load nothing, framed by nothing", async () => {
+    for (const [method, path] of [
+      ['GET', '/v1/skus'],
+      ['GET', '/v1/orders/no-such-order'],
+      ['POST', '/v1/orders'],
+    ] as const) {
+      const { headers } = await probe(server.url, method, path, {});
+      expect(headers.get('content-security-policy'), path).toBe("default-src 'none'; frame-ancestors 'none'");
+      expect(headers.get('x-content-type-options'), path).toBe('nosniff');
+      expect(headers.get('x-frame-options'), path).toBe('DENY');
+      expect(headers.get('cross-origin-resource-policy'), path).toBe('same-origin');
+      expect(headers.get('referrer-policy'), path).toBe('no-referrer');
+      expect(headers.get('x-dns-prefetch-control'), path).toBeNull();
     }
   });
 
