@@ -17,6 +17,7 @@ import { CommandQueue } from './store/command-queue.ts';
 import type { KyselyStore } from './store/kysely-store.ts';
 import { openStore } from './store/open-store.ts';
 import { Sweeper } from './sweeper/sweeper.ts';
+import { webhookRetentionPurges } from './webhooks/retention.ts';
 import { WebhookStore } from './webhooks/webhook-store.ts';
 import { type TargetCheck, WebhookWorker } from './webhooks/worker.ts';
 
@@ -165,6 +166,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       purge_interval_ms: 60_000,
     },
     logger,
+    webhookRetentionPurges(webhooks),
   );
   let url: string;
   try {

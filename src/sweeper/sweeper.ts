@@ -1,5 +1,8 @@
 // Returns the holds of unpaid orders past their deadline, at its own pace, in bounded batches.
 // Deadlines live in the database, so any process's sweeper honours them, even after a restart.
+// Once a minute it also forgets what is kept only for a while (retention purges): idempotency keys,
+// and, given by the server, finished webhook deliveries and old outbox events. Every server process
+// runs a sweeper, so these happen whichever processes deliver webhooks, even if none does.
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
 import { LIMITS } from '../core/limits.ts';
@@ -10,8 +13,16 @@ export interface SweeperOptions {
   batch_size: number;
   /** Batches one tick may run before yielding to the next tick, so a backlog cannot hog the writer. */
   batches_per_tick_max: number;
-  /** How often forgotten idempotency keys are purged. */
+  /** How often the retention purges run. */
   purge_interval_ms: number;
+}
+
+/** Something kept for a while and then forgotten. */
+export interface RetentionPurge {
+  /** What it forgets, for the log line and the counts. */
+  readonly what: string;
+  /** Forgets a bounded amount of what is past its retention at `now_ms`; returns how many rows. */
+  purge(now_ms: number): Promise<number>;
 }
 
 export type SweepObserver = (released_orders: number, duration_ms: number) => void;
@@ -20,14 +31,25 @@ export class Sweeper {
   private timer: NodeJS.Timeout | null = null;
   private current: Promise<unknown> | null = null;
   private last_purge_ms = 0;
+  private readonly purges: readonly RetentionPurge[];
 
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly options: SweeperOptions,
     private readonly logger: Logger,
+    /** Purges besides the idempotency keys', which are the store's own. */
+    purges: readonly RetentionPurge[] = [],
     private readonly on_sweep: SweepObserver = () => {},
-  ) {}
+  ) {
+    this.purges = [
+      {
+        what: 'idempotency keys',
+        purge: (now_ms) => store.purgeIdempotencyKeys(now_ms - LIMITS.idempotency_retention_ms),
+      },
+      ...purges,
+    ];
+  }
 
   start(): void {
     if (this.timer) return;
@@ -60,9 +82,22 @@ export class Sweeper {
     return released;
   }
 
-  /** Forgets idempotency keys older than their retention (24 hours). */
-  purgeIdempotencyKeys(): Promise<number> {
-    return this.store.purgeIdempotencyKeys(this.clock.now() - LIMITS.idempotency_retention_ms);
+  /**
+   * Runs every retention purge once; returns how many rows each forgot. A purge that fails is
+   * logged and tried again next time; the others still run.
+   */
+  async purgeRetained(): Promise<Record<string, number>> {
+    const now_ms = this.clock.now();
+    const purged: Record<string, number> = {};
+    for (const { what, purge } of this.purges) {
+      try {
+        purged[what] = await purge(now_ms);
+        if (purged[what] > 0) this.logger.info({ purged: purged[what], what }, 'retention purge');
+      } catch (error) {
+        this.logger.error({ err: error, what }, 'retention purge failed');
+      }
+    }
+    return purged;
   }
 
   private async tick(): Promise<void> {
@@ -72,8 +107,7 @@ export class Sweeper {
       const now_ms = this.clock.now();
       if (now_ms - this.last_purge_ms >= this.options.purge_interval_ms) {
         this.last_purge_ms = now_ms;
-        const purged = await this.purgeIdempotencyKeys();
-        if (purged > 0) this.logger.info({ purged_keys: purged }, 'old idempotency keys purged');
+        await this.purgeRetained();
       }
     } catch (error) {
       // A failed sweep changes nothing (one transaction per batch); the next tick tries again.

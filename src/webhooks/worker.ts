@@ -48,19 +48,6 @@ export type AttemptObserver = (
 ) => void;
 
 const USER_AGENT = 'stockhold-webhooks/1';
-/** Finished deliveries are kept this long for the deliveries API, then forgotten. */
-export const DELIVERY_RETENTION_MS = 7 * 24 * 3600 * 1000;
-/**
- * Outbox events are kept this long for event streams resuming with Last-Event-ID, then forgotten
- * (never before webhooks are done with them).
- */
-export const EVENT_RETENTION_MS = 7 * 24 * 3600 * 1000;
-const PURGE_INTERVAL_MS = 60_000;
-/** Rows forgotten per purge transaction: bounded, the next one takes the rest. */
-const PURGE_BATCH_SIZE = 1000;
-/** Purge transactions per table and interval: up to 10,000 rows a minute, 14.4 million a day. */
-const PURGE_ROUNDS_MAX = 10;
-
 /** Delay before attempt `attempt_no + 1`: base * 2^(n-1), capped, with "equal jitter" (50-100%). */
 export function backoffDelayMs(
   attempt_no: number,
@@ -78,7 +65,6 @@ export class WebhookWorker {
   private timer: NodeJS.Timeout | null = null;
   private current: Promise<unknown> | null = null;
   private stopped = true;
-  private last_purge_ms = 0;
 
   constructor(
     private readonly webhooks: WebhookStore,
@@ -126,18 +112,6 @@ export class WebhookWorker {
       // Keep going while there is a full batch of work, within a bound, then yield to the timer.
       for (let round = 0; round < 10 && !this.stopped; round++) {
         if ((await this.runOnce()) < this.options.batch_size) break;
-      }
-      const now_ms = this.clock.now();
-      if (now_ms - this.last_purge_ms >= PURGE_INTERVAL_MS) {
-        this.last_purge_ms = now_ms;
-        for (let round = 0; round < PURGE_ROUNDS_MAX && !this.stopped; round++) {
-          const deliveries = await this.webhooks.purgeFinished(
-            now_ms - DELIVERY_RETENTION_MS,
-            PURGE_BATCH_SIZE,
-          );
-          const events = await this.webhooks.purgeOutbox(now_ms - EVENT_RETENTION_MS, PURGE_BATCH_SIZE);
-          if (deliveries < PURGE_BATCH_SIZE && events < PURGE_BATCH_SIZE) break;
-        }
       }
     } catch (error) {
       // The database is unreachable for a moment: claims expire and the next tick tries again.

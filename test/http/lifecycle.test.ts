@@ -343,10 +343,10 @@ describe('idempotency key retention', () => {
     const body = { customer_id: 'uma', lines: [{ sku: a, quantity: 1 }] };
     const first = await api.post('/v1/orders', body, headers);
     clock.advance(24 * 60 * 60 * 1000 - 1);
-    expect(await server.sweeper.purgeIdempotencyKeys()).toBe(0);
+    expect((await server.sweeper.purgeRetained())['idempotency keys']).toBe(0);
     expect((await api.post('/v1/orders', body, headers)).body.id).toBe(first.body.id);
     clock.advance(2);
-    expect(await server.sweeper.purgeIdempotencyKeys()).toBeGreaterThanOrEqual(1);
+    expect((await server.sweeper.purgeRetained())['idempotency keys']).toBeGreaterThanOrEqual(1);
     const fresh = await api.post('/v1/orders', body, headers);
     expect(fresh.status).toBe(201);
     expect(fresh.body.id).not.toBe(first.body.id);

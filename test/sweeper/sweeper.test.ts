@@ -2,6 +2,7 @@
 // to available without anyone asking.
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.ts';
+import { EVENT_RETENTION_MS } from '../../src/webhooks/retention.ts';
 import { expectConservation } from '../support/invariants.ts';
 import { apiClient, startTestServer } from '../support/server.ts';
 
@@ -63,6 +64,33 @@ describe('the expiry sweeper', () => {
       expect(await server.sweeper.sweepOnce()).toBe(30);
       expect((await api.get('/v1/skus/sock')).body).toMatchObject({ available: 99, on_hold: 1 });
       await expectConservation(server.store);
+    } finally {
+      await server.dispose();
+    }
+  });
+});
+
+describe('the retention purges', () => {
+  it('forget outbox events after their 7 days even when no process runs the webhook worker', async () => {
+    const clock = new ManualClock();
+    const server = await startTestServer({ clock, env: { WEBHOOKS_WORKER: 'off' }, sweeper: false });
+    try {
+      const api = apiClient(server.url);
+      await api.post('/v1/skus', { sku: 'first', available: 1 });
+      await api.post('/v1/skus', { sku: 'second', available: 1 });
+      clock.advance(EVENT_RETENTION_MS);
+      await api.post('/v1/skus', { sku: 'third', available: 1 });
+      const subjects = async () => (await server.store.eventsAfter(0, 10)).map((event) => event.subject_id);
+      expect(await subjects()).toEqual(['first', 'second', 'third']);
+      // Exactly 7 days old: still kept.
+      expect(await server.sweeper.purgeRetained()).toMatchObject({ 'outbox events': 0 });
+      clock.advance(1);
+      expect(await server.sweeper.purgeRetained()).toMatchObject({
+        'outbox events': 2,
+        'finished webhook deliveries': 0,
+        'idempotency keys': 0,
+      });
+      expect(await subjects()).toEqual(['third']);
     } finally {
       await server.dispose();
     }
