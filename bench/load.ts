@@ -3,7 +3,7 @@
 import autocannon, { type Result } from 'autocannon';
 import { loadConfig } from '../src/config.ts';
 import { openMigratedStore } from '../src/server.ts';
-import type { ChildServer } from './processes.ts';
+import { type ChildServer, machineCpuMs } from './processes.ts';
 
 export type Workload = 'hot' | 'uniform';
 export type Mode = 'ceiling' | 'naive' | 'coalesced';
@@ -30,6 +30,12 @@ export interface LoadResult {
   rss_before_bytes: number;
   rss_after_bytes: number;
   duration_seconds: number;
+  /**
+   * CPU time per answered request, in µs: the server process (all its threads), the load generator
+   * (autocannon, in this process), and everything else on the machine (PostgreSQL's processes).
+   * With both cores busy all the time, 2 cores / their sum is the most this machine can answer.
+   */
+  cpu_us_per_request: { server: number; load_generator: number; other: number };
 }
 
 export function uniformSku(index: number): string {
@@ -82,6 +88,9 @@ export async function drive(
   options: { connections: number; duration_seconds?: number; amount?: number },
 ): Promise<LoadResult> {
   const rss_before_bytes = server.rssBytes();
+  const server_cpu_start_ms = server.cpuMs();
+  const machine_cpu_start_ms = machineCpuMs();
+  const own_cpu_start = process.cpuUsage();
   const result: Result = await autocannon({
     url: server.url,
     connections: options.connections,
@@ -92,6 +101,15 @@ export async function drive(
     requests: [checkoutRequest(workload)],
   });
   const rss_after_bytes = server.rssBytes();
+  const own_cpu = process.cpuUsage(own_cpu_start);
+  const server_cpu_ms = server.cpuMs() - server_cpu_start_ms;
+  const load_generator_cpu_ms = (own_cpu.user + own_cpu.system) / 1000;
+  const other_cpu_ms = Math.max(
+    0,
+    machineCpuMs() - machine_cpu_start_ms - server_cpu_ms - load_generator_cpu_ms,
+  );
+  const per_request = (cpu_ms: number) =>
+    result.requests.total > 0 ? (cpu_ms * 1000) / result.requests.total : 0;
   const status_codes: Record<string, number> = {};
   for (const [code, { count }] of Object.entries(result.statusCodeStats ?? {})) status_codes[code] = count;
   return {
@@ -106,5 +124,10 @@ export async function drive(
     rss_before_bytes,
     rss_after_bytes,
     duration_seconds: result.duration,
+    cpu_us_per_request: {
+      server: per_request(server_cpu_ms),
+      load_generator: per_request(load_generator_cpu_ms),
+      other: per_request(other_cpu_ms),
+    },
   };
 }

@@ -17,6 +17,8 @@ export interface ChildServer {
   url: string;
   pid: number;
   rssBytes(): number;
+  /** CPU time the process has used so far, all its threads, user and system (ms). */
+  cpuMs(): number;
   stop(): Promise<void>;
 }
 
@@ -30,6 +32,28 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** Clock ticks per second of /proc's CPU times (USER_HZ): 100 on Linux. */
+const TICKS_PER_SECOND = 100;
+
+/** utime + stime of a live process, all threads, from /proc/<pid>/stat (Linux), in ms. */
+export function cpuMsOf(pid: number): number {
+  // The command name (field 2) may hold spaces; the fields after its closing parenthesis do not.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
+}
+
+/** CPU time every process of the machine has used so far (user, nice, system, irq, softirq), in ms. */
+export function machineCpuMs(): number {
+  const [user, nice, system, , , irq, softirq] = readFileSync('/proc/stat', 'utf8')
+    .split('\n')[0]!
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  return ((user! + nice! + system! + irq! + softirq!) * 1000) / TICKS_PER_SECOND;
 }
 
 /** VmRSS of a live process, from /proc/<pid>/status (Linux). */
@@ -74,6 +98,7 @@ export async function spawnServer(script_args: string[], options: SpawnOptions):
     url,
     pid: child.pid!,
     rssBytes: () => rssBytesOf(child.pid!),
+    cpuMs: () => cpuMsOf(child.pid!),
     async stop() {
       if (child.exitCode !== null) return;
       child.kill('SIGTERM');

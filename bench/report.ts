@@ -81,6 +81,13 @@ export function ceilingRatio(measured: CaseResult): number | null {
   return ceiling ? measured.checkouts_per_second / ceiling : null;
 }
 
+/** Cores the case kept busy: its requests per second times the CPU each one took, everywhere. */
+export function coresBusy(measured: CaseResult): number {
+  const cpu = measured.cpu_us_per_request;
+  const requests_per_second = measured.requests_total / measured.duration_seconds;
+  return (requests_per_second * (cpu.server + cpu.load_generator + cpu.other)) / 1e6;
+}
+
 function find(cases: readonly CaseResult[], workload: Workload, store: StoreName, mode: Mode) {
   return cases.find((c) => c.workload === workload && c.store === store && c.mode === mode);
 }
@@ -153,15 +160,24 @@ export function toMarkdown(report: Report): string {
       `BATCH_SIZE_MAX ${settings.batch_size_max}, durable commits (SQLite synchronous=FULL, PostgreSQL synchronous_commit=on). ` +
       'Each case runs right after a ceiling run; "x ceiling" is its share of that one.',
   );
+  lines.push(
+    'CPU per request, in µs, read from /proc: the server process (all threads), the load generator (autocannon, ' +
+      'on the same machine) and the rest of the machine (PostgreSQL). "cores busy" is requests/s times their sum: ' +
+      `with ${machine.cores} cores, a case at ${machine.cores}.0 is bound by CPU alone.`,
+  );
   lines.push('');
   lines.push(
-    '| workload | store | path | checkouts/s | x ceiling | p50 ms | p99 ms | errors | RSS before -> after (MB) |',
+    '| workload | store | path | checkouts/s | x ceiling | p50 ms | p99 ms | errors | RSS before -> after (MB) | CPU µs/request: server / load gen. / other | cores busy |',
   );
-  lines.push('|---|---|---|---:|---:|---:|---:|---:|---|');
+  lines.push('|---|---|---|---:|---:|---:|---:|---:|---|---|---:|');
   for (const c of report.cases) {
     const ratio = ceilingRatio(c)?.toFixed(2) ?? '-';
+    const cpu = c.cpu_us_per_request;
+    const cpu_cells = cpu
+      ? `${cpu.server.toFixed(0)} / ${cpu.load_generator.toFixed(0)} / ${cpu.other.toFixed(0)} | ${coresBusy(c).toFixed(2)}`
+      : '- | -';
     lines.push(
-      `| ${c.workload === 'hot' ? 'one hot SKU' : '10,000 SKUs'} | ${c.store ?? '-'} | ${c.mode} | ${rate(c.checkouts_per_second)} | ${ratio} | ${c.p50_ms} | ${c.p99_ms} | ${c.errors} | ${mb(c.rss_before_bytes)} -> ${mb(c.rss_after_bytes)} |`,
+      `| ${c.workload === 'hot' ? 'one hot SKU' : '10,000 SKUs'} | ${c.store ?? '-'} | ${c.mode} | ${rate(c.checkouts_per_second)} | ${ratio} | ${c.p50_ms} | ${c.p99_ms} | ${c.errors} | ${mb(c.rss_before_bytes)} -> ${mb(c.rss_after_bytes)} | ${cpu_cells} |`,
     );
   }
   if (report.sweeper.length > 0) {

@@ -49,6 +49,10 @@ it('measures every case on SQLite and PostgreSQL and writes the JSON and markdow
     expect(measured.checkouts_per_second).toBeGreaterThan(0);
     expect(measured.p99_ms).toBeGreaterThanOrEqual(measured.p50_ms);
     expect(measured.rss_after_bytes).toBeGreaterThan(0);
+    // Every process that answers or asks used some CPU; PostgreSQL's share is only on its cases.
+    expect(measured.cpu_us_per_request.server).toBeGreaterThan(0);
+    expect(measured.cpu_us_per_request.load_generator).toBeGreaterThan(0);
+    expect(measured.cpu_us_per_request.other).toBeGreaterThanOrEqual(0);
     if (measured.mode !== 'ceiling')
       expect(measured.ceiling_checkouts_per_second).toBe(report.cases[index - 1]!.checkouts_per_second);
   });
@@ -69,4 +73,5 @@ it('measures every case on SQLite and PostgreSQL and writes the JSON and markdow
   const markdown = readFileSync(join(results_dir, 'latest.md'), 'utf8');
   expect(markdown).toContain('| target | measured | met |');
   expect(markdown).toContain(report.machine.cpu_model);
+  expect(markdown).toContain('| CPU µs/request: server / load gen. / other | cores busy |');
 }, 300_000);
