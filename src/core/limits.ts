@@ -1,8 +1,14 @@
 // Every bound of the public API and of the service's own work, in one place (DESIGN.md, Limits).
+const LINES_PER_ORDER_MAX = 100;
+/** For one order, a SKU moves on hold, then on payment, cancel or expiry, then on a late payment. */
+const MOVEMENTS_PER_ORDER_SKU_MAX = 3;
+
 export const LIMITS = {
   quantity_min: 1,
   quantity_max: 1_000_000,
-  lines_per_order_max: 100,
+  lines_per_order_max: LINES_PER_ORDER_MAX,
+  /** Ledger entries of one order, all its SKUs: why GET /v1/orders/{id}/ledger needs no pages. */
+  order_ledger_entries_max: LINES_PER_ORDER_MAX * MOVEMENTS_PER_ORDER_SKU_MAX,
   hold_seconds_min: 1,
   hold_seconds_max: 86_400,
   hold_seconds_default: 900,

@@ -3,7 +3,7 @@
 // pure Workspace, and writes the rows, ledger, outbox and idempotency keys back together.
 import { type Kysely, type SelectQueryBuilder, sql } from 'kysely';
 import { type AuditReport, auditSku, type SkuTotals } from '../core/audit.ts';
-import { type ErrorBody, StockholdError } from '../core/errors.ts';
+import { assert, type ErrorBody, StockholdError } from '../core/errors.ts';
 import { LIMITS } from '../core/limits.ts';
 import {
   type Command,
@@ -335,18 +335,24 @@ export class KyselyStore implements Store {
       .orderBy('seq')
       .limit(limit)
       .execute();
-    return rows.map((row) => ({
-      ...row,
-      seq: Number(row.seq),
-      at_ms: Number(row.at_ms),
-      kind: row.kind as MovementKind,
-      delta_available: Number(row.delta_available),
-      delta_on_hold: Number(row.delta_on_hold),
-      delta_sold: Number(row.delta_sold),
-      available_after: Number(row.available_after),
-      on_hold_after: Number(row.on_hold_after),
-      sold_after: Number(row.sold_after),
-    }));
+    return rows.map(ledgerEntryFromRow);
+  }
+
+  async orderLedger(order_id: string): Promise<LedgerEntry[]> {
+    // No pages: an order has at most 100 SKUs and each moves at most 3 times for it (hold; payment,
+    // cancel or expiry; a late payment after an expiry), so at most 300 rows. One more is read so a
+    // broken bound fails loudly instead of answering a truncated list. Served by ledger_by_order.
+    const entries_max = LIMITS.order_ledger_entries_max;
+    const rows = await this.read_db
+      .selectFrom('ledger')
+      .selectAll()
+      .where('order_id', '=', order_id)
+      .orderBy('sku')
+      .orderBy('seq')
+      .limit(entries_max + 1)
+      .execute();
+    assert(rows.length <= entries_max, `order ${order_id} has at most ${entries_max} ledger entries`);
+    return rows.map(ledgerEntryFromRow);
   }
 
   async eventsAfter(after_id: number, limit: number): Promise<StoredEvent[]> {
@@ -900,6 +906,21 @@ function skuFromRow(row: SkusTable): SkuState {
     version: Number(row.version),
     created_at_ms: Number(row.created_at_ms),
     updated_at_ms: Number(row.updated_at_ms),
+  };
+}
+
+function ledgerEntryFromRow(row: LedgerTable): LedgerEntry {
+  return {
+    ...row,
+    seq: Number(row.seq),
+    at_ms: Number(row.at_ms),
+    kind: row.kind as MovementKind,
+    delta_available: Number(row.delta_available),
+    delta_on_hold: Number(row.delta_on_hold),
+    delta_sold: Number(row.delta_sold),
+    available_after: Number(row.available_after),
+    on_hold_after: Number(row.on_hold_after),
+    sold_after: Number(row.sold_after),
   };
 }
 

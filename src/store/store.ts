@@ -58,6 +58,11 @@ export interface Store {
   getOrder(id: string): Promise<OrderState | null>;
   listOrders(filter: OrderFilter): Promise<OrderState[]>;
   ledger(sku: string, limit: number, after_seq?: number): Promise<LedgerEntry[]>;
+  /**
+   * Every movement of one order, all its SKUs, by sku then seq; empty for an unknown order. Not
+   * paged: at most LIMITS.order_ledger_entries_max (300) entries.
+   */
+  orderLedger(order_id: string): Promise<LedgerEntry[]>;
   eventsAfter(after_id: number, limit: number): Promise<StoredEvent[]>;
   lastEventId(): Promise<number>;
   /** Recomputes every SKU from the ledger, holds and orders and checks every invariant. */

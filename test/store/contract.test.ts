@@ -355,6 +355,96 @@ for (const dialect of DIALECTS) {
       );
     });
 
+    it("reads one order's movements, every SKU of it by sku then seq, as the SKU ledgers hold them", async () => {
+      await store.execute([{ command: createSku('a', 5) }, { command: createSku('b', 5) }], clock.now());
+      // Two lines of b: one movement of b per step, for their sum.
+      await one(
+        checkout('paid', [
+          { sku: 'b', quantity: 1 },
+          { sku: 'a', quantity: 2 },
+          { sku: 'b', quantity: 1 },
+        ]),
+      );
+      await one(checkout('pending', [{ sku: 'a', quantity: 1 }]));
+      await one(
+        checkout('cancelled', [
+          { sku: 'a', quantity: 1 },
+          { sku: 'b', quantity: 1 },
+        ]),
+      );
+      await one(checkout('expired', [{ sku: 'b', quantity: 1 }], 'eve', 10));
+      await one(checkout('late', [{ sku: 'a', quantity: 1 }], 'lou', 10));
+      await one(pay('paid'));
+      await one(cancel('cancelled'));
+      clock.advance(10_000);
+      expect(await store.sweepExpired(clock.now(), 10)).toBe(2);
+      expect(ok(await one(pay('late')))).toMatchObject({ status: 'paid', late: true });
+
+      const moves = async (order_id: string) =>
+        (await store.orderLedger(order_id)).map((entry) => `${entry.sku} ${entry.kind}`);
+      expect(await moves('paid')).toEqual(['a hold', 'a payment', 'b hold', 'b payment']);
+      expect(await moves('pending')).toEqual(['a hold']);
+      expect(await moves('cancelled')).toEqual(['a hold', 'a cancel_release', 'b hold', 'b cancel_release']);
+      expect(await moves('expired')).toEqual(['b hold', 'b expiry_release']);
+      expect(await moves('late')).toEqual(['a hold', 'a expiry_release', 'a late_payment']);
+      expect((await store.orderLedger('paid')).find((entry) => entry.sku === 'b')).toMatchObject({
+        delta_available: -2,
+        delta_on_hold: 2,
+      });
+      // Field for field what the SKU ledgers hold for the order: a's entries by seq, then b's.
+      const by_sku = [...(await store.ledger('a', 100)), ...(await store.ledger('b', 100))];
+      for (const order_id of ['paid', 'pending', 'cancelled', 'expired', 'late']) {
+        expect(await store.orderLedger(order_id), order_id).toEqual(
+          by_sku.filter((entry) => entry.order_id === order_id),
+        );
+      }
+      expect(await store.orderLedger('nope')).toEqual([]);
+      await expectConservation(store);
+    });
+
+    it("finds an order's movements through the ledger_by_order index, in its order (no sort)", async () => {
+      // Enough rows of many orders that the planner prefers the index, as it would on a real ledger.
+      const rows = Array.from({ length: 3000 }, (_, index) => ({
+        sku: `sku-${index % 7}`,
+        seq: index,
+        at_ms: clock.now(),
+        kind: 'hold',
+        order_id: `order-${Math.floor(index / 3)}`,
+        delta_available: -1,
+        delta_on_hold: 1,
+        delta_sold: 0,
+        available_after: 0,
+        on_hold_after: 1,
+        sold_after: 0,
+        reason: null,
+      }));
+      for (let start = 0; start < rows.length; start += 500) {
+        await store.database
+          .insertInto('ledger')
+          .values(rows.slice(start, start + 500))
+          .execute();
+      }
+      await sql`analyze`.execute(store.database);
+      // The statement orderLedger sends.
+      const statement = 'select * from ledger where order_id = $1 order by sku, seq limit 301';
+      if (dialect === 'sqlite') {
+        const plan = await sql<{ detail: string }>`explain query plan ${sql.raw(
+          statement.replace('$1', "'order-7'"),
+        )}`.execute(store.database);
+        const steps = plan.rows.map((row) => row.detail).join('\n');
+        expect(steps).toMatch(/SEARCH ledger USING INDEX ledger_by_order \(order_id=\?\)/);
+        expect(steps).not.toContain('TEMP B-TREE');
+      } else {
+        const plan = await sql<{ 'QUERY PLAN': unknown }>`explain (format json) ${sql.raw(
+          statement.replace('$1', "'order-7'"),
+        )}`.execute(store.database);
+        const text = JSON.stringify(plan.rows[0]!['QUERY PLAN']);
+        expect(text).toContain('"Index Name":"ledger_by_order"');
+        expect(text).not.toContain('"Node Type":"Sort"');
+      }
+      expect((await store.orderLedger('order-7')).map((entry) => entry.seq)).toEqual([21, 22, 23]);
+    });
+
     it('lists events after an id, oldest first, bounded by the limit', async () => {
       const start = await store.lastEventId();
       await one(createSku('tee', 2));
