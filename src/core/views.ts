@@ -24,6 +24,8 @@ export interface OrderView {
 }
 
 export interface LedgerEntryView {
+  /** Which SKU moved: an order's ledger holds entries of several. */
+  sku: string;
   seq: number;
   at: string;
   kind: string;
@@ -68,6 +70,7 @@ export function orderView(order: OrderState): OrderView {
 
 export function ledgerEntryView(entry: LedgerEntry): LedgerEntryView {
   return {
+    sku: entry.sku,
     seq: entry.seq,
     at: iso(entry.at_ms),
     kind: entry.kind,

@@ -63,6 +63,7 @@ export const Order = Type.Object(
 );
 
 export const LedgerEntry = Type.Object({
+  sku: Type.String(),
   seq: Type.Integer(),
   at: Timestamp,
   kind: Type.String(),
@@ -74,6 +75,11 @@ export const LedgerEntry = Type.Object({
   on_hold_after: Type.Integer(),
   sold_after: Type.Integer(),
   reason: Type.Union([Type.String(), Type.Null()]),
+});
+
+/** The movements of one order: every entry, no pages (there are at most a few hundred). */
+export const OrderLedger = Type.Object({
+  items: Type.Array(LedgerEntry, { maxItems: LIMITS.order_ledger_entries_max }),
 });
 
 export const ErrorResponse = Type.Object(

@@ -302,6 +302,13 @@ const BAD_REQUESTS: BadRequest[] = [
     code: 'sku_not_found',
   },
   {
+    name: 'ledger of an unknown order',
+    method: 'GET',
+    path: '/v1/orders/no-such-order/ledger',
+    status: 404,
+    code: 'order_not_found',
+  },
+  {
     name: 'list orders with a bad status',
     method: 'GET',
     path: '/v1/orders?status=shipped',
@@ -355,6 +362,13 @@ const BAD_REQUESTS: BadRequest[] = [
     name: 'an order id with a NUL character',
     method: 'GET',
     path: '/v1/orders/a%00b',
+    status: 400,
+    code: 'invalid_request',
+  },
+  {
+    name: 'ledger of an order id with a NUL character',
+    method: 'GET',
+    path: '/v1/orders/a%00b/ledger',
     status: 400,
     code: 'invalid_request',
   },

@@ -246,6 +246,72 @@ describe('cancel and expiry', () => {
   });
 });
 
+describe('the movements of one order', () => {
+  it('answers every ledger entry of the order with its sku, by sku then seq, as the SKU ledgers answer them', async () => {
+    const [a, b] = [await newSku(5), await newSku(5)];
+    const order = await checkout('pia', [
+      { sku: b, quantity: 1 },
+      { sku: a, quantity: 2 },
+    ]);
+    // Another order's movement of a between this order's hold and its payment.
+    expect((await checkout('quinn', [{ sku: a, quantity: 1 }])).status).toBe(201);
+    await api.post(`/v1/orders/${order.body.id}/payment`, { payment_id: 'pay-p' });
+
+    const answer = await api.get(`/v1/orders/${order.body.id}/ledger`);
+    expect(answer.status).toBe(200);
+    expect(Object.keys(answer.body)).toEqual(['items']);
+    const moves: Record<string, unknown[][]> = {
+      [a]: [
+        [a, 2, 'hold'],
+        [a, 4, 'payment'],
+      ],
+      [b]: [
+        [b, 2, 'hold'],
+        [b, 3, 'payment'],
+      ],
+    };
+    expect(
+      answer.body.items.map((entry: Record<string, unknown>) => [entry.sku, entry.seq, entry.kind]),
+    ).toEqual([a, b].sort().flatMap((sku) => moves[sku]));
+    const hold_of_a = answer.body.items.find((entry: { sku: string }) => entry.sku === a);
+    expect(hold_of_a).toEqual({
+      sku: a,
+      seq: 2,
+      at: expect.any(String),
+      kind: 'hold',
+      order_id: order.body.id,
+      delta_available: -2,
+      delta_on_hold: 2,
+      delta_sold: 0,
+      available_after: 3,
+      on_hold_after: 2,
+      sold_after: 0,
+      reason: null,
+    });
+    for (const sku of [a, b]) {
+      const { body } = await api.get(`/v1/skus/${sku}/ledger`);
+      expect(answer.body.items.filter((entry: { sku: string }) => entry.sku === sku)).toEqual(
+        body.items.filter((entry: { order_id: string | null }) => entry.order_id === order.body.id),
+      );
+    }
+  });
+
+  it('answers 404 order_not_found for an order that does not exist', async () => {
+    const answer = await api.get('/v1/orders/0190c5f0-0000-7000-8000-000000000000/ledger');
+    expect(answer.status).toBe(404);
+    expect(answer.body.error.code).toBe('order_not_found');
+  });
+
+  it('is documented in /openapi.json with its entries, each with a sku, and its 404', async () => {
+    const { body } = await api.get('/openapi.json');
+    const route = body.paths['/v1/orders/{id}/ledger'].get;
+    expect(Object.keys(route.responses)).toEqual(expect.arrayContaining(['200', '404']));
+    const items = route.responses['200'].content['application/json'].schema.properties.items;
+    expect(items.maxItems).toBe(300);
+    expect(items.items.required).toContain('sku');
+  });
+});
+
 describe('adjustments', () => {
   it('restocks and removes, never below zero, with compare-and-set on expected_available', async () => {
     const a = await newSku(5);
@@ -375,7 +441,13 @@ describe('reads', () => {
     const openapi = await api.get('/openapi.json');
     expect(openapi.status).toBe(200);
     expect(Object.keys(openapi.body.paths)).toEqual(
-      expect.arrayContaining(['/v1/skus', '/v1/orders', '/v1/orders/{id}/payment', '/v1/skus/{sku}/ledger']),
+      expect.arrayContaining([
+        '/v1/skus',
+        '/v1/orders',
+        '/v1/orders/{id}/payment',
+        '/v1/skus/{sku}/ledger',
+        '/v1/orders/{id}/ledger',
+      ]),
     );
     expect((await api.get('/healthz')).body).toEqual({ status: 'ok' });
     expect((await api.get('/readyz')).body).toEqual({ status: 'ready' });

@@ -49,7 +49,7 @@ describe('own orders', () => {
   });
   afterAll(() => server.dispose());
 
-  it('lets a checkout key read, pay and cancel only the orders it created; others answer 404 order_not_found', async () => {
+  it('lets a checkout key read, pay and cancel only the orders it created, and read their ledger; others answer 404 order_not_found', async () => {
     const mine = await call(server, 'POST', '/v1/orders', keys.checkout, {
       customer_id: 'amy',
       lines: [{ sku: 'mug', quantity: 1 }],
@@ -64,6 +64,7 @@ describe('own orders', () => {
 
     for (const [method, path, body] of [
       ['GET', `/v1/orders/${other}`, undefined],
+      ['GET', `/v1/orders/${other}/ledger`, undefined],
       ['POST', `/v1/orders/${other}/payment`, { payment_id: 'p-steal' }],
       ['POST', `/v1/orders/${other}/cancel`, undefined],
     ] as const) {
@@ -89,6 +90,8 @@ describe('own orders', () => {
     });
 
     expect((await call(server, 'GET', `/v1/orders/${mine.body.id}`, keys.checkout)).status).toBe(200);
+    const my_ledger = await call(server, 'GET', `/v1/orders/${mine.body.id}/ledger`, keys.checkout);
+    expect(my_ledger.body.items.map((entry: { kind: string }) => entry.kind)).toEqual(['hold']);
     const paid = await call(server, 'POST', `/v1/orders/${mine.body.id}/payment`, keys.checkout, {
       payment_id: 'p1',
     });

@@ -1,9 +1,9 @@
-// Order routes: checkout (hold every line or none), list, read, pay, cancel.
+// Order routes: checkout (hold every line or none), list, read, pay, cancel, and an order's movements.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { StockholdError } from '../../core/errors.ts';
 import { LIMITS } from '../../core/limits.ts';
-import { orderView } from '../../core/views.ts';
+import { ledgerEntryView, orderView } from '../../core/views.ts';
 import { newId } from '../../ids.ts';
 import type { AppContext } from '../context.ts';
 import { decodeCursor, nextCursor } from '../cursor.ts';
@@ -15,6 +15,7 @@ import {
   IdempotencyHeaders,
   Order,
   OrderId,
+  OrderLedger,
   OrderListQuery,
   Page,
   PaymentBody,
@@ -102,12 +103,27 @@ export const orderRoutes: FastifyPluginAsyncTypebox<AppContext> = async (
     },
     async (request) => {
       const order = await store.getOrder(request.params.id);
-      if (!order) {
-        throw new StockholdError('order_not_found', `order ${request.params.id} does not exist`, {
-          order_id: request.params.id,
-        });
-      }
+      if (!order) throw orderNotFound(request.params.id);
       return orderView(order);
+    },
+  );
+
+  app.get(
+    '/v1/orders/:id/ledger',
+    {
+      config: { access: { scopes: ['read', 'checkout'], own_orders: true } },
+      schema: {
+        tags: ['orders'],
+        summary: `Every stock movement of the order, all its SKUs, by sku then seq (not paged: at most ${LIMITS.order_ledger_entries_max})`,
+        params: OrderParams,
+        response: { 200: OrderLedger, ...errorResponses('order_not_found') },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      if (!(await store.getOrder(id))) throw orderNotFound(id);
+      const entries = await store.orderLedger(id);
+      return { items: entries.map(ledgerEntryView) };
     },
   );
 
@@ -166,3 +182,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<AppContext> = async (
     },
   );
 };
+
+function orderNotFound(order_id: string): StockholdError {
+  return new StockholdError('order_not_found', `order ${order_id} does not exist`, { order_id });
+}
