@@ -1,7 +1,7 @@
 // The dashboard in a real browser against a real server: live buckets, form errors, reconnection.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Page, Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient, startTestServer, type TestServer } from '../support/server.ts';
 import { buildDashboardIfStale, launchChromium, TEST_RESULTS_DIRECTORY } from './browser.ts';
@@ -166,10 +166,42 @@ describe('dashboard in Chromium', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
       await expectRowMatchesApi(page, server.url, 'flash-tv');
       expect(await shownBuckets(page, 'flash-tv')).toEqual({ available: 16, on_hold: 6, sold: 3 });
 
-      // An order's detail shows its ledger entries.
+      // An order's detail shows its movements as GET /v1/orders/{id}/ledger answers them, without
+      // reading any SKU's ledger to look for them.
+      const sku_ledger_reads: string[] = [];
+      const onRequest = (request: Request) => {
+        if (/^\/v1\/skus\/[^/]+\/ledger/.test(new URL(request.url()).pathname))
+          sku_ledger_reads.push(request.url());
+      };
+      page.on('request', onRequest);
+      const order_ledger = page.waitForResponse(
+        (response) => new URL(response.url()).pathname === `/v1/orders/${ids[0]}/ledger`,
+      );
       await page.locator(`#orders tr[data-order-id="${ids[0]}"]`).click();
+      const { items } = (await (await order_ledger).json()) as { items: Record<string, any>[] };
+      expect(items.map((entry) => `${entry.sku} ${entry.kind}`)).toEqual([
+        'flash-tv hold',
+        'flash-tv payment',
+      ]);
       await expect.poll(() => page.locator('#detail table.ledger tr').count(), PAGE_UPDATE).toBe(3); // header, hold, sale
+      const shown = await page
+        .locator('#detail table.ledger tr')
+        .evaluateAll((rows) => rows.slice(1).map((row) => [...row.children].map((cell) => cell.textContent)));
+      expect(shown).toEqual(
+        items.map((entry) => [
+          String(entry.seq),
+          entry.at.slice(11, 23),
+          entry.kind,
+          entry.sku,
+          String(entry.delta_available),
+          String(entry.delta_on_hold),
+          String(entry.delta_sold),
+          `${entry.available_after}/${entry.on_hold_after}/${entry.sold_after}`,
+        ]),
+      );
       expect(await page.locator('#detail').textContent()).toContain('paid');
+      page.off('request', onRequest);
+      expect(sku_ledger_reads).toEqual([]);
 
       // Restart on the same database and port: the page reconnects and resumes by itself.
       await server.stop();

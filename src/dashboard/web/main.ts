@@ -152,19 +152,23 @@ function definitionList(pairs: [string, string][]): HTMLElement {
   return list;
 }
 
-function ledgerTable(entries: LedgerEntryView[], show_sku?: string): HTMLElement {
+/** Ledger rows; a SKU's ledger names each row's order, an order's ledger each row's SKU. */
+function ledgerTable(entries: LedgerEntryView[], of: 'sku' | 'order'): HTMLElement {
   const tableNode = element('table', 'ledger');
   const head = element('tr');
-  for (const title of ['seq', 'at', 'kind', 'order', 'Δ avail', 'Δ hold', 'Δ sold', 'after (a/h/s)'])
+  const other = of === 'sku' ? 'order' : 'sku';
+  for (const title of ['seq', 'at', 'kind', other, 'Δ avail', 'Δ hold', 'Δ sold', 'after (a/h/s)'])
     head.append(element('th', undefined, title));
   tableNode.append(head);
   for (const entry of entries) {
     const row = element('tr');
     row.append(
-      element('td', 'num', show_sku ? `${show_sku}#${entry.seq}` : String(entry.seq)),
+      element('td', 'num', String(entry.seq)),
       element('td', undefined, entry.at.slice(11, 23)),
       element('td', undefined, entry.kind),
-      element('td', 'mono', entry.order_id ? shortId(entry.order_id) : '—'),
+      of === 'sku'
+        ? element('td', 'mono', entry.order_id ? shortId(entry.order_id) : '—')
+        : element('td', 'mono', entry.sku),
       element('td', 'num', String(entry.delta_available)),
       element('td', 'num', String(entry.delta_on_hold)),
       element('td', 'num', String(entry.delta_sold)),
@@ -188,7 +192,12 @@ async function showOrder(id: string): Promise<void> {
   byId('detail-title').textContent = `Order ${shortId(id)}`;
   detail.replaceChildren(element('p', 'muted', 'loading…'));
   try {
-    const order = await api<OrderView>('GET', `/v1/orders/${encodeURIComponent(id)}`);
+    // The order's own movements, every SKU of it, from the server's index: scanning each SKU's
+    // ledger here missed them on a SKU with more movements than the page could read.
+    const [order, ledger] = await Promise.all([
+      api<OrderView>('GET', `/v1/orders/${encodeURIComponent(id)}`),
+      api<{ items: LedgerEntryView[] }>('GET', `/v1/orders/${encodeURIComponent(id)}/ledger`),
+    ]);
     const parts: HTMLElement[] = [
       definitionList([
         ['id', order.id],
@@ -200,16 +209,7 @@ async function showOrder(id: string): Promise<void> {
         ['paid', order.paid_at ? `${order.paid_at} (${order.payment_id})` : '—'],
       ]),
     ];
-    for (const line of order.lines) {
-      const ledger = await readLedger(line.sku);
-      const mine = ledger.items.filter((entry) => entry.order_id === order.id);
-      parts.push(element('h3', undefined, `Ledger of ${line.sku} for this order`));
-      parts.push(ledgerTable(mine));
-      if (!ledger.complete)
-        parts.push(
-          element('p', 'muted', `searched the first ${formatCount(ledger.items.length)} entries only`),
-        );
-    }
+    parts.push(element('h3', undefined, 'Ledger of this order'), ledgerTable(ledger.items, 'order'));
     if (order.status === 'pending_payment') {
       const cancel = element('button', undefined, 'cancel this order');
       cancel.type = 'button';
@@ -247,7 +247,7 @@ async function showSku(sku: string): Promise<void> {
         undefined,
         `Latest ledger entries (${ledger.complete ? '' : 'of the first '}${formatCount(ledger.items.length)})`,
       ),
-      ledgerTable(last),
+      ledgerTable(last, 'sku'),
     );
   } catch (error) {
     detail.replaceChildren(element('p', 'error', describe(error)));
