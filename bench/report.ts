@@ -1,5 +1,6 @@
 // Turns the measured cases into the markdown table the README shows, with each target met or not.
 import type { LoadResult, Mode, Workload } from './load.ts';
+import type { StormResult } from './storm.ts';
 import type { SweepResult } from './sweep.ts';
 
 export type StoreName = 'sqlite' | 'postgres';
@@ -27,6 +28,10 @@ export interface RssResult {
   growth_bytes: number;
 }
 
+export interface StormRun extends StormResult {
+  store: StoreName;
+}
+
 export interface Machine {
   cpu_model: string;
   cores: number;
@@ -45,6 +50,7 @@ export interface Settings {
   sweep_holds: number;
   sweep_skus: number;
   sweep_batch_size: number;
+  storm_holds: number;
   rss_orders: number;
 }
 
@@ -61,6 +67,7 @@ export interface Report {
   settings: Settings;
   cases: CaseResult[];
   sweeper: SweepResult[];
+  storm: StormRun[];
   rss: RssResult[];
   targets: Target[];
 }
@@ -187,6 +194,23 @@ export function toMarkdown(report: Report): string {
     for (const s of report.sweeper) {
       lines.push(
         `| ${s.store} | ${rate(s.holds)} | ${rate(s.skus)} | ${s.batch_size} | ${s.seed_seconds.toFixed(1)} | ${s.sweep_seconds.toFixed(1)} | ${rate(s.releases_per_second)} | ${s.audit_problems < 0 ? 'not run' : s.audit_problems} |`,
+      );
+    }
+  }
+  if (report.storm.length > 0) {
+    lines.push('');
+    lines.push(
+      '| expiry storm (hot SKU, coalesced) | holds falling due | checkouts/s | same without the storm | p50 ms | p99 ms | errors | all released after |',
+    );
+    lines.push('|---|---:|---:|---:|---:|---:|---:|---|');
+    for (const run of report.storm) {
+      const calm = find(report.cases, 'hot', run.store, 'coalesced');
+      const released =
+        run.released_after_seconds === null
+          ? 'not within a minute after the run'
+          : `${run.released_after_seconds.toFixed(1)} s${run.released_under_load ? '' : ' (the last of them after the run)'}`;
+      lines.push(
+        `| ${run.store} | ${rate(run.holds)} | ${rate(run.checkouts_per_second)} | ${calm ? rate(calm.checkouts_per_second) : '-'} | ${run.p50_ms} | ${run.p99_ms} | ${run.errors} | ${released} |`,
       );
     }
   }

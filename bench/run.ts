@@ -4,7 +4,8 @@
 //
 //   npm run bench -- [--quick] [--duration 15] [--connections 256] [--stores sqlite,postgres]
 //                    [--workloads hot,uniform] [--paths ceiling,naive,coalesced]
-//                    [--sweep-holds 1000000] [--sweep-skus 100] [--rss-orders 0] [--profile]
+//                    [--sweep-holds 1000000] [--sweep-skus 100] [--storm-holds 100000]
+//                    [--rss-orders 0] [--profile]
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, platform, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -21,8 +22,10 @@ import {
   type RssResult,
   type Settings,
   type StoreName,
+  type StormRun,
   toMarkdown,
 } from './report.ts';
+import { benchStorm, seedStorm } from './storm.ts';
 import { benchSweeper, type SweepResult } from './sweep.ts';
 
 const { values: args } = parseArgs({
@@ -35,6 +38,7 @@ const { values: args } = parseArgs({
     paths: { type: 'string', default: 'ceiling,naive,coalesced' },
     'sweep-holds': { type: 'string' },
     'sweep-skus': { type: 'string', default: '100' },
+    'storm-holds': { type: 'string' },
     'rss-orders': { type: 'string' },
     'results-dir': { type: 'string', default: join(ROOT, 'bench', 'results') },
     profile: { type: 'boolean', default: false },
@@ -72,6 +76,7 @@ const settings: Settings = {
   sweep_holds: integerArg('sweep-holds', args['sweep-holds'], args.quick ? 20_000 : 1_000_000),
   sweep_skus: integerArg('sweep-skus', args['sweep-skus'], 100, 1),
   sweep_batch_size: defaults.SWEEP_BATCH_SIZE,
+  storm_holds: integerArg('storm-holds', args['storm-holds'], args.quick ? 5_000 : 100_000),
   rss_orders: integerArg('rss-orders', args['rss-orders'], 0),
 };
 /** Each case first runs this long unmeasured, so every server is measured warm (JIT, caches). */
@@ -188,6 +193,32 @@ async function runRss(store: StoreName, orders: number): Promise<RssResult> {
   }
 }
 
+/** The expiry storm on a server of its own: hot-SKU checkouts while a backlog of holds falls due. */
+async function runStorm(store: StoreName): Promise<StormRun> {
+  log(`expiry storm: ${settings.storm_holds} holds falling due under hot-SKU load / ${store}`);
+  const database = await freshDatabase(store);
+  try {
+    await seedStorm(database.url);
+    const result = await withServer(
+      () => spawnStockhold(database.url, { COALESCE: 'on' }, node_args),
+      (server) =>
+        benchStorm(server, database.url, {
+          holds: settings.storm_holds,
+          skus: settings.sweep_skus,
+          connections: settings.connections,
+          duration_seconds: settings.duration_seconds,
+          warmup_seconds,
+        }),
+    );
+    log(
+      `  ${Math.round(result.checkouts_per_second)} checkouts/s, p50 ${result.p50_ms} ms, p99 ${result.p99_ms} ms; released ${result.released_after_seconds === null ? 'not within a minute after the run' : `${result.released_after_seconds.toFixed(1)} s after falling due${result.released_under_load ? '' : ', the last after the run'}`}`,
+    );
+    return { store, ...result };
+  } finally {
+    await database.drop();
+  }
+}
+
 async function runSweeper(store: StoreName): Promise<SweepResult> {
   log(`sweeper: ${settings.sweep_holds} expired holds / ${store}`);
   const database = await freshDatabase(store);
@@ -254,6 +285,8 @@ async function main(): Promise<void> {
       );
     }
   }
+  const storm: StormRun[] = [];
+  if (settings.storm_holds > 0) for (const store of stores) storm.push(await runStorm(store));
   const rss: RssResult[] = [];
   if (settings.rss_orders > 0) for (const store of stores) rss.push(await runRss(store, settings.rss_orders));
 
@@ -265,6 +298,7 @@ async function main(): Promise<void> {
     settings,
     cases,
     sweeper,
+    storm,
     rss,
     targets: evaluateTargets(cases, sweeper, rss, stores),
   };

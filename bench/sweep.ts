@@ -18,9 +18,18 @@ export interface SweepResult {
   audit_problems: number;
 }
 
-/** Seeds `holds` expired one-unit orders spread over `skus` SKUs, each SKU fully on hold. */
-async function seedExpired(db: Kysely<Database>, dialect: DialectName, holds: number, skus: number) {
-  const t0_ms = Date.now() - 3_600_000;
+/**
+ * Seeds `holds` pending one-unit orders spread over `skus` SKUs (`sweep-0`...), each SKU fully on
+ * hold, falling due from `due_at_ms` on (within a second): by default an hour ago, all expired.
+ */
+export async function seedExpired(
+  db: Kysely<Database>,
+  dialect: DialectName,
+  holds: number,
+  skus: number,
+  due_at_ms = Date.now() - 3_600_000,
+) {
+  const t0_ms = due_at_ms;
   // Both dialects build the same numbers; only the row source differs.
   const numbers = (count: number) =>
     dialect === 'postgres'

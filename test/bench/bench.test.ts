@@ -1,5 +1,5 @@
 // `npm run bench` end to end, tiny: every kind of case runs against real servers and databases
-// (ceiling, naive and coalesced, the sweeper, the RSS run) and the report is written with every
+// (ceiling, naive and coalesced, the sweeper, the expiry storm, the RSS run) and the report is written with every
 // target judged. The figures themselves are the bench's business, never a test's: this machine is
 // shared and noisy. What is checked is that the numbers exist and make sense.
 import { execFile } from 'node:child_process';
@@ -23,6 +23,7 @@ it('measures every case on SQLite and PostgreSQL and writes the JSON and markdow
     '--connections=16',
     '--workloads=hot',
     '--sweep-holds=2000',
+    '--storm-holds=2000',
     '--rss-orders=2000',
     `--results-dir=${results_dir}`,
   ];
@@ -60,6 +61,12 @@ it('measures every case on SQLite and PostgreSQL and writes the JSON and markdow
     ['sqlite', 2000, 0],
     ['postgres', 2000, 0],
   ]);
+  // The storm's holds fall due during the run and the server's own sweeper returns every one.
+  expect(report.storm.map((run) => [run.store, run.holds, run.errors])).toEqual([
+    ['sqlite', 2000, 0],
+    ['postgres', 2000, 0],
+  ]);
+  for (const run of report.storm) expect(run.released_after_seconds).toBeGreaterThanOrEqual(0);
   for (const run of report.rss) {
     expect(run.successes).toBe(2000);
     expect(run.rss_end_bytes).toBeGreaterThan(0);
@@ -74,4 +81,5 @@ it('measures every case on SQLite and PostgreSQL and writes the JSON and markdow
   expect(markdown).toContain('| target | measured | met |');
   expect(markdown).toContain(report.machine.cpu_model);
   expect(markdown).toContain('| CPU µs/request: server / load gen. / other | cores busy |');
+  expect(markdown).toContain('| expiry storm (hot SKU, coalesced) |');
 }, 300_000);
