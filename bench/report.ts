@@ -95,6 +95,17 @@ export function coresBusy(measured: CaseResult): number {
   return (requests_per_second * (cpu.server + cpu.load_generator + cpu.other)) / 1e6;
 }
 
+/** The median of every ceiling run of the report: what one slow or fast ceiling run is judged against. */
+export function medianCeiling(cases: readonly CaseResult[]): number | null {
+  const rates = cases
+    .filter((c) => c.mode === 'ceiling')
+    .map((c) => c.checkouts_per_second)
+    .sort((a, b) => a - b);
+  if (rates.length === 0) return null;
+  const middle = Math.floor(rates.length / 2);
+  return rates.length % 2 === 1 ? rates[middle]! : (rates[middle - 1]! + rates[middle]!) / 2;
+}
+
 function find(cases: readonly CaseResult[], workload: Workload, store: StoreName, mode: Mode) {
   return cases.find((c) => c.workload === workload && c.store === store && c.mode === mode);
 }
@@ -110,11 +121,17 @@ export function evaluateTargets(
     const coalesced = find(cases, 'hot', store, 'coalesced');
     const naive = find(cases, 'hot', store, 'naive');
     const ratio = coalesced ? ceilingRatio(coalesced) : null;
-    if (coalesced && ratio !== null) {
+    const median = medianCeiling(cases);
+    if (coalesced && ratio !== null && median !== null) {
+      // Met only against both the ceiling run just before it and the run's median ceiling: the
+      // machine's speed drifts, and one slow ceiling run alone must not make the target.
+      const median_ratio = coalesced.checkouts_per_second / median;
       targets.push({
-        target: `hot SKU, ${store}: coalesced >= ${CEILING_RATIO_MIN * 100}% of the no-op ceiling`,
-        measured: `${(ratio * 100).toFixed(0)}% (${rate(coalesced.checkouts_per_second)} vs ${rate(coalesced.ceiling_checkouts_per_second!)}/s)`,
-        met: ratio >= CEILING_RATIO_MIN,
+        target: `hot SKU, ${store}: coalesced >= ${CEILING_RATIO_MIN * 100}% of the no-op ceiling (the one before it, and the median)`,
+        measured:
+          `${(ratio * 100).toFixed(0)}% of the one before (${rate(coalesced.checkouts_per_second)} vs ${rate(coalesced.ceiling_checkouts_per_second!)}/s), ` +
+          `${(median_ratio * 100).toFixed(0)}% of the median (${rate(median)}/s)`,
+        met: ratio >= CEILING_RATIO_MIN && median_ratio >= CEILING_RATIO_MIN,
       });
     }
     if (store === 'postgres' && coalesced && naive) {
