@@ -189,68 +189,141 @@ export function toMarkdown(report: Report): string {
       'on the same machine) and the rest of the machine (PostgreSQL). "cores busy" is requests/s times their sum: ' +
       `with ${machine.cores} cores, a case at ${machine.cores}.0 is bound by CPU alone.`,
   );
-  lines.push('');
-  lines.push(
-    '| workload | store | path | checkouts/s | x ceiling | p50 ms | p99 ms | errors | RSS before -> after (MB) | CPU µs/request: server / load gen. / other | cores busy |',
+  pushTable(
+    lines,
+    [
+      ['workload', 'text'],
+      ['store', 'text'],
+      ['path', 'text'],
+      ['checkouts/s', 'number'],
+      ['x ceiling', 'number'],
+      ['p50 ms', 'number'],
+      ['p99 ms', 'number'],
+      ['errors', 'number'],
+      ['RSS before -> after (MB)', 'text'],
+      ['CPU µs/request: server / load gen. / other', 'text'],
+      ['cores busy', 'number'],
+    ],
+    report.cases.map((c) => {
+      const cpu = c.cpu_us_per_request;
+      return [
+        c.workload === 'hot' ? 'one hot SKU' : '10,000 SKUs',
+        c.store ?? '-',
+        c.mode,
+        rate(c.checkouts_per_second),
+        ceilingRatio(c)?.toFixed(2) ?? '-',
+        c.p50_ms,
+        c.p99_ms,
+        c.errors,
+        `${mb(c.rss_before_bytes)} -> ${mb(c.rss_after_bytes)}`,
+        cpu ? `${cpu.server.toFixed(0)} / ${cpu.load_generator.toFixed(0)} / ${cpu.other.toFixed(0)}` : '-',
+        cpu ? coresBusy(c).toFixed(2) : '-',
+      ];
+    }),
   );
-  lines.push('|---|---|---|---:|---:|---:|---:|---:|---|---|---:|');
-  for (const c of report.cases) {
-    const ratio = ceilingRatio(c)?.toFixed(2) ?? '-';
-    const cpu = c.cpu_us_per_request;
-    const cpu_cells = cpu
-      ? `${cpu.server.toFixed(0)} / ${cpu.load_generator.toFixed(0)} / ${cpu.other.toFixed(0)} | ${coresBusy(c).toFixed(2)}`
-      : '- | -';
-    lines.push(
-      `| ${c.workload === 'hot' ? 'one hot SKU' : '10,000 SKUs'} | ${c.store ?? '-'} | ${c.mode} | ${rate(c.checkouts_per_second)} | ${ratio} | ${c.p50_ms} | ${c.p99_ms} | ${c.errors} | ${mb(c.rss_before_bytes)} -> ${mb(c.rss_after_bytes)} | ${cpu_cells} |`,
-    );
-  }
   if (report.sweeper.length > 0) {
-    lines.push('');
-    lines.push('| sweeper | expired holds | SKUs | batch | seed s | sweep s | releases/s | audit problems |');
-    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
-    for (const s of report.sweeper) {
-      lines.push(
-        `| ${s.store} | ${rate(s.holds)} | ${rate(s.skus)} | ${s.batch_size} | ${s.seed_seconds.toFixed(1)} | ${s.sweep_seconds.toFixed(1)} | ${rate(s.releases_per_second)} | ${s.audit_problems < 0 ? 'not run' : s.audit_problems} |`,
-      );
-    }
+    pushTable(
+      lines,
+      [
+        ['sweeper', 'text'],
+        ['expired holds', 'number'],
+        ['SKUs', 'number'],
+        ['batch', 'number'],
+        ['seed s', 'number'],
+        ['sweep s', 'number'],
+        ['releases/s', 'number'],
+        ['audit problems', 'number'],
+      ],
+      report.sweeper.map((s) => [
+        s.store,
+        rate(s.holds),
+        rate(s.skus),
+        s.batch_size,
+        s.seed_seconds.toFixed(1),
+        s.sweep_seconds.toFixed(1),
+        rate(s.releases_per_second),
+        s.audit_problems < 0 ? 'not run' : s.audit_problems,
+      ]),
+    );
   }
   if (report.storm.length > 0) {
-    lines.push('');
-    lines.push(
-      '| expiry storm (hot SKU, coalesced) | holds falling due | checkouts/s | same without the storm | p50 ms | p99 ms | errors | all released after |',
+    pushTable(
+      lines,
+      [
+        ['expiry storm (hot SKU, coalesced)', 'text'],
+        ['holds falling due', 'number'],
+        ['checkouts/s', 'number'],
+        ['same without the storm', 'number'],
+        ['p50 ms', 'number'],
+        ['p99 ms', 'number'],
+        ['errors', 'number'],
+        ['all released after', 'text'],
+      ],
+      report.storm.map((run) => {
+        const calm = find(report.cases, 'hot', run.store, 'coalesced');
+        const released =
+          run.released_after_seconds === null
+            ? 'not within a minute after the run'
+            : `${run.released_after_seconds.toFixed(1)} s${run.released_under_load ? '' : ' (the last of them after the run)'}`;
+        return [
+          run.store,
+          rate(run.holds),
+          rate(run.checkouts_per_second),
+          calm ? rate(calm.checkouts_per_second) : '-',
+          run.p50_ms,
+          run.p99_ms,
+          run.errors,
+          released,
+        ];
+      }),
     );
-    lines.push('|---|---:|---:|---:|---:|---:|---:|---|');
-    for (const run of report.storm) {
-      const calm = find(report.cases, 'hot', run.store, 'coalesced');
-      const released =
-        run.released_after_seconds === null
-          ? 'not within a minute after the run'
-          : `${run.released_after_seconds.toFixed(1)} s${run.released_under_load ? '' : ' (the last of them after the run)'}`;
-      lines.push(
-        `| ${run.store} | ${rate(run.holds)} | ${rate(run.checkouts_per_second)} | ${calm ? rate(calm.checkouts_per_second) : '-'} | ${run.p50_ms} | ${run.p99_ms} | ${run.errors} | ${released} |`,
-      );
-    }
   }
   if (report.rss.length > 0) {
-    lines.push('');
-    lines.push(
-      '| RSS over many orders (hot SKU, coalesced) | orders | checkouts/s | errors | RSS start / after warm-up / end / max (MB) | growth after warm-up |',
+    pushTable(
+      lines,
+      [
+        ['RSS over many orders (hot SKU, coalesced)', 'text'],
+        ['orders', 'number'],
+        ['checkouts/s', 'number'],
+        ['errors', 'number'],
+        ['RSS start / after warm-up / end / max (MB)', 'text'],
+        ['growth after warm-up', 'number'],
+      ],
+      report.rss.map((r) => [
+        r.store,
+        rate(r.orders),
+        rate(r.checkouts_per_second),
+        r.errors,
+        `${mb(r.rss_start_bytes)} / ${mb(r.rss_warm_bytes)} / ${mb(r.rss_end_bytes)} / ${mb(r.rss_max_bytes)}`,
+        `${mb(r.growth_bytes)} MB`,
+      ]),
     );
-    lines.push('|---|---:|---:|---:|---|---:|');
-    for (const r of report.rss) {
-      lines.push(
-        `| ${r.store} | ${rate(r.orders)} | ${rate(r.checkouts_per_second)} | ${r.errors} | ${mb(r.rss_start_bytes)} / ${mb(r.rss_warm_bytes)} / ${mb(r.rss_end_bytes)} / ${mb(r.rss_max_bytes)} | ${mb(r.growth_bytes)} MB |`,
-      );
-    }
   }
-  lines.push('');
-  lines.push('| target | measured | met |');
-  lines.push('|---|---|---|');
-  for (const t of report.targets) {
-    lines.push(
-      `| ${t.target} | ${t.measured} | ${t.met === null ? 'not checked' : t.met ? 'met' : 'NOT met'} |`,
-    );
-  }
+  pushTable(
+    lines,
+    [
+      ['target', 'text'],
+      ['measured', 'text'],
+      ['met', 'text'],
+    ],
+    report.targets.map((t) => [
+      t.target,
+      t.measured,
+      t.met === null ? 'not checked' : t.met ? 'met' : 'NOT met',
+    ]),
+  );
   lines.push('');
   return lines.join('\n');
+}
+
+/** A markdown table after a blank line; number columns are right-aligned. */
+function pushTable(
+  lines: string[],
+  columns: readonly (readonly [title: string, kind: 'text' | 'number'])[],
+  rows: readonly (readonly (string | number)[])[],
+): void {
+  lines.push('');
+  lines.push(`| ${columns.map(([title]) => title).join(' | ')} |`);
+  lines.push(`|${columns.map(([, kind]) => (kind === 'number' ? '---:' : '---')).join('|')}|`);
+  for (const row of rows) lines.push(`| ${row.join(' | ')} |`);
 }

@@ -234,8 +234,8 @@ export class KyselyStore implements Store {
   /**
    * The sweeper's batch through the Workspace: loads the due orders (locked; SKIP LOCKED leaves an
    * order being paid, cancelled or swept by another process to it) and their SKUs, and expires them.
-   * On PostgreSQL this measured faster than the same work as set-based SQL (the README's sweeper
-   * section): there the database, not JavaScript, is the bound.
+   * On PostgreSQL this measured faster than the same work as set-based SQL (README, Performance):
+   * there the database, not JavaScript, is the bound.
    */
   private async expireDueOrders(trx: Tx, now_ms: number, limit: number): Promise<number> {
     // `<=`: a hold is valid while now < expires_at, so an order whose deadline is now is due.
