@@ -26,7 +26,8 @@ export async function sweepExpiredSqlite(
   now_ms: number,
   limit: number,
 ): Promise<number> {
-  // Per connection, kept in memory; emptied at the start of every batch.
+  // Temporary tables of the writer's connection, invisible to others; emptied at every batch. The
+  // order of insertion (the rowid `pos`) is the order the orders are taken in.
   await sql`create temp table if not exists sweep_due (
       pos integer primary key, id text not null, customer_id text not null,
       created_at_ms integer not null, expires_at_ms integer not null)`.execute(trx);
