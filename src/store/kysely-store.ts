@@ -326,13 +326,18 @@ export class KyselyStore implements Store {
     return this.withLines(this.read_db, rows);
   }
 
-  async ledger(sku: string, limit: number, after_seq?: number): Promise<LedgerEntry[]> {
+  async ledger(
+    sku: string,
+    limit: number,
+    beyond_seq?: number,
+    newest_first = false,
+  ): Promise<LedgerEntry[]> {
     const rows = await this.read_db
       .selectFrom('ledger')
       .selectAll()
       .where('sku', '=', sku)
-      .$if(after_seq !== undefined, (q) => q.where('seq', '>', after_seq!))
-      .orderBy('seq')
+      .$if(beyond_seq !== undefined, (q) => q.where('seq', newest_first ? '<' : '>', beyond_seq!))
+      .orderBy('seq', newest_first ? 'desc' : 'asc')
       .limit(limit)
       .execute();
     return rows.map(ledgerEntryFromRow);

@@ -57,7 +57,11 @@ export interface Store {
   listSkus(limit: number, after_sku?: string): Promise<SkuState[]>;
   getOrder(id: string): Promise<OrderState | null>;
   listOrders(filter: OrderFilter): Promise<OrderState[]>;
-  ledger(sku: string, limit: number, after_seq?: number): Promise<LedgerEntry[]>;
+  /**
+   * A SKU's movements in seq order, oldest first (or newest first), from beyond `beyond_seq` in that
+   * direction: after it oldest first, before it newest first.
+   */
+  ledger(sku: string, limit: number, beyond_seq?: number, newest_first?: boolean): Promise<LedgerEntry[]>;
   /**
    * Every movement of one order, all its SKUs, by sku then seq; empty for an unknown order. Not
    * paged: at most LIMITS.order_ledger_entries_max (300) entries.

@@ -339,4 +339,50 @@ describe('dashboard in Chromium', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
       await server.dispose();
     }
   });
+
+  it("shows a busy SKU's latest movements, newest first, beyond the first 10,000", async () => {
+    const server = await startTestServer();
+    try {
+      // 1 creation and 10,050 restocks, straight through the store: more than the 10,000 entries the
+      // panel could read when it read the ledger from its oldest end.
+      const adjustments = 10_050;
+      await server.store.execute(
+        [
+          {
+            command: { kind: 'create_sku', sku: 'busy', name: 'busy', available: 0, max_per_customer: null },
+          },
+        ],
+        Date.now(),
+      );
+      for (let done = 0; done < adjustments; done += 1000) {
+        const count = Math.min(1000, adjustments - done);
+        const command = {
+          kind: 'adjust' as const,
+          sku: 'busy',
+          delta: 1,
+          reason: 'restock',
+          expected_available: null,
+        };
+        await server.store.execute(
+          Array.from({ length: count }, () => ({ command })),
+          Date.now(),
+        );
+      }
+      const { page, errors } = await openDashboard(server.url);
+      await page.waitForSelector('#sku-rows tr[data-sku="busy"]');
+      await page.locator('#sku-rows tr[data-sku="busy"]').click();
+      await expect.poll(() => page.locator('#detail table.ledger tr').count(), PAGE_UPDATE).toBe(31); // header + 30
+      const seqs = await page
+        .locator('#detail table.ledger tr')
+        .evaluateAll((rows) => rows.slice(1).map((row) => Number(row.children[0]!.textContent)));
+      expect(seqs).toEqual(Array.from({ length: 30 }, (_, i) => adjustments + 1 - i));
+      expect(await page.locator('#detail h3').first().textContent()).toBe(
+        'Latest ledger entries (30 of 10,051)',
+      );
+      await expectNoPageError(page, errors);
+      await page.close();
+    } finally {
+      await server.dispose();
+    }
+  });
 });

@@ -295,6 +295,13 @@ const BAD_REQUESTS: BadRequest[] = [
   },
   { name: 'read an unknown sku', method: 'GET', path: '/v1/skus/nope', status: 404, code: 'sku_not_found' },
   {
+    name: 'ledger with an unknown sort order',
+    method: 'GET',
+    path: '/v1/skus/widget/ledger?order=sideways',
+    status: 400,
+    code: 'invalid_request',
+  },
+  {
     name: 'ledger of an unknown sku',
     method: 'GET',
     path: '/v1/skus/nope/ledger',

@@ -243,6 +243,11 @@ describe('cancel and expiry', () => {
       ['payment', 3, 0, 2],
       ['adjustment', 7, 0, 2],
     ]);
+    // Newest first, page by page: the latest movements of a busy SKU without reading its history.
+    const newest = await api.get(`/v1/skus/${a}/ledger?order=newest&limit=3`);
+    expect(newest.body.items.map((entry: { seq: number }) => entry.seq)).toEqual([4, 3, 2]);
+    const rest = await api.get(`/v1/skus/${a}/ledger?order=newest&limit=3&cursor=${newest.body.next_cursor}`);
+    expect(rest.body).toMatchObject({ items: [{ seq: 1, kind: 'create' }], next_cursor: null });
   });
 });
 

@@ -341,6 +341,9 @@ for (const dialect of DIALECTS) {
         sold: sum('delta_sold'),
       }).toEqual(await buckets('tee'));
       expect((await store.ledger('tee', 2, 4)).map((entry) => entry.seq)).toEqual([5, 6]);
+      // Newest first, and paging on below a seq.
+      expect((await store.ledger('tee', 4, undefined, true)).map((entry) => entry.seq)).toEqual([6, 5, 4, 3]);
+      expect((await store.ledger('tee', 4, 3, true)).map((entry) => entry.seq)).toEqual([2, 1]);
       const report = await store.audit();
       expect(report).toMatchObject({
         skus_checked: 1,

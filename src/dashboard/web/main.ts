@@ -20,8 +20,8 @@ interface StreamEvent {
 const SKU_PAGE_SIZE = 500;
 const SKU_PAGES_MAX = 200;
 const PENDING_PAGES_MAX = 10;
-const LEDGER_PAGE_SIZE = 500;
-const LEDGER_PAGES_MAX = 20;
+/** Movements a SKU's detail shows: its latest. */
+const SKU_LEDGER_ROWS = 30;
 const STATS_INTERVAL_MS = 1000;
 
 const page_error = byId('page-error');
@@ -179,14 +179,6 @@ function ledgerTable(entries: LedgerEntryView[], of: 'sku' | 'order'): HTMLEleme
   return tableNode;
 }
 
-async function readLedger(sku: string): Promise<{ items: LedgerEntryView[]; complete: boolean }> {
-  return listAll<LedgerEntryView>(
-    `/v1/skus/${encodeURIComponent(sku)}/ledger`,
-    LEDGER_PAGE_SIZE,
-    LEDGER_PAGES_MAX,
-  );
-}
-
 async function showOrder(id: string): Promise<void> {
   detail_panel.hidden = false;
   byId('detail-title').textContent = `Order ${shortId(id)}`;
@@ -233,8 +225,12 @@ async function showSku(sku: string): Promise<void> {
     const view = await api<SkuView>('GET', `/v1/skus/${encodeURIComponent(sku)}`);
     table.upsertView(view);
     fillForm('restock-form', { sku: view.sku, expected_available: String(view.available) });
-    const ledger = await readLedger(sku);
-    const last = ledger.items.slice(-30).reverse();
+    // Newest first from the server: reading from the oldest, a busy SKU's latest movements were
+    // beyond the pages the panel could read.
+    const latest = await api<{ items: LedgerEntryView[] }>(
+      'GET',
+      `/v1/skus/${encodeURIComponent(sku)}/ledger?order=newest&limit=${SKU_LEDGER_ROWS}`,
+    );
     detail.replaceChildren(
       definitionList([
         ['name', view.name || '—'],
@@ -242,12 +238,13 @@ async function showSku(sku: string): Promise<void> {
         ['max per customer', view.max_per_customer === null ? '—' : String(view.max_per_customer)],
         ['updated', view.updated_at],
       ]),
+      // Seqs count a SKU's movements from 1, so the newest one's is how many there are.
       element(
         'h3',
         undefined,
-        `Latest ledger entries (${ledger.complete ? '' : 'of the first '}${formatCount(ledger.items.length)})`,
+        `Latest ledger entries (${latest.items.length} of ${formatCount(latest.items[0]?.seq ?? 0)})`,
       ),
-      ledgerTable(last, 'sku'),
+      ledgerTable(latest.items, 'sku'),
     );
   } catch (error) {
     detail.replaceChildren(element('p', 'error', describe(error)));

@@ -132,9 +132,17 @@ export const skuRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, { st
       config: { access: { scopes: ['read'] } },
       schema: {
         tags: ['skus'],
-        summary: 'Every movement of the SKU, oldest first',
+        summary: 'Every movement of the SKU, oldest first, or newest first with order=newest',
         params: SkuParams,
-        querystring: Type.Object(PageQuery, { additionalProperties: false }),
+        querystring: Type.Object(
+          {
+            ...PageQuery,
+            order: Type.Optional(
+              Type.Union([Type.Literal('oldest'), Type.Literal('newest')], { default: 'oldest' }),
+            ),
+          },
+          { additionalProperties: false },
+        ),
         response: { 200: Page(LedgerEntry), ...errorResponses('sku_not_found') },
       },
     },
@@ -142,7 +150,9 @@ export const skuRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, { st
       const { sku } = request.params;
       if (!(await store.getSku(sku))) throw skuNotFound(sku);
       const limit = request.query.limit ?? LIMITS.page_size_default;
-      const entries = await store.ledger(sku, limit, decodeCursor(request.query.cursor, 'number'));
+      const newest_first = request.query.order === 'newest';
+      const cursor = decodeCursor(request.query.cursor, 'number');
+      const entries = await store.ledger(sku, limit, cursor, newest_first);
       return {
         items: entries.map(ledgerEntryView),
         next_cursor: nextCursor(entries, limit, (entry) => entry.seq),
