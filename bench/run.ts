@@ -25,7 +25,7 @@ import {
   type StormRun,
   toMarkdown,
 } from './report.ts';
-import { benchStorm, seedStorm } from './storm.ts';
+import { benchStorm } from './storm.ts';
 import { benchSweeper, type SweepResult } from './sweep.ts';
 
 const { values: args } = parseArgs({
@@ -198,7 +198,7 @@ async function runStorm(store: StoreName): Promise<StormRun> {
   log(`expiry storm: ${settings.storm_holds} holds falling due under hot-SKU load / ${store}`);
   const database = await freshDatabase(store);
   try {
-    await seedStorm(database.url);
+    await seedSkus(database.url, 'hot');
     const result = await withServer(
       () => spawnStockhold(database.url, { COALESCE: 'on' }, node_args),
       (server) =>

@@ -3,7 +3,7 @@
 // and how long after falling due the server's own sweeper has returned every one of those holds.
 import { loadConfig } from '../src/config.ts';
 import { openMigratedStore } from '../src/server.ts';
-import { drive, seedSkus } from './load.ts';
+import { drive } from './load.ts';
 import type { ChildServer } from './processes.ts';
 import { seedExpired } from './sweep.ts';
 
@@ -28,11 +28,6 @@ const DUE_AFTER_MS = 2000;
 const RELEASE_WAIT_MAX_MS = 60_000;
 const METRICS_POLL_MS = 100;
 const SWEPT_METRIC = /^stockhold_expiries_total\{source="sweeper"\} (\d+)$/m;
-
-/** Seeds the hot SKU; the server is started by the caller on the same database. */
-export function seedStorm(database_url: string): Promise<void> {
-  return seedSkus(database_url, 'hot');
-}
 
 export async function benchStorm(
   server: ChildServer,

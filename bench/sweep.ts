@@ -29,7 +29,6 @@ export async function seedExpired(
   skus: number,
   due_at_ms = Date.now() - 3_600_000,
 ) {
-  const t0_ms = due_at_ms;
   // Both dialects build the same numbers; only the row source differs.
   const numbers = (count: number) =>
     dialect === 'postgres'
@@ -39,25 +38,25 @@ export async function seedExpired(
   // in id order, as after a real sale: ids are zero-padded to sort like the numbers they carry.
   const order_id =
     dialect === 'postgres' ? sql`'exp-' || lpad(i::text, 9, '0')` : sql`'exp-' || printf('%09d', i)`;
-  const deadline = sql`${sql.lit(t0_ms)} + i / ${sql.lit(Math.max(1, Math.ceil(holds / 1000)))}`;
+  const deadline = sql`${sql.lit(due_at_ms)} + i / ${sql.lit(Math.max(1, Math.ceil(holds / 1000)))}`;
   await db.transaction().execute(async (trx) => {
     // Order i holds one unit of SKU i % skus; it is that SKU's (i / skus + 1)-th hold.
     await sql`${numbers(skus)}
       insert into skus (sku, name, available, on_hold, sold, max_per_customer, version, created_at_ms, updated_at_ms)
       select 'sweep-' || i, 'sweep', 0,
         (${sql.lit(holds)} - i + ${sql.lit(skus - 1)}) / ${sql.lit(skus)}, 0, null,
-        1 + (${sql.lit(holds)} - i + ${sql.lit(skus - 1)}) / ${sql.lit(skus)}, ${sql.lit(t0_ms)}, ${sql.lit(t0_ms)}
+        1 + (${sql.lit(holds)} - i + ${sql.lit(skus - 1)}) / ${sql.lit(skus)}, ${sql.lit(due_at_ms)}, ${sql.lit(due_at_ms)}
       from n`.execute(trx);
     await sql`${numbers(skus)}
       insert into ledger (sku, seq, at_ms, kind, order_id, delta_available, delta_on_hold, delta_sold,
         available_after, on_hold_after, sold_after, reason)
-      select 'sweep-' || i, 1, ${sql.lit(t0_ms)}, 'create', null,
+      select 'sweep-' || i, 1, ${sql.lit(due_at_ms)}, 'create', null,
         (${sql.lit(holds)} - i + ${sql.lit(skus - 1)}) / ${sql.lit(skus)}, 0, 0,
         (${sql.lit(holds)} - i + ${sql.lit(skus - 1)}) / ${sql.lit(skus)}, 0, 0, 'seeded'
       from n`.execute(trx);
     await sql`${numbers(holds)}
       insert into orders (id, customer_id, status, created_at_ms, expires_at_ms, paid_at_ms, payment_id, late, closed_at_ms)
-      select ${order_id}, 'c-' || i, 'pending_payment', ${sql.lit(t0_ms)}, ${deadline},
+      select ${order_id}, 'c-' || i, 'pending_payment', ${sql.lit(due_at_ms)}, ${deadline},
         null, null, 0, null
       from n`.execute(trx);
     await sql`${numbers(holds)}
@@ -70,7 +69,7 @@ export async function seedExpired(
     await sql`${numbers(holds)}
       insert into ledger (sku, seq, at_ms, kind, order_id, delta_available, delta_on_hold, delta_sold,
         available_after, on_hold_after, sold_after, reason)
-      select 'sweep-' || (i % ${sql.lit(skus)}), 2 + i / ${sql.lit(skus)}, ${sql.lit(t0_ms)}, 'hold', ${order_id},
+      select 'sweep-' || (i % ${sql.lit(skus)}), 2 + i / ${sql.lit(skus)}, ${sql.lit(due_at_ms)}, 'hold', ${order_id},
         -1, 1, 0,
         (${sql.lit(holds)} - i % ${sql.lit(skus)} + ${sql.lit(skus - 1)}) / ${sql.lit(skus)} - 1 - i / ${sql.lit(skus)},
         1 + i / ${sql.lit(skus)}, 0, null

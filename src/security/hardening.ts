@@ -54,7 +54,7 @@ function helmetHeaders(): Record<string, string> {
 }
 
 /** What every API answer carries: JSON that no browser should render, frame or sniff. */
-export const API_HEADERS: Readonly<Record<string, string>> = {
+const API_HEADERS: Readonly<Record<string, string>> = {
   'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
   'cross-origin-resource-policy': 'same-origin',
   'referrer-policy': 'no-referrer',
