@@ -40,4 +40,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # Exec form: node itself is PID 1 and receives SIGTERM directly (graceful shutdown, exit 0).
 STOPSIGNAL SIGTERM
-CMD ["node", "bin/stockhold.mjs", "serve"]
+CMD ["node", "--max-semi-space-size=64", "bin/stockhold.mjs", "serve"]

@@ -128,6 +128,23 @@ async function waitReady(url: string, child: ChildProcess, exited: Promise<numbe
   throw new Error(`the server did not answer ${url} within ${READY_TIMEOUT_MS} ms`);
 }
 
+/**
+ * The node flags `npm start` gives the server (package.json's start script: `node <flags>
+ * bin/stockhold.mjs serve`). Every server measured here runs with them, the ceiling too, so the
+ * bench measures what users run and compares like with like.
+ */
+export const START_NODE_FLAGS: readonly string[] = (() => {
+  const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+    scripts: { start: string };
+  };
+  const [command, ...words] = manifest.scripts.start.split(/\s+/);
+  const script = words.indexOf('bin/stockhold.mjs');
+  if (command !== 'node' || script < 0) {
+    throw new Error(`package.json's start script is not \`node <flags> bin/stockhold.mjs …\``);
+  }
+  return words.slice(0, script);
+})();
+
 /** The real server on the given database, as `npm start` runs it. */
 export function spawnStockhold(
   database_url: string,
@@ -135,7 +152,7 @@ export function spawnStockhold(
   node_args: string[] = [],
 ): Promise<ChildServer> {
   return spawnServer(['bin/stockhold.mjs', 'serve'], {
-    node_args,
+    node_args: [...START_NODE_FLAGS, ...node_args],
     env: { LOG_LEVEL: 'warn', ...env, DATABASE_URL: database_url },
     ready_path: '/readyz',
   });
@@ -143,5 +160,8 @@ export function spawnStockhold(
 
 /** The ceiling: a fastify server that parses the same POST and answers a similar order, doing nothing. */
 export function spawnCeiling(): Promise<ChildServer> {
-  return spawnServer(['--import', 'tsx', 'bench/ceiling-server.ts'], { ready_path: '/healthz' });
+  return spawnServer(['--import', 'tsx', 'bench/ceiling-server.ts'], {
+    node_args: [...START_NODE_FLAGS],
+    ready_path: '/healthz',
+  });
 }

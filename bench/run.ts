@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.ts';
 import { createTestDatabase } from '../test/support/postgres.ts';
 import { drive, type Mode, seedSkus, type Workload } from './load.ts';
-import { type ChildServer, ROOT, spawnCeiling, spawnStockhold } from './processes.ts';
+import { type ChildServer, ROOT, START_NODE_FLAGS, spawnCeiling, spawnStockhold } from './processes.ts';
 import {
   type CaseResult,
   evaluateTargets,
@@ -78,6 +78,7 @@ const settings: Settings = {
   sweep_batch_size: defaults.SWEEP_BATCH_SIZE,
   storm_holds: integerArg('storm-holds', args['storm-holds'], args.quick ? 5_000 : 100_000),
   rss_orders: integerArg('rss-orders', args['rss-orders'], 0),
+  node_flags: START_NODE_FLAGS,
 };
 /** Each case first runs this long unmeasured, so every server is measured warm (JIT, caches). */
 const warmup_seconds = Math.max(1, Math.round(settings.duration_seconds / 5));
