@@ -183,7 +183,7 @@ export function toMarkdown(report: Report): string {
   );
   lines.push(
     `Settings: ${settings.connections} connections, ${settings.duration_seconds} s per case, ` +
-      `BATCH_SIZE_MAX ${settings.batch_size_max}, ${settings.node_flags?.length ? `servers run with node ${settings.node_flags.join(' ')} (as \`npm start\`), ` : ''}durable commits (SQLite synchronous=FULL, PostgreSQL synchronous_commit=on). ` +
+      `BATCH_SIZE_MAX ${settings.batch_size_max}, ${settings.node_flags?.length ? `servers and the sweeper run with node ${settings.node_flags.join(' ')} (as \`npm start\`), ` : ''}durable commits (SQLite synchronous=FULL, PostgreSQL synchronous_commit=on). ` +
       'Each case runs right after a ceiling run; "x ceiling" is its share of that one.',
   );
   lines.push(

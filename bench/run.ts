@@ -26,7 +26,7 @@ import {
   toMarkdown,
 } from './report.ts';
 import { benchStorm } from './storm.ts';
-import { benchSweeper, type SweepResult } from './sweep.ts';
+import { benchSweeperAsServer, type SweepResult } from './sweep.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -224,7 +224,7 @@ async function runSweeper(store: StoreName): Promise<SweepResult> {
   log(`sweeper: ${settings.sweep_holds} expired holds / ${store}`);
   const database = await freshDatabase(store);
   try {
-    const result = await benchSweeper(database.url, {
+    const result = await benchSweeperAsServer(database.url, {
       holds: settings.sweep_holds,
       skus: settings.sweep_skus,
       batch_size: settings.sweep_batch_size,

@@ -1,11 +1,16 @@
 // The sweeper after a flash sale: N pending orders whose deadlines all passed, seeded straight into
 // the store's tables in one transaction (with the ledger that explains them, so the audit holds),
-// then released by `sweepExpired` loops at the configured batch size, timed.
+// then released by `sweepExpired` loops at the configured batch size, timed. The timing runs in a
+// child process with `npm start`'s node flags, as the sweeper runs inside the server.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { type Kysely, sql } from 'kysely';
 import { loadConfig } from '../src/config.ts';
 import { openMigratedStore } from '../src/server.ts';
 import type { DialectName } from '../src/store/migrations.ts';
 import type { Database } from '../src/store/schema.ts';
+import { ROOT, START_NODE_FLAGS } from './processes.ts';
 
 export interface SweepResult {
   store: DialectName;
@@ -81,10 +86,37 @@ export async function seedExpired(
   await sql`analyze`.execute(db);
 }
 
-export async function benchSweeper(
+export interface SweepOptions {
+  holds: number;
+  skus: number;
+  batch_size: number;
+  audit: boolean;
+}
+
+/** benchSweeper in a child process run as `npm start` runs the server (its node flags). */
+export async function benchSweeperAsServer(
   database_url: string,
-  options: { holds: number; skus: number; batch_size: number; audit: boolean },
+  options: SweepOptions,
 ): Promise<SweepResult> {
+  const child = spawn(
+    process.execPath,
+    [
+      ...START_NODE_FLAGS,
+      '--import',
+      'tsx',
+      fileURLToPath(import.meta.url),
+      JSON.stringify({ database_url, options }),
+    ],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const output: Buffer[] = [];
+  child.stdout.on('data', (chunk: Buffer) => output.push(chunk));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  if (code !== 0) throw new Error(`the sweeper bench exited with code ${code}`);
+  return JSON.parse(Buffer.concat(output).toString()) as SweepResult;
+}
+
+export async function benchSweeper(database_url: string, options: SweepOptions): Promise<SweepResult> {
   // The seeding statements write a million rows each: far longer than a request's statement timeout.
   const config = loadConfig({
     DATABASE_URL: database_url,
@@ -121,4 +153,13 @@ export async function benchSweeper(
   } finally {
     await store.close();
   }
+}
+
+// The child of benchSweeperAsServer: its one argument is the JSON of its parameters.
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { database_url, options } = JSON.parse(process.argv[2]!) as {
+    database_url: string;
+    options: SweepOptions;
+  };
+  process.stdout.write(JSON.stringify(await benchSweeper(database_url, options)));
 }

@@ -34,6 +34,12 @@ it('measures every case on SQLite and PostgreSQL and writes the JSON and markdow
   const json = readdirSync(results_dir).find((name) => name.endsWith('.json'));
   expect(json).toBeDefined();
   const report = JSON.parse(readFileSync(join(results_dir, json!), 'utf8')) as Report;
+  // The servers and the sweeper ran as `npm start` runs the server, and the report says how.
+  const start_script = (
+    JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }
+  ).scripts.start;
+  expect(report.settings.node_flags?.length).toBeGreaterThan(0);
+  expect(start_script).toBe(`node ${report.settings.node_flags!.join(' ')} bin/stockhold.mjs serve`);
   // Each case right after a ceiling run of its own, its ratio taken to that one.
   expect(report.cases.map((c) => `${c.mode}/${c.store ?? '-'}`)).toEqual([
     'ceiling/-',
