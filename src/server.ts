@@ -21,6 +21,9 @@ import { webhookRetentionPurges } from './webhooks/retention.ts';
 import { WebhookStore } from './webhooks/webhook-store.ts';
 import { type TargetCheck, WebhookWorker } from './webhooks/worker.ts';
 
+/** How often each process writes when API keys were last accepted (and once more as it stops). */
+const KEY_LAST_USE_INTERVAL_MS = 60_000;
+
 export interface ServerOptions {
   clock?: Clock;
   logger?: Logger;
@@ -180,6 +183,11 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   }
   if (options.sweeper !== false) sweeper.start();
   if (config.WEBHOOKS_WORKER === 'on') webhook_worker.start();
+  const recordKeysLastUse = () =>
+    security.verifier
+      .flushLastUse()
+      .catch((error: unknown) => logger.warn({ err: error }, 'cannot record when API keys were last used'));
+  const last_use_timer = setInterval(recordKeysLastUse, KEY_LAST_USE_INTERVAL_MS).unref();
   logger.info({ url, database: store.dialect, coalesce: config.COALESCE }, 'stockhold is serving');
 
   const drain = async (drain_ms: number) => {
@@ -195,6 +203,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       await queue!.close();
       // The current sweep and webhook attempts finish (each attempt is bounded by its timeout).
       await Promise.all([sweeper.stop(), webhook_worker.stop()]);
+      clearInterval(last_use_timer);
+      await recordKeysLastUse();
       await store.close();
       logger.info('stockhold stopped');
     })();

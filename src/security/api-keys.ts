@@ -14,6 +14,8 @@ export interface ApiKeysTable {
   prefix: string;
   created_at_ms: number;
   revoked_at_ms: number | null;
+  /** Added by migration 0005_api_key_last_used. */
+  last_used_at_ms: number | null;
 }
 
 export interface ApiKeyRecord {
@@ -23,6 +25,8 @@ export interface ApiKeyRecord {
   prefix: string;
   created_at_ms: number;
   revoked_at_ms: number | null;
+  /** When a server last accepted the key, to the minute (KeyVerifier); null if never. */
+  last_used_at_ms: number | null;
 }
 
 /** 32 random bytes: 256 bits, so guessing or brute-forcing a key (or its hash) is out of reach. */
@@ -79,6 +83,7 @@ function recordOf(row: ApiKeysTable): ApiKeyRecord {
     prefix: row.prefix,
     created_at_ms: Number(row.created_at_ms),
     revoked_at_ms: row.revoked_at_ms === null ? null : Number(row.revoked_at_ms),
+    last_used_at_ms: row.last_used_at_ms === null ? null : Number(row.last_used_at_ms),
   };
 }
 
@@ -108,6 +113,7 @@ export class ApiKeyRepository {
       prefix: keyPrefix(key, input.scope),
       created_at_ms: input.now_ms,
       revoked_at_ms: null,
+      last_used_at_ms: null,
     };
     await this.db.insertInto('api_keys').values(row).execute();
     return { record: recordOf(row), key };
@@ -151,6 +157,21 @@ export class ApiKeyRepository {
       .executeTakeFirst();
     if (!row || !isApiScope(row.scope)) return null;
     return { id: row.id, name: row.name, scope: row.scope };
+  }
+
+  /**
+   * Records when each key (by id) was last accepted. A time never moves back, so servers that write
+   * at different moments leave the latest.
+   */
+  async recordLastUse(last_used: ReadonlyMap<string, number>): Promise<void> {
+    for (const [id, at_ms] of last_used) {
+      await this.db
+        .updateTable('api_keys')
+        .set({ last_used_at_ms: at_ms })
+        .where('id', '=', id)
+        .where((eb) => eb.or([eb('last_used_at_ms', 'is', null), eb('last_used_at_ms', '<', at_ms)]))
+        .execute();
+    }
   }
 
   /** Whether any key was ever created (revoked ones count: revoking every key never reopens a server). */

@@ -1,5 +1,7 @@
 // Verifies presented API keys against STOCKHOLD_API_KEYS and the api_keys table, with a small
 // cache: every server process sees a new or revoked key within `cache_ttl_ms` (1 s by default).
+// It also remembers when each database key was last accepted, for the server to write to the
+// table now and then (flushLastUse): a write per request would cost more than the request.
 import type { Clock } from '../core/clock.ts';
 import { StockholdError } from '../core/errors.ts';
 import type { ApiKeyPrincipal } from '../http/access.ts';
@@ -16,6 +18,8 @@ interface CacheEntry {
 export class KeyVerifier {
   private readonly cache = new Map<string, CacheEntry>();
   private keys_exist: { value: Promise<boolean>; checked_at_ms: number } | null = null;
+  /** When each database key (by id) was last accepted, since the last flushLastUse. */
+  private readonly last_used = new Map<string, number>();
 
   constructor(
     private readonly repository: ApiKeyRepository,
@@ -31,18 +35,41 @@ export class KeyVerifier {
     if (from_environment) return from_environment;
     const now_ms = this.clock.now();
     const cached = this.cache.get(key_hash);
-    if (cached && now_ms - cached.checked_at_ms < this.cache_ttl_ms) return cached.principal;
+    if (cached && now_ms - cached.checked_at_ms < this.cache_ttl_ms)
+      return this.noteUse(await cached.principal, now_ms);
     // One lookup per key at a time: concurrent requests with the same key share the promise.
     const principal = this.repository.findActive(key_hash);
     this.cache.delete(key_hash);
     if (this.cache.size >= KEY_CACHE_ENTRIES_MAX) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(key_hash, { principal, checked_at_ms: now_ms });
     try {
-      return await principal;
+      return this.noteUse(await principal, now_ms);
     } catch {
       this.cache.delete(key_hash);
       throw new StockholdError('not_ready', 'cannot verify the API key now; retry');
     }
+  }
+
+  private noteUse(principal: ApiKeyPrincipal | null, now_ms: number): ApiKeyPrincipal | null {
+    if (principal) this.last_used.set(principal.id, now_ms);
+    return principal;
+  }
+
+  /**
+   * Writes when each key was last accepted since the previous call; returns how many keys. On
+   * failure the times are kept for the next call.
+   */
+  async flushLastUse(): Promise<number> {
+    if (this.last_used.size === 0) return 0;
+    const batch = new Map(this.last_used);
+    this.last_used.clear();
+    try {
+      await this.repository.recordLastUse(batch);
+    } catch (error) {
+      for (const [id, at_ms] of batch) if (!this.last_used.has(id)) this.last_used.set(id, at_ms);
+      throw error;
+    }
+    return batch.size;
   }
 
   /** Whether any key exists: in STOCKHOLD_API_KEYS or in the database (revoked keys count). */

@@ -18,6 +18,8 @@ export interface SecuritySetup {
   plugins: ((app: FastifyInstance) => Promise<void>)[];
   /** Why the server must not start (not loopback and no key), or null. */
   refusal: string | null;
+  /** The keys' verifier: the server writes their last use with flushLastUse. */
+  verifier: KeyVerifier;
 }
 
 export async function securitySetup(
@@ -46,11 +48,12 @@ export async function securitySetup(
   ];
   if (await verifier.anyKeyExists()) {
     dependencies.logger.info({ environment_keys: environment_keys.size }, 'API keys are required');
-    return { plugins, refusal: null };
+    return { plugins, refusal: null, verifier };
   }
   if (!open_allowed) {
     return {
       plugins,
+      verifier,
       refusal: `HOST=${config.HOST} is not loopback and no API key exists; create one first: ${CREATE_KEY_HINT} (or set STOCKHOLD_API_KEYS)`,
     };
   }
@@ -58,5 +61,5 @@ export async function securitySetup(
     { host: config.HOST },
     `no API key exists: serving without access control on loopback only; create a key to require keys: ${CREATE_KEY_HINT}`,
   );
-  return { plugins, refusal: null };
+  return { plugins, refusal: null, verifier };
 }

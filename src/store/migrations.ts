@@ -1,7 +1,7 @@
 // Schema migrations, one list for every dialect; Kysely's Migrator records and locks them, so
 // several processes starting at once migrate exactly once.
 import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
-import { apiKeysMigration } from '../security/migration.ts';
+import { apiKeyLastUsedMigration, apiKeysMigration } from '../security/migration.ts';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -202,6 +202,7 @@ function migrations(dialect: DialectName): Record<string, Migration> {
           .execute();
       },
     },
+    '0005_api_key_last_used': apiKeyLastUsedMigration,
   };
 }
 

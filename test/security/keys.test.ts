@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { ManualClock } from '../../src/core/clock.ts';
 import { ApiKeyRepository } from '../../src/security/api-keys.ts';
+import { runStockhold } from '../support/cli.ts';
 import { createTestDatabase } from '../support/postgres.ts';
 import { startTestServer, type TestServer, temporarySqliteUrl } from '../support/server.ts';
 import { bearer, createTestKeys, probe, type TestKeys } from './support.ts';
@@ -187,6 +188,58 @@ async function revocationOnTwoServers(database_url: string) {
     for (const server of servers) await server.stop();
   }
 }
+
+/**
+ * Two servers on one database, their clocks ten minutes apart, each accepting the storefront key;
+ * the one behind stops last. Then `stockhold keys list` reads the table.
+ */
+async function lastUseOnTwoServers(database_url: string) {
+  const keys = await createTestKeys(database_url);
+  const now_ms = Date.parse('2026-12-12T00:00:00.000Z');
+  const ahead = await startTestServer({ database_url, clock: new ManualClock(now_ms), sweeper: false });
+  const behind = await startTestServer({
+    database_url,
+    clock: new ManualClock(now_ms - 600_000),
+    sweeper: false,
+  });
+  try {
+    expect((await call(ahead, 'GET', '/v1/skus', keys.checkout)).status).toBe(200);
+    expect((await call(behind, 'GET', '/v1/skus', keys.checkout)).status).toBe(200);
+    // A refused key is not "used": the revoked admin key.
+    expect((await call(ahead, 'GET', '/v1/skus', keys.revoked)).status).toBe(401);
+  } finally {
+    // Each server writes the last use it saw as it stops; the earlier time never replaces the later.
+    await ahead.stop();
+    await behind.stop();
+  }
+  const listed = await runStockhold(['keys', 'list', '--database-url', database_url]);
+  expect(listed.code).toBe(0);
+  const [header, ...rows] = listed.stdout.trim().split('\n');
+  expect(header!.split('\t').at(-1)).toBe('last_used_at');
+  const last_used = Object.fromEntries(rows.map((row) => [row.split('\t')[3], row.split('\t').at(-1)]));
+  expect(last_used).toEqual({
+    ops: '-',
+    storefront: '2026-12-12T00:00:00.000Z',
+    'other storefront': '-',
+    analytics: '-',
+    'former ops': '-',
+  });
+}
+
+describe('when a key was last used', () => {
+  it('is written by every server process, the latest kept, and listed by stockhold keys list (SQLite)', async () => {
+    await lastUseOnTwoServers(temporarySqliteUrl().url);
+  });
+
+  it('is written by every server process, the latest kept, and listed by stockhold keys list (PostgreSQL)', async () => {
+    const database = await createTestDatabase();
+    try {
+      await lastUseOnTwoServers(database.url);
+    } finally {
+      await database.drop();
+    }
+  });
+});
 
 describe('an event stream whose key is revoked', () => {
   it('ends, and the key cannot open another', async () => {

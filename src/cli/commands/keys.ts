@@ -46,14 +46,18 @@ export function registerKeys(program: Command): void {
     );
 
   withDatabaseOptions(
-    keys.command('list').description('list API keys (prefixes only, never secrets)'),
+    keys
+      .command('list')
+      .description(
+        'list API keys (prefixes only, never secrets), with when each was last used (to the minute)',
+      ),
   ).action((options: DatabaseOptions) =>
     run(async () => {
       const records = await withRepository(options, (repository) => repository.list());
-      process.stdout.write('id\tscope\tprefix\tname\tcreated_at\trevoked_at\n');
+      process.stdout.write('id\tscope\tprefix\tname\tcreated_at\trevoked_at\tlast_used_at\n');
       for (const record of records) {
         process.stdout.write(
-          `${record.id}\t${record.scope}\t${record.prefix}\t${record.name}\t${iso(record.created_at_ms)}\t${iso(record.revoked_at_ms)}\n`,
+          `${record.id}\t${record.scope}\t${record.prefix}\t${record.name}\t${iso(record.created_at_ms)}\t${iso(record.revoked_at_ms)}\t${iso(record.last_used_at_ms)}\n`,
         );
       }
       return 0;
