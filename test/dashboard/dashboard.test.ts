@@ -309,7 +309,7 @@ describe('dashboard in Chromium', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
     }
   });
 
-  it('renders a thousand SKUs, searchable, without freezing', async () => {
+  it('keeps the hottest 200 of a thousand SKUs in the page, finds the others by search, and lifts a SKU that sells to the top', async () => {
     const server = await startTestServer();
     try {
       const api = apiClient(server.url);
@@ -324,15 +324,27 @@ describe('dashboard in Chromium', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
         expect(created.map((answer) => answer.status)).toEqual(Array(concurrency).fill(201));
       }
       const { page, errors } = await openDashboard(server.url);
-      await expect.poll(() => page.locator('#sku-rows tr').count(), { timeout: 30_000 }).toBe(sku_count);
+      const rows = page.locator('#sku-rows tr');
+      const count = page.locator('#sku-count');
+      await expect
+        .poll(() => count.textContent(), { timeout: 30_000 })
+        .toBe('(1,000, the hottest 200 shown)');
+      expect(await rows.count()).toBe(200);
+      // Nothing sold yet: by sku, so sku-0950 is not in the page; search finds it and its 99 neighbours.
+      expect(await page.locator('#sku-rows tr[data-sku="sku-0950"]').count()).toBe(0);
       await page.locator('#sku-search').fill('sku-09');
-      await expect.poll(() => page.locator('#sku-rows tr:not([hidden])').count()).toBe(100);
-      // Still responsive: a checkout on one of them shows up live.
+      await expect.poll(() => rows.count()).toBe(100);
+      expect(await count.textContent()).toBe('(100 of 1,000)');
+      await page.locator('#sku-search').fill('');
+      await expect.poll(() => rows.count()).toBe(200);
+      // A checkout on it: the row comes into the page, at the top, with the API's numbers.
       expect(
         (await api.post('/v1/orders', { customer_id: 'c', lines: [{ sku: 'sku-0950', quantity: 7 }] }))
           .status,
       ).toBe(201);
       await expectRowMatchesApi(page, server.url, 'sku-0950');
+      await expect.poll(() => rows.first().getAttribute('data-sku'), PAGE_UPDATE).toBe('sku-0950');
+      expect(await rows.count()).toBe(200);
       await expectNoPageError(page, errors);
       await page.close();
     } finally {

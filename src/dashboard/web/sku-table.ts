@@ -1,5 +1,7 @@
 // The SKU table: one row per SKU with a stacked bar of its buckets, hottest first, searchable.
-// Rows are created once and updated in place; changes are applied once per animation frame.
+// Only the hottest ROWS_SHOWN_MAX that match the search are in the page (a shop may have 100,000
+// SKUs; a sale's few hot ones rise to the top as their events arrive). A row's element is created
+// the first time it is shown and updated in place; changes are applied once per animation frame.
 import type { SkuView } from '../../core/views.ts';
 import { byId, element, formatCount } from './dom.ts';
 
@@ -24,6 +26,8 @@ interface Row extends Buckets {
 const HEAT_HALF_LIFE_MS = 30_000;
 /** Re-ordering at most this often keeps the rows readable (and the DOM calm) during a sale. */
 const RESORT_INTERVAL_MS = 1000;
+/** Rows in the page at once: the hottest that match the search. */
+export const ROWS_SHOWN_MAX = 200;
 
 export class SkuTable {
   private readonly rows = new Map<string, Row>();
@@ -43,7 +47,7 @@ export class SkuTable {
     const search = byId<HTMLInputElement>('sku-search');
     search.addEventListener('input', () => {
       this.query = search.value.trim().toLowerCase();
-      this.applyFilter();
+      this.layout();
     });
     this.body.addEventListener('click', (event) => {
       const row = (event.target as HTMLElement).closest('tr');
@@ -134,24 +138,19 @@ export class SkuTable {
   }
 
   private render(): void {
-    const created: Row[] = [];
-    for (const row of this.dirty) {
-      if (!row.node) {
-        this.createNode(row);
-        created.push(row);
-      }
-      this.fill(row);
-    }
+    // Rows not in the page keep their values; they are filled when shown.
+    for (const row of this.dirty) if (row.node) this.fill(row);
     this.dirty.clear();
     const now_ms = Date.now();
-    if (created.length > 0 || (this.order_stale && now_ms - this.last_sort_ms >= RESORT_INTERVAL_MS)) {
-      this.resort(now_ms);
+    const added = this.order.length !== this.rows.size;
+    if (added || (this.order_stale && now_ms - this.last_sort_ms >= RESORT_INTERVAL_MS)) {
+      if (this.resort(now_ms) || added) this.layout();
     }
-    if (created.length > 0) this.applyFilter();
     this.on_change();
   }
 
-  private resort(now_ms: number): void {
+  /** Orders every row, hottest first; returns whether the order changed. */
+  private resort(now_ms: number): boolean {
     this.last_sort_ms = now_ms;
     this.order_stale = false;
     const heat = new Map<Row, number>();
@@ -163,15 +162,48 @@ export class SkuTable {
         (a.sku < b.sku ? -1 : a.sku > b.sku ? 1 : 0),
     );
     const same = next.length === this.order.length && next.every((row, index) => row === this.order[index]);
-    if (same) return;
     this.order = next;
+    return !same;
+  }
+
+  private matches(row: Row): boolean {
+    return (
+      this.query === '' ||
+      row.sku.toLowerCase().includes(this.query) ||
+      row.name.toLowerCase().includes(this.query)
+    );
+  }
+
+  /** Puts the hottest ROWS_SHOWN_MAX matching rows in the page, in order, and the counts above. */
+  private layout(): void {
+    let matching = 0;
+    const shown: Row[] = [];
+    for (const row of this.order) {
+      if (!this.matches(row)) continue;
+      matching += 1;
+      if (shown.length < ROWS_SHOWN_MAX) shown.push(row);
+    }
     // Move only the rows that are out of place: after a burst most of the table keeps its order.
     let cursor = this.body.firstElementChild;
-    for (const row of next) {
-      if (!row.node) continue;
-      if (row.node === cursor) cursor = cursor.nextElementSibling;
-      else this.body.insertBefore(row.node, cursor);
+    for (const row of shown) {
+      if (!row.node) {
+        this.createNode(row);
+        this.fill(row);
+      }
+      const node = row.node!;
+      if (node === cursor) cursor = node.nextElementSibling;
+      else this.body.insertBefore(node, cursor);
     }
+    while (cursor) {
+      const next = cursor.nextElementSibling;
+      cursor.remove();
+      cursor = next;
+    }
+    const total = this.rows.size;
+    const counts =
+      matching === total ? formatCount(total) : `${formatCount(matching)} of ${formatCount(total)}`;
+    const hottest = shown.length < matching ? `, the hottest ${formatCount(shown.length)} shown` : '';
+    this.count.textContent = `(${counts}${hottest})`;
   }
 
   private createNode(row: Row): void {
@@ -209,21 +241,5 @@ export class SkuTable {
     const shown_name = row.name === row.sku ? '' : row.name;
     if (name && name.textContent !== shown_name) name.textContent = shown_name;
     row.node!.title = `${row.sku}: ${row.available} available, ${row.on_hold} on hold, ${row.sold} sold`;
-  }
-
-  private applyFilter(): void {
-    let shown = 0;
-    for (const row of this.rows.values()) {
-      const match =
-        this.query === '' ||
-        row.sku.toLowerCase().includes(this.query) ||
-        row.name.toLowerCase().includes(this.query);
-      if (row.node && row.node.hidden === match) row.node.hidden = !match;
-      if (match) shown += 1;
-    }
-    this.count.textContent =
-      shown === this.rows.size
-        ? `(${formatCount(shown)})`
-        : `(${formatCount(shown)} of ${formatCount(this.rows.size)})`;
   }
 }
