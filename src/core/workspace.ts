@@ -135,24 +135,7 @@ export class Workspace {
     const missing = [...totals.keys()].filter((id) => !this.skus.has(id));
     if (missing.length > 0) return refuse(skuNotFound(missing));
 
-    const over_limit = [];
-    for (const [id, quantity] of totals) {
-      const sku = this.skus.get(id)!;
-      if (sku.max_per_customer === null) continue;
-      const key = usageKey(command.customer_id, id);
-      // A SKU created in this transaction has no orders yet.
-      if (this.new_skus.has(id) && !this.usage.has(key)) this.usage.set(key, 0);
-      const already = this.usage.get(key);
-      assert(already !== undefined, `usage of ${id} by the customer was loaded`);
-      if (already + quantity > sku.max_per_customer) {
-        over_limit.push({
-          sku: id,
-          requested: quantity,
-          already_ordered: already,
-          max_per_customer: sku.max_per_customer,
-        });
-      }
-    }
+    const over_limit = this.overLimit(command.customer_id, totals);
     if (over_limit.length > 0) {
       return refuse(
         new StockholdError('limit_exceeded', 'the order exceeds the per-customer limit of a sku', {
@@ -227,9 +210,23 @@ export class Workspace {
     }
   }
 
-  /** A payment after expiry re-acquires every line from available, or does not happen at all. */
+  /**
+   * A payment after expiry re-acquires every line from available, or does not happen at all: also
+   * when it would take the customer past a SKU's max_per_customer (their allowance went to later
+   * orders once this one expired), or an expired order would be a way round the limit.
+   */
   private payLate(order: OrderState, payment_id: string): Decision<OrderView> {
     const totals = quantitiesBySku(order.lines);
+    const over_limit = this.overLimit(order.customer_id, totals);
+    if (over_limit.length > 0) {
+      return refuse(
+        new StockholdError(
+          'order_expired',
+          "the order expired and paying it now would exceed the customer's per-customer limit: refund",
+          { order_id: order.id, lines: over_limit },
+        ),
+      );
+    }
     const short = this.shortLines(totals);
     if (short.length > 0) {
       return refuse(
@@ -315,6 +312,29 @@ export class Workspace {
       if (sku.available < quantity) short.push({ sku: id, requested: quantity, available: sku.available });
     }
     return short;
+  }
+
+  /** The lines that would take the customer past a SKU's max_per_customer, as the error details name them. */
+  private overLimit(customer_id: string, totals: ReadonlyMap<string, number>) {
+    const over_limit = [];
+    for (const [id, quantity] of totals) {
+      const sku = this.requireSku(id);
+      if (sku.max_per_customer === null) continue;
+      const key = usageKey(customer_id, id);
+      // A SKU created in this transaction has no orders yet.
+      if (this.new_skus.has(id) && !this.usage.has(key)) this.usage.set(key, 0);
+      const already = this.usage.get(key);
+      assert(already !== undefined, `usage of ${id} by the customer was loaded`);
+      if (already + quantity > sku.max_per_customer) {
+        over_limit.push({
+          sku: id,
+          requested: quantity,
+          already_ordered: already,
+          max_per_customer: sku.max_per_customer,
+        });
+      }
+    }
+    return over_limit;
   }
 
   private addUsage(customer_id: string, sku: string, quantity: number): void {

@@ -643,17 +643,23 @@ export class KyselyStore implements Store {
     }
     await this.loadSkus(trx, workspace, [...sku_ids]);
 
-    // Per-customer limits: what each customer already holds or bought of each limited SKU.
+    // Per-customer limits: what each customer already holds or bought of each limited SKU, for
+    // checkouts and for payments that may come late (a late payment takes stock again).
     const pairs = new Map<string, { customer_id: string; sku: string }>();
-    for (const command of commands) {
-      if (command.kind !== 'checkout') continue;
-      for (const line of command.lines) {
+    const limited = (customer_id: string, lines: readonly { sku: string }[]) => {
+      for (const line of lines) {
         if (workspace.skus.get(line.sku)?.max_per_customer == null) continue;
-        pairs.set(`${command.customer_id}\u0000${line.sku}`, {
-          customer_id: command.customer_id,
-          sku: line.sku,
-        });
+        pairs.set(`${customer_id}\u0000${line.sku}`, { customer_id, sku: line.sku });
       }
+    };
+    for (const command of commands) {
+      if (command.kind === 'checkout') limited(command.customer_id, command.lines);
+      if (command.kind !== 'pay') continue;
+      const order = workspace.orders.get(command.order_id);
+      const late =
+        order?.status === ORDER_STATUS.expired ||
+        (order?.status === ORDER_STATUS.pending_payment && isPastDeadline(order, workspace.now_ms));
+      if (late) limited(order.customer_id, order.lines);
     }
     for (const { customer_id, sku } of pairs.values()) {
       const row = await trx

@@ -164,6 +164,35 @@ describe('payment', () => {
     expect(await buckets(a)).toEqual({ available: 1, on_hold: 1, sold: 0 });
   });
 
+  it('refuses a late payment that would take the customer past max_per_customer, so an expired order is no way round the limit', async () => {
+    const a = await newSku(10, { max_per_customer: 2 });
+    const first = await checkout('jill', [{ sku: a, quantity: 2 }], 60);
+    clock.advance(61_000);
+    expect(await server.sweeper.sweepOnce()).toBeGreaterThanOrEqual(1);
+    // Her allowance came back with the expiry: she uses it on a new order and pays that one.
+    const second = await checkout('jill', [{ sku: a, quantity: 2 }]);
+    expect(second.status).toBe(201);
+    expect((await api.post(`/v1/orders/${second.body.id}/payment`, { payment_id: 'jill-2' })).status).toBe(
+      200,
+    );
+    // Paying the first one now would sell her 4.
+    const refused = await api.post(`/v1/orders/${first.body.id}/payment`, { payment_id: 'jill-1' });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.code).toBe('order_expired');
+    expect(refused.body.error.details).toEqual({
+      order_id: first.body.id,
+      lines: [{ sku: a, requested: 2, already_ordered: 2, max_per_customer: 2 }],
+    });
+    expect((await api.get(`/v1/orders/${first.body.id}`)).body.status).toBe('expired');
+    expect(await buckets(a)).toEqual({ available: 8, on_hold: 0, sold: 2 });
+    // Within the limit a late payment still goes through: another customer's expired order.
+    const other = await checkout('kurt', [{ sku: a, quantity: 1 }], 60);
+    clock.advance(61_000);
+    const late = await api.post(`/v1/orders/${other.body.id}/payment`, { payment_id: 'kurt-1' });
+    expect(late.body).toMatchObject({ status: 'paid', late: true });
+    expect(await buckets(a)).toEqual({ available: 7, on_hold: 0, sold: 3 });
+  });
+
   it('treats a payment after the deadline as late even before the sweeper ran', async () => {
     const a = await newSku(1);
     const order = await checkout('ivan', [{ sku: a, quantity: 1 }], 30);

@@ -155,7 +155,13 @@ class Model {
         if (order.status === 'cancelled') return { ok: false, code: 'order_cancelled' };
         const totals = this.perSku(order.lines);
         if (order.status === 'expired') {
-          // Late payment: every unit must be available again, or nothing happens.
+          // Late payment: within the customer's limits (as a new checkout would be) and with every
+          // unit available again, or nothing happens.
+          for (const [sku, quantity] of totals) {
+            const limit = this.skus.get(sku)!.max_per_customer;
+            if (limit !== null && this.customerUnits(order.customer_id, sku) + quantity > limit)
+              return { ok: false, code: 'order_expired' };
+          }
           for (const [sku, quantity] of totals) {
             if (this.skus.get(sku)!.available < quantity) return { ok: false, code: 'order_expired' };
           }
@@ -191,20 +197,25 @@ class Model {
     }
   }
 
+  /** Units of `sku` the customer holds (even past the deadline, until released) or bought. */
+  private customerUnits(customer_id: string, sku: string): number {
+    let units = 0;
+    for (const order of this.orders.values()) {
+      if (order.customer_id !== customer_id) continue;
+      if (order.status !== HOLD && order.status !== 'paid') continue;
+      units += this.perSku(order.lines).get(sku) ?? 0;
+    }
+    return units;
+  }
+
   private checkout(command: Extract<Command, { kind: 'checkout' }>): Expected {
     const totals = this.perSku(command.lines);
     for (const sku of totals.keys()) if (!this.skus.has(sku)) return { ok: false, code: 'sku_not_found' };
     for (const [sku, quantity] of totals) {
       const limit = this.skus.get(sku)!.max_per_customer;
       if (limit === null) continue;
-      // Units the customer holds (even past the deadline, until released) or bought.
-      let already = 0;
-      for (const order of this.orders.values()) {
-        if (order.customer_id !== command.customer_id) continue;
-        if (order.status !== HOLD && order.status !== 'paid') continue;
-        already += this.perSku(order.lines).get(sku) ?? 0;
-      }
-      if (already + quantity > limit) return { ok: false, code: 'limit_exceeded' };
+      if (this.customerUnits(command.customer_id, sku) + quantity > limit)
+        return { ok: false, code: 'limit_exceeded' };
     }
     const short = () => [...totals].filter(([sku, quantity]) => this.skus.get(sku)!.available < quantity);
     const short_skus = new Set(short().map(([sku]) => sku));
