@@ -27,7 +27,7 @@ const HEAT_HALF_LIFE_MS = 30_000;
 /** Re-ordering at most this often keeps the rows readable (and the DOM calm) during a sale. */
 const RESORT_INTERVAL_MS = 1000;
 /** Rows in the page at once: the hottest that match the search. */
-export const ROWS_SHOWN_MAX = 200;
+const ROWS_SHOWN_MAX = 200;
 
 export class SkuTable {
   private readonly rows = new Map<string, Row>();
