@@ -288,10 +288,15 @@ export class Workspace {
     this.emitOrder('order.expired', order);
   }
 
+  /**
+   * Moves a pending order's holds back to available. A cancel (before the deadline) gives the
+   * customer's allowance back; an expiry does not need to, since an order past its deadline stopped
+   * counting against max_per_customer at the deadline (usage counts pending orders in time only).
+   */
   private release(order: OrderState, kind: MovementKind): void {
     for (const [id, quantity] of quantitiesBySku(order.lines)) {
       this.move(this.requireSku(id), kind, order.id, quantity, -quantity, 0, null);
-      this.addUsage(order.customer_id, id, -quantity);
+      if (kind === MOVEMENT_KIND.cancel_release) this.addUsage(order.customer_id, id, -quantity);
     }
   }
 

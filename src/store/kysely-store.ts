@@ -172,6 +172,35 @@ function valuesOf<C extends Columns>(columns: C, row: { [K in keyof C]: unknown 
   return Object.keys(columns).map((column) => row[column as keyof C]);
 }
 
+/**
+ * Units of `sku` the customer bought or holds before the deadline (`now_ms`): what max_per_customer
+ * is measured against. A hold past its deadline no longer counts, swept or not. The customer's
+ * orders are read first, then their lines of the SKU. Written as a join, SQLite without statistics
+ * (the store never runs ANALYZE) read every line of the SKU instead: 34 ms per checkout of a hot
+ * SKU with 200,000 orders here, against 0.03 ms this way.
+ */
+export function customerUnitsQuery(db: Kysely<Database>, customer_id: string, sku: string, now_ms: number) {
+  return db
+    .selectFrom('order_lines as l')
+    .select(sql<number>`coalesce(sum(l.quantity), 0)`.as('quantity'))
+    .where('l.sku', '=', sku)
+    .where('l.order_id', 'in', (eb) =>
+      eb
+        .selectFrom('orders as o')
+        .select('o.id')
+        .where('o.customer_id', '=', customer_id)
+        .where((order) =>
+          order.or([
+            order('o.status', '=', ORDER_STATUS.paid),
+            order.and([
+              order('o.status', '=', ORDER_STATUS.pending_payment),
+              order('o.expires_at_ms', '>', now_ms),
+            ]),
+          ]),
+        ),
+    );
+}
+
 /** The PostgreSQL advisory lock that orders outbox inserts by commit (any fixed 64-bit number). */
 export const OUTBOX_LOCK_KEY = 0x5354_4f43_4b01; // "STOCK" + 1
 
@@ -643,8 +672,8 @@ export class KyselyStore implements Store {
     }
     await this.loadSkus(trx, workspace, [...sku_ids]);
 
-    // Per-customer limits: what each customer already holds or bought of each limited SKU, for
-    // checkouts and for payments that may come late (a late payment takes stock again).
+    // Per-customer limits: what each customer already holds (in time) or bought of each limited
+    // SKU, for checkouts and for payments that may come late (a late payment takes stock again).
     const pairs = new Map<string, { customer_id: string; sku: string }>();
     const limited = (customer_id: string, lines: readonly { sku: string }[]) => {
       for (const line of lines) {
@@ -662,14 +691,7 @@ export class KyselyStore implements Store {
       if (late) limited(order.customer_id, order.lines);
     }
     for (const { customer_id, sku } of pairs.values()) {
-      const row = await trx
-        .selectFrom('order_lines as l')
-        .innerJoin('orders as o', 'o.id', 'l.order_id')
-        .select(sql<number>`coalesce(sum(l.quantity), 0)`.as('quantity'))
-        .where('o.customer_id', '=', customer_id)
-        .where('l.sku', '=', sku)
-        .where('o.status', 'in', [ORDER_STATUS.pending_payment, ORDER_STATUS.paid])
-        .executeTakeFirstOrThrow();
+      const row = await customerUnitsQuery(trx, customer_id, sku, workspace.now_ms).executeTakeFirstOrThrow();
       workspace.loadUsage(customer_id, sku, Number(row.quantity));
     }
   }

@@ -197,12 +197,12 @@ class Model {
     }
   }
 
-  /** Units of `sku` the customer holds (even past the deadline, until released) or bought. */
+  /** Units of `sku` the customer holds before its deadline, or bought. */
   private customerUnits(customer_id: string, sku: string): number {
     let units = 0;
     for (const order of this.orders.values()) {
       if (order.customer_id !== customer_id) continue;
-      if (order.status !== HOLD && order.status !== 'paid') continue;
+      if ((order.status !== HOLD || this.isOverdue(order)) && order.status !== 'paid') continue;
       units += this.perSku(order.lines).get(sku) ?? 0;
     }
     return units;
