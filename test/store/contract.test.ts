@@ -490,14 +490,14 @@ for (const dialect of DIALECTS) {
         { customer_id: 'c-5', sku: 'other' },
         { customer_id: 'nobody', sku: 'hot' },
       ];
-      const units = await customerUnits(store.database, pairs, now_ms);
+      const units = await customerUnits(store.database, dialect, pairs, now_ms);
       // Paid, and held before the deadline; not overdue (swept or not), expired or cancelled.
       expect(pairs.map((pair) => units.get(pair))).toEqual([3, 30, 0, 0]);
       // SQLite is where the plan went wrong: without statistics (a young database: the store never
       // runs ANALYZE), and with those of an operator's ANALYZE. PostgreSQL's autovacuum gathers its
       // own, and on tables this small it may rightly pick any plan, so only SQLite's is pinned.
       if (dialect === 'sqlite') {
-        const compiled = customerUnitsQuery(store.database, ['c-5', 'x'], ['hot'], now_ms).compile();
+        const compiled = customerUnitsQuery(store.database, dialect, ['c-5', 'x'], ['hot'], now_ms).compile();
         const steps = async () =>
           (
             await store.database.executeQuery<{ detail: string }>(
