@@ -5,12 +5,18 @@ import { loadConfig } from '../src/config.ts';
 import { openMigratedStore } from '../src/server.ts';
 import { type ChildServer, machineCpuMs } from './processes.ts';
 
-export type Workload = 'hot' | 'uniform';
+/**
+ * hot: one SKU everybody buys; uniform: 10,000 SKUs drawn uniformly; limited: the hot SKU with a
+ * max_per_customer, so every checkout also reads what its customer already holds or bought.
+ */
+export type Workload = 'hot' | 'uniform' | 'limited';
 export type Mode = 'ceiling' | 'naive' | 'coalesced';
 
 export const HOT_SKU = 'hot';
 /** Units of the hot SKU: far more than any run sells, so checkouts succeed throughout. */
 export const HOT_AVAILABLE = 1_000_000_000;
+/** The limited workload's max_per_customer (each checkout is a new customer: none is refused). */
+export const LIMITED_MAX_PER_CUSTOMER = 5;
 export const UNIFORM_SKUS = 10_000;
 export const UNIFORM_AVAILABLE = 1_000;
 /** SKUs created per transaction while seeding. */
@@ -47,16 +53,25 @@ export async function seedSkus(database_url: string, workload: Workload): Promis
   const store = await openMigratedStore(loadConfig({ DATABASE_URL: database_url }, undefined));
   try {
     const skus =
-      workload === 'hot'
-        ? [{ sku: HOT_SKU, available: HOT_AVAILABLE }]
-        : Array.from({ length: UNIFORM_SKUS }, (_, i) => ({
+      workload === 'uniform'
+        ? Array.from({ length: UNIFORM_SKUS }, (_, i) => ({
             sku: uniformSku(i),
             available: UNIFORM_AVAILABLE,
-          }));
+            max_per_customer: null,
+          }))
+        : [
+            {
+              sku: HOT_SKU,
+              available: HOT_AVAILABLE,
+              max_per_customer: workload === 'limited' ? LIMITED_MAX_PER_CUSTOMER : null,
+            },
+          ];
     for (let start = 0; start < skus.length; start += SEED_BATCH_SKUS) {
-      const envelopes = skus.slice(start, start + SEED_BATCH_SKUS).map(({ sku, available }) => ({
-        command: { kind: 'create_sku' as const, sku, name: sku, available, max_per_customer: null },
-      }));
+      const envelopes = skus
+        .slice(start, start + SEED_BATCH_SKUS)
+        .map(({ sku, available, max_per_customer }) => ({
+          command: { kind: 'create_sku' as const, sku, name: sku, available, max_per_customer },
+        }));
       const results = await store.execute(envelopes, Date.now());
       const refused = results.find((result) => !result.outcome.ok);
       if (refused) throw new Error(`seeding SKUs: ${JSON.stringify(refused.outcome)}`);
@@ -75,7 +90,7 @@ function checkoutRequest(workload: Workload) {
     headers: { 'content-type': 'application/json' },
     setupRequest(request: { body?: string }) {
       customer += 1;
-      const sku = workload === 'hot' ? HOT_SKU : uniformSku(Math.floor(Math.random() * UNIFORM_SKUS));
+      const sku = workload === 'uniform' ? uniformSku(Math.floor(Math.random() * UNIFORM_SKUS)) : HOT_SKU;
       request.body = JSON.stringify({ customer_id: `shopper-${customer}`, lines: [{ sku, quantity: 1 }] });
       return request;
     },

@@ -3,7 +3,7 @@
 // autocannon, times the sweeper on a million expired holds, and writes bench/results/.
 //
 //   npm run bench -- [--quick] [--duration 15] [--connections 256] [--stores sqlite,postgres]
-//                    [--workloads hot,uniform] [--paths ceiling,naive,coalesced]
+//                    [--workloads hot,uniform,limited] [--paths ceiling,naive,coalesced]
 //                    [--sweep-holds 1000000] [--sweep-skus 100] [--storm-holds 100000]
 //                    [--rss-orders 0] [--profile]
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -34,7 +34,7 @@ const { values: args } = parseArgs({
     duration: { type: 'string' },
     connections: { type: 'string', default: '256' },
     stores: { type: 'string', default: 'sqlite,postgres' },
-    workloads: { type: 'string', default: 'hot,uniform' },
+    workloads: { type: 'string', default: 'hot,uniform,limited' },
     paths: { type: 'string', default: 'ceiling,naive,coalesced' },
     'sweep-holds': { type: 'string' },
     'sweep-skus': { type: 'string', default: '100' },
@@ -65,7 +65,7 @@ function listArg<T extends string>(name: string, value: string, allowed: readonl
     return item as T;
   });
 }
-const workloads = listArg<Workload>('workloads', args.workloads, ['hot', 'uniform']);
+const workloads = listArg<Workload>('workloads', args.workloads, ['hot', 'uniform', 'limited']);
 const paths = listArg<Mode>('paths', args.paths, ['ceiling', 'naive', 'coalesced']);
 const defaults = loadConfig({}, undefined);
 const settings: Settings = {

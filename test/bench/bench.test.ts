@@ -21,7 +21,7 @@ it('measures every case on SQLite and PostgreSQL and writes the JSON and markdow
     'bench/run.ts',
     '--duration=1',
     '--connections=16',
-    '--workloads=hot',
+    '--workloads=hot,limited',
     '--sweep-holds=2000',
     '--storm-holds=2000',
     '--rss-orders=2000',
@@ -41,7 +41,7 @@ it('measures every case on SQLite and PostgreSQL and writes the JSON and markdow
   expect(report.settings.node_flags?.length).toBeGreaterThan(0);
   expect(start_script).toBe(`node ${report.settings.node_flags!.join(' ')} bin/stockhold.mjs serve`);
   // Each case right after a ceiling run of its own, its ratio taken to that one.
-  expect(report.cases.map((c) => `${c.mode}/${c.store ?? '-'}`)).toEqual([
+  const each_workload = [
     'ceiling/-',
     'naive/sqlite',
     'ceiling/-',
@@ -50,6 +50,10 @@ it('measures every case on SQLite and PostgreSQL and writes the JSON and markdow
     'naive/postgres',
     'ceiling/-',
     'coalesced/postgres',
+  ];
+  expect(report.cases.map((c) => `${c.workload}/${c.mode}/${c.store ?? '-'}`)).toEqual([
+    ...each_workload.map((name) => `hot/${name}`),
+    ...each_workload.map((name) => `limited/${name}`),
   ]);
   report.cases.forEach((measured, index) => {
     expect(measured.errors, `${measured.mode}/${measured.store}`).toBe(0);
