@@ -178,6 +178,8 @@ export interface CustomerSku {
   sku: string;
 }
 
+const customerSkuKey = (customer_id: string, sku: string): string => `${customer_id}\u0000${sku}`;
+
 /**
  * Units of each SKU each customer bought or holds before the deadline (`now_ms`): what
  * max_per_customer is measured against. A hold past its deadline no longer counts, swept or not.
@@ -199,8 +201,10 @@ export async function customerUnits(
     const customers = [...new Set(chunk.map((pair) => pair.customer_id))];
     const skus = [...new Set(chunk.map((pair) => pair.sku))];
     const rows = await customerUnitsQuery(db, dialect, customers, skus, now_ms).execute();
-    const found = new Map(rows.map((row) => [`${row.customer_id}\u0000${row.sku}`, Number(row.quantity)]));
-    for (const pair of chunk) units.set(pair, found.get(`${pair.customer_id}\u0000${pair.sku}`) ?? 0);
+    const found = new Map(
+      rows.map((row) => [customerSkuKey(row.customer_id, row.sku), Number(row.quantity)]),
+    );
+    for (const pair of chunk) units.set(pair, found.get(customerSkuKey(pair.customer_id, pair.sku)) ?? 0);
   }
   return units;
 }
@@ -725,7 +729,7 @@ export class KyselyStore implements Store {
     const limited = (customer_id: string, lines: readonly { sku: string }[]) => {
       for (const line of lines) {
         if (workspace.skus.get(line.sku)?.max_per_customer == null) continue;
-        pairs.set(`${customer_id}\u0000${line.sku}`, { customer_id, sku: line.sku });
+        pairs.set(customerSkuKey(customer_id, line.sku), { customer_id, sku: line.sku });
       }
     };
     for (const command of commands) {
