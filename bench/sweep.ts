@@ -116,7 +116,7 @@ export async function benchSweeperAsServer(
   return JSON.parse(Buffer.concat(output).toString()) as SweepResult;
 }
 
-export async function benchSweeper(database_url: string, options: SweepOptions): Promise<SweepResult> {
+async function benchSweeper(database_url: string, options: SweepOptions): Promise<SweepResult> {
   // The seeding statements write a million rows each: far longer than a request's statement timeout.
   const config = loadConfig({
     DATABASE_URL: database_url,

@@ -185,7 +185,7 @@ const customerSkuKey = (customer_id: string, sku: string): string => `${customer
  * max_per_customer is measured against. A hold past its deadline no longer counts, swept or not.
  * Returned by pair, 0 where there is none; one statement per IN_LIST_MAX / 2 pairs.
  *
- * The lines are found from the customers' orders (the IN subquery), never from every line of a
+ * The lines are found from the customers' orders (customerUnitsQuery), never from every line of a
  * SKU: as a plain join, SQLite without statistics (the store never runs ANALYZE) read every line of
  * the SKU, 34 ms per checkout of a hot limited SKU with 200,000 orders here against 0.03 ms. One
  * statement for the whole group commit: one per pair cost PostgreSQL a round trip per checkout.
