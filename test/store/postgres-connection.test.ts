@@ -164,6 +164,27 @@ describe('start-up against a database that cannot be used', () => {
     }
   });
 
+  it('turns JIT off on every connection (it compiled for 245 ms to save a 5 ms read)', async () => {
+    const store = await openStore(loadConfig({ DATABASE_URL: database.url, PG_POOL_SIZE: '3' }, undefined));
+    try {
+      // Three at once take three connections, each asked right after it opened.
+      const settings = await Promise.all(
+        Array.from({ length: 3 }, () =>
+          sql<{
+            jit: string;
+            pid: number;
+          }>`select current_setting('jit') as jit, pg_backend_pid() as pid, pg_sleep(0.1)`.execute(
+            store.database,
+          ),
+        ),
+      );
+      expect(new Set(settings.map(({ rows }) => rows[0]!.pid)).size).toBe(3);
+      expect(settings.map(({ rows }) => rows[0]!.jit)).toEqual(['off', 'off', 'off']);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('survives the database ending its idle connections, and the next query reconnects', async () => {
     const store = await openStore(loadConfig({ DATABASE_URL: database.url, PG_POOL_SIZE: '2' }, undefined));
     try {
