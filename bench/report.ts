@@ -108,6 +108,19 @@ export function medianCeiling(cases: readonly CaseResult[]): number | null {
   return rates.length % 2 === 1 ? rates[middle]! : (rates[middle - 1]! + rates[middle]!) / 2;
 }
 
+/**
+ * How far the ceiling runs of a report lie apart: the same no-op server on the same machine, so their
+ * spread is how much the machine's speed moved during the run. Null without ceiling runs.
+ */
+export function ceilingSpread(
+  cases: readonly CaseResult[],
+): { runs: number; slowest: number; fastest: number; median: number } | null {
+  const rates = cases.filter((c) => c.mode === 'ceiling').map((c) => c.checkouts_per_second);
+  const median = medianCeiling(cases);
+  if (median === null) return null;
+  return { runs: rates.length, slowest: Math.min(...rates), fastest: Math.max(...rates), median };
+}
+
 /** How the tables name each workload, and the targets (shorter). */
 const WORKLOAD_NAMES: Record<Workload, { table: string; target: string }> = {
   hot: { table: 'one hot SKU', target: 'hot SKU' },
@@ -198,6 +211,15 @@ export function toMarkdown(report: Report): string {
       'on the same machine) and the rest of the machine (PostgreSQL). "cores busy" is requests/s times their sum: ' +
       `with ${machine.cores} cores, a case at ${machine.cores}.0 is bound by CPU alone.`,
   );
+  const spread = ceilingSpread(report.cases);
+  if (spread !== null && spread.runs > 1) {
+    const rate = (value: number) => Math.round(value).toLocaleString('en-US');
+    lines.push(
+      `The ${spread.runs} ceiling runs did ${rate(spread.slowest)} to ${rate(spread.fastest)} requests/s (median ${rate(spread.median)}): ` +
+        `the machine's speed moved by ${Math.round((spread.fastest / spread.slowest - 1) * 100)}% during this run. ` +
+        'Absolute figures (checkouts/s, p99, releases/s) compare with another run only as far as their ceilings agree.',
+    );
+  }
   pushTable(
     lines,
     [

@@ -1,7 +1,7 @@
 // How the bench judges the ceiling target: against the ceiling run just before the case and the
 // run's median ceiling both, so one slow ceiling run (the machine's speed drifts) cannot make it.
 import { expect, it } from 'vitest';
-import { type CaseResult, evaluateTargets, medianCeiling } from '../../bench/report.ts';
+import { type CaseResult, ceilingSpread, evaluateTargets, medianCeiling } from '../../bench/report.ts';
 
 function measured(mode: CaseResult['mode'], checkouts_per_second: number, ceiling?: number): CaseResult {
   return {
@@ -31,6 +31,17 @@ it('takes the median of the ceiling runs', () => {
   expect(medianCeiling([measured('ceiling', 30), measured('ceiling', 10), measured('ceiling', 20)])).toBe(20);
   expect(medianCeiling([measured('ceiling', 30), measured('ceiling', 10)])).toBe(20);
   expect(medianCeiling([measured('coalesced', 5, 10)])).toBeNull();
+});
+
+it('reports how far the ceiling runs lie apart: how much the machine moved during the run', () => {
+  const cases = [
+    measured('ceiling', 30_000),
+    measured('coalesced', 11_000, 30_000),
+    measured('ceiling', 15_000),
+    measured('ceiling', 20_000),
+  ];
+  expect(ceilingSpread(cases)).toEqual({ runs: 3, slowest: 15_000, fastest: 30_000, median: 20_000 });
+  expect(ceilingSpread([measured('coalesced', 5, 10)])).toBeNull();
 });
 
 it('does not count the ceiling target met against one slow ceiling run', () => {
