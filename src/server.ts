@@ -188,7 +188,10 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       .flushLastUse()
       .catch((error: unknown) => logger.warn({ err: error }, 'cannot record when API keys were last used'));
   const last_use_timer = setInterval(recordKeysLastUse, KEY_LAST_USE_INTERVAL_MS).unref();
-  logger.info({ url, database: store.dialect, coalesce: config.COALESCE }, 'stockhold is serving');
+  logger.info(
+    { url, database: store.dialect, coalesce: config.COALESCE, node_flags: process.execArgv },
+    'stockhold is serving',
+  );
 
   const drain = async (drain_ms: number) => {
     draining = true;

@@ -1,7 +1,9 @@
-// The stockhold command as a user runs it: help, migrate, and clear one-line failures.
+// The stockhold command as a user runs it: help, migrate, clear one-line failures, and `serve`
+// started without the node flag the server needs.
+import { once } from 'node:events';
 import { existsSync, rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { runStockhold } from '../support/cli.ts';
+import { runStockhold, startServe } from '../support/cli.ts';
 import { temporarySqliteUrl } from '../support/server.ts';
 
 function stockhold(args: string[], env: Record<string, string> = {}) {
@@ -33,5 +35,55 @@ describe('the stockhold command', () => {
     const { code, stderr } = await stockhold(['serve'], { PORT: 'abc' });
     expect(code).toBe(2);
     expect(stderr.trim()).toBe('stockhold: invalid configuration: PORT = "abc": must be integer');
+  });
+
+  describe('serve started without --max-semi-space-size (a shebang cannot pass it portably)', () => {
+    const servingWithoutFlag = async (directory_url: string) => {
+      const serve = await startServe({ DATABASE_URL: directory_url }, 120_000, []);
+      const serving = serve.output
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as { msg?: string; node_flags?: string[] })
+        .find((entry) => entry.msg === 'stockhold is serving');
+      return { serve, node_flags: serving?.node_flags };
+    };
+
+    it('runs the server again with the flag, which stops gracefully with the SIGTERM its parent gets', async () => {
+      const { url, directory } = temporarySqliteUrl();
+      try {
+        const { serve, node_flags } = await servingWithoutFlag(url);
+        expect(node_flags).toContain('--max-semi-space-size=64');
+        expect((await fetch(`${serve.url}/readyz`)).status).toBe(200);
+        const exited = once(serve.child, 'exit');
+        serve.child.kill('SIGTERM');
+        expect(await exited).toEqual([0, null]);
+        expect(serve.output.join('\n')).toContain('stockhold stopped');
+      } finally {
+        rmSync(directory, { recursive: true, force: true });
+      }
+    });
+
+    it('the server stops by itself when the process that started it is killed outright', async () => {
+      const { url, directory } = temporarySqliteUrl();
+      try {
+        const { serve } = await servingWithoutFlag(url);
+        serve.child.kill('SIGKILL');
+        await expect
+          .poll(
+            () =>
+              fetch(`${serve.url}/readyz`).then(
+                () => 'serving',
+                () => 'stopped',
+              ),
+            {
+              timeout: 20_000,
+              interval: 200,
+            },
+          )
+          .toBe('stopped');
+        expect(serve.output.join('\n')).toContain('stockhold stopped');
+      } finally {
+        rmSync(directory, { recursive: true, force: true });
+      }
+    });
   });
 });

@@ -4,6 +4,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
+import { START_NODE_FLAGS } from '../../bench/processes.ts';
 
 export const STOCKHOLD_BIN = join(import.meta.dirname, '../../bin/stockhold.mjs');
 
@@ -41,10 +42,16 @@ export interface ServeProcess {
 
 /**
  * Starts `stockhold serve` on a free port, with `env` over the test's own environment (LOG_LEVEL
- * info unless given), and resolves with its URL once it logs that it is serving.
+ * info unless given), and resolves with its URL once it logs that it is serving. It runs with the
+ * node flags `npm start` gives it unless others are given: then the process is the server itself,
+ * and a SIGKILL is a crash of the server.
  */
-export function startServe(env: Record<string, string>, timeout_ms = 120_000): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [STOCKHOLD_BIN, 'serve'], {
+export function startServe(
+  env: Record<string, string>,
+  timeout_ms = 120_000,
+  node_flags: readonly string[] = START_NODE_FLAGS,
+): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [...node_flags, STOCKHOLD_BIN, 'serve'], {
     env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
