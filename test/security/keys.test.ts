@@ -1,13 +1,16 @@
 // API keys end to end: own orders between two storefront keys, revoked and new keys seen by every
 // server process on one database (SQLite file and PostgreSQL), and keys given in STOCKHOLD_API_KEYS.
+import { rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { ManualClock } from '../../src/core/clock.ts';
 import { ApiKeyRepository } from '../../src/security/api-keys.ts';
+import type { DialectName } from '../../src/store/migrations.ts';
 import { runStockhold } from '../support/cli.ts';
 import { createTestDatabase } from '../support/postgres.ts';
 import { startTestServer, type TestServer, temporarySqliteUrl } from '../support/server.ts';
+import { DIALECTS } from '../support/stores.ts';
 import { bearer, createTestKeys, probe, type TestKeys } from './support.ts';
 
 async function call(server: TestServer, method: string, path: string, key: string | null, body?: unknown) {
@@ -161,6 +164,25 @@ describe('keys given in STOCKHOLD_API_KEYS', () => {
 });
 
 /** Two server processes' worth of instances on one database, with one manual clock for the cache. */
+/** Runs `work` on a new database of the dialect (a SQLite file or a PostgreSQL database), removed after. */
+async function onNewDatabase(dialect: DialectName, work: (database_url: string) => Promise<void>) {
+  if (dialect === 'sqlite') {
+    const { url, directory } = temporarySqliteUrl();
+    try {
+      await work(url);
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+    return;
+  }
+  const database = await createTestDatabase();
+  try {
+    await work(database.url);
+  } finally {
+    await database.drop();
+  }
+}
+
 async function revocationOnTwoServers(database_url: string) {
   const keys = await createTestKeys(database_url);
   const clock = new ManualClock(Date.now());
@@ -226,19 +248,9 @@ async function lastUseOnTwoServers(database_url: string) {
   });
 }
 
-describe('when a key was last used', () => {
-  it('is written by every server process, the latest kept, and listed by stockhold keys list (SQLite)', async () => {
-    await lastUseOnTwoServers(temporarySqliteUrl().url);
-  });
-
-  it('is written by every server process, the latest kept, and listed by stockhold keys list (PostgreSQL)', async () => {
-    const database = await createTestDatabase();
-    try {
-      await lastUseOnTwoServers(database.url);
-    } finally {
-      await database.drop();
-    }
-  });
+describe.each(DIALECTS)('when a key was last used (%s)', (dialect) => {
+  it('is written by every server process, the latest kept, and listed by stockhold keys list', () =>
+    onNewDatabase(dialect, lastUseOnTwoServers));
 });
 
 describe('an event stream whose key is revoked', () => {
@@ -268,19 +280,8 @@ describe('an event stream whose key is revoked', () => {
   }, 30_000);
 });
 
-describe('a revoked key stops working on every server process', () => {
-  it('on one SQLite file', async () => {
-    await revocationOnTwoServers(temporarySqliteUrl().url);
-  });
-
-  it('on one PostgreSQL database', async () => {
-    const database = await createTestDatabase();
-    try {
-      await revocationOnTwoServers(database.url);
-    } finally {
-      await database.drop();
-    }
-  });
+describe.each(DIALECTS)('a revoked key stops working on every server process (%s)', (dialect) => {
+  it('on one database', () => onNewDatabase(dialect, revocationOnTwoServers));
 });
 
 describe('open mode and the refuse-to-start rule', () => {
