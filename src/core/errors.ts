@@ -23,6 +23,7 @@ export const ERROR_STATUS = {
   internal_error: 500,
   overloaded: 503,
   not_ready: 503,
+  storage_unavailable: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
