@@ -56,7 +56,10 @@ describe('the stockhold command', () => {
         const exited = once(serve.child, 'exit');
         serve.child.kill('SIGTERM');
         expect(await exited).toEqual([0, null]);
-        expect(serve.output.join('\n')).toContain('stockhold stopped');
+        // The listener closes before the last log line is written: wait for the line too.
+        await expect
+          .poll(() => serve.output.join('\n'), { timeout: 10_000, interval: 100 })
+          .toContain('stockhold stopped');
       } finally {
         rmSync(directory, { recursive: true, force: true });
       }
@@ -80,7 +83,10 @@ describe('the stockhold command', () => {
             },
           )
           .toBe('stopped');
-        expect(serve.output.join('\n')).toContain('stockhold stopped');
+        // The listener closes before the last log line is written: wait for the line too.
+        await expect
+          .poll(() => serve.output.join('\n'), { timeout: 10_000, interval: 100 })
+          .toContain('stockhold stopped');
       } finally {
         rmSync(directory, { recursive: true, force: true });
       }
