@@ -51,6 +51,8 @@ export const ConfigSchema = Type.Object(
     RATE_LIMIT_PER_KEY_PER_SECOND: Integer(1, 10_000_000, 50_000),
     /** Checkouts per customer_id per minute; 0 turns the limit off. */
     RATE_LIMIT_PER_CUSTOMER_PER_MINUTE: Integer(0, 1_000_000, 10),
+    /** Requests with an unknown or revoked key per client address per minute; past it, 429. */
+    RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: Integer(1, 1_000_000, 100),
     /** Default: true only when HOST is loopback (see src/security/webhook-targets.ts). */
     WEBHOOK_ALLOW_PRIVATE_TARGETS: Type.Optional(
       Type.Union([Type.Boolean(), Type.Literal('true'), Type.Literal('false')]),
