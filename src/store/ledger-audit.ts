@@ -236,14 +236,7 @@ async function walkLedger(
     if (!check) return;
     const row = skus.get(check.sku);
     if (row) {
-      note(
-        check.finish({
-          available: Number(row.available),
-          on_hold: Number(row.on_hold),
-          sold: Number(row.sold),
-          version: Number(row.version),
-        }),
-      );
+      note(check.finish(chainEndOf(row)));
     } else {
       note([...check.problems, `${check.sku}: the ledger names a sku that does not exist`]);
     }
@@ -295,16 +288,20 @@ async function walkLedger(
   finish();
   for (const [sku, row] of skus) {
     if (finished.has(sku)) continue;
-    note(
-      new LedgerChainCheck(sku).finish({
-        available: Number(row.available),
-        on_hold: Number(row.on_hold),
-        sold: Number(row.sold),
-        version: Number(row.version),
-      }),
-    );
+    note(new LedgerChainCheck(sku).finish(chainEndOf(row)));
   }
 }
+
+/** Where a SKU's ledger chain must end: its row's buckets and version. */
+function chainEndOf(row: SkusTable): Buckets & { version: number } {
+  return {
+    available: Number(row.available),
+    on_hold: Number(row.on_hold),
+    sold: Number(row.sold),
+    version: Number(row.version),
+  };
+}
+
 async function walkOrders(snapshot: Snapshot, report: DeepAuditReport, note: (p: string[]) => void) {
   let after_id: string | null = null;
   for (;;) {
