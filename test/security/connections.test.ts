@@ -75,6 +75,20 @@ describe('connection timeouts and the connection cap', () => {
     return connection;
   };
 
+  it('runs by default with the documented bounds: headers within 30 s, idle keep-alive 72 s, 10,000 connections', async () => {
+    server = await startTestServer();
+    const { headersTimeout, keepAliveTimeout, maxConnections } = server.app.server;
+    expect({ headersTimeout, keepAliveTimeout, maxConnections }).toEqual({
+      headersTimeout: 30_000,
+      keepAliveTimeout: 72_000,
+      maxConnections: 10_000,
+    });
+    // Swept every second, not Node's 30 s: a late connection is closed about a second after 30 s.
+    expect((server.app.server as { connectionsCheckingInterval?: number }).connectionsCheckingInterval).toBe(
+      1000,
+    );
+  });
+
   it('answers 408 and closes a connection whose headers are late, or that sends nothing', async () => {
     server = await startTestServer({ env: { HEADERS_TIMEOUT_MS: '500' } });
     const slow = await open(server.url);
