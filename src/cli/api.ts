@@ -108,7 +108,8 @@ export async function callApi<T>(
     if ((error as Error).name === 'TimeoutError')
       throw new CliError(`the server at ${options.url} did not answer within ${REQUEST_TIMEOUT_MS / 1000} s`);
     // fetch says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND...) is its cause.
-    const reason = errorText((error as Error).cause ?? error);
+    const cause = ((error as Error).cause ?? error) as { code?: string };
+    const reason = cause.code ?? errorText(cause);
     throw new CliError(`cannot reach the server at ${options.url} (${reason}): is \`npm start\` running?`);
   }
   let parsed: unknown;

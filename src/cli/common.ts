@@ -1,20 +1,13 @@
 // What every CLI command shares: reading the configuration, opening the database it names (never
 // creating one by accident), parsing numbers, and ending with one clear line instead of a stack trace.
+//
+// The configuration schema, the server and the database drivers are imported only when a command
+// needs them: loaded up front they cost seconds of start-up to `--version` and every HTTP command.
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
-import pg from 'pg';
-import {
-  type Config,
-  ConfigError,
-  type DatabaseLocation,
-  databaseLocation,
-  loadConfig,
-  redactUrl,
-} from '../config.ts';
-import { openMigratedStore, StartupError } from '../server.ts';
+import type { Config, DatabaseLocation } from '../config.ts';
 import type { KyselyStore } from '../store/kysely-store.ts';
-import { SQLITE_MEMORY } from '../store/sqlite/sqlite-store.ts';
 
 /** A PostgreSQL server that accepts the connection but never answers must not hang the command. */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -40,7 +33,13 @@ export class CliError extends Error {
   }
 }
 
-export function configFrom(options: DatabaseOptions & { port?: string; host?: string }): Config {
+/** Errors run() reports as one line (by name: their modules are loaded only by the commands that need them). */
+const EXPECTED_ERRORS = new Set(['ConfigError', 'StartupError', 'CliError']);
+
+export async function configFrom(
+  options: DatabaseOptions & { port?: string; host?: string },
+): Promise<Config> {
+  const { loadConfig } = await import('../config.ts');
   const env = { ...process.env };
   if (options.port !== undefined) env.PORT = options.port;
   if (options.host !== undefined) env.HOST = options.host;
@@ -59,7 +58,9 @@ export function withDatabaseOptions(command: Command): Command {
 }
 
 /** How messages name a database: the SQLite file's absolute path, or the URL without its password. */
-export function describeDatabase(location: DatabaseLocation): string {
+export async function describeDatabase(location: DatabaseLocation): Promise<string> {
+  const { redactUrl } = await import('../config.ts');
+  const { SQLITE_MEMORY } = await import('../store/sqlite/sqlite-store.ts');
   if (location.kind === 'postgres') return `PostgreSQL at ${redactUrl(location.url)}`;
   return location.path === SQLITE_MEMORY ? 'SQLite in memory' : `SQLite file ${resolve(location.path)}`;
 }
@@ -71,9 +72,12 @@ export function describeDatabase(location: DatabaseLocation): string {
  * database it used, so stdout stays clean for --json.
  */
 export async function openDatabase(options: DatabaseOptions, { create = false } = {}): Promise<KyselyStore> {
-  const config = configFrom(options);
+  const { databaseLocation } = await import('../config.ts');
+  const { openMigratedStore, StartupError } = await import('../server.ts');
+  const { SQLITE_MEMORY } = await import('../store/sqlite/sqlite-store.ts');
+  const config = await configFrom(options);
   const location = databaseLocation(config);
-  const where = describeDatabase(location);
+  const where = await describeDatabase(location);
   let created: boolean;
   if (location.kind === 'sqlite') {
     // openSqliteStore makes the file (and its directory) when it is missing.
@@ -96,6 +100,8 @@ export async function openDatabase(options: DatabaseOptions, { create = false } 
  * thing missing. Returns whether it created it.
  */
 export async function checkPostgres(url: string, { create = false } = {}): Promise<boolean> {
+  const { redactUrl } = await import('../config.ts');
+  const { StartupError } = await import('../server.ts');
   const where = `PostgreSQL at ${redactUrl(url)}`;
   try {
     await connectOnce(url);
@@ -121,6 +127,7 @@ export async function checkPostgres(url: string, { create = false } = {}): Promi
 }
 
 async function connectOnce(url: string, statement = 'select 1'): Promise<void> {
+  const { default: pg } = await import('pg');
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
   // A connection that breaks later is reported by the query below, not as an unhandled 'error'.
   client.on('error', () => {});
@@ -156,7 +163,7 @@ export async function run(action: () => Promise<number | undefined>): Promise<vo
     const code = await action();
     if (code !== undefined) process.exitCode = code;
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof StartupError || error instanceof CliError) {
+    if (error instanceof Error && EXPECTED_ERRORS.has(error.name)) {
       process.stderr.write(`stockhold: ${error.message}\n`);
       process.exitCode = error instanceof CliError ? error.exit_code : 2;
       return;

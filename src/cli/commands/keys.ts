@@ -2,8 +2,7 @@
 import { type Command, Option } from 'commander';
 import { API_SCOPES } from '../../http/access.ts';
 import { ApiKeyRepository, isApiScope } from '../../security/api-keys.ts';
-import { StartupError } from '../../server.ts';
-import { type DatabaseOptions, openDatabase, run, withDatabaseOptions } from '../common.ts';
+import { CliError, type DatabaseOptions, openDatabase, run, withDatabaseOptions } from '../common.ts';
 
 /** Keys go only into an existing database: one made here by a typo would be one the server never reads. */
 async function withRepository<T>(
@@ -33,7 +32,7 @@ export function registerKeys(program: Command): void {
         if (!isApiScope(scope)) throw new Error(`unexpected scope ${scope}`);
         const { record, key } = await withRepository(options, (repository) =>
           repository.create({ scope, name: options.name, now_ms: Date.now() }).catch((error: Error) => {
-            throw new StartupError(`cannot create the key: ${error.message}`);
+            throw new CliError(`cannot create the key: ${error.message}`);
           }),
         );
         process.stdout.write(
@@ -73,7 +72,7 @@ export function registerKeys(program: Command): void {
     run(async () => {
       const record = await withRepository(options, (repository) =>
         repository.revoke(id_or_prefix, Date.now()).catch((error: Error) => {
-          throw new StartupError(error.message);
+          throw new CliError(error.message);
         }),
       );
       process.stdout.write(

@@ -6,7 +6,6 @@ import cliProgress from 'cli-progress';
 import { type Command, InvalidArgumentError } from 'commander';
 import { formatParameters, formatTable, renderHtml } from '../../simulate/report.ts';
 import { DEFAULT_PARAMETERS, type SimulationParameters, validateParameters } from '../../simulate/script.ts';
-import { CONCURRENCY_MAX, simulate } from '../../simulate/simulation.ts';
 import { checkPostgres, run } from '../common.ts';
 
 const integer = (value: string) => {
@@ -54,6 +53,8 @@ export function registerSimulate(program: Command): void {
     .option('--no-progress', 'no progress bar')
     .action((options) =>
       run(async () => {
+        // Loaded here, not at start-up: it brings the whole server with it.
+        const { CONCURRENCY_MAX, simulate } = await import('../../simulate/simulation.ts');
         const parameters = { ...DEFAULT_PARAMETERS } as SimulationParameters;
         for (const [, key] of PARAMETER_OPTIONS) {
           const option = key.replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase());
