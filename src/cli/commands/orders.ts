@@ -53,36 +53,37 @@ export function registerOrders(program: Command): void {
     .description('check out, read, list, pay and cancel orders (through a running server)');
 
   withApiOptions(
-    orders.command('create').description('check out: hold every line, or none, until the deadline'),
+    orders
+      .command('create')
+      .description('check out: hold every line, or none, until the deadline')
+      .requiredOption('--customer <id>', 'the customer the order is for')
+      .requiredOption('--line <sku:quantity>', 'a line, e.g. tee-red-m:2; repeat for more lines', collectLine)
+      .option(
+        '--hold-seconds <n>',
+        'seconds to pay before the hold expires (default: the server DEFAULT_HOLD_SECONDS)',
+        integerIn(LIMITS.hold_seconds_min, LIMITS.hold_seconds_max),
+      ),
     {
       mutating: true,
     },
-  )
-    .requiredOption('--customer <id>', 'the customer the order is for')
-    .requiredOption('--line <sku:quantity>', 'a line, e.g. tee-red-m:2; repeat for more lines', collectLine)
-    .option(
-      '--hold-seconds <n>',
-      'seconds to pay before the hold expires (default: the server DEFAULT_HOLD_SECONDS)',
-      integerIn(LIMITS.hold_seconds_min, LIMITS.hold_seconds_max),
-    )
-    .action(
-      (
-        options: ApiOptions & {
-          customer: string;
-          line: { sku: string; quantity: number }[];
-          holdSeconds?: number;
-        },
-      ) =>
-        run(async () => {
-          const order = await callApi<OrderView>(options, 'POST', '/v1/orders', {
-            customer_id: options.customer,
-            lines: options.line,
-            hold_seconds: options.holdSeconds,
-          });
-          printOrder(order, options);
-          return 0;
-        }),
-    );
+  ).action(
+    (
+      options: ApiOptions & {
+        customer: string;
+        line: { sku: string; quantity: number }[];
+        holdSeconds?: number;
+      },
+    ) =>
+      run(async () => {
+        const order = await callApi<OrderView>(options, 'POST', '/v1/orders', {
+          customer_id: options.customer,
+          lines: options.line,
+          hold_seconds: options.holdSeconds,
+        });
+        printOrder(order, options);
+        return 0;
+      }),
+  );
 
   withApiOptions(orders.command('get').description('show an order').addArgument(idArgument())).action(
     (id: string, options: ApiOptions) =>
@@ -92,76 +93,78 @@ export function registerOrders(program: Command): void {
       }),
   );
 
-  withApiOptions(orders.command('list').description('list orders, newest first'))
-    .addOption(new Option('--status <status>', 'only orders in this state').choices(ORDER_STATUSES))
-    .option('--sku <sku>', 'only orders with a line of this SKU', skuId)
-    .option('--customer <id>', "only this customer's orders")
-    .option(
-      '--limit <n>',
-      'orders on this page',
-      integerIn(1, LIMITS.page_size_max),
-      LIMITS.page_size_default,
-    )
-    .option('--cursor <cursor>', 'the next page, as the previous one said')
-    .action(
-      (
-        options: ApiOptions & {
-          status?: string;
-          sku?: string;
-          customer?: string;
-          limit: number;
-          cursor?: string;
-        },
-      ) =>
-        run(async () => {
-          const page = await callApi<Page<OrderView>>(
-            options,
-            'GET',
-            withQuery('/v1/orders', {
-              status: options.status,
-              sku: options.sku,
-              customer_id: options.customer,
-              limit: options.limit,
-              cursor: options.cursor,
-            }),
-          );
-          const rows = page.items.map((order) => [
-            order.id,
-            order.status,
-            order.customer_id,
-            order.expires_at,
-            linesText(order),
-          ]);
-          printPage(page, table(['ID', 'STATUS', 'CUSTOMER', 'EXPIRES_AT', 'LINES'], rows), options);
-          return 0;
-        }),
-    );
+  withApiOptions(
+    orders
+      .command('list')
+      .description('list orders, newest first')
+      .addOption(new Option('--status <status>', 'only orders in this state').choices(ORDER_STATUSES))
+      .option('--sku <sku>', 'only orders with a line of this SKU', skuId)
+      .option('--customer <id>', "only this customer's orders")
+      .option(
+        '--limit <n>',
+        'orders on this page',
+        integerIn(1, LIMITS.page_size_max),
+        LIMITS.page_size_default,
+      )
+      .option('--cursor <cursor>', 'the next page, as the previous one said'),
+  ).action(
+    (
+      options: ApiOptions & {
+        status?: string;
+        sku?: string;
+        customer?: string;
+        limit: number;
+        cursor?: string;
+      },
+    ) =>
+      run(async () => {
+        const page = await callApi<Page<OrderView>>(
+          options,
+          'GET',
+          withQuery('/v1/orders', {
+            status: options.status,
+            sku: options.sku,
+            customer_id: options.customer,
+            limit: options.limit,
+            cursor: options.cursor,
+          }),
+        );
+        const rows = page.items.map((order) => [
+          order.id,
+          order.status,
+          order.customer_id,
+          order.expires_at,
+          linesText(order),
+        ]);
+        printPage(page, table(['ID', 'STATUS', 'CUSTOMER', 'EXPIRES_AT', 'LINES'], rows), options);
+        return 0;
+      }),
+  );
 
   withApiOptions(
     orders
       .command('pay')
       .description('record the payment: the held units become sold')
-      .addArgument(idArgument()),
+      .addArgument(idArgument())
+      .requiredOption(
+        '--payment-id <id>',
+        "the payment provider's id (a replay with the same id is answered the same)",
+      ),
     { mutating: true },
-  )
-    .requiredOption(
-      '--payment-id <id>',
-      "the payment provider's id (a replay with the same id is answered the same)",
-    )
-    .action((id: string, options: ApiOptions & { paymentId: string }) =>
-      run(async () => {
-        const order = await callApi<OrderView>(
-          options,
-          'POST',
-          `/v1/orders/${encodeURIComponent(id)}/payment`,
-          {
-            payment_id: options.paymentId,
-          },
-        );
-        printOrder(order, options);
-        return 0;
-      }),
-    );
+  ).action((id: string, options: ApiOptions & { paymentId: string }) =>
+    run(async () => {
+      const order = await callApi<OrderView>(
+        options,
+        'POST',
+        `/v1/orders/${encodeURIComponent(id)}/payment`,
+        {
+          payment_id: options.paymentId,
+        },
+      );
+      printOrder(order, options);
+      return 0;
+    }),
+  );
 
   withApiOptions(
     orders
