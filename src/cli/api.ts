@@ -140,10 +140,11 @@ export async function callApi<T>(
   throw new CliError(message, 1);
 }
 
-/** `key: value` lines, the keys padded to one column; null and undefined print as `-`. */
-export function keyValues(pairs: [string, unknown][]): string {
-  const width = Math.max(...pairs.map(([key]) => key.length)) + 2;
-  return pairs.map(([key, value]) => `${`${key}:`.padEnd(width)}${value ?? '-'}\n`).join('');
+/** One record as `key: value` lines, keys padded to one column, null as `-` (nothing with --json: callApi printed it). */
+export function printFields(fields: [string, unknown][], options: ApiOptions): void {
+  if (options.json) return;
+  const width = Math.max(...fields.map(([key]) => key.length)) + 2;
+  process.stdout.write(fields.map(([key, value]) => `${`${key}:`.padEnd(width)}${value ?? '-'}\n`).join(''));
 }
 
 /** A small table: a header row and one row a record, columns padded to their widest cell. */

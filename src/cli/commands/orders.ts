@@ -6,8 +6,8 @@ import type { OrderView } from '../../core/views.ts';
 import {
   type ApiOptions,
   callApi,
-  keyValues,
   type Page,
+  printFields,
   printPage,
   skuId,
   table,
@@ -32,9 +32,8 @@ function collectLine(value: string, lines: { sku: string; quantity: number }[] =
 const linesText = (order: OrderView) => order.lines.map((line) => `${line.sku} x${line.quantity}`).join(', ');
 
 function printOrder(order: OrderView, options: ApiOptions): void {
-  if (options.json) return;
-  process.stdout.write(
-    keyValues([
+  printFields(
+    [
       ['id', order.id],
       ['status', order.late ? `${order.status} (late)` : order.status],
       ['customer_id', order.customer_id],
@@ -43,7 +42,8 @@ function printOrder(order: OrderView, options: ApiOptions): void {
       ['expires_at', order.expires_at],
       ['paid_at', order.paid_at],
       ['payment_id', order.payment_id],
-    ]),
+    ],
+    options,
   );
 }
 

@@ -5,8 +5,8 @@ import type { LedgerEntryView, SkuView } from '../../core/views.ts';
 import {
   type ApiOptions,
   callApi,
-  keyValues,
   type Page,
+  printFields,
   printPage,
   skuId,
   table,
@@ -26,9 +26,8 @@ const delta = (value: string) => {
 const signed = (value: number) => (value > 0 ? `+${value}` : String(value));
 
 function printSku(sku: SkuView, options: ApiOptions): void {
-  if (options.json) return;
-  process.stdout.write(
-    keyValues([
+  printFields(
+    [
       ['sku', sku.sku],
       ['name', sku.name],
       ['available', sku.available],
@@ -36,7 +35,8 @@ function printSku(sku: SkuView, options: ApiOptions): void {
       ['sold', sku.sold],
       ['max_per_customer', sku.max_per_customer],
       ['updated_at', sku.updated_at],
-    ]),
+    ],
+    options,
   );
 }
 
