@@ -9,6 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CliResult, expectOneLineFailure, runStockhold } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
 
+/** Each test starts several whole node processes; on a busy machine each takes seconds. */
+const CLI_TEST_TIMEOUT_MS = 240_000;
+
 function stockhold(args: string[]): Promise<CliResult> {
   const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'silent' };
   for (const key of ['DATABASE_URL', 'PGUSER', 'PGPASSWORD', 'STOCKHOLD_CONFIG']) delete env[key];
@@ -22,7 +25,9 @@ describe('a SQLite path that does not exist', () => {
   });
   afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
-  it('is refused by verify, keys and migrate with one line naming it and the fix, and nothing is created', async () => {
+  it('is refused by verify, keys and migrate with one line naming it and the fix, and nothing is created', {
+    timeout: CLI_TEST_TIMEOUT_MS,
+  }, async () => {
     // The issue's typo: a directory that does not exist either.
     const typo = join(directory, 'dta');
     const url = `sqlite:${join(typo, 'stockhold.db')}`;
@@ -63,7 +68,9 @@ describe('a PostgreSQL database that does not exist', () => {
     await existing.drop();
   });
 
-  it('is refused by verify with one line naming it; migrate --create creates it; verify then uses it', async () => {
+  it('is refused by verify with one line naming it; migrate --create creates it; verify then uses it', {
+    timeout: CLI_TEST_TIMEOUT_MS,
+  }, async () => {
     const name = missing_url.pathname.slice(1);
     const shown = new URL(missing_url);
     shown.password = '***';
@@ -84,7 +91,9 @@ describe('a PostgreSQL database that does not exist', () => {
     expect(verified.stderr + created.stderr + refused.stderr).not.toContain(missing_url.password);
   });
 
-  it('simulate against a role the server does not know stops with one line, before any output', async () => {
+  it('simulate against a role the server does not know stops with one line, before any output', {
+    timeout: CLI_TEST_TIMEOUT_MS,
+  }, async () => {
     const wrong = new URL(existing.url);
     wrong.username = 'nobody';
     wrong.password = 'wrong';
