@@ -33,7 +33,10 @@ describe('the stockhold command', () => {
     expect(stdout).not.toMatch(/\(default \d/);
   });
 
-  it('migrate --create makes a new SQLite file and says so; verify then says which file it read', async () => {
+  it('migrate --create makes a new SQLite file and says so; verify then says which file it read', {
+    // Two CLI runs that open a database: seconds each on a busy machine.
+    timeout: 180_000,
+  }, async () => {
     const { url, directory } = temporarySqliteUrl();
     try {
       const path = url.slice('sqlite:'.length);
