@@ -37,6 +37,7 @@ import type {
   OutboxTable,
   SkusTable,
 } from './schema.ts';
+import { isStorageUnavailable, OutageEpisodes, storageUnavailableError } from './storage-faults.ts';
 import type { CommandEnvelope, CommandResult, OrderFilter, Outcome, Store, StoredEvent } from './store.ts';
 
 /** One committed write, as the metrics see it: a batch of commands, or a sweeper's batch. */
@@ -72,6 +73,11 @@ export interface DialectAdapter {
    * loads the due orders and expires them with the Workspace.
    */
   sweepExpired?(trx: Kysely<Database>, now_ms: number, limit: number): Promise<number>;
+  /**
+   * Throws when a write that needs new space would fail now (a full disk), where reads alone cannot
+   * tell: readiness asks it during an outage, to see the end of it without a request's write.
+   */
+  probeWrites?(): Promise<void>;
   /** Connections of the pool, where the dialect has one (metrics). */
   poolStats?(): PoolStats;
   close(): Promise<void>;
@@ -315,6 +321,12 @@ export class KyselyStore implements Store {
     return migrateToLatest(this.db as unknown as Kysely<unknown>, this.dialect);
   }
 
+  /**
+   * Outages as the request path and readiness meet them: logged once per episode (the server gives
+   * it its logger), over when a write or the readiness check succeeds again.
+   */
+  readonly outages = new OutageEpisodes('the store');
+
   /** Told what each committed write did (metrics); never throws into the write path. */
   on_commit: CommitObserver | null = null;
 
@@ -330,6 +342,20 @@ export class KyselyStore implements Store {
     );
     this.on_commit?.({ source: 'execute', envelopes, results, events });
     return results;
+  }
+
+  async rehearse(envelopes: readonly CommandEnvelope[], now_ms: number): Promise<void> {
+    const rolled_back = new Error('rehearsal rolled back');
+    try {
+      await this.withRetries(() =>
+        this.adapter.writeTransaction(this.db, async (trx) => {
+          await this.decideAndWrite(trx, envelopes, now_ms);
+          throw rolled_back;
+        }),
+      );
+    } catch (error) {
+      if (error !== rolled_back) throw error;
+    }
   }
 
   async sweepExpired(now_ms: number, limit: number): Promise<number> {
@@ -501,13 +527,21 @@ export class KyselyStore implements Store {
   }
 
   async checkReady(): Promise<void> {
-    // Reachable, and every migration this code knows is applied (Kysely's own record of them).
-    const applied = await sql<{ name: string }>`select name from kysely_migration`.execute(this.read_db);
-    const pending = pendingMigrationNames(
-      applied.rows.map((row) => row.name),
-      this.dialect,
-    );
-    if (pending.length > 0) throw new Error(`migrations not applied: ${pending.join(', ')}`);
+    try {
+      // Reachable, and every migration this code knows is applied (Kysely's own record of them).
+      const applied = await sql<{ name: string }>`select name from kysely_migration`.execute(this.read_db);
+      // Reads can go on while writes fail (a full disk): during an outage, writes must work too.
+      if (this.outages.down) await this.adapter.probeWrites?.();
+      const pending = pendingMigrationNames(
+        applied.rows.map((row) => row.name),
+        this.dialect,
+      );
+      if (pending.length > 0) throw new Error(`migrations not applied: ${pending.join(', ')}`);
+    } catch (error) {
+      if (isStorageUnavailable(error)) this.outages.failed(error);
+      throw error;
+    }
+    this.outages.succeeded();
   }
 
   async close(): Promise<void> {
@@ -517,8 +551,16 @@ export class KyselyStore implements Store {
   private async withRetries<T>(attempt: () => Promise<T>): Promise<T> {
     for (let attempt_no = 1; ; attempt_no++) {
       try {
-        return await attempt();
+        const result = await attempt();
+        this.outages.succeeded();
+        return result;
       } catch (error) {
+        // Not retried here: a connection lost during COMMIT may have committed, and only the
+        // client's Idempotency-Key makes running it again safe. Nothing is half-done either way.
+        if (isStorageUnavailable(error)) {
+          this.outages.failed(error);
+          throw storageUnavailableError(error);
+        }
         const retryable = this.adapter.isRetryable(error);
         if (this.adapter.isOverloaded(error) || (retryable && attempt_no >= this.options.attempts_max)) {
           throw new StockholdError('overloaded', 'the database is too busy to take this now; retry shortly', {
