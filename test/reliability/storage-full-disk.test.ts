@@ -98,7 +98,7 @@ async function fullDisk(wanted: Mode): Promise<void> {
   try {
     const api = apiClient(server.url);
     expect((await api.post('/v1/skus', { sku: 'hot', available: STOCK })).status).toBe(201);
-    const load = startCheckoutLoad(server.url, 'hot', 8);
+    const load = startCheckoutLoad(server.url, 'hot', { clients: 8 });
     expect(await waitUntil(() => load.held() >= 20)).toBe(true);
 
     if (disk.mode === 'tmpfs') fillFileSystem(filler);

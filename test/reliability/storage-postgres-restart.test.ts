@@ -26,6 +26,9 @@ import {
 import { expectVerified, expectVerifiedByCli, reportFigure } from './support.ts';
 
 const STOCK = 1_000_000;
+/** Keyed, as a server off loopback must be: the keys come from the environment, not the database. */
+const ADMIN_KEY = `sh_admin_${'k'.repeat(43)}`;
+const AUTH = { authorization: `Bearer ${ADMIN_KEY}` };
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -109,7 +112,12 @@ describe('the PostgreSQL server stopped (immediate) and started again under load
   beforeAll(async () => {
     postgres = await startPrivatePostgres();
     database = await createDatabaseOn(postgres.url, 'stockhold_restart');
-    server = await startServe({ DATABASE_URL: database.url, SWEEP_INTERVAL_MS: '50', PG_POOL_SIZE: '6' });
+    server = await startServe({
+      DATABASE_URL: database.url,
+      SWEEP_INTERVAL_MS: '50',
+      PG_POOL_SIZE: '6',
+      STOCKHOLD_API_KEYS: `admin:${ADMIN_KEY}`,
+    });
   });
   afterAll(async () => {
     if (server && server.child.exitCode === null && server.child.signalCode === null) {
@@ -122,10 +130,11 @@ describe('the PostgreSQL server stopped (immediate) and started again under load
 
   it('answers 503 and /readyz 503 while it is down, and recovers by itself once it is back', async () => {
     const api = apiClient(server.url);
-    expect((await api.post('/v1/skus', { sku: 'hot', available: STOCK })).status).toBe(201);
+    expect((await api.post('/v1/skus', { sku: 'hot', available: STOCK }, AUTH)).status).toBe(201);
     expect((await api.get('/readyz')).status).toBe(200);
+    expect((await api.get('/metrics', AUTH)).status).toBe(200);
 
-    const load = startCheckoutLoad(server.url, 'hot', 8);
+    const load = startCheckoutLoad(server.url, 'hot', { clients: 8, headers: AUTH });
     expect(await waitUntil(() => load.held() >= 20)).toBe(true);
     await postgres.kill();
     // While it is down: every checkout is told to retry, readiness says so too.
@@ -137,6 +146,10 @@ describe('the PostgreSQL server stopped (immediate) and started again under load
     expect(await readyzBecomes(server.url, 503)).toBe(503);
     const down = await api.get('/readyz');
     expect(['not_ready', 'storage_unavailable']).toContain(down.body.error.code);
+    // Metrics still answer: the gauges read from the database keep their last values meanwhile.
+    const metrics = await api.get('/metrics', AUTH);
+    expect(metrics.status).toBe(200);
+    expect(metrics.body).toContain('stockhold_sku_units{sku="hot",bucket="available"}');
     expect(server.child.exitCode).toBeNull();
 
     await postgres.start();
@@ -145,7 +158,7 @@ describe('the PostgreSQL server stopped (immediate) and started again under load
     const held_after_start = load.held();
     expect(await waitUntil(() => load.held() >= held_after_start + 20)).toBe(true);
     const answers = await load.stop();
-    await expectCheckoutsSucceed(server.url, 'hot');
+    await expectCheckoutsSucceed(server.url, 'hot', AUTH);
 
     expect(server.child.exitCode).toBeNull();
     expectHeldOrUnavailable(answers);

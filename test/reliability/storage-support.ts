@@ -26,7 +26,12 @@ export interface Load {
  * `clients` loops of checkouts of `sku` (1 or 2 units), until stopped or `requests_max` each.
  * A request that fails without an answer is a test failure: the server must stay up.
  */
-export function startCheckoutLoad(base_url: string, sku: string, clients = 12, requests_max = 5000): Load {
+export function startCheckoutLoad(
+  base_url: string,
+  sku: string,
+  options: { clients?: number; requests_max?: number; headers?: Record<string, string> } = {},
+): Load {
+  const { clients = 12, requests_max = 5000, headers = {} } = options;
   const api = apiClient(base_url);
   const answers: Answer[] = [];
   let stopped = false;
@@ -34,7 +39,11 @@ export function startCheckoutLoad(base_url: string, sku: string, clients = 12, r
     for (let i = 0; i < requests_max && !stopped; i++) {
       const quantity = 1 + (i % 2);
       const response = await api
-        .post('/v1/orders', { customer_id: `c${n}-${i}`, lines: [{ sku, quantity }], hold_seconds: 3600 })
+        .post(
+          '/v1/orders',
+          { customer_id: `c${n}-${i}`, lines: [{ sku, quantity }], hold_seconds: 3600 },
+          headers,
+        )
         .catch(() => null);
       if (response === null) {
         // No answer at all (the server is gone): recorded, and this client stops.
@@ -95,10 +104,19 @@ export async function readyzBecomes(base_url: string, status: number, timeout_ms
 }
 
 /** Checkouts succeed again (a bounded wait for the first), then `count` in a row. */
-export async function expectCheckoutsSucceed(base_url: string, sku: string, count = 5): Promise<string[]> {
+export async function expectCheckoutsSucceed(
+  base_url: string,
+  sku: string,
+  headers: Record<string, string> = {},
+  count = 5,
+): Promise<string[]> {
   const api = apiClient(base_url);
   const checkout = (i: number) =>
-    api.post('/v1/orders', { customer_id: `after-${i}`, lines: [{ sku, quantity: 1 }], hold_seconds: 3600 });
+    api.post(
+      '/v1/orders',
+      { customer_id: `after-${i}`, lines: [{ sku, quantity: 1 }], hold_seconds: 3600 },
+      headers,
+    );
   let first = 0;
   await waitUntil(async () => {
     first = (await checkout(-1)).status;
