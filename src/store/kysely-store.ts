@@ -283,6 +283,9 @@ export function customerUnitsQuery(
     .compile();
 }
 
+/** The least time between two write probes that could end an outage (confirmRecovery). */
+const RECOVERY_PROBE_INTERVAL_MS = 1000;
+
 /** The PostgreSQL advisory lock that orders outbox inserts by commit (any fixed 64-bit number). */
 export const OUTBOX_LOCK_KEY = 0x5354_4f43_4b01; // "STOCK" + 1
 
@@ -326,6 +329,7 @@ export class KyselyStore implements Store {
    * it its logger), over when a write or the readiness check succeeds again.
    */
   readonly outages = new OutageEpisodes('the store');
+  private recovery_probe_at_ms: number | null = null;
 
   /** Told what each committed write did (metrics); never throws into the write path. */
   on_commit: CommitObserver | null = null;
@@ -548,11 +552,30 @@ export class KyselyStore implements Store {
     await this.adapter.close();
   }
 
+  /**
+   * Ends an outage once the write probe passes too: a write that needed no new space (an empty
+   * sweep, a batch that fit in free pages) succeeds on a full disk and proves nothing. At most one
+   * probe a second; a probe that fails for another reason than storage does not hold recovery up.
+   */
+  private async confirmRecovery(): Promise<void> {
+    const now_ms = Date.now();
+    if (this.recovery_probe_at_ms !== null && now_ms - this.recovery_probe_at_ms < RECOVERY_PROBE_INTERVAL_MS)
+      return;
+    this.recovery_probe_at_ms = now_ms;
+    try {
+      await this.adapter.probeWrites?.();
+      this.outages.succeeded();
+    } catch (error) {
+      if (isStorageUnavailable(error)) this.outages.failed(error);
+      else this.outages.succeeded();
+    }
+  }
+
   private async withRetries<T>(attempt: () => Promise<T>): Promise<T> {
     for (let attempt_no = 1; ; attempt_no++) {
       try {
         const result = await attempt();
-        this.outages.succeeded();
+        if (this.outages.down) void this.confirmRecovery();
         return result;
       } catch (error) {
         // Not retried here: a connection lost during COMMIT may have committed, and only the

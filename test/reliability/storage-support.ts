@@ -143,6 +143,12 @@ export async function expectAcknowledgedPresent(store: KyselyStore, answers: rea
   expect(missing).toEqual([]);
 }
 
+/**
+ * How a lost PostgreSQL shows in the log: its own code (57P01 admin_shutdown), or the socket's
+ * error when the server went before it could say why.
+ */
+export const POSTGRES_LOST_CAUSE = /57P0\d|EPIPE|ECONNRESET|ECONNREFUSED|Connection terminated/;
+
 /** The lines the server logged that open an outage episode (one per source and episode). */
 export function outageLines(output: readonly string[]): { source: string; cause: string }[] {
   const lines: { source: string; cause: string }[] = [];
