@@ -143,6 +143,13 @@ export async function expectAcknowledgedPresent(store: KyselyStore, answers: rea
   expect(missing).toEqual([]);
 }
 
+/** Error-level lines (pino level 50) that are not an outage's opening line: none is expected. */
+export function otherErrorLines(output: readonly string[]): string[] {
+  return output.filter(
+    (line) => line.includes('"level":50') && !line.includes('the database is unavailable'),
+  );
+}
+
 /**
  * How a lost PostgreSQL shows in the log: its own code (57P01 admin_shutdown), or the socket's
  * error when the server went before it could say why.
