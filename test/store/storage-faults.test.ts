@@ -2,18 +2,22 @@
 // store anything (the file may not grow: max_page_count) fails the whole batch at once with 503
 // storage_unavailable, never one more transaction per request; a request whose own data fails the
 // transaction (a trigger refuses it) fails alone, and its batch-mates commit together, in one.
+// And which real errors of either database count as "the database is away".
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
 import { sql } from 'kysely';
+import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.ts';
 import { CommandQueue } from '../../src/store/command-queue.ts';
 import type { KyselyStore } from '../../src/store/kysely-store.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
-import { isStorageUnavailable } from '../../src/store/storage-faults.ts';
+import { isStorageUnavailable, storageFaultCause } from '../../src/store/storage-faults.ts';
 import type { CommandEnvelope, Store } from '../../src/store/store.ts';
 import { expectConservation } from '../support/invariants.ts';
+import { createTestDatabase } from '../support/postgres.ts';
 
 const SKUS = Array.from({ length: 100 }, (_, i) => `sku-${i}`);
 
@@ -119,5 +123,68 @@ describe('group commit when storage is gone or one request is bad', () => {
     expect(calls).toEqual(['execute:5', ...Array(5).fill('rehearse:1'), 'execute:4']);
     expect(await store.getSku('sku-0')).toMatchObject({ available: 96, on_hold: 4 });
     await expectConservation(store);
+  });
+});
+
+/** The error a promise rejects with (a test set-up error if it does not). */
+async function errorOf(work: Promise<unknown>): Promise<unknown> {
+  try {
+    await work;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a failure');
+}
+
+describe('which errors mean the database is away (real errors of both databases)', () => {
+  it('on PostgreSQL: a refused connection and a terminated session are; a bad statement is not', async () => {
+    const database = await createTestDatabase('stockhold_faults');
+    const client = new pg.Client({ connectionString: database.url });
+    // The session is ended under it below: the client reports that as an 'error' event too.
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      const syntax = await errorOf(client.query('selec 1'));
+      const division = await errorOf(client.query('select 1 / 0'));
+      expect([syntax, division].map(isStorageUnavailable)).toEqual([false, false]);
+      const terminated = await errorOf(client.query('select pg_terminate_backend(pg_backend_pid())'));
+      expect(isStorageUnavailable(terminated)).toBe(true);
+      expect(storageFaultCause(terminated)).toMatch(/^57P01: terminating connection/);
+      // The same client afterwards: pg's own message, no code.
+      expect(isStorageUnavailable(await errorOf(client.query('select 1')))).toBe(true);
+    } finally {
+      await client.end().catch(() => {});
+      await database.drop();
+    }
+    const refused_url = new URL(database.url);
+    refused_url.port = '1';
+    const refused = new pg.Client({ connectionString: refused_url.toString() });
+    const error = await errorOf(refused.connect());
+    expect(isStorageUnavailable(error)).toBe(true);
+    expect(storageFaultCause(error)).toMatch(/^ECONNREFUSED/);
+  });
+
+  it('on SQLite: a full file is; a constraint or a missing table is not', () => {
+    const connection = new BetterSqlite3(':memory:');
+    const thrownBy = (statement: string): unknown => {
+      try {
+        connection.exec(statement);
+      } catch (error) {
+        return error;
+      }
+      throw new Error(`expected ${statement} to fail`);
+    };
+    try {
+      connection.exec('create table t (id integer primary key, data blob)');
+      connection.exec('insert into t values (1, null)');
+      expect(isStorageUnavailable(thrownBy('insert into t values (1, null)'))).toBe(false);
+      expect(isStorageUnavailable(thrownBy('select * from no_such_table'))).toBe(false);
+      connection.pragma(`max_page_count = ${connection.pragma('page_count', { simple: true })}`);
+      const full = thrownBy('insert into t values (2, zeroblob(65536))');
+      expect(isStorageUnavailable(full)).toBe(true);
+      expect(storageFaultCause(full)).toMatch(/^SQLITE_FULL/);
+    } finally {
+      connection.close();
+    }
   });
 });
