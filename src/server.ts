@@ -16,6 +16,7 @@ import { allowPrivateWebhookTargets, checkWebhookTarget, guardedLookup } from '.
 import { CommandQueue } from './store/command-queue.ts';
 import type { KyselyStore } from './store/kysely-store.ts';
 import { openStore } from './store/open-store.ts';
+import { isStorageUnavailable, OutageEpisodes } from './store/storage-faults.ts';
 import { Sweeper } from './sweeper/sweeper.ts';
 import { webhookRetentionPurges } from './webhooks/retention.ts';
 import { WebhookStore } from './webhooks/webhook-store.ts';
@@ -123,6 +124,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
   const store = await openMigratedStore(config);
+  store.outages.logger = logger;
   const webhooks = new WebhookStore(store.database, store.dialect);
   let queue: CommandQueue | null = null;
   const metrics = new Metrics({ store, queue: () => queue, webhooks, clock });
@@ -221,10 +223,16 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   }
   if (options.sweeper !== false) sweeper.start();
   if (config.WEBHOOKS_WORKER === 'on') webhook_worker.start();
+  // The times are kept for the next try when a write fails; an outage is logged once, not per minute.
+  const key_use_outages = new OutageEpisodes('the API key last-use writer', logger);
   const recordKeysLastUse = () =>
-    security.verifier
-      .flushLastUse()
-      .catch((error: unknown) => logger.warn({ err: error }, 'cannot record when API keys were last used'));
+    security.verifier.flushLastUse().then(
+      () => key_use_outages.succeeded(),
+      (error: unknown) => {
+        if (isStorageUnavailable(error)) key_use_outages.failed(error);
+        else logger.warn({ err: error }, 'cannot record when API keys were last used');
+      },
+    );
   const last_use_timer = setInterval(recordKeysLastUse, KEY_LAST_USE_INTERVAL_MS).unref();
   logger.info(
     { url, database: store.dialect, coalesce: config.COALESCE, node_flags: process.execArgv },

@@ -78,7 +78,9 @@ export async function buildApp(context: AppContext, options: AppOptions): Promis
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? body : text).compile(schema));
   app.setErrorHandler(errorHandler);
   app.addHook('onResponse', async (request, reply) => {
-    const level = reply.statusCode >= 500 ? 'error' : 'debug';
+    // 503 is an answer given on purpose (overloaded, storage_unavailable, not_ready), logged once per
+    // cause where it arises: a line per refused request would flood the log during an outage.
+    const level = reply.statusCode >= 500 && reply.statusCode !== 503 ? 'error' : 'debug';
     request.log[level](
       { method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime },
       'request completed',

@@ -1,6 +1,7 @@
 // The one map from failures to answers: every error leaves as {"error": {code, message, details?}}.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { type ErrorBody, type ErrorCode, StockholdError } from '../core/errors.ts';
+import { isStorageUnavailable, storageUnavailableError } from '../store/storage-faults.ts';
 import type { CommandResult } from '../store/store.ts';
 
 const FASTIFY_ERRORS: Record<string, ErrorCode> = {
@@ -31,6 +32,9 @@ export function sendError(reply: FastifyReply, error: StockholdError): FastifyRe
 /** Converts anything thrown in a request into a StockholdError; unknown failures become internal_error. */
 export function toStockholdError(error: FastifyError | Error): StockholdError {
   if (error instanceof StockholdError) return error;
+  // A read that met an outage (writes are answered so by the store): 503 with Retry-After, and not
+  // logged per request; the store and the background loops log each outage once.
+  if (isStorageUnavailable(error)) return storageUnavailableError(error);
   const fastify_error = error as FastifyError;
   if (fastify_error.validation) {
     const details = fastify_error.validation.map((issue) => ({

@@ -6,6 +6,7 @@ import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
+import { isStorageUnavailable, OutageEpisodes } from '../store/storage-faults.ts';
 import {
   DELIVERY_ID_HEADER,
   EVENT_ID_HEADER,
@@ -65,6 +66,8 @@ export class WebhookWorker {
   private timer: NodeJS.Timeout | null = null;
   private current: Promise<unknown> | null = null;
   private stopped = true;
+  /** While the database is away: logged once, rounds spaced out, resumed by itself. */
+  private readonly outages: OutageEpisodes;
 
   constructor(
     private readonly webhooks: WebhookStore,
@@ -72,7 +75,9 @@ export class WebhookWorker {
     private readonly options: WebhookWorkerOptions,
     private readonly logger: Logger,
     private readonly on_attempt: AttemptObserver = () => {},
-  ) {}
+  ) {
+    this.outages = new OutageEpisodes('the webhook worker', logger);
+  }
 
   start(): void {
     if (!this.stopped) return;
@@ -80,7 +85,7 @@ export class WebhookWorker {
     const tick = () => {
       this.current = this.tick().finally(() => {
         this.current = null;
-        if (!this.stopped) this.timer = setTimeout(tick, this.options.poll_interval_ms);
+        if (!this.stopped) this.timer = setTimeout(tick, this.outages.delayMs(this.options.poll_interval_ms));
       });
     };
     this.timer = setTimeout(tick, this.options.poll_interval_ms);
@@ -113,9 +118,11 @@ export class WebhookWorker {
       for (let round = 0; round < 10 && !this.stopped; round++) {
         if ((await this.runOnce()) < this.options.batch_size) break;
       }
+      this.outages.succeeded();
     } catch (error) {
       // The database is unreachable for a moment: claims expire and the next tick tries again.
-      this.logger.error({ err: error }, 'webhook delivery round failed');
+      if (isStorageUnavailable(error)) this.outages.failed(error);
+      else this.logger.error({ err: error }, 'webhook delivery round failed');
     }
   }
 

@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { StockholdError } from '../../core/errors.ts';
+import { isStorageUnavailable } from '../../store/storage-faults.ts';
 import type { AppContext } from '../context.ts';
 import { errorResponses } from '../schemas.ts';
 
@@ -31,8 +32,9 @@ export const operationRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app
       try {
         await store.checkReady();
       } catch (error) {
-        request.log.warn({ err: error }, 'not ready');
-        throw new StockholdError('not_ready', 'the database is not reachable or not migrated');
+        // An outage is logged once by the store (probes come every few seconds); anything else here.
+        if (!isStorageUnavailable(error)) request.log.warn({ err: error }, 'not ready');
+        throw new StockholdError('not_ready', 'the database is not reachable, not writable or not migrated');
       }
       return { status: 'ready' };
     },
