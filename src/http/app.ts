@@ -15,6 +15,7 @@ import { StockholdError } from '../core/errors.ts';
 import { LIMITS } from '../core/limits.ts';
 import type { AppContext } from './context.ts';
 import { errorHandler, sendError } from './errors.ts';
+import { SWAGGER_OPTIONS } from './openapi.ts';
 import { eventRoutes } from './routes/events.ts';
 import { operationRoutes } from './routes/operations.ts';
 import { orderRoutes } from './routes/orders.ts';
@@ -31,10 +32,50 @@ export interface AppOptions {
 function validators() {
   // Bodies are JSON: a string where a number belongs is an error, never coerced. Query strings and
   // headers are text by nature, so they are coerced to the schema's types.
-  const common = { removeAdditional: false, useDefaults: true, allErrors: false, strict: false } as const;
+  // `verbose`: an issue carries the schema that refused it, so messages can name the allowed fields.
+  const common = {
+    removeAdditional: false,
+    useDefaults: true,
+    allErrors: false,
+    strict: false,
+    verbose: true,
+  } as const;
   const body = addFormats(new Ajv({ ...common, coerceTypes: false }));
   const text = addFormats(new Ajv({ ...common, coerceTypes: 'array' }));
   return { body, text };
+}
+
+/** The methods each route pattern answers, for the Allow header of a 405. */
+class RouteMethods {
+  private readonly patterns = new Map<string, { path: RegExp; methods: Set<string> }>();
+
+  add(url: string, methods: string[]): void {
+    let entry = this.patterns.get(url);
+    if (!entry) {
+      // `:name` is one path segment, `*` the rest of the path.
+      const source = url
+        .split('/')
+        .map((segment) =>
+          segment.startsWith(':')
+            ? '[^/]+'
+            : segment === '*'
+              ? '.*'
+              : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+        )
+        .join('/');
+      entry = { path: new RegExp(`^${source}$`), methods: new Set() };
+      this.patterns.set(url, entry);
+    }
+    for (const method of methods) entry.methods.add(method);
+  }
+
+  allowed(path: string): string[] {
+    const methods = new Set<string>();
+    for (const { path: pattern, methods: answered } of this.patterns.values()) {
+      if (pattern.test(path)) for (const method of answered) methods.add(method);
+    }
+    return [...methods].sort();
+  }
 }
 
 /** Whether arrays and objects in `value` nest deeper than `depth_max` (iterative: no recursion). */
@@ -77,6 +118,22 @@ export async function buildApp(context: AppContext, options: AppOptions): Promis
   const { body, text } = validators();
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? body : text).compile(schema));
   app.setErrorHandler(errorHandler);
+  // A known path asked with a method it does not answer is 405 with Allow, not "no route" (404) nor
+  // a body-parsing refusal (QUERY): checked before parsing, as the first hook.
+  const route_methods = new RouteMethods();
+  app.addHook('onRoute', (route) => route_methods.add(route.url, [route.method].flat()));
+  app.addHook('onRequest', async (request, reply) => {
+    if (!request.is404) return;
+    const path = request.url.split('?')[0]!;
+    const allowed = route_methods.allowed(path);
+    if (allowed.length === 0) return;
+    reply.header('allow', allowed.join(', '));
+    throw new StockholdError(
+      'method_not_allowed',
+      `${request.method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`,
+      { allowed },
+    );
+  });
   app.addHook('onResponse', async (request, reply) => {
     const level = reply.statusCode >= 500 ? 'error' : 'debug';
     request.log[level](
@@ -111,20 +168,15 @@ export async function buildApp(context: AppContext, options: AppOptions): Promis
     });
   });
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'stockhold',
-        version: '1',
-        description:
-          'Inventory reservations that never oversell: checkout holds stock (available -> on_hold) until a payment ' +
-          'deadline; payment sells it (on_hold -> sold); cancel and expiry return it.',
-      },
-      tags: [{ name: 'skus' }, { name: 'orders' }, { name: 'events' }, { name: 'operations' }],
+  await app.register(swagger, SWAGGER_OPTIONS);
+  // The UI reads the same document clients fetch, and shows its address.
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    uiConfig: {
+      urls: [{ url: '/openapi.json', name: 'stockhold v1 (/openapi.json)' }],
+      persistAuthorization: true,
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
 
   for (const plugin of options.plugins ?? []) await plugin(app);
   await app.register(operationRoutes, context);
