@@ -33,6 +33,8 @@ export function invalidReason(command: Command): string | null {
   switch (command.kind) {
     case 'create_sku':
       if (!sku_id.test(command.sku)) return 'sku must be 1..64 of [A-Za-z0-9._-]';
+      // A URL resolver removes these path segments: /v1/skus/.. could never read the SKU.
+      if (command.sku === '.' || command.sku === '..') return 'sku may not be . or ..';
       if (!isText(command.name, 0, LIMITS.name_length_max)) return 'name is too long';
       if (!isIntegerIn(command.available, 0, LIMITS.initial_available_max))
         return 'available is out of range';

@@ -78,6 +78,30 @@ class RouteMethods {
   }
 }
 
+/**
+ * The first query-string field whose name or value is not valid percent-encoded UTF-8 (`%ff`, or
+ * `%ED%A0%80`, an encoded lone surrogate), or null. The parser would keep such text undecoded, and
+ * the field would silently mean something else than the client sent.
+ */
+export function undecodableQueryField(url: string): string | null {
+  const start = url.indexOf('?');
+  if (start === -1 || !url.includes('%', start)) return null;
+  for (const pair of url.slice(start + 1).split('&')) {
+    const [name = '', value = ''] = pair.split('=', 2);
+    try {
+      decodeURIComponent(name.replaceAll('+', ' '));
+    } catch {
+      return name.slice(0, 100);
+    }
+    try {
+      decodeURIComponent(value.replaceAll('+', ' '));
+    } catch {
+      return decodeURIComponent(name.replaceAll('+', ' '));
+    }
+  }
+  return null;
+}
+
 /** Whether arrays and objects in `value` nest deeper than `depth_max` (iterative: no recursion). */
 function nestingExceeds(value: unknown, depth_max: number): boolean {
   const pending: [unknown, number][] = [[value, 0]];
@@ -107,8 +131,12 @@ export async function buildApp(context: AppContext, options: AppOptions): Promis
     routerOptions: { maxParamLength: 200 },
     // A path Fastify's router cannot take (a parameter over 200 characters, broken percent-encoding)
     // is answered in the API's error shape too, not Fastify's own.
-    frameworkErrors: (error, _request, reply) => {
-      sendError(reply, new StockholdError('invalid_request', error.message));
+    frameworkErrors: (error, request, reply) => {
+      const message =
+        error.code === 'FST_ERR_BAD_URL'
+          ? `the path is not valid percent-encoded UTF-8 (a broken escape or an encoded lone surrogate): ${request.url.split('?')[0]!.slice(0, 300)}`
+          : error.message;
+      sendError(reply, new StockholdError('invalid_request', message));
     },
     // Per-request lines go out at debug level (hook below): at 00:00 info-level access logs would
     // cost more than the checkouts they describe.
@@ -133,6 +161,18 @@ export async function buildApp(context: AppContext, options: AppOptions): Promis
       `${request.method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`,
       { allowed },
     );
+  });
+  // With validation (after the key is checked), before the schemas see the text the parser kept.
+  app.addHook('preValidation', async (request) => {
+    if (request.is404) return;
+    const field = undecodableQueryField(request.url);
+    if (field !== null) {
+      throw new StockholdError(
+        'invalid_request',
+        `querystring/${field} is not valid percent-encoded UTF-8 (a broken escape or an encoded lone surrogate)`,
+        [{ path: `querystring/${field}`, message: 'is not valid percent-encoded UTF-8' }],
+      );
+    }
   });
   app.addHook('onResponse', async (request, reply) => {
     const level = reply.statusCode >= 500 ? 'error' : 'debug';

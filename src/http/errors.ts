@@ -138,10 +138,11 @@ function issueMessage(issue: ValidationIssue): string {
         ? `must be ${issue.parentSchema.description}`
         : `must match ${String(params.pattern)}`;
     case 'not': {
-      const refused = issue.schema as { const?: unknown } | undefined;
-      return refused !== undefined && 'const' in refused
-        ? `must not be ${JSON.stringify(refused.const)}`
-        : 'must be a JSON object';
+      const refused = issue.schema as { const?: unknown; enum?: unknown[] } | undefined;
+      if (refused?.const !== undefined) return `must not be ${JSON.stringify(refused.const)}`;
+      if (refused?.enum !== undefined)
+        return `must not be ${refused.enum.map((value) => JSON.stringify(value)).join(' or ')}`;
+      return 'must be a JSON object';
     }
     case 'type':
       if (params.type === 'integer') return 'must be an integer';

@@ -172,4 +172,9 @@ export const SWAGGER_OPTIONS = {
   },
   transform: documentRoute,
   transformObject: finishDocument,
+  // Shared schemas are named by their $id (Sku, Order), which generated clients turn into type names.
+  refResolver: {
+    buildLocalReference: (json: { $id?: unknown }, _base: unknown, _fragment: string, index: number) =>
+      typeof json.$id === 'string' ? json.$id : `def-${index}`,
+  },
 } satisfies FastifyDynamicSwaggerOptions;

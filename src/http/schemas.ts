@@ -35,11 +35,16 @@ function withoutId(schema: TSchema): Record<string, unknown> {
 export const described = <T extends TSchema>(schema: T, description: string) =>
   Type.Unsafe<Static<T>>({ ...withoutId(schema), description });
 
+/** Path segments every URL resolver removes. */
+export const DOT_SEGMENTS = ['.', '..'];
+
 export const SkuId = Type.String({
   pattern: LIMITS.sku_id_pattern,
   minLength: 1,
   maxLength: LIMITS.sku_id_length_max,
-  description: '1..64 of [A-Za-z0-9._-]',
+  // A client resolves /v1/skus/./ledger to /v1/skus/ledger: such ids could never be addressed.
+  not: { enum: DOT_SEGMENTS },
+  description: '1..64 of [A-Za-z0-9._-], but not . or ..',
   examples: ['sneaker-42'],
 });
 export const OrderId = Text({
