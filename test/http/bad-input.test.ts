@@ -603,7 +603,9 @@ describe.each(DIALECTS)('bad requests on %s', (dialect) => {
     database = dialect === 'postgres' ? await createTestDatabase() : null;
     // Webhook targets are not contacted here: the check would refuse a made-up host.
     const check_target = async () => {};
-    server = await startTestServer(database ? { database_url: database.url, check_target } : { check_target });
+    server = await startTestServer(
+      database ? { database_url: database.url, check_target } : { check_target },
+    );
     api = apiClient(server.url);
     await api.post('/v1/skus', { sku: 'widget', available: 10, max_per_customer: 5 });
     endpoint_id = (await api.post('/v1/webhooks', { url: 'https://shop.example/hooks/stock' })).body.id;
