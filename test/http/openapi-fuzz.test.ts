@@ -4,16 +4,13 @@
 // operation lists, a media type it lists for that status, a body that matches that schema (so an
 // error code the status lists). The document also predicts the status class: a request it calls
 // invalid is 400 once the key may call the operation, one it calls valid is never 400.
-import { Ajv, type ValidateFunction } from 'ajv';
-import addFormatsModule from 'ajv-formats';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envCount, reportFigure } from '../reliability/support.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { DIALECTS } from '../support/stores.ts';
-
-const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+import { type OpenApiDocument, schemaValidators } from './openapi-support.ts';
 
 const RUNS = envCount('STOCKHOLD_OPENAPI_FUZZ_RUNS', 300);
 const SEED = process.env.STOCKHOLD_OPENAPI_FUZZ_SEED;
@@ -304,7 +301,7 @@ function requestOf(operation: Operation): fc.Arbitrary<Request> {
 // ---------------------------------------------------------------------------------------------
 // The document, read as a client would.
 
-function operationsOf(document: { paths: Record<string, Record<string, any>> }): Operation[] {
+function operationsOf(document: OpenApiDocument): Operation[] {
   const operations: Operation[] = [];
   for (const [path, item] of Object.entries(document.paths)) {
     for (const [method, operation] of Object.entries(item)) {
@@ -320,20 +317,6 @@ function operationsOf(document: { paths: Record<string, Record<string, any>> }):
     }
   }
   return operations;
-}
-
-/** Compiles a schema of the document with its components beside it, so its $refs resolve. */
-function responseValidators(document: { components?: unknown }) {
-  const ajv = addFormats(new Ajv({ strict: false, allErrors: true, validateSchema: false }));
-  const cache = new Map<Schema, ValidateFunction>();
-  return (schema: Schema): ValidateFunction => {
-    let validate = cache.get(schema);
-    if (!validate) {
-      validate = ajv.compile({ ...schema, components: document.components });
-      cache.set(schema, validate);
-    }
-    return validate;
-  };
 }
 
 /** Operations by `METHOD /path`. */
@@ -359,7 +342,7 @@ function mayCall(operation: Operation, caller: Caller): boolean {
 describe.each(DIALECTS)('the OpenAPI document against the server on %s', (dialect) => {
   let server: TestServer;
   let database: TestDatabase | null = null;
-  let document: { paths: Record<string, Record<string, any>>; components?: unknown };
+  let document: OpenApiDocument;
 
   beforeAll(async () => {
     database = dialect === 'postgres' ? await createTestDatabase() : null;
@@ -399,7 +382,7 @@ describe.each(DIALECTS)('the OpenAPI document against the server on %s', (dialec
     const operations = operationsOf(document).filter((operation) => operation.path !== '/v1/events');
     for (const operation of operations) by_key.set(`${operation.method} ${operation.path}`, operation);
     expect(operations.length).toBeGreaterThanOrEqual(20);
-    const validatorOf = responseValidators(document);
+    const validatorOf = schemaValidators(document);
     const statuses = new Map<number, number>();
     let broken_sent = 0;
 

@@ -44,6 +44,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, { 
           'last-event-id': Type.Optional(
             Type.String({
               pattern: '^[0-9]{1,15}$',
+              maxLength: 15,
               description: 'resume after this event id (the id of the last event received)',
               examples: ['1042'],
             }),
