@@ -13,10 +13,6 @@ function isIntegerIn(value: unknown, min: number, max: number): boolean {
 /** In `u` mode a well-formed pair is one code point, so this matches lone surrogates only. */
 const lone_surrogate = /[\uD800-\uDFFF]/u;
 
-function storable(text: string): boolean {
-  return !text.includes('\u0000') && !lone_surrogate.test(text);
-}
-
 function isText(value: unknown, min: number, max: number): boolean {
   return typeof value === 'string' && value.length >= min && value.length <= max;
 }
@@ -26,9 +22,9 @@ export function invalidReason(command: Command): string | null {
   // PostgreSQL cannot keep NUL or an unpaired surrogate in text (SQLite would turn the surrogate
   // into U+FFFD), and both stores must accept the same commands.
   for (const [field, value] of Object.entries(command)) {
-    if (typeof value === 'string' && !storable(value)) {
-      return `${field} may not contain NUL or an unpaired UTF-16 surrogate`;
-    }
+    if (typeof value !== 'string') continue;
+    if (value.includes('\u0000')) return `${field} may not contain NUL`;
+    if (lone_surrogate.test(value)) return `${field} may not contain an unpaired UTF-16 surrogate`;
   }
   switch (command.kind) {
     case 'create_sku':
