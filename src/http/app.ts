@@ -20,6 +20,7 @@ import { eventRoutes } from './routes/events.ts';
 import { operationRoutes } from './routes/operations.ts';
 import { orderRoutes } from './routes/orders.ts';
 import { skuRoutes } from './routes/skus.ts';
+import { NoQuery } from './schemas.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
@@ -150,6 +151,13 @@ export async function buildApp(context: AppContext, options: AppOptions): Promis
   // a body-parsing refusal (QUERY): checked before parsing, as the first hook.
   const route_methods = new RouteMethods();
   app.addHook('onRoute', (route) => route_methods.add(route.url, [route.method].flat()));
+  // Unknown fields are refused, never ignored (README), query strings included: a /v1 route that
+  // declares no query parameters takes none.
+  app.addHook('onRoute', (route) => {
+    if (!route.url.startsWith('/v1/')) return;
+    route.schema = route.schema ?? {};
+    route.schema.querystring ??= NoQuery;
+  });
   app.addHook('onRequest', async (request, reply) => {
     if (!request.is404) return;
     const path = request.url.split('?')[0]!;

@@ -309,6 +309,9 @@ export const NoBody = Type.Unsafe<Record<string, never> | undefined>({
   not: { type: ['string', 'number', 'boolean', 'array'] },
 });
 
+/** The query string of a route that takes no query parameters. */
+export const NoQuery = Type.Object({}, { additionalProperties: false });
+
 export const CreateSkuBody = Type.Object(
   {
     sku: SkuId,

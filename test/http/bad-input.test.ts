@@ -520,6 +520,22 @@ const BAD_REQUESTS: BadRequest[] = [
     message: 'unknown field "force"',
   },
   {
+    name: 'an unknown query parameter on a route that takes none',
+    method: 'GET',
+    path: () => `/v1/orders/${order_id}?expand=lines`,
+    status: 400,
+    code: 'invalid_request',
+    message: 'querystring has an unknown field "expand"',
+  },
+  {
+    name: 'an unknown query parameter names the allowed ones',
+    method: 'GET',
+    path: '/v1/orders?state=paid',
+    status: 400,
+    code: 'invalid_request',
+    message: 'querystring has an unknown field "state" (allowed: status, sku, customer_id, limit, cursor)',
+  },
+  {
     name: 'an unknown top-level field names it and the allowed ones',
     path: '/v1/orders',
     body: { ...line(1), coupon: 'X' },

@@ -246,6 +246,10 @@ function requestOf(operation: Operation): fc.Arbitrary<Request> {
       });
     }
   }
+  // Unknown fields are refused everywhere, query strings of the API included.
+  if (operation.path.startsWith('/v1/')) {
+    breakable.push({ part: 'query unknown_field', arbitrary: fc.constant(['unknown_field', '1']) });
+  }
   const idempotent = operation.parameters.some((parameter) => parameter.name === 'idempotency-key');
   const body_schema = operation.body;
   return fc
