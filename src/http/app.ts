@@ -97,7 +97,7 @@ export function undecodableQueryField(url: string): string | null {
     try {
       decodeURIComponent(value.replaceAll('+', ' '));
     } catch {
-      return decodeURIComponent(name.replaceAll('+', ' '));
+      return decodeURIComponent(name.replaceAll('+', ' ')).slice(0, 100);
     }
   }
   return null;
@@ -172,7 +172,8 @@ export async function buildApp(context: AppContext, options: AppOptions): Promis
   });
   // With validation (after the key is checked), before the schemas see the text the parser kept.
   app.addHook('preValidation', async (request) => {
-    if (request.is404) return;
+    // Routes that read no query string (health, the document) ignore it, as they always have.
+    if (request.is404 || !request.routeOptions.schema?.querystring) return;
     const field = undecodableQueryField(request.url);
     if (field !== null) {
       throw new StockholdError(

@@ -125,7 +125,8 @@ function issueMessage(issue: ValidationIssue): string {
     case 'additionalProperties': {
       const allowed = Object.keys((issue.parentSchema?.properties as object | undefined) ?? {});
       const fix = allowed.length > 0 ? `allowed: ${allowed.join(', ')}` : 'this takes no fields';
-      return `has an unknown field "${String(params.additionalProperty)}" (${fix})`;
+      // The name is the client's: echoed in part only, a key may be 64 KiB long.
+      return `has an unknown field "${String(params.additionalProperty).slice(0, 100)}" (${fix})`;
     }
     case 'enum':
       return `must be one of: ${(params.allowedValues as unknown[]).map(String).join(', ')}`;
