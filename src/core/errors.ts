@@ -6,6 +6,7 @@ export const ERROR_STATUS = {
   not_found: 404,
   sku_not_found: 404,
   order_not_found: 404,
+  method_not_allowed: 405,
   sku_exists: 409,
   insufficient_stock: 409,
   version_conflict: 409,

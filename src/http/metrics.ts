@@ -224,7 +224,16 @@ export class Metrics {
       '/metrics',
       {
         config: { access: { scopes: ['read'] } },
-        schema: { tags: ['operations'], summary: 'Prometheus metrics', hide: true },
+        schema: {
+          tags: ['operations'],
+          summary: 'Prometheus metrics (text exposition format)',
+          response: {
+            200: {
+              description: 'Every metric of this process',
+              content: { 'text/plain': { schema: { type: 'string' } } },
+            },
+          },
+        },
       },
       async (_request, reply) => {
         const text = await this.registry.metrics();

@@ -40,9 +40,31 @@ export const eventRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, { 
       schema: {
         tags: ['events'],
         summary: 'Live stream of order and SKU events (text/event-stream); resume with Last-Event-ID',
-        headers: Type.Object({ 'last-event-id': Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })) }),
+        headers: Type.Object({
+          'last-event-id': Type.Optional(
+            Type.String({
+              pattern: '^[0-9]{1,15}$',
+              maxLength: 15,
+              description: 'resume after this event id (the id of the last event received)',
+              examples: ['1042'],
+            }),
+          ),
+        }),
         response: {
-          200: { description: 'text/event-stream', type: 'string' },
+          200: {
+            description:
+              'The stream: `retry`, then one frame per event (id, event type, JSON data), keep-alive comments',
+            content: {
+              'text/event-stream': {
+                schema: {
+                  type: 'string',
+                  examples: [
+                    'id: 1042\nevent: order.held\ndata: {"id":1042,"type":"order.held","subject_id":"0193a6f0-3c7e-7a51-9b1e-2f4d5c6b7a80","at":"2026-12-12T00:00:03.000Z","data":{}}\n\n',
+                  ],
+                },
+              },
+            },
+          },
           ...errorResponses('overloaded'),
         },
       },

@@ -8,7 +8,7 @@ import type { EventType } from '../../core/types.ts';
 import { generateSecret } from '../../webhooks/signature.ts';
 import { DELIVERY_STATUS, type Endpoint, type WebhookStore } from '../../webhooks/webhook-store.ts';
 import { parseWebhookUrl, type TargetCheck } from '../../webhooks/worker.ts';
-import { errorResponses, Text } from '../schemas.ts';
+import { described, errorResponses, INTEGER_MAX, NoBody, OneOf, TEXT_PATTERN, Text } from '../schemas.ts';
 
 export interface WebhookRoutesOptions {
   webhooks: WebhookStore;
@@ -28,14 +28,18 @@ const EVENT_TYPES: EventType[] = [
   'order.cancelled',
   'order.expired',
 ];
-const EventTypeSchema = Type.Union(EVENT_TYPES.map((type) => Type.Literal(type)));
+const EventTypeSchema = OneOf(EVENT_TYPES);
 const Timestamp = Type.String({ format: 'date-time' });
 
 const CreateBody = Type.Object(
   {
-    url: Text({
+    url: Type.String({
+      format: 'uri',
+      // http(s) only, and the text rule (TEXT_PATTERN) for the rest.
+      pattern: `^[Hh][Tt][Tt][Pp][Ss]?://${TEXT_PATTERN.slice(1)}`,
       minLength: 1,
       maxLength: URL_LENGTH_MAX,
+      description: 'an absolute http(s) URL',
       examples: ['https://shop.example/hooks/stock'],
     }),
     secret: Type.Optional(
@@ -54,7 +58,10 @@ const CreateBody = Type.Object(
       }),
     ),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    examples: [{ url: 'https://shop.example/hooks/stock', event_types: ['order.paid', 'order.expired'] }],
+  },
 );
 
 const EndpointSchema = Type.Object({
@@ -94,9 +101,13 @@ const DeliveriesQuery = Type.Object(
   {
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
     before_event_id: Type.Optional(
-      Type.Integer({ minimum: 1, description: 'page: deliveries of older events' }),
+      Type.Integer({
+        minimum: 1,
+        maximum: INTEGER_MAX,
+        description: 'page: deliveries of older events (next_before_event_id of the previous page)',
+      }),
     ),
-    status: Type.Optional(Type.Union(Object.values(DELIVERY_STATUS).map((status) => Type.Literal(status)))),
+    status: Type.Optional(OneOf(Object.values(DELIVERY_STATUS))),
   },
   { additionalProperties: false },
 );
@@ -129,7 +140,10 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
         tags: ['webhooks'],
         summary: 'Register a webhook endpoint; the secret is shown once',
         body: CreateBody,
-        response: { 201: CreatedEndpoint, ...errorResponses('limit_exceeded') },
+        response: {
+          201: described(CreatedEndpoint, 'Registered: the endpoint and its secret (shown only here)'),
+          ...errorResponses('limit_exceeded'),
+        },
       },
     },
     async (request, reply) => {
@@ -163,7 +177,12 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
       schema: {
         tags: ['webhooks'],
         summary: 'List webhook endpoints (secrets are never shown again)',
-        response: { 200: Type.Object({ items: Type.Array(EndpointSchema) }) },
+        response: {
+          200: described(
+            Type.Object({ items: Type.Array(EndpointSchema) }),
+            'Every endpoint, without secrets',
+          ),
+        },
       },
     },
     async () => ({ items: (await webhooks.listEndpoints(ENDPOINTS_MAX)).map(endpointView) }),
@@ -177,7 +196,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
         tags: ['webhooks'],
         summary: 'Read a webhook endpoint',
         params: Params,
-        response: { 200: EndpointSchema, ...errorResponses('not_found') },
+        response: { 200: described(EndpointSchema, 'The endpoint'), ...errorResponses('not_found') },
       },
     },
     async (request) => {
@@ -195,7 +214,8 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
         tags: ['webhooks'],
         summary: 'Delete a webhook endpoint; what it has not received yet is cancelled',
         params: Params,
-        response: { 204: Type.Null(), ...errorResponses('not_found') },
+        body: NoBody,
+        response: { 204: described(Type.Null(), 'Deleted'), ...errorResponses('not_found') },
       },
     },
     async (request, reply) => {
@@ -216,10 +236,16 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
         params: Params,
         querystring: DeliveriesQuery,
         response: {
-          200: Type.Object({
-            items: Type.Array(DeliverySchema),
-            next_before_event_id: Type.Union([Type.Integer(), Type.Null()]),
-          }),
+          200: described(
+            Type.Object({
+              items: Type.Array(DeliverySchema),
+              next_before_event_id: Type.Union([
+                Type.Integer({ minimum: 1, maximum: INTEGER_MAX }),
+                Type.Null(),
+              ]),
+            }),
+            'A page of deliveries, newest event first',
+          ),
           ...errorResponses('not_found'),
         },
       },
