@@ -144,7 +144,11 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     await store.close();
     throw new StartupError(security.refusal);
   }
-  const events = new EventHub(store);
+  const events = new EventHub(store, {
+    subscriber_buffer_bytes_max: config.EVENTS_SUBSCRIBER_BUFFER_BYTES_MAX,
+    buffer_bytes_max: config.EVENTS_BUFFER_BYTES_MAX,
+    stall_timeout_ms: config.EVENTS_STALL_TIMEOUT_MS,
+  });
   // Webhook targets: private, loopback and link-local addresses are refused (after DNS resolution)
   // unless WEBHOOK_ALLOW_PRIVATE_TARGETS; checked on registration and before every attempt.
   const allow_private = allowPrivateWebhookTargets(config);
