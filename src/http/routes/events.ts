@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { StockholdError } from '../../core/errors.ts';
 import type { AppContext } from '../context.ts';
-import { type FormattedEvent, formatEvent } from '../event-hub.ts';
+import type { FormattedEvent } from '../event-hub.ts';
 import { errorResponses } from '../schemas.ts';
 
 const HEARTBEAT_MS = 15_000;
@@ -13,7 +13,7 @@ const KEY_RECHECK_MS = 5_000;
 /** Events read from the store at a time while replaying: what one replaying stream holds at most. */
 const REPLAY_PAGE_SIZE = 100;
 
-export const eventRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, { store, events }) => {
+export const eventRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, { events }) => {
   // A stream never ends by itself: without this, closing the server would wait for every open
   // dashboard forever. Ending them lets clients reconnect (with Last-Event-ID) to the next process.
   const open_streams = new Set<ServerResponse>();
@@ -62,7 +62,10 @@ export const eventRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, { 
         if (closed) return;
         request.log.info({ reason, waiting_bytes: response.writableLength }, 'event stream disconnected');
         closed = true;
-        response.destroy();
+        // A reset, not a FIN queued behind bytes the client does not read: the kernel frees the
+        // socket's buffers now instead of keeping them for a reader that may never come back.
+        if (response.socket) response.socket.resetAndDestroy();
+        else response.destroy();
       };
       // Every byte goes through here: what now waits for the socket is counted, and a stream over
       // its budget, or whose bytes have not drained for stall_timeout_ms, is cut. The client resumes
@@ -97,18 +100,22 @@ export const eventRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, { 
           response.on('drain', done);
           response.on('close', done);
         });
-      /** Sends events after `cursor` (up to `through`) from the store, a page at a time, each page only once the socket took the last. */
-      const replay = async (cursor: number, through: number) => {
-        while (!closed && cursor < through) {
-          const page = await store.eventsAfter(cursor, REPLAY_PAGE_SIZE);
-          for (const event of page) {
-            if (closed || event.id > through) return cursor;
-            cursor = event.id;
-            if (!send(formatEvent(event).text) && !closed) await drained();
+      /** The id of the last event sent: the replay's position, and where live events take over. */
+      let cursor = resume_after === undefined ? 0 : Number(resume_after);
+      /** Sends what follows `cursor` from the store, a page at a time, each piece only once the socket took the last. */
+      const replay = async () => {
+        while (!closed) {
+          const page = await events.replayPage(cursor, REPLAY_PAGE_SIZE);
+          for (const chunk of page.chunks) {
+            // Replays share a few pieces per turn of the event loop: hundreds of them take turns
+            // with every other request instead of writing megabytes each in one go.
+            await events.replayTurn(chunk.length);
+            if (closed) return;
+            if (!send(chunk) && !closed) await drained();
           }
-          if (page.length < REPLAY_PAGE_SIZE) break;
+          if (page.last_id !== null) cursor = page.last_id;
+          if (!page.full) return;
         }
-        return cursor;
       };
 
       // The key was checked when the stream opened; a stream lasts, so it is asked again.
@@ -139,12 +146,15 @@ export const eventRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, { 
       try {
         // A backlog is read from the store under backpressure, never buffered whole; the stream
         // joins the live events only once it caught up, so they wait in memory only for the gap.
-        let cursor = resume_after === undefined ? Number.MAX_SAFE_INTEGER : Number(resume_after);
-        if (resume_after !== undefined) cursor = await replay(cursor, Number.MAX_SAFE_INTEGER);
+        if (resume_after !== undefined) await replay();
         if (closed) return;
         const subscription = await events.subscribe((event) => {
-          if (live) send(event.text);
-          else if (!closed) {
+          if (live) {
+            if (event.id > cursor) {
+              cursor = event.id;
+              send(event.text);
+            }
+          } else if (!closed) {
             pending.push(event);
             pending_bytes += event.text.length;
             account(!response.writableNeedDrain);
@@ -155,10 +165,16 @@ export const eventRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, { 
           return;
         }
         unsubscribe = subscription.unsubscribe;
-        cursor =
-          resume_after === undefined ? subscription.position : await replay(cursor, subscription.position);
+        // The gap between the replay's end and the hub's position; the replay may read past that
+        // position, and what it sent is then skipped when it arrives live.
+        if (resume_after === undefined) cursor = subscription.position;
+        else await replay();
         if (closed) return;
-        for (const event of pending) if (event.id > cursor) send(event.text);
+        for (const event of pending) {
+          if (event.id <= cursor) continue;
+          cursor = event.id;
+          send(event.text);
+        }
         pending.length = 0;
         pending_bytes = 0;
         live = true;
