@@ -191,6 +191,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     {
       poll_interval_ms: config.WEBHOOK_POLL_INTERVAL_MS,
       batch_size: config.WEBHOOK_BATCH_SIZE,
+      endpoint_in_flight_max: config.WEBHOOK_ENDPOINT_IN_FLIGHT_MAX,
       fan_out_batch_size: 1000,
       timeout_ms: config.WEBHOOK_TIMEOUT_MS,
       attempts_max: config.WEBHOOK_ATTEMPTS_MAX,

@@ -1,7 +1,7 @@
 // The SQL of webhooks, in one place: endpoints, the fan-out of outbox events into deliveries, the
 // claim of due deliveries (FOR UPDATE SKIP LOCKED on PostgreSQL, so any number of workers can run)
 // and the fenced record of each attempt.
-import type { Kysely } from 'kysely';
+import type { ExpressionBuilder, Kysely } from 'kysely';
 import type { EventType } from '../core/types.ts';
 import { newId } from '../ids.ts';
 import type { DialectName } from '../store/migrations.ts';
@@ -19,6 +19,8 @@ export const DELIVERY_STATUS = {
   cancelled: 'cancelled',
 } as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUS)[keyof typeof DELIVERY_STATUS];
+
+type DeliveryRow = { d: Database['webhook_deliveries'] };
 
 const OPEN_STATUSES = [DELIVERY_STATUS.pending, DELIVERY_STATUS.sending];
 const CURSOR_NAME = 'webhooks';
@@ -255,22 +257,35 @@ export class WebhookStore {
     });
   }
 
+  /** Endpoints with a delivery due (their next attempt's time has come), at most `limit` of them. */
+  async dueEndpoints(now_ms: number, limit: number): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('webhook_deliveries as d')
+      .select('d.endpoint_id')
+      .distinct()
+      .where((eb) => isDue(eb, now_ms))
+      .limit(limit)
+      .execute();
+    return rows.map((row) => row.endpoint_id);
+  }
+
   /**
-   * Claims up to `limit` due deliveries for one attempt each. A delivery is due when its time has
+   * Claims up to `limit` due deliveries (of one endpoint when `endpoint_id` is given) for one attempt each. A delivery is due when its time has
    * come and no earlier event of the same order is still open for the same endpoint (in order per
    * order); a `sending` claim that outlived its deadline (a worker died) is due again.
    */
-  async claimDue(limit: number, now_ms: number, claim_ms: number): Promise<ClaimedDelivery[]> {
+  async claimDue(
+    limit: number,
+    now_ms: number,
+    claim_ms: number,
+    endpoint_id?: string,
+  ): Promise<ClaimedDelivery[]> {
     return this.db.transaction().execute(async (trx) => {
       let due = trx
         .selectFrom('webhook_deliveries as d')
         .select('d.id')
-        .where((eb) =>
-          eb.or([
-            eb.and([eb('d.status', '=', DELIVERY_STATUS.pending), eb('d.next_attempt_at_ms', '<=', now_ms)]),
-            eb.and([eb('d.status', '=', DELIVERY_STATUS.sending), eb('d.claimed_until_ms', '<=', now_ms)]),
-          ]),
-        )
+        .where((eb) => isDue(eb, now_ms))
+        .$if(endpoint_id !== undefined, (q) => q.where('d.endpoint_id', '=', endpoint_id!))
         .where(({ not, exists, selectFrom }) =>
           not(
             exists(
@@ -497,4 +512,12 @@ function deliveryFromRow(row: WebhookDeliveriesTable): Delivery {
     created_at_ms: Number(row.created_at_ms),
     updated_at_ms: Number(row.updated_at_ms),
   };
+}
+
+/** Pending and its time has come, or claimed by a worker whose claim outlived its deadline. */
+function isDue(eb: ExpressionBuilder<DeliveryRow, 'd'>, now_ms: number) {
+  return eb.or([
+    eb.and([eb('d.status', '=', DELIVERY_STATUS.pending), eb('d.next_attempt_at_ms', '<=', now_ms)]),
+    eb.and([eb('d.status', '=', DELIVERY_STATUS.sending), eb('d.claimed_until_ms', '<=', now_ms)]),
+  ]);
 }
