@@ -175,7 +175,12 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         dashboardPlugin(),
         drainPlugin,
         async (instance) => {
-          await instance.register(webhookRoutes, { webhooks, clock, check_target });
+          await instance.register(webhookRoutes, {
+            webhooks,
+            clock,
+            check_target,
+            attempts_max: config.WEBHOOK_ATTEMPTS_MAX,
+          });
         },
         ...(options.plugins ?? []),
       ],
