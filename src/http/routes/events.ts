@@ -38,7 +38,9 @@ export const eventRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, { 
     async (request, reply) => {
       const budget = events.open();
       if (!budget)
-        throw new StockholdError('overloaded', 'too many event subscribers', { retry_after_seconds: 5 });
+        throw new StockholdError('overloaded', 'too many event subscribers, or bytes waiting for them', {
+          retry_after_seconds: 5,
+        });
       const resume_after = request.headers['last-event-id'];
       reply.hijack();
       const response = reply.raw;
