@@ -120,7 +120,7 @@ for (const dialect of DIALECTS) {
         '--database-url',
         url,
       ]);
-      expect(cli.stderr).toBe('');
+      expect(cli.stderr).toMatch(/^stockhold: using (SQLite file|PostgreSQL at) [^\n]+\n$/);
       expect(cli.code).toBe(0);
       expect(cli.stdout).toMatch(new RegExp(`^queued delivery ${failed!.id} \\(event \\d+, order.held\\)`));
       await eventually(
@@ -140,9 +140,12 @@ for (const dialect of DIALECTS) {
         '--database-url',
         url,
       ]);
-      expect(cli_done.code).toBe(2);
-      expect(cli_done.stderr).toBe(
-        `stockhold: webhook delivery ${failed!.id} is succeeded: only a failed delivery is redelivered\n`,
+      // Refused (exit 1): the command ran and the answer is no.
+      expect(cli_done.code).toBe(1);
+      expect(cli_done.stderr).toMatch(
+        new RegExp(
+          `\nstockhold: webhook delivery ${failed!.id} is succeeded: only a failed delivery is redelivered\n$`,
+        ),
       );
 
       // Every failed delivery of the endpoint at once, after another outage.
@@ -192,6 +195,6 @@ describe('stockhold webhooks redeliver, misused', () => {
       'sqlite::memory:',
     ]);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toBe('stockhold: webhook endpoint nope does not exist\n');
+    expect(unknown.stderr.split('\n').at(-2)).toBe('stockhold: webhook endpoint nope does not exist');
   });
 });
