@@ -144,7 +144,11 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     await store.close();
     throw new StartupError(security.refusal);
   }
-  const events = new EventHub(store);
+  const events = new EventHub(store, {
+    subscriber_buffer_bytes_max: config.EVENTS_SUBSCRIBER_BUFFER_BYTES_MAX,
+    buffer_bytes_max: config.EVENTS_BUFFER_BYTES_MAX,
+    stall_timeout_ms: config.EVENTS_STALL_TIMEOUT_MS,
+  });
   // Webhook targets: private, loopback and link-local addresses are refused (after DNS resolution)
   // unless WEBHOOK_ALLOW_PRIVATE_TARGETS; checked on registration and before every attempt.
   const allow_private = allowPrivateWebhookTargets(config);
@@ -171,7 +175,12 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         dashboardPlugin(),
         drainPlugin,
         async (instance) => {
-          await instance.register(webhookRoutes, { webhooks, clock, check_target });
+          await instance.register(webhookRoutes, {
+            webhooks,
+            clock,
+            check_target,
+            attempts_max: config.WEBHOOK_ATTEMPTS_MAX,
+          });
         },
         ...(options.plugins ?? []),
       ],
@@ -187,6 +196,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     {
       poll_interval_ms: config.WEBHOOK_POLL_INTERVAL_MS,
       batch_size: config.WEBHOOK_BATCH_SIZE,
+      endpoint_in_flight_max: config.WEBHOOK_ENDPOINT_IN_FLIGHT_MAX,
       fan_out_batch_size: 1000,
       timeout_ms: config.WEBHOOK_TIMEOUT_MS,
       attempts_max: config.WEBHOOK_ATTEMPTS_MAX,

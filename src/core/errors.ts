@@ -16,6 +16,7 @@ export const ERROR_STATUS = {
   order_paid: 409,
   already_paid: 409,
   idempotency_key_in_use: 409,
+  delivery_not_failed: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   idempotency_key_reused: 422,
