@@ -218,6 +218,11 @@ export const ERROR_EXAMPLES: Record<ErrorCode, { when: string; message: string; 
     when: 'this Idempotency-Key was used with another request',
     message: 'this Idempotency-Key was used with another request; use a new key for a new request',
   },
+  delivery_not_failed: {
+    when: 'only a failed webhook delivery can be redelivered',
+    message: 'webhook delivery 0193a6f0 is pending: only a failed delivery is redelivered',
+    details: { delivery_id: '0193a6f0', status: 'pending' },
+  },
   webhook_target_forbidden: {
     when: 'the webhook url resolves to a private or loopback address',
     message: 'url: 10.0.0.5 is a private address',

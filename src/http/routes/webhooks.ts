@@ -323,7 +323,10 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
         summary:
           'Redeliver a failed delivery: one more attempt, now; repeating it while that attempt is queued changes nothing',
         params: DeliveryParams,
-        response: { 202: DeliverySchema, ...errorResponses('not_found', 'delivery_not_failed') },
+        response: {
+          202: described(DeliverySchema, 'Queued: the delivery, with one more attempt due now'),
+          ...errorResponses('not_found', 'delivery_not_failed'),
+        },
       },
     },
     async (request, reply) => {
@@ -360,11 +363,16 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
         params: Params,
         body: Type.Optional(RedeliverBody),
         response: {
-          202: Type.Object({
-            redelivered: Type.Integer({
-              description: 'deliveries queued; fewer than limit means none is left',
+          202: described(
+            Type.Object({
+              redelivered: Type.Integer({
+                minimum: 0,
+                maximum: REDELIVER_BATCH_MAX,
+                description: 'deliveries queued; fewer than limit means none is left',
+              }),
             }),
-          }),
+            'Queued: how many failed deliveries get one more attempt now',
+          ),
           ...errorResponses('not_found'),
         },
       },
