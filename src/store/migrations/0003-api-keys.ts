@@ -1,5 +1,4 @@
-// Migrations 0003_api_keys (the API keys table, hashes only, and the key that created each order)
-// and 0005_api_key_last_used.
+// Migration 0003_api_keys: the API keys table (hashes only), and the key that created each order.
 import { type Kysely, type Migration, sql } from 'kysely';
 
 export const apiKeysMigration: Migration = {
@@ -17,12 +16,5 @@ export const apiKeysMigration: Migration = {
       .addColumn('revoked_at_ms', 'bigint')
       .execute();
     await db.schema.alterTable('orders').addColumn('api_key_id', 'text').execute();
-  },
-};
-
-export const apiKeyLastUsedMigration: Migration = {
-  async up(db: Kysely<unknown>) {
-    // When a server last accepted the key (to the minute: KeyVerifier writes it once a minute).
-    await db.schema.alterTable('api_keys').addColumn('last_used_at_ms', 'bigint').execute();
   },
 };
