@@ -1,11 +1,14 @@
 // The migrations do not drift: a database migrated to the latest schema in one go and one brought up
 // a release at a time from the first (holding the first release's rows) end with the same schema, on
-// SQLite and PostgreSQL; and the migrations keep the names that databases in the field have recorded.
+// SQLite and PostgreSQL; the migrations keep the names that databases in the field have recorded; and
+// a shipped migration still runs the statements it always ran (both paths run the same code, so only
+// that catches an edit to one).
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, type LogEvent, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -27,6 +30,29 @@ const FIELD_MIGRATION_NAMES = [
   '0004_ledger_by_order',
   '0005_api_key_last_used',
 ];
+
+// What each shipped migration runs, per dialect: the SHA-256 (first 16 hex digits) of its statements,
+// one a line. A shipped migration is never edited (databases in the field ran the old one), so a
+// change here is a mistake, unless a Kysely upgrade changed how the same schema is written: then
+// check the drift test still passes and update the fingerprint in that commit. A new migration adds
+// its line.
+const FIELD_FINGERPRINTS: Record<DialectName, Record<string, string>> = {
+  sqlite: {
+    '0001_initial': '5f741ed573e4c54d',
+    '0002_webhooks': 'f2ae8aaaefd66a45',
+    '0003_api_keys': '2142a275937d59ef',
+    '0004_ledger_by_order': '48b998d9f1f95a2c',
+    '0005_api_key_last_used': 'd46d8366c27b1a42',
+  },
+  postgres: {
+    // Differs from SQLite's in the outbox's generated key only.
+    '0001_initial': 'e83bd584b7b7955e',
+    '0002_webhooks': 'f2ae8aaaefd66a45',
+    '0003_api_keys': '2142a275937d59ef',
+    '0004_ledger_by_order': '48b998d9f1f95a2c',
+    '0005_api_key_last_used': 'd46d8366c27b1a42',
+  },
+};
 
 const TABLES_OF_LATEST = [
   'api_keys',
@@ -56,15 +82,20 @@ interface EmptyDatabase {
   dispose(): Promise<void>;
 }
 
-async function openEmptyDatabase(dialect: DialectName, directory: string): Promise<EmptyDatabase> {
+async function openEmptyDatabase(
+  dialect: DialectName,
+  directory: string,
+  log: (event: LogEvent) => void = () => {},
+): Promise<EmptyDatabase> {
   if (dialect === 'sqlite') {
     const path = join(directory, `${Math.random().toString(36).slice(2, 10)}.db`);
-    const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database: new Database(path) }) });
+    const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database: new Database(path) }), log });
     return { db, dispose: () => db.destroy() };
   }
   const database = await createTestDatabase('stockhold_drift');
   const db = new Kysely<unknown>({
     dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: database.url, max: 2 }) }),
+    log,
   });
   return {
     db,
@@ -193,8 +224,8 @@ for (const dialect of DIALECTS) {
   describe(`migrations on ${dialect}`, () => {
     let directory: string;
     const opened: EmptyDatabase[] = [];
-    const open = async () => {
-      const database = await openEmptyDatabase(dialect, directory);
+    const open = async (log?: (event: LogEvent) => void) => {
+      const database = await openEmptyDatabase(dialect, directory, log);
       opened.push(database);
       return database.db;
     };
@@ -215,6 +246,33 @@ for (const dialect of DIALECTS) {
         db,
       );
       expect(recorded.rows.map((row) => row.name)).toEqual(FIELD_MIGRATION_NAMES);
+    });
+
+    it('runs exactly the statements each shipped migration has always run', async () => {
+      const statements: string[] = [];
+      const db = await open((event) => {
+        if (event.level === 'query') {
+          statements.push(`${event.query.sql} ${JSON.stringify(event.query.parameters)}`);
+        }
+      });
+      // Each migration's own `up`, in order, on an empty database: only its statements are logged.
+      const ran: Record<string, string[]> = {};
+      for (const { name, migration } of await createMigrator(db, dialect).getMigrations()) {
+        const before = statements.length;
+        await migration.up(db);
+        ran[name] = statements.slice(before);
+      }
+      const fingerprints = Object.fromEntries(
+        Object.entries(ran).map(([name, lines]) => [
+          name,
+          createHash('sha256').update(lines.join('\n')).digest('hex').slice(0, 16),
+        ]),
+      );
+      const changed = Object.keys(fingerprints).filter(
+        (name) => fingerprints[name] !== FIELD_FINGERPRINTS[dialect][name],
+      );
+      const shown = changed.map((name) => `${name} now runs:\n${ran[name]!.join('\n')}`).join('\n\n');
+      expect(fingerprints, shown).toEqual(FIELD_FINGERPRINTS[dialect]);
     });
 
     it('builds the same schema in one go as step by step from the first release, its rows kept', async () => {
