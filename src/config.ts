@@ -3,8 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { type Static, Type } from 'typebox';
 import { Value } from 'typebox/value';
+import { ApiKeysConfigError, parseEnvironmentKeys } from './core/api-keys.ts';
 import { LIMITS } from './core/limits.ts';
-import { ApiKeysConfigError, parseEnvironmentKeys } from './security/api-keys.ts';
 
 const Integer = (minimum: number, maximum: number, default_value: number) =>
   Type.Integer({ minimum, maximum, default: default_value });

@@ -1,7 +1,6 @@
 // Who may call a route. Every route declares `config: { access }`; the access-control plugin
 // (issue 10) enforces it, and a test fails for any route registered without a rule.
-export const API_SCOPES = ['admin', 'checkout', 'read'] as const;
-export type ApiScope = (typeof API_SCOPES)[number];
+import type { ApiKeyPrincipal, ApiScope } from '../core/api-keys.ts';
 
 /**
  * `public`: anyone (liveness, readiness, the OpenAPI document).
@@ -9,13 +8,6 @@ export type ApiScope = (typeof API_SCOPES)[number];
  * `own_orders`: a `checkout` key is limited to the orders it created (enforced by the handler).
  */
 export type AccessRule = 'public' | { scopes: readonly ApiScope[]; own_orders?: boolean };
-
-/** The caller a request was authenticated as (set by the access-control plugin, src/security). */
-export interface ApiKeyPrincipal {
-  id: string;
-  name: string;
-  scope: ApiScope;
-}
 
 declare module 'fastify' {
   interface FastifyContextConfig {

@@ -2,8 +2,9 @@
 // `Authorization: Bearer <key>`; scopes, own orders, open mode on loopback, and rate limits.
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ApiKeyPrincipal } from '../core/api-keys.ts';
 import { StockholdError } from '../core/errors.ts';
-import type { AccessRule, ApiKeyPrincipal } from '../http/access.ts';
+import type { AccessRule } from '../http/access.ts';
 import { idempotencyOf } from '../http/idempotency.ts';
 import type { Idempotency, Store } from '../store/store.ts';
 import { bearerKey } from './api-keys.ts';

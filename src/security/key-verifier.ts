@@ -2,11 +2,12 @@
 // cache: every server process sees a new or revoked key within `cache_ttl_ms` (1 s by default).
 // It also remembers when each database key was last accepted, for the server to write to the
 // table now and then (flushLastUse): a write per request would cost more than the request.
+
+import { type ApiKeyPrincipal, hashApiKey } from '../core/api-keys.ts';
 import type { Clock } from '../core/clock.ts';
 import { StockholdError } from '../core/errors.ts';
-import type { ApiKeyPrincipal } from '../http/access.ts';
+import type { ApiKeyRepository } from '../store/api-key-repository.ts';
 import { isStorageUnavailable, storageUnavailableError } from '../store/storage-faults.ts';
-import { type ApiKeyRepository, hashApiKey } from './api-keys.ts';
 
 /** Entries kept at most; the oldest is dropped first. Unknown keys are cached too (no DB flood). */
 export const KEY_CACHE_ENTRIES_MAX = 10_000;

@@ -3,11 +3,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
+import { parseEnvironmentKeys } from '../core/api-keys.ts';
 import type { Clock } from '../core/clock.ts';
 import { isStoredReplay } from '../http/idempotency.ts';
+import { ApiKeyRepository } from '../store/api-key-repository.ts';
 import type { KyselyStore } from '../store/kysely-store.ts';
 import { accessControl } from './access-control.ts';
-import { ApiKeyRepository, parseEnvironmentKeys } from './api-keys.ts';
 import { securityHeaders } from './hardening.ts';
 import { KeyVerifier } from './key-verifier.ts';
 import { isLoopbackName } from './loopback.ts';

@@ -2,7 +2,7 @@
 // by prefix; the database holds only the hash.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { expect, it } from 'vitest';
-import { hashApiKey } from '../../src/security/api-keys.ts';
+import { hashApiKey } from '../../src/core/api-keys.ts';
 import { runStockhold } from '../support/cli.ts';
 import { temporarySqliteUrl } from '../support/server.ts';
 

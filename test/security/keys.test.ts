@@ -2,7 +2,7 @@ import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { ManualClock } from '../../src/core/clock.ts';
-import { ApiKeyRepository } from '../../src/security/api-keys.ts';
+import { ApiKeyRepository } from '../../src/store/api-key-repository.ts';
 import { runStockhold } from '../support/cli.ts';
 import { startTestServer, type TestServer, temporarySqliteUrl } from '../support/server.ts';
 import { DIALECTS } from '../support/stores.ts';

@@ -3,8 +3,8 @@
 
 import { rmSync } from 'node:fs';
 import { loadConfig } from '../../src/config.ts';
-import type { ApiScope } from '../../src/http/access.ts';
-import { ApiKeyRepository } from '../../src/security/api-keys.ts';
+import type { ApiScope } from '../../src/core/api-keys.ts';
+import { ApiKeyRepository } from '../../src/store/api-key-repository.ts';
 import type { DialectName } from '../../src/store/migrations.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import { createTestDatabase } from '../support/postgres.ts';

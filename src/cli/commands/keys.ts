@@ -1,7 +1,7 @@
 // stockhold keys: create (the key is printed once), list (no secrets) and revoke API keys.
 import { type Command, Option } from 'commander';
-import { API_SCOPES } from '../../http/access.ts';
-import { ApiKeyRepository, isApiScope } from '../../security/api-keys.ts';
+import { API_SCOPES, isApiScope } from '../../core/api-keys.ts';
+import { ApiKeyRepository } from '../../store/api-key-repository.ts';
 import { CliError, type DatabaseOptions, openDatabase, run, withDatabaseOptions } from '../common.ts';
 
 /** Keys go only into an existing database: one made here by a typo would be one the server never reads. */
