@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { type Static, Type } from 'typebox';
 import { Value } from 'typebox/value';
 import { ApiKeysConfigError, parseEnvironmentKeys } from './core/api-keys.ts';
+import { ConfigError } from './core/config-error.ts';
 import { LIMITS } from './core/limits.ts';
 
 const Integer = (minimum: number, maximum: number, default_value: number) =>
@@ -81,12 +82,9 @@ export const ConfigSchema = Type.Object(
 
 export type Config = Static<typeof ConfigSchema>;
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
+// DATABASE_URL is parsed where the databases are opened; re-exported here, the one config module.
+export { type DatabaseLocation, databaseLocation } from './store/open-store.ts';
+export { ConfigError };
 
 const INTEGER_KEYS = new Set(
   Object.entries(ConfigSchema.properties)
@@ -146,30 +144,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, config_path = e
     }
   }
   return config as Config;
-}
-
-export type DatabaseLocation = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
-
-/** Reads DATABASE_URL; PGUSER/PGPASSWORD fill in a PostgreSQL URL that names no user or password. */
-export function databaseLocation(
-  config: Pick<Config, 'DATABASE_URL' | 'PGUSER' | 'PGPASSWORD'>,
-): DatabaseLocation {
-  const url = config.DATABASE_URL;
-  if (url.startsWith('sqlite:')) {
-    const path = url.slice('sqlite:'.length);
-    if (path === '')
-      throw new ConfigError('invalid configuration: DATABASE_URL: sqlite: needs a path or :memory:');
-    return { kind: 'sqlite', path };
-  }
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new ConfigError('invalid configuration: DATABASE_URL is not a valid postgres:// URL');
-  }
-  if (!parsed.username && config.PGUSER) parsed.username = encodeURIComponent(config.PGUSER);
-  if (!parsed.password && config.PGPASSWORD) parsed.password = encodeURIComponent(config.PGPASSWORD);
-  return { kind: 'postgres', url: parsed.toString() };
 }
 
 /** The URL with its password replaced, for logs and messages. */

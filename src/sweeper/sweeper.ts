@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
 import { LIMITS } from '../core/limits.ts';
+import type { RetentionPurge } from '../core/retention.ts';
 import { isStorageUnavailable, OutageEpisodes } from '../store/storage-faults.ts';
 import type { Store } from '../store/store.ts';
 
@@ -16,14 +17,6 @@ export interface SweeperOptions {
   batches_per_tick_max: number;
   /** How often the retention purges run. */
   purge_interval_ms: number;
-}
-
-/** Something kept for a while and then forgotten. */
-export interface RetentionPurge {
-  /** What it forgets, for the log line and the counts. */
-  readonly what: string;
-  /** Forgets a bounded amount of what is past its retention at `now_ms`; returns how many rows. */
-  purge(now_ms: number): Promise<number>;
 }
 
 export type SweepObserver = (released_orders: number, duration_ms: number) => void;

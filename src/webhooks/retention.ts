@@ -1,6 +1,6 @@
 // How long webhook deliveries and outbox events are kept, and their purges, which the sweeper runs
 // in every server process, whether or not that process delivers webhooks.
-import type { RetentionPurge } from '../sweeper/sweeper.ts';
+import type { RetentionPurge } from '../core/retention.ts';
 import type { WebhookStore } from './webhook-store.ts';
 
 /** Finished deliveries are kept this long for the deliveries API, then forgotten. */
