@@ -127,16 +127,8 @@ export async function checkPostgres(url: string, { create = false } = {}): Promi
 }
 
 async function connectOnce(url: string, statement = 'select 1'): Promise<void> {
-  const { default: pg } = await import('pg');
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
-  // A connection that breaks later is reported by the query below, not as an unhandled 'error'.
-  client.on('error', () => {});
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
+  const { connectOnce: connect } = await import('../store/postgres/connect-once.ts');
+  await connect(url, statement, CONNECT_TIMEOUT_MS);
 }
 
 /** An error's message; a refused connection to a name with several addresses has none, only a code. */
