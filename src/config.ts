@@ -36,6 +36,15 @@ export const ConfigSchema = Type.Object(
     SHUTDOWN_TIMEOUT_MS: Integer(100, 600_000, 10_000),
     /** After SIGTERM: serve on (answers say Connection: close, /readyz says not ready) this long, then close. */
     SHUTDOWN_DRAIN_MS: Integer(0, 600_000, 1000),
+    /**
+     * A client has this long to send a request's headers (a connection that sends nothing counts);
+     * then it is answered 408 and closed. At most the 30 s a whole request gets.
+     */
+    HEADERS_TIMEOUT_MS: Integer(100, 30_000, 30_000),
+    /** An idle keep-alive connection is closed after this; above load balancers' usual 60 s. */
+    KEEP_ALIVE_TIMEOUT_MS: Integer(100, 600_000, 72_000),
+    /** Open connections at most; past it a new connection is closed at once, before any request. */
+    CONNECTIONS_MAX: Integer(1, 1_000_000, 10_000),
     /** Run the webhook delivery worker in this process (`off` for processes that only serve). */
     WEBHOOKS_WORKER: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on' }),
     WEBHOOK_POLL_INTERVAL_MS: Integer(10, 60_000, 500),
@@ -51,6 +60,8 @@ export const ConfigSchema = Type.Object(
     RATE_LIMIT_PER_KEY_PER_SECOND: Integer(1, 10_000_000, 50_000),
     /** Checkouts per customer_id per minute; 0 turns the limit off. */
     RATE_LIMIT_PER_CUSTOMER_PER_MINUTE: Integer(0, 1_000_000, 10),
+    /** Requests with an unknown or revoked key per client address per minute; past it, 429. */
+    RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: Integer(1, 1_000_000, 100),
     /** Default: true only when HOST is loopback (see src/security/webhook-targets.ts). */
     WEBHOOK_ALLOW_PRIVATE_TARGETS: Type.Optional(
       Type.Union([Type.Boolean(), Type.Literal('true'), Type.Literal('false')]),

@@ -23,6 +23,43 @@ import { type TargetCheck, WebhookWorker } from './webhooks/worker.ts';
 
 /** How often each process writes when API keys were last accepted (and once more as it stops). */
 const KEY_LAST_USE_INTERVAL_MS = 60_000;
+/** Longest gap between Node's sweeps for connections past their headers or request timeout. */
+const CONNECTIONS_CHECK_INTERVAL_MS_MAX = 1000;
+/** Connections refused at the cap are logged at most this often, with their count. */
+const DROPPED_LOG_INTERVAL_MS = 10_000;
+
+/**
+ * Timeouts and the connection cap on the HTTP server. Node closes a connection past its headers
+ * timeout only when it sweeps, every 30 s by default: a slow-header connection lived up to a minute,
+ * so thousands of them held file descriptors. Swept every second (or at half a short timeout), it
+ * is closed within about a second of its timeout. Past CONNECTIONS_MAX, Node closes each new
+ * connection as it is accepted, before it can send anything: connections already open are served.
+ */
+function limitConnections(app: FastifyInstance, config: Config, logger: Logger): void {
+  const server = app.server;
+  server.headersTimeout = config.HEADERS_TIMEOUT_MS;
+  // A property of every http.Server (read when it starts listening) that @types/node only declares
+  // as a createServer option.
+  (server as { connectionsCheckingInterval?: number }).connectionsCheckingInterval = Math.min(
+    CONNECTIONS_CHECK_INTERVAL_MS_MAX,
+    Math.ceil(config.HEADERS_TIMEOUT_MS / 2),
+  );
+  server.keepAliveTimeout = config.KEEP_ALIVE_TIMEOUT_MS;
+  server.maxConnections = config.CONNECTIONS_MAX;
+  let dropped = 0;
+  let logged_at_ms = 0;
+  server.on('drop', () => {
+    dropped += 1;
+    const now_ms = Date.now();
+    if (now_ms - logged_at_ms < DROPPED_LOG_INTERVAL_MS) return;
+    logger.warn(
+      { connections_max: config.CONNECTIONS_MAX, dropped },
+      'connections refused: CONNECTIONS_MAX connections are open',
+    );
+    logged_at_ms = now_ms;
+    dropped = 0;
+  });
+}
 
 export interface ServerOptions {
   clock?: Clock;
@@ -171,6 +208,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     logger,
     webhookRetentionPurges(webhooks),
   );
+  limitConnections(app, config, logger);
   let url: string;
   try {
     // A flash sale opens thousands of connections at once: Node's default backlog (511) would drop

@@ -1,4 +1,5 @@
-// Serves the built dashboard (dist/dashboard, from `npm run build:dashboard`) at GET / and /assets/*.
+// Serves the built dashboard (dist/dashboard, from `npm run build:dashboard`) at GET / and /assets/*,
+// and its icon at /favicon.ico.
 // The page carries no data (it reads the API with the caller's key), so its shell is public.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +15,16 @@ const NOT_BUILT_HTML = `<!doctype html>
 The API is up: see <a href="/docs">/docs</a>.</p></body></html>
 `;
 
+// The tab icon: the three buckets as bars (available, on hold, sold). Inline, so it needs no build,
+// and served at /favicon.ico too, where browsers look for it unasked.
+const FAVICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">
+<rect width="16" height="16" rx="3" fill="#0d1117"/>
+<rect x="2" y="3" width="12" height="3" rx="1" fill="#3fb950"/>
+<rect x="2" y="7" width="7" height="3" rx="1" fill="#f5a623"/>
+<rect x="2" y="11" width="10" height="3" rx="1" fill="#388bfd"/>
+</svg>
+`;
+
 export function dashboardPlugin(directory: string = DASHBOARD_DIRECTORY) {
   return async (app: FastifyInstance): Promise<void> => {
     await app.register(async (child) => {
@@ -27,6 +38,10 @@ export function dashboardPlugin(directory: string = DASHBOARD_DIRECTORY) {
         }
         return reply.header('cache-control', 'no-cache').sendFile('index.html', { cacheControl: false });
       });
+      for (const path of ['/favicon.ico', '/favicon.svg'])
+        child.get(path, { config: { access: 'public' }, schema: { hide: true } }, async (_request, reply) =>
+          reply.type('image/svg+xml').header('cache-control', 'public, max-age=86400').send(FAVICON_SVG),
+        );
       child.get<{ Params: { '*': string } }>(
         '/assets/*',
         { config: { access: 'public' }, schema: { hide: true } },

@@ -4,7 +4,8 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { StockholdError } from '../core/errors.ts';
 import type { AccessRule, ApiKeyPrincipal } from '../http/access.ts';
-import type { Store } from '../store/store.ts';
+import { idempotencyOf } from '../http/idempotency.ts';
+import type { Idempotency, Store } from '../store/store.ts';
 import { bearerKey } from './api-keys.ts';
 import type { KeyVerifier } from './key-verifier.ts';
 import { isLoopbackName } from './loopback.ts';
@@ -18,6 +19,10 @@ export interface AccessControlOptions {
   rate_limit_per_key_per_second: number;
   /** 0 turns the per-customer limit off. */
   rate_limit_per_customer_per_minute: number;
+  /** Requests with an unknown or revoked key per client address per minute, before they get 429. */
+  rate_limit_auth_failures_per_minute: number;
+  /** Whether the database already holds the answer to this request (a replay, which does no work). */
+  isStoredReplay(idempotency: Idempotency): Promise<boolean>;
 }
 
 /** Routes limited per customer_id (the body's), on top of the per-key limit. */
@@ -66,6 +71,12 @@ function loopbackHost(hostname: string): boolean {
 
 export function accessControl(options: AccessControlOptions): (app: FastifyInstance) => Promise<void> {
   const { verifier, store } = options;
+  // A replay is answered from the stored answer and holds nothing more: it does not spend the
+  // customer's budget (one indexed read, only for requests that carry an Idempotency-Key).
+  const isReplay = async (request: FastifyRequest): Promise<boolean> => {
+    const idempotency = idempotencyOf(request);
+    return idempotency !== undefined && (await options.isStoredReplay(idempotency));
+  };
   return async (app) => {
     // A route without a rule is a start-up failure, so a new route can never be silently open.
     app.addHook('onRoute', (route) => {
@@ -83,10 +94,18 @@ export function accessControl(options: AccessControlOptions): (app: FastifyInsta
       timeWindow: 1000,
       keyGenerator: (request) => (request.api_key ? `key:${request.api_key.id}` : `ip:${request.ip}`),
     });
+    // Within the calling key: customer ids are each storefront's own, so storefront A's bot does not
+    // lock the same id out on storefront B.
     const per_customer = app.createRateLimit({
       max: options.rate_limit_per_customer_per_minute,
       timeWindow: 60_000,
-      keyGenerator: (request) => `customer:${(request.body as { customer_id?: string }).customer_id}`,
+      keyGenerator: (request) =>
+        `customer:${request.api_key?.id}:${(request.body as { customer_id?: string }).customer_id}`,
+    });
+    const auth_failures = app.createRateLimit({
+      max: options.rate_limit_auth_failures_per_minute,
+      timeWindow: 60_000,
+      keyGenerator: (request) => `auth-failure:${request.ip}`,
     });
 
     app.decorateRequest('api_key', null);
@@ -116,7 +135,14 @@ export function accessControl(options: AccessControlOptions): (app: FastifyInsta
         if (key === null)
           throw new StockholdError('unauthorized', 'send an API key: Authorization: Bearer <key>');
         const principal = await verifier.verify(key);
-        if (principal === null) throw new StockholdError('unauthorized', 'the API key is unknown or revoked');
+        if (principal === null) {
+          // Counted per address only when they fail: a valid key is served whatever its address
+          // did, so one bad client behind a shared proxy address does not lock out the others.
+          const failures = await auth_failures(request);
+          if (!failures.isAllowed && failures.isExceeded)
+            throw rateLimited('failed authentication per address', failures.ttlInSeconds);
+          throw new StockholdError('unauthorized', 'the API key is unknown or revoked');
+        }
         if (!allows(rule, principal)) {
           throw new StockholdError('forbidden', `a ${principal.scope} key may not call this route`);
         }
@@ -143,7 +169,8 @@ export function accessControl(options: AccessControlOptions): (app: FastifyInsta
       if (
         principal &&
         options.rate_limit_per_customer_per_minute > 0 &&
-        CUSTOMER_LIMITED_ROUTES.has(`${request.method} ${request.routeOptions.url}`)
+        CUSTOMER_LIMITED_ROUTES.has(`${request.method} ${request.routeOptions.url}`) &&
+        !(await isReplay(request))
       ) {
         const limit = await per_customer(request);
         if (!limit.isAllowed && limit.isExceeded) throw rateLimited('per customer', limit.ttlInSeconds);

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { Clock } from '../core/clock.ts';
+import { isStoredReplay } from '../http/idempotency.ts';
 import type { KyselyStore } from '../store/kysely-store.ts';
 import { accessControl } from './access-control.ts';
 import { ApiKeyRepository, parseEnvironmentKeys } from './api-keys.ts';
@@ -43,6 +44,8 @@ export async function securitySetup(
       open_allowed,
       rate_limit_per_key_per_second: config.RATE_LIMIT_PER_KEY_PER_SECOND,
       rate_limit_per_customer_per_minute: config.RATE_LIMIT_PER_CUSTOMER_PER_MINUTE,
+      rate_limit_auth_failures_per_minute: config.RATE_LIMIT_AUTH_FAILURES_PER_MINUTE,
+      isStoredReplay: (idempotency) => isStoredReplay(dependencies.store.read_database, idempotency),
     }),
     securityHeaders,
   ];

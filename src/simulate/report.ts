@@ -104,36 +104,65 @@ export function chartData(result: SimulationResult) {
   };
 }
 
+// One chart per strategy and hot SKU, each with its own y range: on one shared axis the legacy
+// counter's fall to -200 squeezed stockhold's 0..stock lines into a flat band. stockhold's axis runs
+// from 0 to the SKU's stock (its buckets never leave that range); legacy's fits its data, zero
+// included, so the oversell below zero stays in view. Each chart's drawn range goes into its
+// element's data-y-min / data-y-max (the browser test reads them).
 const CHART_SCRIPT = `
 const data = JSON.parse(document.getElementById('simulation-data').textContent);
-const width = () => Math.min(1100, document.body.clientWidth - 40);
 const clock = (s) => { const m = Math.floor(s / 60); return '00:' + String(m).padStart(2, '0') + ':' + String(s % 60).padStart(2, '0'); };
+const LINES = {
+  legacy: [
+    ['available', 'stock counter', { stroke: '#d62728', width: 2 }],
+    ['true_left', 'units really left', { stroke: '#7f1d1d', dash: [6, 4], width: 2 }],
+  ],
+  stockhold: [
+    ['available', 'available', { stroke: '#2ca02c', width: 2 }],
+    ['on_hold', 'on hold', { stroke: '#ff7f0e', dash: [4, 3], width: 1.5 }],
+  ],
+};
 for (const sku of data.skus) {
   const box = document.createElement('section');
-  box.innerHTML = '<h3>' + sku.sku + ' <small>(' + sku.stock + ' units at 00:00)</small></h3>';
+  box.className = 'sku-charts';
+  const title = document.createElement('h3');
+  title.textContent = sku.sku + ' ';
+  const note = document.createElement('small');
+  note.textContent = '(' + sku.stock + ' units at 00:00)';
+  title.appendChild(note);
+  box.appendChild(title);
+  const row = document.createElement('div');
+  row.className = 'chart-row';
+  box.appendChild(row);
   document.getElementById('charts').appendChild(box);
-  const legacy = sku.strategies.legacy, fixed = sku.strategies.stockhold;
-  const series = [{ label: 'time', value: (u, v) => v == null ? '' : clock(v) }];
-  const columns = [data.time_s];
-  if (legacy) {
-    series.push({ label: 'legacy: stock counter', stroke: '#d62728', width: 2 });
-    columns.push(legacy.available);
-    series.push({ label: 'legacy: units really left', stroke: '#7f1d1d', dash: [6, 4], width: 2 });
-    columns.push(legacy.true_left);
+  for (const strategy of Object.keys(LINES)) {
+    const lines = sku.strategies[strategy];
+    if (!lines) continue;
+    const chart = document.createElement('div');
+    chart.className = 'chart';
+    chart.dataset.sku = sku.sku;
+    chart.dataset.strategy = strategy;
+    row.appendChild(chart);
+    const series = [{ label: 'time', value: (u, v) => v == null ? '' : clock(v) }];
+    const columns = [data.time_s];
+    let low = 0, high = sku.stock;
+    for (const [key, label, style] of LINES[strategy]) {
+      series.push(Object.assign({ label: strategy + ': ' + label }, style));
+      columns.push(lines[key]);
+      for (const value of lines[key]) { if (value < low) low = value; if (value > high) high = value; }
+    }
+    series.push({ label: 'zero', stroke: '#888', width: 1, points: { show: false } });
+    columns.push(data.time_s.map(() => 0));
+    // stockhold's buckets stay within 0..stock, so low is 0 there; legacy's counter goes below.
+    const range = [low, Math.max(1, high)];
+    new uPlot({
+      width: Math.max(320, Math.min(540, (document.body.clientWidth - 60) / 2)), height: 280, series,
+      legend: { live: false },
+      scales: { x: { time: false }, y: { range: () => range } },
+      axes: [{ label: 'time after 00:00 (simulated)', values: (u, ticks) => ticks.map(clock) }, { label: 'units' }],
+      hooks: { ready: [(u) => { chart.dataset.yMin = String(u.scales.y.min); chart.dataset.yMax = String(u.scales.y.max); }] },
+    }, columns, chart);
   }
-  if (fixed) {
-    series.push({ label: 'stockhold: available', stroke: '#2ca02c', width: 2 });
-    columns.push(fixed.available);
-    series.push({ label: 'stockhold: on hold', stroke: '#ff7f0e', dash: [4, 3], width: 1.5 });
-    columns.push(fixed.on_hold);
-  }
-  series.push({ label: 'zero', stroke: '#888', width: 1, points: { show: false } });
-  columns.push(data.time_s.map(() => 0));
-  new uPlot({
-    width: width(), height: 300, series,
-    scales: { x: { time: false } },
-    axes: [{ label: 'time after 00:00 (simulated)', values: (u, ticks) => ticks.map(clock) }, { label: 'units' }],
-  }, columns, box);
 }
 `;
 
@@ -161,9 +190,11 @@ export function renderHtml(result: SimulationResult): string {
   const parameters = Object.entries(result.parameters)
     .map(([key, value]) => `<tr><th>${escapeHtml(key)}</th><td>${escapeHtml(String(value))}</td></tr>`)
     .join('\n');
-  const locations = result.runs
-    .map((run) => `<li><b>${run.strategy}</b>: ${escapeHtml(run.location)}</li>`)
-    .join('');
+  // Where the databases were, in general terms: their paths were temporary, gone when the report is read.
+  const databases =
+    result.database === 'sqlite'
+      ? 'Each strategy ran on a new SQLite file of its own, in a temporary directory removed after the run.'
+      : 'Each strategy ran in a new schema of its own in the PostgreSQL database given, dropped after the run.';
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -180,6 +211,7 @@ th { text-align: left; font-weight: normal; background: #fafafa; }
 thead th { font-weight: bold; }
 small { color: #666; font-weight: normal; }
 code { background: #f3f3f3; padding: 0 3px; }
+.chart-row { display: flex; flex-wrap: wrap; gap: 20px; }
 </style>
 </head>
 <body>
@@ -191,7 +223,7 @@ value in the application and writes it back (read-modify-write, no lock). <b>sto
 real service, driven over its HTTP API: checkout holds the stock until a payment deadline,
 payment sells it, cancel and expiry return it.</p>
 <p>${escapeHtml(formatParameters(result.parameters, result.database, result.concurrency))}</p>
-<ul>${locations}</ul>
+<p>${databases}</p>
 <h2>Results</h2>
 <table>
 <thead><tr>${header.map((cell) => `<th>${escapeHtml(cell)}</th>`).join('')}</tr></thead>
@@ -205,8 +237,9 @@ they were paid while it has every unit; the rest are the phone calls from Custom
 every unit it took money for (lost updates). The simulated clock moves in steps of one second;
 everything the script puts in the same second is sent concurrently.</small></p>
 <h2>Stock over time, per hot SKU</h2>
-<p><small>legacy: its stock counter and the units really left (stock minus units paid for; below
-zero is oversold). stockhold: available and on hold (available + on hold + sold = stock, always).</small></p>
+<p><small>Left, legacy: its stock counter and the units really left (stock minus units paid for;
+below zero is oversold). Right, stockhold: available and on hold (available + on hold + sold =
+stock, always). Each chart has its own scale: stockhold's runs from 0 to the SKU's stock.</small></p>
 <div id="charts"></div>
 <h2>Hot SKUs at the end</h2>
 <table>

@@ -8,7 +8,7 @@ import {
   type SelectQueryBuilder,
   sql,
 } from 'kysely';
-import { type AuditReport, auditSku, type SkuTotals } from '../core/audit.ts';
+import type { AuditReport } from '../core/audit.ts';
 import { assert, type ErrorBody, StockholdError } from '../core/errors.ts';
 import { LIMITS } from '../core/limits.ts';
 import {
@@ -20,12 +20,12 @@ import {
   type OrderState,
   type OrderStatus,
   type SkuState,
-  STOCK_CHANGING_KINDS,
 } from '../core/types.ts';
 import { validateCommand } from '../core/validate.ts';
 import type { OrderView, SkuView } from '../core/views.ts';
 import { type Decision, isPastDeadline, quantitiesBySku, Workspace } from '../core/workspace.ts';
 import { type BulkWrite, BulkWrites, type Columns, type ColumnType } from './bulk-writes.ts';
+import { auditBuckets, inSnapshot } from './ledger-audit.ts';
 import { type DialectName, migrateToLatest, pendingMigrationNames } from './migrations.ts';
 import type {
   Database,
@@ -302,6 +302,11 @@ export class KyselyStore implements Store {
     return this.db;
   }
 
+  /** Where reads go (SQLite's second connection): the audit reads its snapshot there. */
+  get read_database(): Kysely<Database> {
+    return this.read_db;
+  }
+
   poolStats(): PoolStats | null {
     return this.adapter.poolStats?.() ?? null;
   }
@@ -490,119 +495,9 @@ export class KyselyStore implements Store {
     return Number(row?.id ?? 0);
   }
 
-  async audit(): Promise<AuditReport> {
-    const db = this.read_db;
-    const skus = await db.selectFrom('skus').selectAll().execute();
-    const stock_changing = [...STOCK_CHANGING_KINDS];
-    const ledger = await db
-      .selectFrom('ledger')
-      .select((eb) => [
-        'sku',
-        sql<number>`sum(delta_available)`.as('available'),
-        sql<number>`sum(delta_on_hold)`.as('on_hold'),
-        sql<number>`sum(delta_sold)`.as('sold'),
-        eb.fn
-          .sum<number>(
-            eb
-              .case()
-              .when('kind', 'in', stock_changing)
-              .then(sql<number>`delta_available + delta_on_hold + delta_sold`)
-              .else(0)
-              .end(),
-          )
-          .as('stock_changes'),
-        eb.fn.countAll<number>().as('entries'),
-        eb.fn.max('seq').as('max_seq'),
-      ])
-      .groupBy('sku')
-      .execute();
-    const holds = await db
-      .selectFrom('holds')
-      .select(['sku', sql<number>`sum(quantity)`.as('quantity')])
-      .groupBy('sku')
-      .execute();
-    const by_status = await db
-      .selectFrom('order_lines as l')
-      .innerJoin('orders as o', 'o.id', 'l.order_id')
-      .select(['l.sku', 'o.status', sql<number>`sum(l.quantity)`.as('quantity')])
-      .where('o.status', 'in', [ORDER_STATUS.pending_payment, ORDER_STATUS.paid])
-      .groupBy(['l.sku', 'o.status'])
-      .execute();
-
-    const totals = new Map<string, SkuTotals>();
-    for (const row of skus) {
-      const sku = skuFromRow(row);
-      totals.set(sku.sku, {
-        sku: sku.sku,
-        available: sku.available,
-        on_hold: sku.on_hold,
-        sold: sku.sold,
-        version: sku.version,
-        ledger_available: 0,
-        ledger_on_hold: 0,
-        ledger_sold: 0,
-        ledger_stock_changes: 0,
-        ledger_entries: 0,
-        ledger_max_seq: 0,
-        holds: 0,
-        pending_quantity: 0,
-        paid_quantity: 0,
-      });
-    }
-    const problems: string[] = [];
-    const totalsOf = (sku: string, source: string): SkuTotals | undefined => {
-      const found = totals.get(sku);
-      if (!found) problems.push(`${sku}: ${source} names a sku that does not exist`);
-      return found;
-    };
-    let ledger_entries_checked = 0;
-    for (const row of ledger) {
-      const t = totalsOf(row.sku, 'the ledger');
-      ledger_entries_checked += Number(row.entries);
-      if (!t) continue;
-      t.ledger_available = Number(row.available);
-      t.ledger_on_hold = Number(row.on_hold);
-      t.ledger_sold = Number(row.sold);
-      t.ledger_stock_changes = Number(row.stock_changes);
-      t.ledger_entries = Number(row.entries);
-      t.ledger_max_seq = Number(row.max_seq);
-    }
-    for (const row of holds) {
-      const t = totalsOf(row.sku, 'a hold');
-      if (t) t.holds = Number(row.quantity);
-    }
-    for (const row of by_status) {
-      const t = totalsOf(row.sku, 'an order line');
-      if (!t) continue;
-      if (row.status === ORDER_STATUS.pending_payment) t.pending_quantity = Number(row.quantity);
-      else t.paid_quantity = Number(row.quantity);
-    }
-    for (const t of totals.values()) problems.push(...auditSku(t));
-
-    const stray_holds = await db
-      .selectFrom('holds as h')
-      .leftJoin('orders as o', 'o.id', 'h.order_id')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where((eb) => eb.or([eb('o.status', 'is', null), eb('o.status', '<>', ORDER_STATUS.pending_payment)]))
-      .executeTakeFirstOrThrow();
-    if (Number(stray_holds.n) > 0)
-      problems.push(`${stray_holds.n} hold rows belong to orders that are not pending`);
-    const unheld = await db
-      .selectFrom('orders as o')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('o.status', '=', ORDER_STATUS.pending_payment)
-      .where((eb) =>
-        eb.not(
-          eb.exists(eb.selectFrom('holds as h').select('h.order_id').whereRef('h.order_id', '=', 'o.id')),
-        ),
-      )
-      .executeTakeFirstOrThrow();
-    if (Number(unheld.n) > 0) problems.push(`${unheld.n} pending orders hold nothing`);
-    const orders = await db
-      .selectFrom('orders')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .executeTakeFirstOrThrow();
-    return { skus_checked: skus.length, orders_checked: Number(orders.n), ledger_entries_checked, problems };
+  /** The bucket audit, in one read-only snapshot (src/store/ledger-audit.ts). */
+  audit(): Promise<AuditReport> {
+    return inSnapshot(this.read_db, auditBuckets);
   }
 
   async checkReady(): Promise<void> {

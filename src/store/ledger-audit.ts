@@ -1,16 +1,200 @@
-// The deep half of `stockhold verify`: walks every SKU's ledger as a chain and checks every order
-// against its holds and its movements (stock moved exactly once). Reads in bounded pages.
-import type { Kysely } from 'kysely';
-import { auditOrder, type Buckets, LedgerChainCheck, type OrderAuditInput } from '../core/audit.ts';
-import { STOCK_CHANGING_KINDS } from '../core/types.ts';
-import type { Database, LedgerTable, OrdersTable } from './schema.ts';
-import type { Store } from './store.ts';
+// `stockhold verify` and store.audit(): every read happens inside one read-only snapshot (a read
+// transaction on SQLite, whose WAL gives a reader its own snapshot; REPEATABLE READ READ ONLY on
+// PostgreSQL), so checkouts committing meanwhile are never seen half-done as false problems. No table
+// is locked, and every read is a bounded page (SKUs in key ranges, ledger rows, orders), so a live
+// server's checkouts are not held up and memory stays bounded whatever the size of the database.
+import { type Kysely, sql } from 'kysely';
+import {
+  type AuditReport,
+  auditOrder,
+  auditSku,
+  type Buckets,
+  LedgerChainCheck,
+  type OrderAuditInput,
+  type SkuTotals,
+} from '../core/audit.ts';
+import { ORDER_STATUS, STOCK_CHANGING_KINDS } from '../core/types.ts';
+import type { KyselyStore } from './kysely-store.ts';
+import type { Database, LedgerTable, OrdersTable, SkusTable } from './schema.ts';
 
 /** Rows read per page: bounded memory whatever the size of the database. */
+const SKU_PAGE_ROWS = 500;
 const LEDGER_PAGE_ROWS = 5000;
 const ORDER_PAGE_ROWS = 500;
 /** A report that lists a million problems helps nobody: the count is kept, the text stops here. */
 const PROBLEMS_LISTED_MAX = 1000;
+
+/** A connection inside a read-only snapshot transaction. */
+type Snapshot = Kysely<Database>;
+
+/**
+ * Runs `work` in one read-only snapshot of `db`. SQLite ignores the isolation level and access mode:
+ * its deferred BEGIN in WAL mode reads one snapshot from the first statement to the end, beside the
+ * writer and without blocking it.
+ */
+export function inSnapshot<T>(db: Kysely<Database>, work: (snapshot: Snapshot) => Promise<T>): Promise<T> {
+  return db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute(work);
+}
+
+/**
+ * One page of SKUs and the key range it covers: above `after` (null: from the first) up to `last`
+ * inclusive (null on the last page: to the end, so rows naming a SKU past the last one are seen).
+ * Rows of other tables are matched to a page by range, in the database's own collation.
+ */
+interface SkuPage {
+  rows: SkusTable[];
+  after: string | null;
+  last: string | null;
+}
+
+async function forEachSkuPage(snapshot: Snapshot, visit: (page: SkuPage) => Promise<void>): Promise<void> {
+  let after: string | null = null;
+  // Each page starts strictly after the previous one's last SKU: the loop ends with the table.
+  for (;;) {
+    const from: string | null = after;
+    const rows: SkusTable[] = await snapshot
+      .selectFrom('skus')
+      .selectAll()
+      .$if(from !== null, (q) => q.where('sku', '>', from!))
+      .orderBy('sku')
+      .limit(SKU_PAGE_ROWS)
+      .execute();
+    const last_page = rows.length < SKU_PAGE_ROWS;
+    const last: string | null = last_page ? null : rows[rows.length - 1]!.sku;
+    await visit({ rows, after: from, last });
+    if (last === null) return;
+    after = last;
+  }
+}
+
+/** The bucket audit: recomputes every SKU from the ledger, the hold rows and the orders. */
+export async function auditBuckets(snapshot: Snapshot): Promise<AuditReport> {
+  const problems: string[] = [];
+  let skus_checked = 0;
+  let ledger_entries_checked = 0;
+  await forEachSkuPage(snapshot, async (page) => {
+    ledger_entries_checked += await auditSkuPage(snapshot, page, problems);
+    skus_checked += page.rows.length;
+  });
+
+  const stray_holds = await snapshot
+    .selectFrom('holds as h')
+    .leftJoin('orders as o', 'o.id', 'h.order_id')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where((eb) => eb.or([eb('o.status', 'is', null), eb('o.status', '<>', ORDER_STATUS.pending_payment)]))
+    .executeTakeFirstOrThrow();
+  if (Number(stray_holds.n) > 0)
+    problems.push(`${stray_holds.n} hold rows belong to orders that are not pending`);
+  const unheld = await snapshot
+    .selectFrom('orders as o')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('o.status', '=', ORDER_STATUS.pending_payment)
+    .where((eb) =>
+      eb.not(eb.exists(eb.selectFrom('holds as h').select('h.order_id').whereRef('h.order_id', '=', 'o.id'))),
+    )
+    .executeTakeFirstOrThrow();
+  if (Number(unheld.n) > 0) problems.push(`${unheld.n} pending orders hold nothing`);
+  const orders = await snapshot
+    .selectFrom('orders')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
+  return { skus_checked, orders_checked: Number(orders.n), ledger_entries_checked, problems };
+}
+
+/** Audits one page of SKUs; returns how many ledger entries its range holds. */
+async function auditSkuPage(snapshot: Snapshot, page: SkuPage, problems: string[]): Promise<number> {
+  const { after, last } = page;
+  const stock_changing = [...STOCK_CHANGING_KINDS];
+  const ledger = await snapshot
+    .selectFrom('ledger')
+    .select((eb) => [
+      'sku',
+      sql<number>`sum(delta_available)`.as('available'),
+      sql<number>`sum(delta_on_hold)`.as('on_hold'),
+      sql<number>`sum(delta_sold)`.as('sold'),
+      eb.fn
+        .sum<number>(
+          eb
+            .case()
+            .when('kind', 'in', stock_changing)
+            .then(sql<number>`delta_available + delta_on_hold + delta_sold`)
+            .else(0)
+            .end(),
+        )
+        .as('stock_changes'),
+      eb.fn.countAll<number>().as('entries'),
+      eb.fn.max('seq').as('max_seq'),
+    ])
+    .$if(after !== null, (q) => q.where('sku', '>', after!))
+    .$if(last !== null, (q) => q.where('sku', '<=', last!))
+    .groupBy('sku')
+    .execute();
+  const holds = await snapshot
+    .selectFrom('holds')
+    .select(['sku', sql<number>`sum(quantity)`.as('quantity')])
+    .$if(after !== null, (q) => q.where('sku', '>', after!))
+    .$if(last !== null, (q) => q.where('sku', '<=', last!))
+    .groupBy('sku')
+    .execute();
+  const by_status = await snapshot
+    .selectFrom('order_lines as l')
+    .innerJoin('orders as o', 'o.id', 'l.order_id')
+    .select(['l.sku', 'o.status', sql<number>`sum(l.quantity)`.as('quantity')])
+    .where('o.status', 'in', [ORDER_STATUS.pending_payment, ORDER_STATUS.paid])
+    .$if(after !== null, (q) => q.where('l.sku', '>', after!))
+    .$if(last !== null, (q) => q.where('l.sku', '<=', last!))
+    .groupBy(['l.sku', 'o.status'])
+    .execute();
+
+  const totals = new Map<string, SkuTotals>();
+  for (const row of page.rows) {
+    totals.set(row.sku, {
+      sku: row.sku,
+      available: Number(row.available),
+      on_hold: Number(row.on_hold),
+      sold: Number(row.sold),
+      version: Number(row.version),
+      ledger_available: 0,
+      ledger_on_hold: 0,
+      ledger_sold: 0,
+      ledger_stock_changes: 0,
+      ledger_entries: 0,
+      ledger_max_seq: 0,
+      holds: 0,
+      pending_quantity: 0,
+      paid_quantity: 0,
+    });
+  }
+  const totalsOf = (sku: string, source: string): SkuTotals | undefined => {
+    const found = totals.get(sku);
+    if (!found) problems.push(`${sku}: ${source} names a sku that does not exist`);
+    return found;
+  };
+  let ledger_entries = 0;
+  for (const row of ledger) {
+    const t = totalsOf(row.sku, 'the ledger');
+    ledger_entries += Number(row.entries);
+    if (!t) continue;
+    t.ledger_available = Number(row.available);
+    t.ledger_on_hold = Number(row.on_hold);
+    t.ledger_sold = Number(row.sold);
+    t.ledger_stock_changes = Number(row.stock_changes);
+    t.ledger_entries = Number(row.entries);
+    t.ledger_max_seq = Number(row.max_seq);
+  }
+  for (const row of holds) {
+    const t = totalsOf(row.sku, 'a hold');
+    if (t) t.holds = Number(row.quantity);
+  }
+  for (const row of by_status) {
+    const t = totalsOf(row.sku, 'an order line');
+    if (!t) continue;
+    if (row.status === ORDER_STATUS.pending_payment) t.pending_quantity = Number(row.quantity);
+    else t.paid_quantity = Number(row.quantity);
+  }
+  for (const t of totals.values()) problems.push(...auditSku(t));
+  return ledger_entries;
+}
 
 export interface DeepAuditReport {
   ledger_rows_walked: number;
@@ -19,7 +203,8 @@ export interface DeepAuditReport {
   problems_total: number;
 }
 
-export async function deepAudit(db: Kysely<Database>): Promise<DeepAuditReport> {
+/** The deep walk: every SKU's ledger as a chain, and every order against its holds and movements. */
+export async function deepAudit(snapshot: Snapshot): Promise<DeepAuditReport> {
   const report: DeepAuditReport = {
     ledger_rows_walked: 0,
     orders_walked: 0,
@@ -32,48 +217,44 @@ export async function deepAudit(db: Kysely<Database>): Promise<DeepAuditReport> 
       if (report.problems.length < PROBLEMS_LISTED_MAX) report.problems.push(problem);
     }
   };
-  await walkLedger(db, report, note);
-  await walkOrders(db, report, note);
+  await forEachSkuPage(snapshot, (page) => walkLedger(snapshot, page, report, note));
+  await walkOrders(snapshot, report, note);
   return report;
 }
 
-async function walkLedger(db: Kysely<Database>, report: DeepAuditReport, note: (p: string[]) => void) {
-  const skus = new Map(
-    (await db.selectFrom('skus').select(['sku', 'available', 'on_hold', 'sold', 'version']).execute()).map(
-      (row) => [row.sku, row],
-    ),
-  );
+/** Walks the ledger rows of one page's SKU range, in (sku, seq) order, one chain per SKU. */
+async function walkLedger(
+  snapshot: Snapshot,
+  page: SkuPage,
+  report: DeepAuditReport,
+  note: (p: string[]) => void,
+) {
+  const skus = new Map(page.rows.map((row) => [row.sku, row]));
   const finished = new Set<string>();
   let check = null as LedgerChainCheck | null;
   const finish = () => {
     if (!check) return;
     const row = skus.get(check.sku);
     if (row) {
-      note(
-        check.finish({
-          available: Number(row.available),
-          on_hold: Number(row.on_hold),
-          sold: Number(row.sold),
-          version: Number(row.version),
-        }),
-      );
+      note(check.finish(chainEndOf(row)));
     } else {
       note([...check.problems, `${check.sku}: the ledger names a sku that does not exist`]);
     }
     finished.add(check.sku);
   };
-  let after: { sku: string; seq: number } | null = null;
+  const { after, last } = page;
+  let cursor: { sku: string; seq: number } | null = null;
+  // Each page starts strictly after the previous one's last (sku, seq): the loop ends with the range.
   for (;;) {
-    const cursor: { sku: string; seq: number } | null = after;
-    const rows: LedgerTable[] = await db
+    const from: { sku: string; seq: number } | null = cursor;
+    const rows: LedgerTable[] = await snapshot
       .selectFrom('ledger')
       .selectAll()
-      .$if(cursor !== null, (q) =>
+      .$if(after !== null, (q) => q.where('sku', '>', after!))
+      .$if(last !== null, (q) => q.where('sku', '<=', last!))
+      .$if(from !== null, (q) =>
         q.where((eb) =>
-          eb.or([
-            eb('sku', '>', cursor!.sku),
-            eb.and([eb('sku', '=', cursor!.sku), eb('seq', '>', cursor!.seq)]),
-          ]),
+          eb.or([eb('sku', '>', from!.sku), eb.and([eb('sku', '=', from!.sku), eb('seq', '>', from!.seq)])]),
         ),
       )
       .orderBy('sku')
@@ -101,20 +282,31 @@ async function walkLedger(db: Kysely<Database>, report: DeepAuditReport, note: (
       report.ledger_rows_walked += 1;
     }
     if (rows.length < LEDGER_PAGE_ROWS) break;
-    const last = rows[rows.length - 1]!;
-    after = { sku: last.sku, seq: Number(last.seq) };
+    const last_row = rows[rows.length - 1]!;
+    cursor = { sku: last_row.sku, seq: Number(last_row.seq) };
   }
   finish();
   for (const [sku, row] of skus) {
-    if (!finished.has(sku)) note(new LedgerChainCheck(sku).finish({ ...row, version: Number(row.version) }));
+    if (finished.has(sku)) continue;
+    note(new LedgerChainCheck(sku).finish(chainEndOf(row)));
   }
 }
 
-async function walkOrders(db: Kysely<Database>, report: DeepAuditReport, note: (p: string[]) => void) {
+/** Where a SKU's ledger chain must end: its row's buckets and version. */
+function chainEndOf(row: SkusTable): Buckets & { version: number } {
+  return {
+    available: Number(row.available),
+    on_hold: Number(row.on_hold),
+    sold: Number(row.sold),
+    version: Number(row.version),
+  };
+}
+
+async function walkOrders(snapshot: Snapshot, report: DeepAuditReport, note: (p: string[]) => void) {
   let after_id: string | null = null;
   for (;;) {
     const cursor: string | null = after_id;
-    const orders: OrdersTable[] = await db
+    const orders: OrdersTable[] = await snapshot
       .selectFrom('orders')
       .selectAll()
       .$if(cursor !== null, (q) => q.where('id', '>', cursor!))
@@ -138,7 +330,7 @@ async function walkOrders(db: Kysely<Database>, report: DeepAuditReport, note: (
         movements: new Map(),
       });
     }
-    const lines = await db
+    const lines = await snapshot
       .selectFrom('order_lines')
       .select(['order_id', 'sku', 'quantity'])
       .where('order_id', 'in', ids)
@@ -147,14 +339,14 @@ async function walkOrders(db: Kysely<Database>, report: DeepAuditReport, note: (
       const quantities = inputs.get(line.order_id)!.quantities;
       quantities.set(line.sku, (quantities.get(line.sku) ?? 0) + Number(line.quantity));
     }
-    const holds = await db.selectFrom('holds').selectAll().where('order_id', 'in', ids).execute();
+    const holds = await snapshot.selectFrom('holds').selectAll().where('order_id', 'in', ids).execute();
     for (const hold of holds) {
       inputs.get(hold.order_id)!.holds.set(hold.sku, {
         quantity: Number(hold.quantity),
         expires_at_ms: Number(hold.expires_at_ms),
       });
     }
-    const movements = await db
+    const movements = await snapshot
       .selectFrom('ledger')
       .select((eb) => [
         'order_id',
@@ -185,7 +377,7 @@ async function walkOrders(db: Kysely<Database>, report: DeepAuditReport, note: (
     after_id = orders[orders.length - 1]!.id;
   }
   // Movements that name an order which does not exist: stock moved for nothing.
-  const orphans = await db
+  const orphans = await snapshot
     .selectFrom('ledger as l')
     .leftJoin('orders as o', 'o.id', 'l.order_id')
     .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -206,10 +398,12 @@ export interface VerifyReport {
   problems_total: number;
 }
 
-/** Everything `stockhold verify` checks: the store's bucket audit plus the deep walk above. */
-export async function verifyStore(store: Store & { database: Kysely<Database> }): Promise<VerifyReport> {
-  const audit = await store.audit();
-  const deep = await deepAudit(store.database);
+/** Everything `stockhold verify` checks, the bucket audit and the deep walk, in one snapshot. */
+export async function verifyStore(store: Pick<KyselyStore, 'read_database'>): Promise<VerifyReport> {
+  const { audit, deep } = await inSnapshot(store.read_database, async (snapshot) => ({
+    audit: await auditBuckets(snapshot),
+    deep: await deepAudit(snapshot),
+  }));
   const problems = [...audit.problems, ...deep.problems];
   return {
     ok: problems.length === 0,

@@ -1,7 +1,8 @@
-// The stockhold command as a user runs it: help, migrate, clear one-line failures, and `serve`
-// started without the node flag the server needs.
+// The stockhold command as a user runs it: help, version, migrate, clear one-line failures, and
+// `serve` started without the node flag the server needs.
 import { once } from 'node:events';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runStockhold, startServe } from '../support/cli.ts';
 import { temporarySqliteUrl } from '../support/server.ts';
@@ -17,15 +18,38 @@ describe('the stockhold command', () => {
     for (const command of ['serve', 'migrate', 'verify']) expect(stdout).toContain(command);
   });
 
-  it('migrates a new SQLite file, and verify finds it consistent', async () => {
+  it('prints its version with --version and -V', async () => {
+    const { version } = JSON.parse(readFileSync(join(import.meta.dirname, '../../package.json'), 'utf8'));
+    const [long, short] = await Promise.all([stockhold(['--version']), stockhold(['-V'])]);
+    expect(long).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+    expect(short).toEqual(long);
+  });
+
+  it('names each default once in help (commander adds "(default: x)" itself)', async () => {
+    const { code, stdout } = await stockhold(['simulate', '--help']);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/--concurrency <n> .*\(default: 200\)/s);
+    expect(stdout).toContain('(default: 1212)');
+    expect(stdout).not.toMatch(/\(default \d/);
+  });
+
+  it('migrate --create makes a new SQLite file and says so; verify then says which file it read', {
+    // Two CLI runs that open a database: seconds each on a busy machine.
+    timeout: 180_000,
+  }, async () => {
     const { url, directory } = temporarySqliteUrl();
     try {
-      const migrated = await stockhold(['migrate', '--database-url', url]);
+      const path = url.slice('sqlite:'.length);
+      const migrated = await stockhold(['migrate', '--create', '--database-url', url]);
       expect(migrated.code).toBe(0);
-      expect(migrated.stdout).toContain('migrated');
-      expect(existsSync(url.slice('sqlite:'.length))).toBe(true);
-      const verified = await stockhold(['verify', '--database-url', url]);
+      expect(migrated.stdout).toBe('stockhold: the sqlite database is migrated\n');
+      expect(migrated.stderr).toBe(`stockhold: created SQLite file ${path}\n`);
+      expect(existsSync(path)).toBe(true);
+      const verified = await stockhold(['verify', '--json', '--database-url', url]);
       expect(verified.code).toBe(0);
+      // stdout is the report alone: the database used goes to stderr.
+      expect(JSON.parse(verified.stdout)).toMatchObject({ ok: true, skus_checked: 0 });
+      expect(verified.stderr).toBe(`stockhold: using SQLite file ${path}\n`);
     } finally {
       rmSync(directory, { recursive: true, force: true });
     }
@@ -56,7 +80,10 @@ describe('the stockhold command', () => {
         const exited = once(serve.child, 'exit');
         serve.child.kill('SIGTERM');
         expect(await exited).toEqual([0, null]);
-        expect(serve.output.join('\n')).toContain('stockhold stopped');
+        // The listener closes before the last log line is written: wait for the line too.
+        await expect
+          .poll(() => serve.output.join('\n'), { timeout: 10_000, interval: 100 })
+          .toContain('stockhold stopped');
       } finally {
         rmSync(directory, { recursive: true, force: true });
       }
@@ -80,7 +107,10 @@ describe('the stockhold command', () => {
             },
           )
           .toBe('stopped');
-        expect(serve.output.join('\n')).toContain('stockhold stopped');
+        // The listener closes before the last log line is written: wait for the line too.
+        await expect
+          .poll(() => serve.output.join('\n'), { timeout: 10_000, interval: 100 })
+          .toContain('stockhold stopped');
       } finally {
         rmSync(directory, { recursive: true, force: true });
       }

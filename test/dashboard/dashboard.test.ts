@@ -231,6 +231,163 @@ describe('dashboard in Chromium', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
     }
   });
 
+  it('shows an empty state, one pending count, readable time labels, whole placeholders, an icon, and a SKU detail under its row', async () => {
+    const server = await startTestServer();
+    try {
+      const api = apiClient(server.url);
+      // The icon browsers ask for unasked, and the one the page links.
+      for (const path of ['/favicon.ico', '/favicon.svg']) {
+        const icon = await fetch(`${server.url}${path}`);
+        expect(icon.status, path).toBe(200);
+        expect(icon.headers.get('content-type'), path).toContain('image/svg+xml');
+        expect(await icon.text(), path).toContain('<svg');
+      }
+      for (let index = 0; index < 30; index++) {
+        const sku = `item-${String(index).padStart(2, '0')}`;
+        expect((await api.post('/v1/skus', { sku, available: 50 })).status).toBe(201);
+      }
+      const failed_responses: string[] = [];
+      const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+      page.on('response', (response) => {
+        if (response.status() >= 400) failed_responses.push(`${response.status()} ${response.url()}`);
+      });
+      const errors: string[] = [];
+      page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
+      await page.goto(server.url);
+      await page.waitForSelector('body[data-loaded="true"]');
+      await page.waitForSelector('#connection[data-status="live"]');
+
+      // No hold due: a sentence, not a numbered list holding "none".
+      await expect.poll(() => page.locator('#expiring-empty').isVisible(), PAGE_UPDATE).toBe(true);
+      expect(await page.locator('#expiring-empty').textContent()).toBe('No holds expire in the next minute.');
+      expect(await page.locator('#expiring').isHidden()).toBe(true);
+      expect(await page.locator('#expiring li').count()).toBe(0);
+
+      // Every placeholder fits its input (measured in the input's own font).
+      const cut = await page.locator('input[placeholder]').evaluateAll((inputs) =>
+        inputs.flatMap((node) => {
+          const input = node as HTMLInputElement;
+          if (!input.checkVisibility()) return []; // the key dialog's, while closed
+          const style = getComputedStyle(input);
+          const context = document.createElement('canvas').getContext('2d')!;
+          context.font = style.font;
+          const room =
+            input.clientWidth - Number.parseFloat(style.paddingLeft) - Number.parseFloat(style.paddingRight);
+          const needed = context.measureText(input.placeholder).width;
+          return needed > room
+            ? [`${input.placeholder}: ${needed.toFixed(0)} px in ${room.toFixed(0)} px`]
+            : [];
+        }),
+      );
+      expect(cut).toEqual([]);
+      expect(await page.locator('input[placeholder]').count()).toBeGreaterThanOrEqual(9);
+
+      // The time labels under the chart never run into each other, in a wide or a narrow column.
+      for (const width of [1440, 1000, 640]) {
+        await page.setViewportSize({ width, height: 900 });
+        await expect
+          .poll(
+            () =>
+              page.locator('#rate-chart').evaluate((node) => ({
+                width: Math.max(300, node.clientWidth),
+                drawn: JSON.parse(node.dataset.xLabels ?? '{}') as {
+                  width?: number;
+                  boxes?: { text: string; left: number; right: number }[];
+                },
+              })),
+            PAGE_UPDATE,
+          )
+          .toSatisfy(({ width, drawn }) => drawn.width === width && (drawn.boxes?.length ?? 0) >= 2);
+        const { boxes } = await page
+          .locator('#rate-chart')
+          .evaluate(
+            (node) =>
+              JSON.parse(node.dataset.xLabels!) as { boxes: { text: string; left: number; right: number }[] },
+          );
+        for (const [index, box] of boxes.entries()) {
+          expect(box.text, `at ${width} px`).toMatch(/^\d\d:\d\d:\d\d$/);
+          const next = boxes[index + 1];
+          if (next)
+            expect(
+              next.left - box.right,
+              `${box.text} and ${next.text} at ${width} px`,
+            ).toBeGreaterThanOrEqual(4);
+        }
+      }
+      await page.setViewportSize({ width: 1440, height: 900 });
+
+      // A SKU's detail opens right under its row, however far down the table; an order's in the side column.
+      const row = page.locator('#sku-rows tr[data-sku="item-24"]');
+      await row.click();
+      await expect.poll(() => page.locator('#detail h3').count(), PAGE_UPDATE).toBe(1);
+      const row_box = (await row.boundingBox())!;
+      const panel_box = (await page.locator('#detail-panel').boundingBox())!;
+      expect(panel_box.y - (row_box.y + row_box.height)).toBeGreaterThanOrEqual(0);
+      expect(panel_box.y - (row_box.y + row_box.height)).toBeLessThan(16);
+      expect(Math.abs(panel_box.x - row_box.x)).toBeLessThan(16);
+      expect(await page.locator('#detail-title').textContent()).toBe('SKU item-24');
+      await page.locator('#detail-close').click();
+      expect(await page.locator('#detail-panel').isHidden()).toBe(true);
+      expect(await page.locator('#sku-rows tr.detail-row').count()).toBe(0);
+
+      // A burst of holds: the header and the expiry panel show the same pending count in every frame.
+      await page.evaluate(() => {
+        const frames: { header: string; panel: string }[] = [];
+        const started_ms = performance.now();
+        const sampler = window as unknown as { samples: typeof frames; stop_sampling?: boolean };
+        sampler.samples = frames;
+        const sample = () => {
+          frames.push({
+            header: document.querySelector('.total-pending .value')?.textContent ?? '',
+            panel:
+              /([\d,]+) pending/.exec(document.getElementById('expiring-summary')?.textContent ?? '')?.[1] ??
+              '',
+          });
+          // Bounded: stops when told, or after 60 s of frames.
+          if (!sampler.stop_sampling && performance.now() - started_ms < 60_000)
+            requestAnimationFrame(sample);
+        };
+        requestAnimationFrame(sample);
+      });
+      const burst = 60;
+      const answers = await Promise.all(
+        Array.from({ length: burst }, (_, index) =>
+          api.post('/v1/orders', {
+            customer_id: `burst-${index}`,
+            lines: [{ sku: `item-${String(index % 30).padStart(2, '0')}`, quantity: 1 }],
+            hold_seconds: 45,
+          }),
+        ),
+      );
+      expect(answers.map((answer) => answer.status)).toEqual(Array(burst).fill(201));
+      await expect
+        .poll(() => page.locator('.total-pending .value').textContent(), PAGE_UPDATE)
+        .toBe(String(burst));
+      const samples = await page.evaluate(() => {
+        const sampler = window as unknown as {
+          samples: { header: string; panel: string }[];
+          stop_sampling?: boolean;
+        };
+        sampler.stop_sampling = true;
+        return sampler.samples;
+      });
+      expect(samples.filter((frame) => frame.header !== frame.panel)).toEqual([]);
+      expect(new Set(samples.map((frame) => frame.header)).size).toBeGreaterThan(1);
+      expect(await page.locator('#expiring li').count()).toBe(12);
+      expect(await page.locator('#expiring-empty').isHidden()).toBe(true);
+
+      mkdirSync(TEST_RESULTS_DIRECTORY, { recursive: true });
+      await row.click();
+      await expect.poll(() => page.locator('#detail h3').count(), PAGE_UPDATE).toBe(1);
+      await page.screenshot({ path: join(TEST_RESULTS_DIRECTORY, 'dashboard-details.png') });
+      expect(failed_responses).toEqual([]);
+      expect(errors).toEqual([]);
+      await page.close();
+    } finally {
+      await server.dispose();
+    }
+  });
+
   it('asks for an API key on 401, keeps it, and sends it as a Bearer token on every call and the stream', async () => {
     const server = await startTestServer();
     try {

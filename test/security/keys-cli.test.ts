@@ -11,6 +11,8 @@ const stockhold = (args: string[]) => runStockhold(args);
 it('creates a key shown once, lists it without the secret, and revokes it by prefix (three runs)', async () => {
   const { url, directory } = temporarySqliteUrl();
   try {
+    // keys refuses a database that does not exist (a key the server never reads): make it first.
+    expect((await stockhold(['migrate', '--create', '--database-url', url])).code).toBe(0);
     const created = await stockhold([
       'keys',
       'create',

@@ -1,17 +1,12 @@
-// API keys end to end: own orders between two storefront keys, revoked and new keys seen by every
-// server process on one database (SQLite file and PostgreSQL), and keys given in STOCKHOLD_API_KEYS.
-import { rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { ManualClock } from '../../src/core/clock.ts';
 import { ApiKeyRepository } from '../../src/security/api-keys.ts';
-import type { DialectName } from '../../src/store/migrations.ts';
 import { runStockhold } from '../support/cli.ts';
-import { createTestDatabase } from '../support/postgres.ts';
 import { startTestServer, type TestServer, temporarySqliteUrl } from '../support/server.ts';
 import { DIALECTS } from '../support/stores.ts';
-import { bearer, createTestKeys, probe, type TestKeys } from './support.ts';
+import { bearer, createTestKeys, onNewDatabase, probe, type TestKeys } from './support.ts';
 
 async function call(server: TestServer, method: string, path: string, key: string | null, body?: unknown) {
   const response = await fetch(`${server.url}${path}`, {
@@ -164,25 +159,6 @@ describe('keys given in STOCKHOLD_API_KEYS', () => {
 });
 
 /** Two server processes' worth of instances on one database, with one manual clock for the cache. */
-/** Runs `work` on a new database of the dialect (a SQLite file or a PostgreSQL database), removed after. */
-async function onNewDatabase(dialect: DialectName, work: (database_url: string) => Promise<void>) {
-  if (dialect === 'sqlite') {
-    const { url, directory } = temporarySqliteUrl();
-    try {
-      await work(url);
-    } finally {
-      rmSync(directory, { recursive: true, force: true });
-    }
-    return;
-  }
-  const database = await createTestDatabase();
-  try {
-    await work(database.url);
-  } finally {
-    await database.drop();
-  }
-}
-
 async function revocationOnTwoServers(database_url: string) {
   const keys = await createTestKeys(database_url);
   const clock = new ManualClock(Date.now());

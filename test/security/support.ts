@@ -1,10 +1,14 @@
 // Shared by the security tests: keys of every scope in a database, and a request that can stop
 // reading a stream (the event stream never ends).
 
+import { rmSync } from 'node:fs';
 import { loadConfig } from '../../src/config.ts';
 import type { ApiScope } from '../../src/http/access.ts';
 import { ApiKeyRepository } from '../../src/security/api-keys.ts';
+import type { DialectName } from '../../src/store/migrations.ts';
 import { openStore } from '../../src/store/open-store.ts';
+import { createTestDatabase } from '../support/postgres.ts';
+import { temporarySqliteUrl } from '../support/server.ts';
 
 export interface TestKeys {
   admin: string;
@@ -58,4 +62,23 @@ export async function probe(
   if (response.status >= 400) code = ((await response.json()) as { error: { code: string } }).error.code;
   controller.abort();
   return { status: response.status, code, headers: response.headers };
+}
+
+/** Runs `work` on a new database of the dialect (a SQLite file or a PostgreSQL database), removed after. */
+export async function onNewDatabase(dialect: DialectName, work: (database_url: string) => Promise<void>) {
+  if (dialect === 'sqlite') {
+    const { url, directory } = temporarySqliteUrl();
+    try {
+      await work(url);
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+    return;
+  }
+  const database = await createTestDatabase();
+  try {
+    await work(database.url);
+  } finally {
+    await database.drop();
+  }
 }

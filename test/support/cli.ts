@@ -4,6 +4,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
+import { expect } from 'vitest';
 import { START_NODE_FLAGS } from '../../bench/processes.ts';
 
 export const STOCKHOLD_BIN = join(import.meta.dirname, '../../bin/stockhold.mjs');
@@ -80,4 +81,14 @@ export function startServe(
       }
     });
   });
+}
+
+/** The command failed as a user should see it: `code`, stderr one line (returned), no stack trace. */
+export function expectOneLineFailure(result: CliResult, code = 2): string {
+  expect(result.code, result.stderr).toBe(code);
+  expect(result.stderr).not.toMatch(/\n\s+at /);
+  const lines = result.stderr.trimEnd().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^stockhold: /);
+  return lines[0]!;
 }

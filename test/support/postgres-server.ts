@@ -45,7 +45,8 @@ export interface EmbeddedServer {
 const START_TIMEOUT_MS = 120_000;
 const STOP_TIMEOUT_MS = 30_000;
 
-function freePort(): Promise<number> {
+/** A port nothing listens on now (the OS picks it; free again once this returns). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

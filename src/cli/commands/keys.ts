@@ -1,15 +1,15 @@
 // stockhold keys: create (the key is printed once), list (no secrets) and revoke API keys.
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { API_SCOPES } from '../../http/access.ts';
 import { ApiKeyRepository, isApiScope } from '../../security/api-keys.ts';
-import { openMigratedStore, StartupError } from '../../server.ts';
-import { configFrom, type DatabaseOptions, run, withDatabaseOptions } from '../common.ts';
+import { CliError, type DatabaseOptions, openDatabase, run, withDatabaseOptions } from '../common.ts';
 
+/** Keys go only into an existing database: one made here by a typo would be one the server never reads. */
 async function withRepository<T>(
   options: DatabaseOptions,
   work: (repository: ApiKeyRepository) => Promise<T>,
 ): Promise<T> {
-  const store = await openMigratedStore(configFrom(options));
+  const store = await openDatabase(options);
   try {
     return await work(new ApiKeyRepository(store.database));
   } finally {
@@ -23,17 +23,16 @@ export function registerKeys(program: Command): void {
   const keys = program.command('keys').description('manage API keys (create, list, revoke)');
 
   withDatabaseOptions(keys.command('create').description('create an API key and print it once'))
-    .requiredOption('--scope <scope>', `one of ${API_SCOPES.join(', ')}`)
+    .addOption(new Option('--scope <scope>', 'what the key may do').choices(API_SCOPES).makeOptionMandatory())
     .requiredOption('--name <name>', 'who or what uses the key, e.g. storefront or ops')
     .action((options: DatabaseOptions & { scope: string; name: string }) =>
       run(async () => {
-        if (!isApiScope(options.scope)) {
-          throw new StartupError(`--scope must be one of ${API_SCOPES.join(', ')}`);
-        }
         const scope = options.scope;
+        // commander refused any other value already (choices above).
+        if (!isApiScope(scope)) throw new Error(`unexpected scope ${scope}`);
         const { record, key } = await withRepository(options, (repository) =>
           repository.create({ scope, name: options.name, now_ms: Date.now() }).catch((error: Error) => {
-            throw new StartupError(`cannot create the key: ${error.message}`);
+            throw new CliError(`cannot create the key: ${error.message}`);
           }),
         );
         process.stdout.write(
@@ -73,7 +72,7 @@ export function registerKeys(program: Command): void {
     run(async () => {
       const record = await withRepository(options, (repository) =>
         repository.revoke(id_or_prefix, Date.now()).catch((error: Error) => {
-          throw new StartupError(error.message);
+          throw new CliError(error.message);
         }),
       );
       process.stdout.write(

@@ -1,7 +1,5 @@
 // stockhold serve: the HTTP server and the sweeper, until SIGTERM or SIGINT.
 import type { Command } from 'commander';
-import { createLogger } from '../../logger.ts';
-import { startServer } from '../../server.ts';
 import { configFrom, run, withDatabaseOptions } from '../common.ts';
 
 export function registerServe(program: Command): void {
@@ -10,7 +8,10 @@ export function registerServe(program: Command): void {
     .option('--host <host>', 'address to bind (HOST)')
     .action((options) =>
       run(async () => {
-        const config = configFrom(options);
+        // Loaded here, not at start-up: every other command would pay for the whole server.
+        const { createLogger } = await import('../../logger.ts');
+        const { startServer } = await import('../../server.ts');
+        const config = await configFrom(options);
         const logger = createLogger(config.LOG_LEVEL);
         const server = await startServer(config, { logger });
         let stopping = false;

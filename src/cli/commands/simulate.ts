@@ -6,8 +6,7 @@ import cliProgress from 'cli-progress';
 import { type Command, InvalidArgumentError } from 'commander';
 import { formatParameters, formatTable, renderHtml } from '../../simulate/report.ts';
 import { DEFAULT_PARAMETERS, type SimulationParameters, validateParameters } from '../../simulate/script.ts';
-import { CONCURRENCY_MAX, simulate } from '../../simulate/simulation.ts';
-import { run } from '../common.ts';
+import { checkPostgres, run } from '../common.ts';
 
 const integer = (value: string) => {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError('not a whole number');
@@ -42,14 +41,9 @@ export function registerSimulate(program: Command): void {
     .command('simulate')
     .description('replay a 12.12 flash sale against the legacy store and stockhold, side by side');
   for (const [flags, key, parse, help] of PARAMETER_OPTIONS)
-    command.option(flags, `${help} (default ${DEFAULT_PARAMETERS[key]})`, parse);
+    command.option(flags, help, parse, DEFAULT_PARAMETERS[key]);
   command
-    .option(
-      '--concurrency <n>',
-      'requests in flight at once, for both strategies (default 200)',
-      integer,
-      200,
-    )
+    .option('--concurrency <n>', 'requests in flight at once, for both strategies', integer, 200)
     .option(
       '--database-url <url>',
       'postgres://... to run both strategies in fresh schemas there (default: SQLite files in a temporary directory)',
@@ -59,10 +53,12 @@ export function registerSimulate(program: Command): void {
     .option('--no-progress', 'no progress bar')
     .action((options) =>
       run(async () => {
+        // Loaded here, not at start-up: it brings the whole server with it.
+        const { CONCURRENCY_MAX, simulate } = await import('../../simulate/simulation.ts');
         const parameters = { ...DEFAULT_PARAMETERS } as SimulationParameters;
         for (const [, key] of PARAMETER_OPTIONS) {
           const option = key.replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase());
-          if (options[option] !== undefined) parameters[key] = options[option];
+          parameters[key] = options[option];
         }
         const problems = validateParameters(parameters);
         if (options.concurrency < 1 || options.concurrency > CONCURRENCY_MAX)
@@ -73,6 +69,8 @@ export function registerSimulate(program: Command): void {
           process.stderr.write(`stockhold: invalid simulation: ${problems.join('; ')}\n`);
           return 2;
         }
+        // A wrong password or unknown database ends here in one line, before any output.
+        if (options.databaseUrl !== undefined) await checkPostgres(options.databaseUrl);
         process.stdout.write(
           `simulating ${formatParameters(parameters, options.databaseUrl ? 'postgres' : 'sqlite', options.concurrency)}\n`,
         );

@@ -1,9 +1,8 @@
 // stockhold verify: recompute every SKU from the ledger, holds and orders, walk every SKU's ledger as a
 // chain and every order's movements; print what differs and exit 1 on any difference.
 import type { Command } from 'commander';
-import { openMigratedStore } from '../../server.ts';
 import { verifyStore } from '../../store/ledger-audit.ts';
-import { configFrom, run, withDatabaseOptions } from '../common.ts';
+import { openDatabase, run, withDatabaseOptions } from '../common.ts';
 
 export function registerVerify(program: Command): void {
   withDatabaseOptions(
@@ -14,7 +13,7 @@ export function registerVerify(program: Command): void {
     .option('--json', 'print the report as JSON')
     .action((options) =>
       run(async () => {
-        const store = await openMigratedStore(configFrom(options));
+        const store = await openDatabase(options);
         try {
           const report = await verifyStore(store);
           if (options.json) {

@@ -71,8 +71,12 @@ const table = new SkuTable(
   () => renderTotals(),
 );
 let events_received = 0;
-// Pending orders change without a SKU row changing (the sweeper's reading of the clock): refresh anyway.
-setInterval(() => renderTotals(), 1000);
+// One tick draws the expiry panel and then the header from the same pending count; pending orders also
+// change without a SKU row changing (the sweeper's reading of the clock).
+setInterval(() => {
+  orders.render();
+  renderTotals();
+}, 1000);
 
 /** The header figures, built once and then only their text changes (this runs every frame). */
 const total_cells = new Map<string, HTMLElement>();
@@ -141,9 +145,21 @@ function onStatus(status: ConnectionStatus, detail: string): void {
 // ---- detail panel --------------------------------------------------------------------------
 const detail_panel = byId('detail-panel');
 const detail = byId('detail');
+// An order's detail opens in the side column under the orders; a SKU's under its own row.
+const detail_home = byId('detail-home');
 byId('detail-close').addEventListener('click', () => {
   detail_panel.hidden = true;
+  table.hideDetail();
 });
+function openDetail(title: string, sku: string | null): void {
+  if (sku === null) {
+    table.hideDetail();
+    detail_home.after(detail_panel);
+  } else table.showDetail(sku, detail_panel);
+  detail_panel.hidden = false;
+  byId('detail-title').textContent = title;
+  detail.replaceChildren(element('p', 'muted', 'loading…'));
+}
 
 function definitionList(pairs: [string, string][]): HTMLElement {
   const list = element('dl', 'facts');
@@ -180,9 +196,7 @@ function ledgerTable(entries: LedgerEntryView[], of: 'sku' | 'order'): HTMLEleme
 }
 
 async function showOrder(id: string): Promise<void> {
-  detail_panel.hidden = false;
-  byId('detail-title').textContent = `Order ${shortId(id)}`;
-  detail.replaceChildren(element('p', 'muted', 'loading…'));
+  openDetail(`Order ${shortId(id)}`, null);
   try {
     // The order's own movements, every SKU of it, from the server's index: scanning each SKU's
     // ledger here missed them on a SKU with more movements than the page could read.
@@ -218,9 +232,7 @@ async function showOrder(id: string): Promise<void> {
 }
 
 async function showSku(sku: string): Promise<void> {
-  detail_panel.hidden = false;
-  byId('detail-title').textContent = `SKU ${sku}`;
-  detail.replaceChildren(element('p', 'muted', 'loading…'));
+  openDetail(`SKU ${sku}`, sku);
   try {
     const view = await api<SkuView>('GET', `/v1/skus/${encodeURIComponent(sku)}`);
     table.upsertView(view);
@@ -366,6 +378,8 @@ async function start(): Promise<void> {
   } finally {
     for (const event of buffered ?? []) applyEvent(event);
     buffered = null;
+    orders.render();
+    renderTotals();
     document.body.dataset.loaded = 'true';
   }
   void pollStats();

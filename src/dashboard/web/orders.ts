@@ -26,6 +26,9 @@ export class OrdersView {
   private readonly recent_body = byId<HTMLTableSectionElement>('orders');
   private readonly expiring_list = byId<HTMLOListElement>('expiring');
   private readonly expiring_summary = byId('expiring-summary');
+  private readonly expiring_empty = byId('expiring-empty');
+  /** Pending orders as the expiry panel last showed them: the header shows this same figure. */
+  private shown_pending = 0;
 
   constructor(private readonly on_select: (order_id: string) => void) {
     const select = (event: Event) => {
@@ -34,14 +37,14 @@ export class OrdersView {
     };
     this.recent_body.addEventListener('click', select);
     this.expiring_list.addEventListener('click', select);
-    // Countdowns tick every second; the recent list is rebuilt only when orders changed: on the next
-    // frame (the one that draws the SKU rows the same events moved), or on the tick where frames are
-    // paused (a hidden tab). The expiring panel (up to PENDING_TRACKED_MAX holds) stays on the tick.
-    setInterval(() => this.render(), 1000);
   }
 
+  /**
+   * The pending count of the last render(), not the live one: the header reads it, so the header and
+   * the expiry panel show one snapshot even while events arrive between two ticks.
+   */
   get pending_count(): number {
-    return this.pending.size;
+    return this.shown_pending;
   }
 
   loadRecent(orders: OrderView[]): void {
@@ -109,6 +112,12 @@ export class OrdersView {
     for (const order of newest) this.recent.set(order.id, order);
   }
 
+  /**
+   * Countdowns tick every second (the caller's tick); the recent list is rebuilt only when orders
+   * changed: on the next frame (the one that draws the SKU rows the same events moved), or on the tick
+   * where frames are paused (a hidden tab). The expiring panel (up to PENDING_TRACKED_MAX holds) stays
+   * on the tick.
+   */
   render(): void {
     const now_ms = Date.now();
     this.renderExpiring(now_ms);
@@ -161,7 +170,8 @@ export class OrdersView {
     }
     soon.sort((a, b) => a.expires_ms - b.expires_ms);
     const partial = this.pending_partial ? ', partial' : '';
-    this.expiring_summary.textContent = `(${formatCount(soon.length)} orders, ${formatCount(soon_units)} units; ${formatCount(this.pending.size)} pending${overdue > 0 ? `; ${overdue} past deadline, awaiting the sweeper` : ''}${partial})`;
+    this.shown_pending = this.pending.size;
+    this.expiring_summary.textContent = `(${formatCount(soon.length)} orders, ${formatCount(soon_units)} units; ${formatCount(this.shown_pending)} pending${overdue > 0 ? `; ${overdue} past deadline, awaiting the sweeper` : ''}${partial})`;
     const fragment = document.createDocumentFragment();
     for (const hold of soon.slice(0, EXPIRING_SHOWN_MAX)) {
       const item = element('li');
@@ -173,7 +183,9 @@ export class OrdersView {
       );
       fragment.append(item);
     }
-    if (soon.length === 0) fragment.append(element('li', 'muted', 'none'));
+    // An empty-state line beside the list, not an item of it (a numbered list showed "1. none").
+    this.expiring_empty.hidden = soon.length > 0;
+    this.expiring_list.hidden = soon.length === 0;
     this.expiring_list.replaceChildren(fragment);
   }
 }

@@ -6,6 +6,14 @@ export const SERIES = ['checkouts', 'payments', 'expiries', 'cancels', 'refusals
 export type Series = (typeof SERIES)[number];
 
 const WINDOW_SECONDS = 120;
+/** The axes' font, set here so that the labels' widths can be measured with the same one. */
+const AXIS_FONT = '11px system-ui, sans-serif';
+/**
+ * Least room from one time label's centre to the next: wider than an "HH:MM:SS" label in
+ * AXIS_FONT plus a gap, so uPlot picks a tick step whose labels cannot touch at any width.
+ */
+const X_LABEL_SPACE_PX = 64;
+const timeLabel = uPlot.fmtDate('{HH}:{mm}:{ss}');
 const COLORS: Record<Series, string> = {
   checkouts: '#f5a623',
   payments: '#3fb950',
@@ -18,6 +26,9 @@ export class RateChart {
   /** Counts per whole second (unix seconds), kept for the window only. */
   private readonly buckets = new Map<number, Record<Series, number>>();
   private readonly plot: uPlot;
+  private readonly measure = document.createElement('canvas');
+  /** The x-axis ticks uPlot asked labels for last. */
+  private x_ticks: { second: number; text: string }[] = [];
 
   constructor() {
     const container = byId('rate-chart');
@@ -32,9 +43,31 @@ export class RateChart {
           y: { range: (_u, _min, max) => [0, Math.max(5, Math.ceil(max * 1.1))] },
         },
         axes: [
-          { stroke: '#8b949e', grid: { stroke: '#30363d' }, ticks: { stroke: '#30363d' } },
-          { stroke: '#8b949e', grid: { stroke: '#30363d' }, ticks: { stroke: '#30363d' }, size: 45 },
+          {
+            stroke: '#8b949e',
+            font: AXIS_FONT,
+            grid: { stroke: '#30363d' },
+            ticks: { stroke: '#30363d' },
+            // One row of local times: uPlot's default adds a second row of dates, which ran into each
+            // other in the side column.
+            space: X_LABEL_SPACE_PX,
+            values: (_u, splits) => {
+              this.x_ticks = splits.map((second) => ({
+                second,
+                text: timeLabel(new Date(second * 1000)),
+              }));
+              return this.x_ticks.map((tick) => tick.text);
+            },
+          },
+          {
+            stroke: '#8b949e',
+            font: AXIS_FONT,
+            grid: { stroke: '#30363d' },
+            ticks: { stroke: '#30363d' },
+            size: 45,
+          },
         ],
+        hooks: { draw: [(u) => this.describeLabels(u, container)] },
         series: [
           {},
           ...SERIES.map((name) => ({ label: name, stroke: COLORS[name], width: 2, points: { show: false } })),
@@ -47,6 +80,25 @@ export class RateChart {
       this.plot.setSize({ width: Math.max(300, container.clientWidth), height: 180 }),
     ).observe(container);
     setInterval(() => this.redraw(), 1000);
+  }
+
+  /**
+   * The x-axis labels are drawn in the canvas: their text and place (CSS pixels from the chart's left)
+   * go into an attribute too, for screen readers (aria-label) and for the browser test that checks
+   * they never overlap.
+   */
+  private describeLabels(u: uPlot, container: HTMLElement): void {
+    const context = this.measure.getContext('2d');
+    if (!context) return;
+    context.font = AXIS_FONT;
+    // uPlot centres each label on its tick; valToPos is in CSS pixels from the plot's left edge.
+    const boxes = this.x_ticks.map(({ second, text }) => {
+      const centre = u.valToPos(second, 'x');
+      const half = context.measureText(text).width / 2;
+      return { text, left: Math.round(centre - half), right: Math.round(centre + half) };
+    });
+    container.dataset.xLabels = JSON.stringify({ width: u.width, boxes });
+    container.setAttribute('aria-label', `per second, times ${boxes.map((box) => box.text).join(', ')}`);
   }
 
   count(series: Series, at_ms: number, amount = 1): void {

@@ -37,6 +37,8 @@ export class SkuTable {
   private last_sort_ms = 0;
   private frame_requested = false;
   private query = '';
+  /** A SKU's detail, shown in a row right under that SKU's row (wherever sorting moves it). */
+  private detail: { sku: string; node: HTMLTableRowElement } | null = null;
   private readonly body = byId<HTMLTableSectionElement>('sku-rows');
   private readonly count = byId('sku-count');
 
@@ -76,6 +78,21 @@ export class SkuTable {
       total.sold += row.sold;
     }
     return total;
+  }
+
+  /** Shows `content` in a row under `sku`'s row, in place of any other SKU's detail. */
+  showDetail(sku: string, content: HTMLElement): void {
+    const node = this.detail?.node ?? element('tr', 'detail-row');
+    const cell = element('td');
+    cell.append(content);
+    node.replaceChildren(cell);
+    this.detail = { sku, node };
+    this.layout();
+  }
+
+  hideDetail(): void {
+    this.detail?.node.remove();
+    this.detail = null;
   }
 
   /** A SKU read from the API or carried by a sku.* event; `activity` feeds the heat. */
@@ -190,9 +207,12 @@ export class SkuTable {
         this.createNode(row);
         this.fill(row);
       }
-      const node = row.node!;
-      if (node === cursor) cursor = node.nextElementSibling;
-      else this.body.insertBefore(node, cursor);
+      const nodes = [row.node!];
+      if (this.detail?.sku === row.sku) nodes.push(this.detail.node);
+      for (const node of nodes) {
+        if (node === cursor) cursor = node.nextElementSibling;
+        else this.body.insertBefore(node, cursor);
+      }
     }
     while (cursor) {
       const next = cursor.nextElementSibling;

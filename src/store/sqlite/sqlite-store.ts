@@ -2,7 +2,7 @@
 // a second read-only connection, so reads never wait behind a write transaction, and a thread that
 // copies the log back into the file (checkpoint-thread.mjs), so commits do not.
 import { once } from 'node:events';
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import BetterSqlite3 from 'better-sqlite3';
@@ -53,8 +53,26 @@ function isBusy(error: unknown): boolean {
   return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
 }
 
+/** Owner read and write only: the file holds webhook secrets and API key hashes. */
+const DATABASE_FILE_MODE = 0o600;
+
+/**
+ * Creates the database file, owner-only, before SQLite first writes it; SQLite gives the -wal and
+ * -shm files the database file's mode. A file that exists keeps the mode its operator gave it.
+ */
+function createPrivateFile(path: string): void {
+  try {
+    closeSync(openSync(path, 'wx', DATABASE_FILE_MODE));
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 'EEXIST') throw error;
+  }
+}
+
 export async function openSqliteStore(path: string): Promise<KyselyStore> {
-  if (path !== SQLITE_MEMORY) mkdirSync(dirname(path), { recursive: true });
+  if (path !== SQLITE_MEMORY) {
+    mkdirSync(dirname(path), { recursive: true });
+    createPrivateFile(path);
+  }
   const writer_connection = openConnection(path, false);
   const checkpointer = path === SQLITE_MEMORY ? null : await startCheckpointer(path, writer_connection);
   const writer = new Kysely<Database>({
