@@ -18,5 +18,6 @@ trap 'rm -rf "$prefix"' EXIT
 npm install --prefix "$prefix" --no-save --no-package-lock --no-audit --no-fund --loglevel=error "$package@$major" >&2
 home="$prefix/node_modules/$package"
 # npm itself runs on the new node (PATH); node-gyp takes its headers from npm_config_nodedir, and
-# build_from_source stops prebuild-install from fetching a prebuilt binary.
+# build_from_source stops prebuild-install from fetching a prebuilt binary (npm warns that it does
+# not know that setting: prebuild-install reads it from the environment).
 PATH="$home/bin:$PATH" npm_config_nodedir="$home" npm_config_build_from_source=true "$@"
