@@ -48,11 +48,20 @@ export const ConfigSchema = Type.Object(
     /** Run the webhook delivery worker in this process (`off` for processes that only serve). */
     WEBHOOKS_WORKER: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on' }),
     WEBHOOK_POLL_INTERVAL_MS: Integer(10, 60_000, 500),
+    /** Webhook attempts in flight at once, over every endpoint. */
     WEBHOOK_BATCH_SIZE: Integer(1, 1000, 50),
+    /** Attempts in flight at once to one endpoint (1 while its last attempt failed): a hanging one holds no more. */
+    WEBHOOK_ENDPOINT_IN_FLIGHT_MAX: Integer(1, 1000, 8),
     WEBHOOK_TIMEOUT_MS: Integer(100, 120_000, 10_000),
     WEBHOOK_ATTEMPTS_MAX: Integer(1, 100, 15),
     WEBHOOK_BACKOFF_BASE_MS: Integer(1, 3_600_000, 1000),
     WEBHOOK_BACKOFF_MAX_MS: Integer(1, 86_400_000, 3_600_000),
+    /** Bytes one /v1/events subscriber may have waiting to be sent; past it, it is disconnected (it resumes with Last-Event-ID). */
+    EVENTS_SUBSCRIBER_BUFFER_BYTES_MAX: Integer(65_536, 268_435_456, 1_048_576),
+    /** Bytes every /v1/events subscriber together may have waiting; past it, subscribers that lag are disconnected. */
+    EVENTS_BUFFER_BYTES_MAX: Integer(1_048_576, 17_179_869_184, 67_108_864),
+    /** A /v1/events subscriber whose waiting bytes have not drained for this long is not reading: it is disconnected. */
+    EVENTS_STALL_TIMEOUT_MS: Integer(100, 600_000, 30_000),
     /** Keys given at start, `admin:<key>,checkout:<key>,read:<key>` (security, issue 10); never logged. */
     STOCKHOLD_API_KEYS: Type.Optional(Type.String()),
     /** How long a server trusts its last lookup of a key: the bound on seeing new or revoked keys. */
@@ -123,6 +132,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, config_path = e
     const value = key === 'STOCKHOLD_API_KEYS' ? '[redacted]' : JSON.stringify(config[key]);
     throw new ConfigError(`invalid configuration: ${key} = ${value}: ${first.message}`);
   }
+  if ((config.EVENTS_SUBSCRIBER_BUFFER_BYTES_MAX as number) > (config.EVENTS_BUFFER_BYTES_MAX as number))
+    throw new ConfigError(
+      `invalid configuration: EVENTS_SUBSCRIBER_BUFFER_BYTES_MAX = ${config.EVENTS_SUBSCRIBER_BUFFER_BYTES_MAX}: must not exceed EVENTS_BUFFER_BYTES_MAX (${config.EVENTS_BUFFER_BYTES_MAX})`,
+    );
   if (typeof config.STOCKHOLD_API_KEYS === 'string' && config.STOCKHOLD_API_KEYS.trim() !== '') {
     try {
       parseEnvironmentKeys(config.STOCKHOLD_API_KEYS);

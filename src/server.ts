@@ -16,6 +16,7 @@ import { allowPrivateWebhookTargets, checkWebhookTarget, guardedLookup } from '.
 import { CommandQueue } from './store/command-queue.ts';
 import type { KyselyStore } from './store/kysely-store.ts';
 import { openStore } from './store/open-store.ts';
+import { isStorageUnavailable, OutageEpisodes } from './store/storage-faults.ts';
 import { Sweeper } from './sweeper/sweeper.ts';
 import { webhookRetentionPurges } from './webhooks/retention.ts';
 import { WebhookStore } from './webhooks/webhook-store.ts';
@@ -123,6 +124,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
   const store = await openMigratedStore(config);
+  store.outages.logger = logger;
   const webhooks = new WebhookStore(store.database, store.dialect);
   let queue: CommandQueue | null = null;
   const metrics = new Metrics({ store, queue: () => queue, webhooks, clock });
@@ -142,7 +144,11 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     await store.close();
     throw new StartupError(security.refusal);
   }
-  const events = new EventHub(store);
+  const events = new EventHub(store, {
+    subscriber_buffer_bytes_max: config.EVENTS_SUBSCRIBER_BUFFER_BYTES_MAX,
+    buffer_bytes_max: config.EVENTS_BUFFER_BYTES_MAX,
+    stall_timeout_ms: config.EVENTS_STALL_TIMEOUT_MS,
+  });
   // Webhook targets: private, loopback and link-local addresses are refused (after DNS resolution)
   // unless WEBHOOK_ALLOW_PRIVATE_TARGETS; checked on registration and before every attempt.
   const allow_private = allowPrivateWebhookTargets(config);
@@ -169,7 +175,12 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         dashboardPlugin(),
         drainPlugin,
         async (instance) => {
-          await instance.register(webhookRoutes, { webhooks, clock, check_target });
+          await instance.register(webhookRoutes, {
+            webhooks,
+            clock,
+            check_target,
+            attempts_max: config.WEBHOOK_ATTEMPTS_MAX,
+          });
         },
         ...(options.plugins ?? []),
       ],
@@ -185,6 +196,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     {
       poll_interval_ms: config.WEBHOOK_POLL_INTERVAL_MS,
       batch_size: config.WEBHOOK_BATCH_SIZE,
+      endpoint_in_flight_max: config.WEBHOOK_ENDPOINT_IN_FLIGHT_MAX,
       fan_out_batch_size: 1000,
       timeout_ms: config.WEBHOOK_TIMEOUT_MS,
       attempts_max: config.WEBHOOK_ATTEMPTS_MAX,
@@ -221,10 +233,16 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   }
   if (options.sweeper !== false) sweeper.start();
   if (config.WEBHOOKS_WORKER === 'on') webhook_worker.start();
+  // The times are kept for the next try when a write fails; an outage is logged once, not per minute.
+  const key_use_outages = new OutageEpisodes('the API key last-use writer', logger);
   const recordKeysLastUse = () =>
-    security.verifier
-      .flushLastUse()
-      .catch((error: unknown) => logger.warn({ err: error }, 'cannot record when API keys were last used'));
+    security.verifier.flushLastUse().then(
+      () => key_use_outages.succeeded(),
+      (error: unknown) => {
+        if (isStorageUnavailable(error)) key_use_outages.failed(error);
+        else logger.warn({ err: error }, 'cannot record when API keys were last used');
+      },
+    );
   const last_use_timer = setInterval(recordKeysLastUse, KEY_LAST_USE_INTERVAL_MS).unref();
   logger.info(
     { url, database: store.dialect, coalesce: config.COALESCE, node_flags: process.execArgv },

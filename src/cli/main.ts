@@ -8,6 +8,7 @@ import { registerServe } from './commands/serve.ts';
 import { registerSimulate } from './commands/simulate.ts';
 import { registerSkus } from './commands/skus.ts';
 import { registerVerify } from './commands/verify.ts';
+import { registerWebhooks } from './commands/webhooks.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerKeys(program);
   registerSkus(program);
   registerOrders(program);
+  registerWebhooks(program);
   return program;
 }
 

@@ -10,19 +10,27 @@ function isIntegerIn(value: unknown, min: number, max: number): boolean {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= min && value <= max;
 }
 
+/** In `u` mode a well-formed pair is one code point, so this matches lone surrogates only. */
+const lone_surrogate = /[\uD800-\uDFFF]/u;
+
 function isText(value: unknown, min: number, max: number): boolean {
   return typeof value === 'string' && value.length >= min && value.length <= max;
 }
 
 /** Returns why the command is invalid, or null when it is within every limit. */
 export function invalidReason(command: Command): string | null {
-  // PostgreSQL cannot keep NUL in text, and both stores must accept the same commands.
+  // PostgreSQL cannot keep NUL or an unpaired surrogate in text (SQLite would turn the surrogate
+  // into U+FFFD), and both stores must accept the same commands.
   for (const [field, value] of Object.entries(command)) {
-    if (typeof value === 'string' && value.includes('\u0000')) return `${field} may not contain NUL`;
+    if (typeof value !== 'string') continue;
+    if (value.includes('\u0000')) return `${field} may not contain NUL`;
+    if (lone_surrogate.test(value)) return `${field} may not contain an unpaired UTF-16 surrogate`;
   }
   switch (command.kind) {
     case 'create_sku':
       if (!sku_id.test(command.sku)) return 'sku must be 1..64 of [A-Za-z0-9._-]';
+      // A URL resolver removes these path segments: /v1/skus/.. could never read the SKU.
+      if (command.sku === '.' || command.sku === '..') return 'sku may not be . or ..';
       if (!isText(command.name, 0, LIMITS.name_length_max)) return 'name is too long';
       if (!isIntegerIn(command.available, 0, LIMITS.initial_available_max))
         return 'available is out of range';
@@ -45,7 +53,7 @@ export function invalidReason(command: Command): string | null {
         command.expected_available !== null &&
         !isIntegerIn(command.expected_available, 0, Number.MAX_SAFE_INTEGER)
       ) {
-        return 'expected_available must be an integer >= 0';
+        return `expected_available must be an integer in 0..${Number.MAX_SAFE_INTEGER}`;
       }
       if (command.reason !== null && !isText(command.reason, 0, LIMITS.reason_length_max))
         return 'reason is too long';

@@ -15,10 +15,12 @@ import { StockholdError } from '../core/errors.ts';
 import { LIMITS } from '../core/limits.ts';
 import type { AppContext } from './context.ts';
 import { errorHandler, sendError } from './errors.ts';
+import { SWAGGER_OPTIONS } from './openapi.ts';
 import { eventRoutes } from './routes/events.ts';
 import { operationRoutes } from './routes/operations.ts';
 import { orderRoutes } from './routes/orders.ts';
 import { skuRoutes } from './routes/skus.ts';
+import { NoQuery } from './schemas.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
@@ -31,10 +33,74 @@ export interface AppOptions {
 function validators() {
   // Bodies are JSON: a string where a number belongs is an error, never coerced. Query strings and
   // headers are text by nature, so they are coerced to the schema's types.
-  const common = { removeAdditional: false, useDefaults: true, allErrors: false, strict: false } as const;
+  // `verbose`: an issue carries the schema that refused it, so messages can name the allowed fields.
+  const common = {
+    removeAdditional: false,
+    useDefaults: true,
+    allErrors: false,
+    strict: false,
+    verbose: true,
+  } as const;
   const body = addFormats(new Ajv({ ...common, coerceTypes: false }));
   const text = addFormats(new Ajv({ ...common, coerceTypes: 'array' }));
   return { body, text };
+}
+
+/** The methods each route pattern answers, for the Allow header of a 405. */
+class RouteMethods {
+  private readonly patterns = new Map<string, { path: RegExp; methods: Set<string> }>();
+
+  add(url: string, methods: string[]): void {
+    let entry = this.patterns.get(url);
+    if (!entry) {
+      // `:name` is one path segment, `*` the rest of the path.
+      const source = url
+        .split('/')
+        .map((segment) =>
+          segment.startsWith(':')
+            ? '[^/]+'
+            : segment === '*'
+              ? '.*'
+              : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+        )
+        .join('/');
+      entry = { path: new RegExp(`^${source}$`), methods: new Set() };
+      this.patterns.set(url, entry);
+    }
+    for (const method of methods) entry.methods.add(method);
+  }
+
+  allowed(path: string): string[] {
+    const methods = new Set<string>();
+    for (const { path: pattern, methods: answered } of this.patterns.values()) {
+      if (pattern.test(path)) for (const method of answered) methods.add(method);
+    }
+    return [...methods].sort();
+  }
+}
+
+/**
+ * The first query-string field whose name or value is not valid percent-encoded UTF-8 (`%ff`, or
+ * `%ED%A0%80`, an encoded lone surrogate), or null. The parser would keep such text undecoded, and
+ * the field would silently mean something else than the client sent.
+ */
+export function undecodableQueryField(url: string): string | null {
+  const start = url.indexOf('?');
+  if (start === -1 || !url.includes('%', start)) return null;
+  for (const pair of url.slice(start + 1).split('&')) {
+    const [name = '', value = ''] = pair.split('=', 2);
+    try {
+      decodeURIComponent(name.replaceAll('+', ' '));
+    } catch {
+      return name.slice(0, 100);
+    }
+    try {
+      decodeURIComponent(value.replaceAll('+', ' '));
+    } catch {
+      return decodeURIComponent(name.replaceAll('+', ' ')).slice(0, 100);
+    }
+  }
+  return null;
 }
 
 /** Whether arrays and objects in `value` nest deeper than `depth_max` (iterative: no recursion). */
@@ -66,8 +132,12 @@ export async function buildApp(context: AppContext, options: AppOptions): Promis
     routerOptions: { maxParamLength: 200 },
     // A path Fastify's router cannot take (a parameter over 200 characters, broken percent-encoding)
     // is answered in the API's error shape too, not Fastify's own.
-    frameworkErrors: (error, _request, reply) => {
-      sendError(reply, new StockholdError('invalid_request', error.message));
+    frameworkErrors: (error, request, reply) => {
+      const message =
+        error.code === 'FST_ERR_BAD_URL'
+          ? `the path is not valid percent-encoded UTF-8 (a broken escape or an encoded lone surrogate): ${request.url.split('?')[0]!.slice(0, 300)}`
+          : error.message;
+      sendError(reply, new StockholdError('invalid_request', message));
     },
     // Per-request lines go out at debug level (hook below): at 00:00 info-level access logs would
     // cost more than the checkouts they describe.
@@ -77,8 +147,46 @@ export async function buildApp(context: AppContext, options: AppOptions): Promis
   const { body, text } = validators();
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? body : text).compile(schema));
   app.setErrorHandler(errorHandler);
+  // A known path asked with a method it does not answer is 405 with Allow, not "no route" (404) nor
+  // a body-parsing refusal (QUERY): checked before parsing, as the first hook.
+  const route_methods = new RouteMethods();
+  app.addHook('onRoute', (route) => route_methods.add(route.url, [route.method].flat()));
+  // Unknown fields are refused, never ignored (README), query strings included: a /v1 route that
+  // declares no query parameters takes none.
+  app.addHook('onRoute', (route) => {
+    if (!route.url.startsWith('/v1/')) return;
+    route.schema = route.schema ?? {};
+    route.schema.querystring ??= NoQuery;
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    if (!request.is404) return;
+    const path = request.url.split('?')[0]!;
+    const allowed = route_methods.allowed(path);
+    if (allowed.length === 0) return;
+    reply.header('allow', allowed.join(', '));
+    throw new StockholdError(
+      'method_not_allowed',
+      `${request.method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`,
+      { allowed },
+    );
+  });
+  // With validation (after the key is checked), before the schemas see the text the parser kept.
+  app.addHook('preValidation', async (request) => {
+    // Routes that read no query string (health, the document) ignore it, as they always have.
+    if (request.is404 || !request.routeOptions.schema?.querystring) return;
+    const field = undecodableQueryField(request.url);
+    if (field !== null) {
+      throw new StockholdError(
+        'invalid_request',
+        `querystring/${field} is not valid percent-encoded UTF-8 (a broken escape or an encoded lone surrogate)`,
+        [{ path: `querystring/${field}`, message: 'is not valid percent-encoded UTF-8' }],
+      );
+    }
+  });
   app.addHook('onResponse', async (request, reply) => {
-    const level = reply.statusCode >= 500 ? 'error' : 'debug';
+    // 503 is an answer given on purpose (overloaded, storage_unavailable, not_ready), logged once per
+    // cause where it arises: a line per refused request would flood the log during an outage.
+    const level = reply.statusCode >= 500 && reply.statusCode !== 503 ? 'error' : 'debug';
     request.log[level](
       { method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime },
       'request completed',
@@ -111,20 +219,15 @@ export async function buildApp(context: AppContext, options: AppOptions): Promis
     });
   });
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'stockhold',
-        version: '1',
-        description:
-          'Inventory reservations that never oversell: checkout holds stock (available -> on_hold) until a payment ' +
-          'deadline; payment sells it (on_hold -> sold); cancel and expiry return it.',
-      },
-      tags: [{ name: 'skus' }, { name: 'orders' }, { name: 'events' }, { name: 'operations' }],
+  await app.register(swagger, SWAGGER_OPTIONS);
+  // The UI reads the same document clients fetch, and shows its address.
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    uiConfig: {
+      urls: [{ url: '/openapi.json', name: 'stockhold v1 (/openapi.json)' }],
+      persistAuthorization: true,
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
 
   for (const plugin of options.plugins ?? []) await plugin(app);
   await app.register(operationRoutes, context);

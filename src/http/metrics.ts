@@ -8,10 +8,24 @@ import type { Clock } from '../core/clock.ts';
 import { ORDER_STATUS } from '../core/types.ts';
 import type { CommandQueue } from '../store/command-queue.ts';
 import type { CommitReport, KyselyStore } from '../store/kysely-store.ts';
+import { isStorageUnavailable } from '../store/storage-faults.ts';
 import type { WebhookStore } from '../webhooks/webhook-store.ts';
 
 /** SKUs with their own bucket gauges: the hottest by on_hold + sold, so label cardinality is bounded. */
 export const HOT_SKUS_MAX = 20;
+
+/**
+ * Runs a gauge's read of the database. While the database is away the gauge keeps its last value,
+ * so a scrape still answers with everything else (process, HTTP, queue) when it matters most.
+ */
+async function fromDatabase<T>(read: () => Promise<T>): Promise<T | null> {
+  try {
+    return await read();
+  } catch (error) {
+    if (!isStorageUnavailable(error)) throw error;
+    return null;
+  }
+}
 
 export interface MetricsSources {
   store: KyselyStore;
@@ -95,13 +109,16 @@ export class Metrics {
       labelNames: ['sku', 'bucket'] as const,
       registers,
       async collect() {
-        const rows = await store.database
-          .selectFrom('skus')
-          .select(['sku', 'available', 'on_hold', 'sold'])
-          .orderBy(sql`on_hold + sold`, 'desc')
-          .orderBy('sku')
-          .limit(HOT_SKUS_MAX)
-          .execute();
+        const rows = await fromDatabase(() =>
+          store.database
+            .selectFrom('skus')
+            .select(['sku', 'available', 'on_hold', 'sold'])
+            .orderBy(sql`on_hold + sold`, 'desc')
+            .orderBy('sku')
+            .limit(HOT_SKUS_MAX)
+            .execute(),
+        );
+        if (rows === null) return;
         // Reset: a SKU that left the top list must not keep reporting stale values.
         this.reset();
         for (const row of rows) {
@@ -117,12 +134,15 @@ export class Metrics {
       registers,
       async collect() {
         const now_ms = clock.now();
-        const row = await store.database
-          .selectFrom('orders')
-          .select((eb) => eb.fn.min('expires_at_ms').as('oldest'))
-          .where('status', '=', ORDER_STATUS.pending_payment)
-          .where('expires_at_ms', '<=', now_ms)
-          .executeTakeFirst();
+        const row = await fromDatabase(() =>
+          store.database
+            .selectFrom('orders')
+            .select((eb) => eb.fn.min('expires_at_ms').as('oldest'))
+            .where('status', '=', ORDER_STATUS.pending_payment)
+            .where('expires_at_ms', '<=', now_ms)
+            .executeTakeFirst(),
+        );
+        if (row === null) return;
         const oldest = row?.oldest == null ? null : Number(row.oldest);
         this.set(oldest === null ? 0 : (now_ms - oldest) / 1000);
       },
@@ -133,7 +153,8 @@ export class Metrics {
       labelNames: ['kind'] as const,
       registers,
       async collect() {
-        const counts = await webhooks.backlog();
+        const counts = await fromDatabase(() => webhooks.backlog());
+        if (counts === null) return;
         backlog.set({ kind: 'outbox_events' }, counts.outbox_events);
         backlog.set({ kind: 'deliveries_open' }, counts.deliveries_open);
         backlog.set({ kind: 'deliveries_failed' }, counts.deliveries_failed);
@@ -203,7 +224,16 @@ export class Metrics {
       '/metrics',
       {
         config: { access: { scopes: ['read'] } },
-        schema: { tags: ['operations'], summary: 'Prometheus metrics', hide: true },
+        schema: {
+          tags: ['operations'],
+          summary: 'Prometheus metrics (text exposition format)',
+          response: {
+            200: {
+              description: 'Every metric of this process',
+              content: { 'text/plain': { schema: { type: 'string' } } },
+            },
+          },
+        },
       },
       async (_request, reply) => {
         const text = await this.registry.metrics();

@@ -1,28 +1,51 @@
 // Request and response schemas: they validate, serialise and document (OpenAPI) every route.
-import { Type } from 'typebox';
-import { ERROR_STATUS } from '../core/errors.ts';
+import { type Static, type TSchema, Type } from 'typebox';
+import { ERROR_STATUS, type ErrorCode } from '../core/errors.ts';
 import { LIMITS } from '../core/limits.ts';
 
-export const OrderStatus = Type.Union([
-  Type.Literal('pending_payment'),
-  Type.Literal('paid'),
-  Type.Literal('cancelled'),
-  Type.Literal('expired'),
-]);
+/** The largest integer both stores hold exactly (bigint columns, read back as JavaScript numbers). */
+export const INTEGER_MAX = Number.MAX_SAFE_INTEGER;
 
 /**
- * Free text from a client: any character but NUL, which PostgreSQL cannot keep in text (a NUL in a
- * name or an id was answered 500 there, where SQLite stored it).
+ * A string that is one of `values`, as one `enum` (not a union of consts): a refusal then lists the
+ * allowed values once, and the document shows a plain enum.
  */
+export const OneOf = <const T extends readonly string[]>(values: T, options: Record<string, unknown> = {}) =>
+  Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
+
+export const ORDER_STATUSES = ['pending_payment', 'paid', 'cancelled', 'expired'] as const;
+export const OrderStatus = OneOf(ORDER_STATUSES);
+
+/**
+ * Free text from a client: any character but NUL and unpaired UTF-16 surrogates (`"\ud800"` in
+ * JSON). PostgreSQL cannot keep either in text or json (answered 500 there) and SQLite mangles a lone
+ * surrogate into U+FFFD, so both stores refuse them alike. Ajv compiles patterns with the `u` flag,
+ * where a well-formed pair is one code point outside the class and a lone surrogate is inside it.
+ */
+export const TEXT_PATTERN = '^[^\\u0000\\uD800-\\uDFFF]*$';
 export const Text = (options: Parameters<typeof Type.String>[0] = {}) =>
-  Type.String({ ...options, pattern: '^[^\\u0000]*$' });
+  Type.String({ ...options, pattern: TEXT_PATTERN });
+
+function withoutId(schema: TSchema): Record<string, unknown> {
+  const { $id: _id, ...rest } = schema as Record<string, unknown>;
+  return rest;
+}
+
+/** A copy of `schema` with a description (response descriptions in the document), same static type. */
+export const described = <T extends TSchema>(schema: T, description: string) =>
+  Type.Unsafe<Static<T>>({ ...withoutId(schema), description });
+
+/** Path segments every URL resolver removes. */
+export const DOT_SEGMENTS = ['.', '..'];
 
 export const SkuId = Type.String({
   pattern: LIMITS.sku_id_pattern,
   minLength: 1,
   maxLength: LIMITS.sku_id_length_max,
-  description: '1..64 of [A-Za-z0-9._-]',
-  examples: ['tshirt-red-m'],
+  // A client resolves /v1/skus/./ledger to /v1/skus/ledger: such ids could never be addressed.
+  not: { enum: DOT_SEGMENTS },
+  description: '1..64 of [A-Za-z0-9._-], but not . or ..',
+  examples: ['sneaker-42'],
 });
 export const OrderId = Text({
   minLength: 1,
@@ -30,19 +53,37 @@ export const OrderId = Text({
   examples: ['0193a6f0-3c7e-7a51-9b1e-2f4d5c6b7a80'],
 });
 export const Quantity = Type.Integer({ minimum: LIMITS.quantity_min, maximum: LIMITS.quantity_max });
+/** A bucket or a count the stores keep: never negative, never past what they hold exactly. */
+const Count = Type.Integer({ minimum: 0, maximum: INTEGER_MAX });
 const Timestamp = Type.String({ format: 'date-time' });
 
 export const Sku = Type.Object(
   {
-    sku: Type.String(),
+    sku: SkuId,
     name: Type.String(),
-    available: Type.Integer(),
-    on_hold: Type.Integer(),
-    sold: Type.Integer(),
-    max_per_customer: Type.Union([Type.Integer(), Type.Null()]),
+    available: Count,
+    on_hold: Count,
+    sold: Count,
+    max_per_customer: Type.Union([
+      Type.Integer({ minimum: 1, maximum: LIMITS.max_per_customer_max }),
+      Type.Null(),
+    ]),
     updated_at: Timestamp,
   },
-  { $id: 'Sku' },
+  {
+    $id: 'Sku',
+    examples: [
+      {
+        sku: 'sneaker-42',
+        name: 'Sneaker size 42',
+        available: 98,
+        on_hold: 2,
+        sold: 0,
+        max_per_customer: 2,
+        updated_at: '2026-12-12T00:00:03.000Z',
+      },
+    ],
+  },
 );
 
 export const OrderLine = Type.Object({ sku: SkuId, quantity: Quantity }, { additionalProperties: false });
@@ -52,28 +93,43 @@ export const Order = Type.Object(
     id: Type.String(),
     customer_id: Type.String(),
     status: OrderStatus,
-    lines: Type.Array(Type.Object({ sku: Type.String(), quantity: Type.Integer() })),
+    lines: Type.Array(Type.Object({ sku: SkuId, quantity: Quantity }), {
+      minItems: 1,
+      maxItems: LIMITS.lines_per_order_max,
+    }),
     created_at: Timestamp,
     expires_at: Timestamp,
     paid_at: Type.Optional(Timestamp),
     payment_id: Type.Optional(Type.String()),
     late: Type.Optional(Type.Boolean()),
   },
-  { $id: 'Order' },
+  {
+    $id: 'Order',
+    examples: [
+      {
+        id: '0193a6f0-3c7e-7a51-9b1e-2f4d5c6b7a80',
+        customer_id: 'cust-1',
+        status: 'pending_payment',
+        lines: [{ sku: 'sneaker-42', quantity: 2 }],
+        created_at: '2026-12-12T00:00:03.000Z',
+        expires_at: '2026-12-12T00:15:03.000Z',
+      },
+    ],
+  },
 );
 
 export const LedgerEntry = Type.Object({
-  sku: Type.String(),
-  seq: Type.Integer(),
+  sku: SkuId,
+  seq: Type.Integer({ minimum: 1, maximum: INTEGER_MAX }),
   at: Timestamp,
   kind: Type.String(),
   order_id: Type.Union([Type.String(), Type.Null()]),
-  delta_available: Type.Integer(),
-  delta_on_hold: Type.Integer(),
-  delta_sold: Type.Integer(),
-  available_after: Type.Integer(),
-  on_hold_after: Type.Integer(),
-  sold_after: Type.Integer(),
+  delta_available: Type.Integer({ minimum: -INTEGER_MAX, maximum: INTEGER_MAX }),
+  delta_on_hold: Type.Integer({ minimum: -INTEGER_MAX, maximum: INTEGER_MAX }),
+  delta_sold: Type.Integer({ minimum: -INTEGER_MAX, maximum: INTEGER_MAX }),
+  available_after: Count,
+  on_hold_after: Count,
+  sold_after: Count,
   reason: Type.Union([Type.String(), Type.Null()]),
 });
 
@@ -82,16 +138,156 @@ export const OrderLedger = Type.Object({
   items: Type.Array(LedgerEntry, { maxItems: LIMITS.order_ledger_entries_max }),
 });
 
-export const ErrorResponse = Type.Object(
-  {
-    error: Type.Object({
-      code: Type.String({ description: 'stable error code', examples: ['insufficient_stock'] }),
-      message: Type.String(),
-      details: Type.Optional(Type.Unknown()),
-    }),
+/** What each error code means and a real answer carrying it: the document's examples, per status. */
+export const ERROR_EXAMPLES: Record<ErrorCode, { when: string; message: string; details?: unknown }> = {
+  invalid_request: {
+    when: 'the request does not match the schema; the message names the field and the fix',
+    message: 'body/lines/0/quantity must be <= 1000000',
+    details: [{ path: 'body/lines/0/quantity', message: 'must be <= 1000000' }],
   },
-  { $id: 'Error' },
-);
+  unauthorized: {
+    when: 'no API key, or an unknown or revoked one',
+    message: 'send an API key: Authorization: Bearer <key>',
+  },
+  forbidden: {
+    when: "the key's scope does not allow this operation",
+    message: 'a read key may not call this route',
+  },
+  not_found: {
+    when: 'no such resource',
+    message: 'webhook endpoint 0193a6f0 does not exist',
+    details: { id: '0193a6f0' },
+  },
+  sku_not_found: {
+    when: 'a SKU named in the request does not exist',
+    message: 'sku sneaker-43 does not exist',
+    details: { skus: ['sneaker-43'] },
+  },
+  order_not_found: {
+    when: 'the order does not exist (or belongs to another checkout key)',
+    message: 'order 0193a6f0-3c7e-7a51-9b1e-2f4d5c6b7a80 does not exist',
+    details: { order_id: '0193a6f0-3c7e-7a51-9b1e-2f4d5c6b7a80' },
+  },
+  sku_exists: {
+    when: 'a SKU with this id exists',
+    message: 'sku sneaker-42 already exists',
+    details: { sku: 'sneaker-42' },
+  },
+  insufficient_stock: {
+    when: 'not enough available for a line; details name each short line',
+    message: 'not enough stock for every line',
+    details: { lines: [{ sku: 'sneaker-42', requested: 3, available: 1 }] },
+  },
+  version_conflict: {
+    when: 'expected_available differs from available (compare-and-set)',
+    message: 'available is 97, not the expected 98',
+    details: { sku: 'sneaker-42', available: 97, expected_available: 98 },
+  },
+  limit_exceeded: {
+    when: 'over a limit: max_per_customer for a SKU, or the number of webhook endpoints',
+    message: 'the order exceeds the per-customer limit of a sku',
+  },
+  order_expired: {
+    when: 'the hold expired and its stock is gone: refund the payment',
+    message: 'the order expired and its stock is no longer available: refund',
+    details: { order_id: '0193a6f0-3c7e-7a51-9b1e-2f4d5c6b7a80' },
+  },
+  order_cancelled: { when: 'the order was cancelled', message: 'the order was cancelled' },
+  order_paid: {
+    when: 'the order is paid and can no longer be cancelled',
+    message: 'a paid order cannot be cancelled',
+  },
+  already_paid: {
+    when: 'the order was paid with another payment_id',
+    message: 'the order was paid with another payment_id',
+  },
+  idempotency_key_in_use: {
+    when: 'a request with this Idempotency-Key is still running: retry',
+    message: 'a request with this Idempotency-Key is still running; retry',
+  },
+  method_not_allowed: {
+    when: 'the path exists but not with this method; Allow lists the methods',
+    message: 'TRACE is not allowed on /v1/skus; allowed: GET, HEAD, POST',
+  },
+  payload_too_large: { when: 'the body is over 64 KiB', message: 'Request body is too large' },
+  unsupported_media_type: {
+    when: 'the body is not JSON',
+    message: 'the body must be JSON: send Content-Type: application/json (got text/plain)',
+  },
+  idempotency_key_reused: {
+    when: 'this Idempotency-Key was used with another request',
+    message: 'this Idempotency-Key was used with another request; use a new key for a new request',
+  },
+  delivery_not_failed: {
+    when: 'only a failed webhook delivery can be redelivered',
+    message: 'webhook delivery 0193a6f0 is pending: only a failed delivery is redelivered',
+    details: { delivery_id: '0193a6f0', status: 'pending' },
+  },
+  webhook_target_forbidden: {
+    when: 'the webhook url resolves to a private or loopback address',
+    message: 'url: 10.0.0.5 is a private address',
+  },
+  rate_limited: {
+    when: 'too many requests: wait Retry-After seconds',
+    message: 'too many requests (per key); retry in 1 s',
+    details: { limit: 'per key', retry_after_seconds: 1 },
+  },
+  internal_error: {
+    when: 'a bug: the request was logged',
+    message: 'the server failed to answer this request; it was logged',
+  },
+  overloaded: {
+    when: 'the server sheds load: retry after Retry-After seconds',
+    message: 'too many writes are waiting; retry shortly',
+    details: { retry_after_seconds: 1 },
+  },
+  not_ready: {
+    when: 'the database is not reachable or not migrated',
+    message: 'the database is not reachable or not migrated',
+  },
+  storage_unavailable: {
+    when: 'the database went away: retry after Retry-After seconds',
+    message: 'the database is unavailable; retry shortly',
+    details: { retry_after_seconds: 1 },
+  },
+};
+
+/** The error answer of one status, limited to `codes` (all of that status), with an example of each. */
+export function errorSchema(codes: readonly ErrorCode[]) {
+  const examples: Record<string, { summary: string; value: unknown }> = {};
+  for (const code of codes) {
+    const { when, message, details } = ERROR_EXAMPLES[code];
+    examples[code] = {
+      summary: when,
+      value: { error: details === undefined ? { code, message } : { code, message, details } },
+    };
+  }
+  return Type.Object(
+    {
+      error: Type.Object({
+        code: OneOf(codes, { description: 'stable error code' }),
+        message: Type.String({ description: 'what went wrong and how to fix it, for people' }),
+        details: Type.Optional(Type.Unknown()),
+      }),
+    },
+    {
+      description: codes.map((code) => `\`${code}\`: ${ERROR_EXAMPLES[code].when}`).join('; '),
+      'x-examples': examples,
+    },
+  );
+}
+
+export type ErrorSchema = ReturnType<typeof errorSchema>;
+
+/** The error answers a route documents, by code, grouped by status. */
+export function errorResponses(...codes: ErrorCode[]): Record<number, ErrorSchema> {
+  const by_status = new Map<number, ErrorCode[]>();
+  for (const code of codes) {
+    const status = ERROR_STATUS[code];
+    by_status.set(status, [...(by_status.get(status) ?? []), code]);
+  }
+  return Object.fromEntries([...by_status].map(([status, group]) => [status, errorSchema(group)]));
+}
 
 export const Page = <T extends ReturnType<typeof Type.Object>>(item: T) =>
   Type.Object({ items: Type.Array(item), next_cursor: Type.Union([Type.String(), Type.Null()]) });
@@ -100,19 +296,42 @@ export const PageQuery = {
   limit: Type.Optional(
     Type.Integer({ minimum: 1, maximum: LIMITS.page_size_max, default: LIMITS.page_size_default }),
   ),
-  cursor: Type.Optional(Text({ minLength: 1, maxLength: 200 })),
+  cursor: Type.Optional(
+    Text({ minLength: 1, maxLength: 200, description: 'next_cursor of the previous page, as it was given' }),
+  ),
 };
+
+/**
+ * A route that takes no body: none, or `{}`. Anything else is refused like an unknown field anywhere
+ * (a body sent to cancel was silently ignored). No `type`, because "no body" reaches the validator
+ * as undefined (or null); the `not` refuses every other JSON value but an object.
+ */
+export const NO_BODY_DESCRIPTION = 'no body (or an empty JSON object)';
+export const NoBody = Type.Unsafe<Record<string, never> | undefined>({
+  description: NO_BODY_DESCRIPTION,
+  properties: {},
+  additionalProperties: false,
+  not: { type: ['string', 'number', 'boolean', 'array'] },
+});
+
+/** The query string of a route that takes no query parameters. */
+export const NoQuery = Type.Object({}, { additionalProperties: false });
 
 export const CreateSkuBody = Type.Object(
   {
     sku: SkuId,
-    name: Type.Optional(Text({ maxLength: LIMITS.name_length_max })),
+    name: Type.Optional(Text({ maxLength: LIMITS.name_length_max, description: 'the sku id when absent' })),
     available: Type.Optional(Type.Integer({ minimum: 0, maximum: LIMITS.initial_available_max, default: 0 })),
     max_per_customer: Type.Optional(
-      Type.Union([Type.Integer({ minimum: 1, maximum: LIMITS.max_per_customer_max }), Type.Null()]),
+      Type.Union([Type.Integer({ minimum: 1, maximum: LIMITS.max_per_customer_max }), Type.Null()], {
+        description: 'units one customer may hold or buy of this SKU; null: no limit',
+      }),
     ),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    examples: [{ sku: 'sneaker-42', name: 'Sneaker size 42', available: 100, max_per_customer: 2 }],
+  },
 );
 
 export const AdjustmentBody = Type.Object(
@@ -127,27 +346,39 @@ export const AdjustmentBody = Type.Object(
     expected_available: Type.Optional(
       Type.Integer({
         minimum: 0,
+        maximum: INTEGER_MAX,
         description: 'compare-and-set: refused with version_conflict unless equal',
       }),
     ),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    examples: [{ delta: 50, reason: 'delivery', expected_available: 98 }],
+  },
 );
 
 export const CheckoutBody = Type.Object(
   {
-    customer_id: Text({ minLength: 1, maxLength: LIMITS.customer_id_length_max }),
+    customer_id: Text({ minLength: 1, maxLength: LIMITS.customer_id_length_max, examples: ['cust-1'] }),
     lines: Type.Array(OrderLine, { minItems: 1, maxItems: LIMITS.lines_per_order_max }),
     hold_seconds: Type.Optional(
-      Type.Integer({ minimum: LIMITS.hold_seconds_min, maximum: LIMITS.hold_seconds_max }),
+      Type.Integer({
+        minimum: LIMITS.hold_seconds_min,
+        maximum: LIMITS.hold_seconds_max,
+        description: `how long the stock is held for payment; ${LIMITS.hold_seconds_default} when absent`,
+        examples: [900],
+      }),
     ),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    examples: [{ customer_id: 'cust-1', lines: [{ sku: 'sneaker-42', quantity: 2 }], hold_seconds: 900 }],
+  },
 );
 
 export const PaymentBody = Type.Object(
   { payment_id: Text({ minLength: 1, maxLength: LIMITS.payment_id_length_max }) },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ payment_id: 'pay-123' }] },
 );
 
 export const OrderListQuery = Type.Object(
@@ -167,15 +398,7 @@ export const IdempotencyHeaders = Type.Object({
       maxLength: LIMITS.idempotency_key_length_max,
       pattern: '^[\\x20-\\x7E]+$',
       description: 'a replay with the same key and body returns the first answer; kept 24 hours',
+      examples: ['cart-7f3a'],
     }),
   ),
 });
-
-/** The error answers a route documents, by code. */
-export function errorResponses(
-  ...codes: (keyof typeof ERROR_STATUS)[]
-): Record<number, typeof ErrorResponse> {
-  const responses: Record<number, typeof ErrorResponse> = {};
-  for (const code of ['invalid_request', ...codes] as const) responses[ERROR_STATUS[code]] = ErrorResponse;
-  return responses;
-}

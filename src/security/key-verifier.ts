@@ -5,6 +5,7 @@
 import type { Clock } from '../core/clock.ts';
 import { StockholdError } from '../core/errors.ts';
 import type { ApiKeyPrincipal } from '../http/access.ts';
+import { isStorageUnavailable, storageUnavailableError } from '../store/storage-faults.ts';
 import { type ApiKeyRepository, hashApiKey } from './api-keys.ts';
 
 /** Entries kept at most; the oldest is dropped first. Unknown keys are cached too (no DB flood). */
@@ -44,9 +45,9 @@ export class KeyVerifier {
     this.cache.set(key_hash, { principal, checked_at_ms: now_ms });
     try {
       return this.noteUse(await principal, now_ms);
-    } catch {
+    } catch (error) {
       this.cache.delete(key_hash);
-      throw new StockholdError('not_ready', 'cannot verify the API key now; retry');
+      throw unavailable(error, 'cannot verify the API key now; retry');
     }
   }
 
@@ -84,9 +85,16 @@ export class KeyVerifier {
     this.keys_exist = { value, checked_at_ms: now_ms };
     try {
       return await value;
-    } catch {
+    } catch (error) {
       this.keys_exist = null;
-      throw new StockholdError('not_ready', 'cannot read the API keys now; retry');
+      throw unavailable(error, 'cannot read the API keys now; retry');
     }
   }
+}
+
+/** A failed key lookup: 503 with Retry-After when the database is away, not_ready otherwise. */
+function unavailable(error: unknown, message: string): StockholdError {
+  return isStorageUnavailable(error)
+    ? storageUnavailableError(error, message)
+    : new StockholdError('not_ready', message);
 }

@@ -3,6 +3,7 @@
 // outcome. With coalescing off every request runs its own transaction: the naive baseline.
 import type { Clock } from '../core/clock.ts';
 import { StockholdError } from '../core/errors.ts';
+import { isStorageUnavailable } from './storage-faults.ts';
 import type { CommandEnvelope, CommandResult, Store } from './store.ts';
 
 /**
@@ -118,12 +119,46 @@ export class CommandQueue {
       const results = await this.executeBatch(batch.map((waiting) => waiting.envelope));
       for (const [index, waiting] of batch.entries()) waiting.resolve(results[index]!);
     } catch (error) {
-      if (batch.length === 1) {
-        batch[0]!.reject(error);
+      // The database is away: it is away for every request of the batch (each is told to retry);
+      // running them one by one would only make each wait for the same failure again.
+      if (batch.length === 1 || isStorageUnavailable(error)) {
+        for (const waiting of batch) waiting.reject(error);
         return;
       }
-      // The transaction failed as a whole: run each request alone, so only a culprit fails.
-      for (const waiting of batch) {
+      await this.isolateCulprits(batch);
+    }
+  }
+
+  /**
+   * The transaction failed as a whole on some request's data: each request is rehearsed alone
+   * (rolled back) to find the culprits, which get their error, and the others commit together.
+   */
+  private async isolateCulprits(batch: Waiting[]): Promise<void> {
+    const healthy: Waiting[] = [];
+    for (const [index, waiting] of batch.entries()) {
+      try {
+        await this.store.rehearse([waiting.envelope], this.clock.now());
+        healthy.push(waiting);
+      } catch (error) {
+        if (!isStorageUnavailable(error)) {
+          waiting.reject(error);
+          continue;
+        }
+        for (const rest of [...healthy, ...batch.slice(index)]) rest.reject(error);
+        return;
+      }
+    }
+    if (healthy.length === 0) return;
+    try {
+      const results = await this.executeBatch(healthy.map((waiting) => waiting.envelope));
+      for (const [index, waiting] of healthy.entries()) waiting.resolve(results[index]!);
+    } catch (error) {
+      if (healthy.length === 1 || isStorageUnavailable(error)) {
+        for (const waiting of healthy) waiting.reject(error);
+        return;
+      }
+      // Each passed alone but not together (the data changed in between): one transaction each.
+      for (const waiting of healthy) {
         await this.executeBatch([waiting.envelope]).then(
           (results) => waiting.resolve(results[0]!),
           (single_error: unknown) => waiting.reject(single_error),

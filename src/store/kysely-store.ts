@@ -37,6 +37,7 @@ import type {
   OutboxTable,
   SkusTable,
 } from './schema.ts';
+import { isStorageUnavailable, OutageEpisodes, storageUnavailableError } from './storage-faults.ts';
 import type { CommandEnvelope, CommandResult, OrderFilter, Outcome, Store, StoredEvent } from './store.ts';
 
 /** One committed write, as the metrics see it: a batch of commands, or a sweeper's batch. */
@@ -72,6 +73,11 @@ export interface DialectAdapter {
    * loads the due orders and expires them with the Workspace.
    */
   sweepExpired?(trx: Kysely<Database>, now_ms: number, limit: number): Promise<number>;
+  /**
+   * Throws when a write that needs new space would fail now (a full disk), where reads alone cannot
+   * tell: readiness asks it during an outage, to see the end of it without a request's write.
+   */
+  probeWrites?(): Promise<void>;
   /** Connections of the pool, where the dialect has one (metrics). */
   poolStats?(): PoolStats;
   close(): Promise<void>;
@@ -277,6 +283,9 @@ export function customerUnitsQuery(
     .compile();
 }
 
+/** The least time between two write probes that could end an outage (confirmRecovery). */
+const RECOVERY_PROBE_INTERVAL_MS = 1000;
+
 /** The PostgreSQL advisory lock that orders outbox inserts by commit (any fixed 64-bit number). */
 export const OUTBOX_LOCK_KEY = 0x5354_4f43_4b01; // "STOCK" + 1
 
@@ -315,6 +324,13 @@ export class KyselyStore implements Store {
     return migrateToLatest(this.db as unknown as Kysely<unknown>, this.dialect);
   }
 
+  /**
+   * Outages as the request path and readiness meet them: logged once per episode (the server gives
+   * it its logger), over when a write or the readiness check succeeds again.
+   */
+  readonly outages = new OutageEpisodes('the store');
+  private recovery_probe_at_ms: number | null = null;
+
   /** Told what each committed write did (metrics); never throws into the write path. */
   on_commit: CommitObserver | null = null;
 
@@ -330,6 +346,20 @@ export class KyselyStore implements Store {
     );
     this.on_commit?.({ source: 'execute', envelopes, results, events });
     return results;
+  }
+
+  async rehearse(envelopes: readonly CommandEnvelope[], now_ms: number): Promise<void> {
+    const rolled_back = new Error('rehearsal rolled back');
+    try {
+      await this.withRetries(() =>
+        this.adapter.writeTransaction(this.db, async (trx) => {
+          await this.decideAndWrite(trx, envelopes, now_ms);
+          throw rolled_back;
+        }),
+      );
+    } catch (error) {
+      if (error !== rolled_back) throw error;
+    }
   }
 
   async sweepExpired(now_ms: number, limit: number): Promise<number> {
@@ -501,24 +531,59 @@ export class KyselyStore implements Store {
   }
 
   async checkReady(): Promise<void> {
-    // Reachable, and every migration this code knows is applied (Kysely's own record of them).
-    const applied = await sql<{ name: string }>`select name from kysely_migration`.execute(this.read_db);
-    const pending = pendingMigrationNames(
-      applied.rows.map((row) => row.name),
-      this.dialect,
-    );
-    if (pending.length > 0) throw new Error(`migrations not applied: ${pending.join(', ')}`);
+    try {
+      // Reachable, and every migration this code knows is applied (Kysely's own record of them).
+      const applied = await sql<{ name: string }>`select name from kysely_migration`.execute(this.read_db);
+      // Reads can go on while writes fail (a full disk): during an outage, writes must work too.
+      if (this.outages.down) await this.adapter.probeWrites?.();
+      const pending = pendingMigrationNames(
+        applied.rows.map((row) => row.name),
+        this.dialect,
+      );
+      if (pending.length > 0) throw new Error(`migrations not applied: ${pending.join(', ')}`);
+    } catch (error) {
+      if (isStorageUnavailable(error)) this.outages.failed(error);
+      throw error;
+    }
+    this.outages.succeeded();
   }
 
   async close(): Promise<void> {
     await this.adapter.close();
   }
 
+  /**
+   * Ends an outage once the write probe passes too: a write that needed no new space (an empty
+   * sweep, a batch that fit in free pages) succeeds on a full disk and proves nothing. At most one
+   * probe a second; a probe that fails for another reason than storage does not hold recovery up.
+   */
+  private async confirmRecovery(): Promise<void> {
+    const now_ms = Date.now();
+    if (this.recovery_probe_at_ms !== null && now_ms - this.recovery_probe_at_ms < RECOVERY_PROBE_INTERVAL_MS)
+      return;
+    this.recovery_probe_at_ms = now_ms;
+    try {
+      await this.adapter.probeWrites?.();
+      this.outages.succeeded();
+    } catch (error) {
+      if (isStorageUnavailable(error)) this.outages.failed(error);
+      else this.outages.succeeded();
+    }
+  }
+
   private async withRetries<T>(attempt: () => Promise<T>): Promise<T> {
     for (let attempt_no = 1; ; attempt_no++) {
       try {
-        return await attempt();
+        const result = await attempt();
+        if (this.outages.down) void this.confirmRecovery();
+        return result;
       } catch (error) {
+        // Not retried here: a connection lost during COMMIT may have committed, and only the
+        // client's Idempotency-Key makes running it again safe. Nothing is half-done either way.
+        if (isStorageUnavailable(error)) {
+          this.outages.failed(error);
+          throw storageUnavailableError(error);
+        }
         const retryable = this.adapter.isRetryable(error);
         if (this.adapter.isOverloaded(error) || (retryable && attempt_no >= this.options.attempts_max)) {
           throw new StockholdError('overloaded', 'the database is too busy to take this now; retry shortly', {

@@ -49,6 +49,11 @@ export interface Store {
   migrate(): Promise<string[]>;
   /** Decides and commits the commands in one transaction, in order; one result per command. */
   execute(envelopes: readonly CommandEnvelope[], now_ms: number): Promise<CommandResult[]>;
+  /**
+   * Decides and writes the commands as execute does, in a transaction that is then rolled back:
+   * throws what execute would throw, commits nothing (the group commit finds a culprit with it).
+   */
+  rehearse(envelopes: readonly CommandEnvelope[], now_ms: number): Promise<void>;
   /** Expires up to `limit` pending orders whose deadline passed; returns how many. */
   sweepExpired(now_ms: number, limit: number): Promise<number>;
   /** Forgets idempotency keys created before the given time; returns how many. */

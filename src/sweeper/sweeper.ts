@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
 import { LIMITS } from '../core/limits.ts';
+import { isStorageUnavailable, OutageEpisodes } from '../store/storage-faults.ts';
 import type { Store } from '../store/store.ts';
 
 export interface SweeperOptions {
@@ -32,6 +33,8 @@ export class Sweeper {
   private current: Promise<unknown> | null = null;
   private last_purge_ms = 0;
   private readonly purges: readonly RetentionPurge[];
+  /** While the database is away: logged once, ticks spaced out, resumed by itself. */
+  private readonly outages: OutageEpisodes;
 
   constructor(
     private readonly store: Store,
@@ -42,6 +45,7 @@ export class Sweeper {
     purges: readonly RetentionPurge[] = [],
     private readonly on_sweep: SweepObserver = () => {},
   ) {
+    this.outages = new OutageEpisodes('the sweeper', logger);
     this.purges = [
       {
         what: 'idempotency keys',
@@ -56,7 +60,7 @@ export class Sweeper {
     const tick = () => {
       this.current = this.tick().finally(() => {
         this.current = null;
-        if (this.timer) this.timer = setTimeout(tick, this.options.interval_ms);
+        if (this.timer) this.timer = setTimeout(tick, this.outages.delayMs(this.options.interval_ms));
       });
     };
     this.timer = setTimeout(tick, this.options.interval_ms);
@@ -94,7 +98,8 @@ export class Sweeper {
         purged[what] = await purge(now_ms);
         if (purged[what] > 0) this.logger.info({ purged: purged[what], what }, 'retention purge');
       } catch (error) {
-        this.logger.error({ err: error, what }, 'retention purge failed');
+        if (isStorageUnavailable(error)) this.outages.failed(error);
+        else this.logger.error({ err: error, what }, 'retention purge failed');
       }
     }
     return purged;
@@ -103,6 +108,7 @@ export class Sweeper {
   private async tick(): Promise<void> {
     try {
       const released = await this.sweepOnce();
+      this.outages.succeeded();
       if (released > 0) this.logger.info({ released_orders: released }, 'expired holds released');
       const now_ms = this.clock.now();
       if (now_ms - this.last_purge_ms >= this.options.purge_interval_ms) {
@@ -111,7 +117,8 @@ export class Sweeper {
       }
     } catch (error) {
       // A failed sweep changes nothing (one transaction per batch); the next tick tries again.
-      this.logger.error({ err: error }, 'sweep failed');
+      if (isStorageUnavailable(error)) this.outages.failed(error);
+      else this.logger.error({ err: error }, 'sweep failed');
     }
   }
 }

@@ -1,7 +1,7 @@
 // The SQL of webhooks, in one place: endpoints, the fan-out of outbox events into deliveries, the
 // claim of due deliveries (FOR UPDATE SKIP LOCKED on PostgreSQL, so any number of workers can run)
 // and the fenced record of each attempt.
-import type { Kysely } from 'kysely';
+import type { ExpressionBuilder, Kysely } from 'kysely';
 import type { EventType } from '../core/types.ts';
 import { newId } from '../ids.ts';
 import type { DialectName } from '../store/migrations.ts';
@@ -19,6 +19,8 @@ export const DELIVERY_STATUS = {
   cancelled: 'cancelled',
 } as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUS)[keyof typeof DELIVERY_STATUS];
+
+type DeliveryRow = { d: Database['webhook_deliveries'] };
 
 const OPEN_STATUSES = [DELIVERY_STATUS.pending, DELIVERY_STATUS.sending];
 const CURSOR_NAME = 'webhooks';
@@ -162,15 +164,122 @@ export class WebhookStore {
       .orderBy('event_id', 'desc')
       .limit(options.limit)
       .execute();
+    return this.withAttempts(rows.map(deliveryFromRow));
+  }
+
+  /** One delivery of the endpoint with its attempts, or null when either is unknown. */
+  async getDelivery(
+    endpoint_id: string,
+    delivery_id: string,
+  ): Promise<(Delivery & { attempt_log: Attempt[] }) | null> {
+    const row = await this.db
+      .selectFrom('webhook_deliveries')
+      .selectAll()
+      .where('id', '=', delivery_id)
+      .where('endpoint_id', '=', endpoint_id)
+      .executeTakeFirst();
+    return row ? ((await this.withAttempts([deliveryFromRow(row)]))[0] ?? null) : null;
+  }
+
+  /**
+   * Puts a failed delivery of the endpoint back in the queue, due now, for one more attempt (as a
+   * store's "resend": after its attempts are used up, another failure fails it again; redeliver it
+   * again). Idempotent: while that attempt is queued or running, asking again changes nothing.
+   * `attempts_max` tells such an attempt from one of the delivery's own schedule.
+   */
+  async redeliver(
+    endpoint_id: string,
+    delivery_id: string,
+    now_ms: number,
+    attempts_max: number,
+  ): Promise<{
+    outcome: 'queued' | 'already_queued' | 'not_failed' | 'not_found';
+    delivery: Delivery | null;
+  }> {
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx
+        .selectFrom('webhook_deliveries as d')
+        .innerJoin('webhook_endpoints as w', 'w.id', 'd.endpoint_id')
+        .selectAll('d')
+        .where('d.id', '=', delivery_id)
+        .where('d.endpoint_id', '=', endpoint_id)
+        .where('w.deleted_at_ms', 'is', null)
+        .executeTakeFirst();
+      if (!row) return { outcome: 'not_found', delivery: null };
+      const delivery = deliveryFromRow(row);
+      if (delivery.status !== DELIVERY_STATUS.failed) {
+        const queued =
+          (OPEN_STATUSES as string[]).includes(delivery.status) && delivery.attempts >= attempts_max;
+        return { outcome: queued ? 'already_queued' : 'not_failed', delivery };
+      }
+      const queued = await this.requeueFailed(trx, [delivery_id], now_ms);
+      // Another call requeued it between the read and the update: the same answer as a repeat.
+      if (queued === 0) return { outcome: 'already_queued', delivery };
+      return {
+        outcome: 'queued',
+        delivery: {
+          ...delivery,
+          status: DELIVERY_STATUS.pending,
+          next_attempt_at_ms: now_ms,
+          updated_at_ms: now_ms,
+        },
+      };
+    });
+  }
+
+  /** Redelivers (as `redeliver`) up to `limit` failed deliveries of the endpoint, oldest event first; returns how many, or null for an unknown endpoint. */
+  async redeliverFailed(endpoint_id: string, now_ms: number, limit: number): Promise<number | null> {
+    return this.db.transaction().execute(async (trx) => {
+      const endpoint = await trx
+        .selectFrom('webhook_endpoints')
+        .select('id')
+        .where('id', '=', endpoint_id)
+        .where('deleted_at_ms', 'is', null)
+        .executeTakeFirst();
+      if (!endpoint) return null;
+      const ids = (
+        await trx
+          .selectFrom('webhook_deliveries')
+          .select('id')
+          .where('endpoint_id', '=', endpoint_id)
+          .where('status', '=', DELIVERY_STATUS.failed)
+          .orderBy('event_id')
+          .limit(limit)
+          .execute()
+      ).map((row) => row.id);
+      return ids.length === 0 ? 0 : this.requeueFailed(trx, ids, now_ms);
+    });
+  }
+
+  /** Failed to pending, due now; only rows still failed (so a repeat or a race queues nothing twice). */
+  private async requeueFailed(trx: Kysely<Database>, ids: string[], now_ms: number): Promise<number> {
+    const result = await trx
+      .updateTable('webhook_deliveries')
+      .set({
+        status: DELIVERY_STATUS.pending,
+        next_attempt_at_ms: now_ms,
+        claimed_until_ms: null,
+        updated_at_ms: now_ms,
+      })
+      .where('id', 'in', ids)
+      .where('status', '=', DELIVERY_STATUS.failed)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  /** The deliveries with their attempts, in order of attempt. */
+  private async withAttempts<T extends Delivery>(
+    deliveries: T[],
+  ): Promise<(T & { attempt_log: Attempt[] })[]> {
     const attempts = new Map<string, Attempt[]>();
-    if (rows.length > 0) {
+    if (deliveries.length > 0) {
       const attempt_rows = await this.db
         .selectFrom('webhook_attempts')
         .selectAll()
         .where(
           'delivery_id',
           'in',
-          rows.map((row) => row.id),
+          deliveries.map((delivery) => delivery.id),
         )
         .orderBy('delivery_id')
         .orderBy('attempt_no')
@@ -187,7 +296,7 @@ export class WebhookStore {
         attempts.set(row.delivery_id, list);
       }
     }
-    return rows.map((row) => ({ ...deliveryFromRow(row), attempt_log: attempts.get(row.id) ?? [] }));
+    return deliveries.map((delivery) => ({ ...delivery, attempt_log: attempts.get(delivery.id) ?? [] }));
   }
 
   /**
@@ -255,22 +364,35 @@ export class WebhookStore {
     });
   }
 
+  /** Endpoints with a delivery due (their next attempt's time has come), at most `limit` of them. */
+  async dueEndpoints(now_ms: number, limit: number): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('webhook_deliveries as d')
+      .select('d.endpoint_id')
+      .distinct()
+      .where((eb) => isDue(eb, now_ms))
+      .limit(limit)
+      .execute();
+    return rows.map((row) => row.endpoint_id);
+  }
+
   /**
-   * Claims up to `limit` due deliveries for one attempt each. A delivery is due when its time has
+   * Claims up to `limit` due deliveries (of one endpoint when `endpoint_id` is given) for one attempt each. A delivery is due when its time has
    * come and no earlier event of the same order is still open for the same endpoint (in order per
    * order); a `sending` claim that outlived its deadline (a worker died) is due again.
    */
-  async claimDue(limit: number, now_ms: number, claim_ms: number): Promise<ClaimedDelivery[]> {
+  async claimDue(
+    limit: number,
+    now_ms: number,
+    claim_ms: number,
+    endpoint_id?: string,
+  ): Promise<ClaimedDelivery[]> {
     return this.db.transaction().execute(async (trx) => {
       let due = trx
         .selectFrom('webhook_deliveries as d')
         .select('d.id')
-        .where((eb) =>
-          eb.or([
-            eb.and([eb('d.status', '=', DELIVERY_STATUS.pending), eb('d.next_attempt_at_ms', '<=', now_ms)]),
-            eb.and([eb('d.status', '=', DELIVERY_STATUS.sending), eb('d.claimed_until_ms', '<=', now_ms)]),
-          ]),
-        )
+        .where((eb) => isDue(eb, now_ms))
+        .$if(endpoint_id !== undefined, (q) => q.where('d.endpoint_id', '=', endpoint_id!))
         .where(({ not, exists, selectFrom }) =>
           not(
             exists(
@@ -497,4 +619,12 @@ function deliveryFromRow(row: WebhookDeliveriesTable): Delivery {
     created_at_ms: Number(row.created_at_ms),
     updated_at_ms: Number(row.updated_at_ms),
   };
+}
+
+/** Pending and its time has come, or claimed by a worker whose claim outlived its deadline. */
+function isDue(eb: ExpressionBuilder<DeliveryRow, 'd'>, now_ms: number) {
+  return eb.or([
+    eb.and([eb('d.status', '=', DELIVERY_STATUS.pending), eb('d.next_attempt_at_ms', '<=', now_ms)]),
+    eb.and([eb('d.status', '=', DELIVERY_STATUS.sending), eb('d.claimed_until_ms', '<=', now_ms)]),
+  ]);
 }

@@ -1,11 +1,14 @@
 // The delivery worker: at its own pace it fans new outbox events out to deliveries, claims the due
-// ones in a bounded batch and posts each, signed, with a timeout; failures retry with exponential
-// back-off and jitter up to a bounded number of attempts. At least once, in order per order.
+// ones and posts each, signed, with a timeout; failures retry with exponential back-off and jitter
+// up to a bounded number of attempts. At least once, in order per order. Endpoints are delivered
+// independently: each has its own in-flight limit (one attempt while it fails) within a bounded
+// total, and a finished attempt frees its slot at once, so a hanging endpoint delays only itself.
 import { request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
+import { isStorageUnavailable, OutageEpisodes } from '../store/storage-faults.ts';
 import {
   DELIVERY_ID_HEADER,
   EVENT_ID_HEADER,
@@ -26,8 +29,10 @@ export type TargetCheck = (url: URL) => Promise<void>;
 
 export interface WebhookWorkerOptions {
   poll_interval_ms: number;
-  /** Deliveries claimed and sent at once. */
+  /** Attempts in flight at once, over every endpoint. */
   batch_size: number;
+  /** Attempts in flight at once to one endpoint (default 8); one while its last attempt failed. */
+  endpoint_in_flight_max?: number;
   /** Outbox events fanned out per tick. */
   fan_out_batch_size: number;
   timeout_ms: number;
@@ -48,6 +53,9 @@ export type AttemptObserver = (
 ) => void;
 
 const USER_AGENT = 'stockhold-webhooks/1';
+const ENDPOINT_IN_FLIGHT_DEFAULT = 8;
+/** Endpoints with due work claimed for per round: more than may be registered (ENDPOINTS_MAX). */
+const ENDPOINTS_PER_ROUND_MAX = 100;
 /** Delay before attempt `attempt_no + 1`: base * 2^(n-1), capped, with "equal jitter" (50-100%). */
 export function backoffDelayMs(
   attempt_no: number,
@@ -65,6 +73,15 @@ export class WebhookWorker {
   private timer: NodeJS.Timeout | null = null;
   private current: Promise<unknown> | null = null;
   private stopped = true;
+  /** While the database is away: logged once, rounds spaced out, resumed by itself. */
+  private readonly outages: OutageEpisodes;
+  /** A finished attempt asked for a round while one was running: run another right after it. */
+  private rerun = false;
+  private readonly in_flight = new Map<string, number>();
+  private in_flight_total = 0;
+  private readonly attempts_in_flight = new Set<Promise<void>>();
+  /** Endpoints whose last attempt failed: they get one attempt at a time until one succeeds. */
+  private readonly failing = new Set<string>();
 
   constructor(
     private readonly webhooks: WebhookStore,
@@ -72,18 +89,14 @@ export class WebhookWorker {
     private readonly options: WebhookWorkerOptions,
     private readonly logger: Logger,
     private readonly on_attempt: AttemptObserver = () => {},
-  ) {}
+  ) {
+    this.outages = new OutageEpisodes('the webhook worker', logger);
+  }
 
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    const tick = () => {
-      this.current = this.tick().finally(() => {
-        this.current = null;
-        if (!this.stopped) this.timer = setTimeout(tick, this.options.poll_interval_ms);
-      });
-    };
-    this.timer = setTimeout(tick, this.options.poll_interval_ms);
+    this.schedule(this.options.poll_interval_ms);
   }
 
   /** Stops the schedule and waits for the attempts in flight (each bounded by its timeout). */
@@ -92,35 +105,112 @@ export class WebhookWorker {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.current;
+    await Promise.all(this.attempts_in_flight);
   }
 
-  /** One round: fan out, claim, send; returns the deliveries attempted. */
+  /** Attempts in flight now, in total. */
+  get attempts_in_flight_count(): number {
+    return this.in_flight_total;
+  }
+
+  /**
+   * One round: fan out, then claim for each endpoint with due work as many deliveries as it has
+   * free slots (within the total) and start them; returns how many it started. It does not wait
+   * for them: each attempt frees its slot when it ends and asks for the next round.
+   */
   async runOnce(): Promise<number> {
     await this.webhooks.fanOut(this.options.fan_out_batch_size, this.clock.now());
-    // A claim lasts the attempt's timeout plus a margin; past it another worker may take over.
-    const claimed = await this.webhooks.claimDue(
-      this.options.batch_size,
-      this.clock.now(),
-      this.options.timeout_ms * 2 + 5_000,
-    );
-    await Promise.all(claimed.map((delivery) => this.attempt(delivery)));
-    return claimed.length;
+    if (this.in_flight_total >= this.options.batch_size) return 0;
+    const now_ms = this.clock.now();
+    const endpoint_ids = await this.webhooks.dueEndpoints(now_ms, ENDPOINTS_PER_ROUND_MAX);
+    let started = 0;
+    for (const endpoint_id of endpoint_ids) {
+      const free = Math.min(
+        this.endpointLimit(endpoint_id) - (this.in_flight.get(endpoint_id) ?? 0),
+        this.options.batch_size - this.in_flight_total,
+      );
+      if (free <= 0) continue;
+      // A claim lasts the attempt's timeout plus a margin; past it another worker may take over.
+      const claimed = await this.webhooks.claimDue(
+        free,
+        this.clock.now(),
+        this.options.timeout_ms * 2 + 5_000,
+        endpoint_id,
+      );
+      for (const delivery of claimed) this.launch(delivery);
+      started += claimed.length;
+    }
+    return started;
+  }
+
+  private endpointLimit(endpoint_id: string): number {
+    if (this.failing.has(endpoint_id)) return 1;
+    return this.options.endpoint_in_flight_max ?? ENDPOINT_IN_FLIGHT_DEFAULT;
+  }
+
+  private launch(delivery: ClaimedDelivery): void {
+    const endpoint_id = delivery.endpoint_id;
+    this.in_flight.set(endpoint_id, (this.in_flight.get(endpoint_id) ?? 0) + 1);
+    this.in_flight_total++;
+    const attempt: Promise<void> = this.attempt(delivery)
+      .catch((error: unknown) => {
+        // The record failed (the database went away): the claim expires and the delivery is retried.
+        if (isStorageUnavailable(error)) this.outages.failed(error);
+        else this.logger.error({ err: error, delivery_id: delivery.id }, 'webhook attempt not recorded');
+      })
+      .finally(() => {
+        const left = (this.in_flight.get(endpoint_id) ?? 1) - 1;
+        if (left === 0) this.in_flight.delete(endpoint_id);
+        else this.in_flight.set(endpoint_id, left);
+        this.in_flight_total--;
+        this.attempts_in_flight.delete(attempt);
+        this.wake();
+      });
+    this.attempts_in_flight.add(attempt);
+  }
+
+  /** A slot freed: run a round now (or right after the one running) rather than at the next poll. */
+  private wake(): void {
+    if (this.stopped) return;
+    if (this.current) {
+      this.rerun = true;
+      return;
+    }
+    this.schedule(0);
+  }
+
+  private schedule(delay_ms: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.current = this.tick().finally(() => {
+        this.current = null;
+        if (this.stopped) return;
+        const again = this.rerun;
+        this.rerun = false;
+        this.schedule(again ? 0 : this.outages.delayMs(this.options.poll_interval_ms));
+      });
+    }, delay_ms);
   }
 
   private async tick(): Promise<void> {
     try {
-      // Keep going while there is a full batch of work, within a bound, then yield to the timer.
+      // Keep going while rounds start work, within a bound, then yield to the timer.
       for (let round = 0; round < 10 && !this.stopped; round++) {
-        if ((await this.runOnce()) < this.options.batch_size) break;
+        if ((await this.runOnce()) === 0) break;
       }
+      this.outages.succeeded();
     } catch (error) {
       // The database is unreachable for a moment: claims expire and the next tick tries again.
-      this.logger.error({ err: error }, 'webhook delivery round failed');
+      if (isStorageUnavailable(error)) this.outages.failed(error);
+      else this.logger.error({ err: error }, 'webhook delivery round failed');
     }
   }
 
   private async attempt(delivery: ClaimedDelivery): Promise<void> {
     const result = await this.send(delivery);
+    if (result.ok) this.failing.delete(delivery.endpoint_id);
+    else this.failing.add(delivery.endpoint_id);
     const now_ms = this.clock.now();
     let status: DeliveryStatus = DELIVERY_STATUS.succeeded;
     let next_attempt_at_ms = now_ms;

@@ -9,12 +9,14 @@ import { DIALECTS } from '../support/stores.ts';
 let server: TestServer;
 let api: ReturnType<typeof apiClient>;
 let order_id: string;
+let endpoint_id: string;
 
 async function snapshot() {
   const skus = await api.get('/v1/skus?limit=500');
   const orders = await api.get('/v1/orders?limit=500');
   const ledger = await api.get('/v1/skus/widget/ledger?limit=500');
-  return { skus: skus.body, orders: orders.body, ledger: ledger.body };
+  const webhooks = await api.get('/v1/webhooks');
+  return { skus: skus.body, orders: orders.body, ledger: ledger.body, webhooks: webhooks.body };
 }
 
 const line = (quantity: unknown) => ({ customer_id: 'c', lines: [{ sku: 'widget', quantity }] });
@@ -22,13 +24,20 @@ const json = { 'content-type': 'application/json' };
 
 interface BadRequest {
   name: string;
-  method?: 'GET' | 'POST';
+  method?: string;
   path: string | (() => string);
   body?: unknown;
   headers?: Record<string, string>;
   status: number;
   code: string;
+  /** What the message must say: the field, the bound or the allowed values, the fix. */
+  message?: string;
+  /** The Allow header of a 405. */
+  allow?: string;
 }
+
+/** A lone (unpaired) UTF-16 surrogate: valid in a JSON string, but no store can keep it. */
+const LONE = '\ud800';
 
 const BAD_REQUESTS: BadRequest[] = [
   {
@@ -393,15 +402,229 @@ const BAD_REQUESTS: BadRequest[] = [
     code: 'invalid_request',
   },
   { name: 'unknown route', method: 'GET', path: '/v1/nothing-here', status: 404, code: 'not_found' },
+  // Lone surrogates: PostgreSQL answered 500 (invalid input syntax for type json), SQLite stored U+FFFD.
+  {
+    name: 'a customer_id with a lone surrogate',
+    path: '/v1/orders',
+    body: { customer_id: `x${LONE}y`, lines: [{ sku: 'widget', quantity: 1 }] },
+    status: 400,
+    code: 'invalid_request',
+    message: 'body/customer_id must not contain NUL or an unpaired UTF-16 surrogate',
+  },
+  {
+    name: 'a SKU name with a lone surrogate',
+    path: '/v1/skus',
+    body: { sku: 'lone-name', name: `a${LONE}`, available: 1 },
+    status: 400,
+    code: 'invalid_request',
+    message: 'body/name must not contain',
+  },
+  {
+    name: 'an adjustment reason with a lone low surrogate',
+    path: '/v1/skus/widget/adjustments',
+    body: { delta: 1, reason: 'restock \udc00' },
+    status: 400,
+    code: 'invalid_request',
+    message: 'body/reason must not contain',
+  },
+  {
+    name: 'a payment_id with a lone surrogate',
+    path: () => `/v1/orders/${order_id}/payment`,
+    body: { payment_id: `p${LONE}` },
+    status: 400,
+    code: 'invalid_request',
+    message: 'body/payment_id must not contain',
+  },
+  {
+    name: 'a webhook url with a lone surrogate',
+    path: '/v1/webhooks',
+    body: { url: `https://shop.example/${LONE}` },
+    status: 400,
+    code: 'invalid_request',
+    message: 'body/url',
+  },
+  {
+    name: 'a webhook secret with a lone surrogate',
+    path: '/v1/webhooks',
+    body: { url: 'https://shop.example/hook', secret: `${'s'.repeat(16)}${LONE}` },
+    status: 400,
+    code: 'invalid_request',
+    message: 'body/secret must not contain',
+  },
+  {
+    name: 'a query filter with an encoded lone surrogate',
+    method: 'GET',
+    path: '/v1/orders?customer_id=%ED%A0%80',
+    status: 400,
+    code: 'invalid_request',
+    message: 'querystring/customer_id is not valid percent-encoded UTF-8',
+  },
+  {
+    name: 'a path parameter with an encoded lone surrogate',
+    method: 'GET',
+    path: '/v1/orders/%ED%A0%80',
+    status: 400,
+    code: 'invalid_request',
+    message: 'the path is not valid percent-encoded UTF-8',
+  },
+  {
+    name: 'an Idempotency-Key that is not printable ASCII',
+    path: '/v1/orders',
+    body: line(1),
+    headers: { 'idempotency-key': 'k\u00ed\u00a0\u0080' },
+    status: 400,
+    code: 'invalid_request',
+    message: 'headers/idempotency-key',
+  },
+  // Integers past what the stores hold: before_event_id was a 500 on PostgreSQL (out of range for bigint).
+  {
+    name: 'before_event_id past 2^63',
+    method: 'GET',
+    path: () => `/v1/webhooks/${endpoint_id}/deliveries?before_event_id=9223372036854775807`,
+    status: 400,
+    code: 'invalid_request',
+    message: 'querystring/before_event_id must be <= 9007199254740991',
+  },
+  {
+    name: 'expected_available past 2^53 - 1',
+    path: '/v1/skus/widget/adjustments',
+    body: '{"delta":1,"expected_available":9007199254740992}',
+    status: 400,
+    code: 'invalid_request',
+    message: 'body/expected_available must be <= 9007199254740991',
+  },
+  {
+    name: 'a page limit past 2^63',
+    method: 'GET',
+    path: '/v1/skus?limit=9223372036854775807',
+    status: 400,
+    code: 'invalid_request',
+    message: 'querystring/limit must be <= 500',
+  },
+  // Unknown fields are refused everywhere, also where a route takes no body.
+  {
+    name: 'a body with a field sent to cancel',
+    path: () => `/v1/orders/${order_id}/cancel`,
+    body: { reason: 'changed my mind' },
+    status: 400,
+    code: 'invalid_request',
+    message: 'body has an unknown field "reason" (this takes no fields)',
+  },
+  {
+    name: 'a body with a field sent to delete a webhook endpoint',
+    method: 'DELETE',
+    path: () => `/v1/webhooks/${endpoint_id}`,
+    body: { force: true },
+    status: 400,
+    code: 'invalid_request',
+    message: 'unknown field "force"',
+  },
+  {
+    name: 'an unknown query parameter on a route that takes none',
+    method: 'GET',
+    path: () => `/v1/orders/${order_id}?expand=lines`,
+    status: 400,
+    code: 'invalid_request',
+    message: 'querystring has an unknown field "expand"',
+  },
+  {
+    name: 'an unknown query parameter names the allowed ones',
+    method: 'GET',
+    path: '/v1/orders?state=paid',
+    status: 400,
+    code: 'invalid_request',
+    message: 'querystring has an unknown field "state" (allowed: status, sku, customer_id, limit, cursor)',
+  },
+  {
+    name: 'an unknown top-level field names it and the allowed ones',
+    path: '/v1/orders',
+    body: { ...line(1), coupon: 'X' },
+    status: 400,
+    code: 'invalid_request',
+    message: 'body has an unknown field "coupon" (allowed: customer_id, lines, hold_seconds)',
+  },
+  {
+    name: 'an unknown field in a line names it',
+    path: '/v1/orders',
+    body: { customer_id: 'c', lines: [{ sku: 'widget', quantity: 1, price: 0 }] },
+    status: 400,
+    code: 'invalid_request',
+    message: 'body/lines/0 has an unknown field "price" (allowed: sku, quantity)',
+  },
+  {
+    name: 'an order status outside the enum lists the allowed values once',
+    method: 'GET',
+    path: '/v1/orders?status=bogus',
+    status: 400,
+    code: 'invalid_request',
+    message: 'querystring/status must be one of: pending_payment, paid, cancelled, expired',
+  },
+  {
+    name: 'a webhook event type outside the enum lists the allowed values',
+    path: '/v1/webhooks',
+    body: { url: 'https://shop.example/hook', event_types: ['order.shipped'] },
+    status: 400,
+    code: 'invalid_request',
+    message: 'body/event_types/0 must be one of: sku.created, sku.adjusted, order.held',
+  },
+  {
+    name: 'a webhook url that is not http(s)',
+    path: '/v1/webhooks',
+    body: { url: 'ftp://shop.example/hook' },
+    status: 400,
+    code: 'invalid_request',
+    message: 'body/url must be an absolute http(s) URL',
+  },
+  {
+    name: 'a body without a content type says which to send',
+    path: '/v1/orders',
+    body: JSON.stringify(line(1)),
+    headers: { 'content-type': '' },
+    status: 415,
+    code: 'unsupported_media_type',
+    message: 'send Content-Type: application/json',
+  },
+  // Methods a known path does not answer.
+  {
+    name: 'DELETE on the SKU collection',
+    method: 'DELETE',
+    path: '/v1/skus',
+    status: 405,
+    code: 'method_not_allowed',
+    message: 'allowed: GET, HEAD, POST',
+    allow: 'GET, HEAD, POST',
+  },
+  {
+    name: 'QUERY on the SKU collection, without a content type',
+    method: 'QUERY',
+    path: '/v1/skus',
+    status: 405,
+    code: 'method_not_allowed',
+    allow: 'GET, HEAD, POST',
+  },
+  {
+    name: 'PUT on an order',
+    method: 'PUT',
+    path: () => `/v1/orders/${order_id}`,
+    body: { status: 'paid' },
+    status: 405,
+    code: 'method_not_allowed',
+    allow: 'GET, HEAD',
+  },
 ];
 
 describe.each(DIALECTS)('bad requests on %s', (dialect) => {
   let database: TestDatabase | null = null;
   beforeAll(async () => {
     database = dialect === 'postgres' ? await createTestDatabase() : null;
-    server = await startTestServer(database ? { database_url: database.url } : {});
+    // Webhook targets are not contacted here: the check would refuse a made-up host.
+    const check_target = async () => {};
+    server = await startTestServer(
+      database ? { database_url: database.url, check_target } : { check_target },
+    );
     api = apiClient(server.url);
     await api.post('/v1/skus', { sku: 'widget', available: 10, max_per_customer: 5 });
+    endpoint_id = (await api.post('/v1/webhooks', { url: 'https://shop.example/hooks/stock' })).body.id;
     order_id = (await api.post('/v1/orders', { customer_id: 'c', lines: [{ sku: 'widget', quantity: 1 }] }))
       .body.id;
   });
@@ -423,6 +646,8 @@ describe.each(DIALECTS)('bad requests on %s', (dialect) => {
     expect(answer.status).toBe(bad.status);
     expect(answer.body.error.code).toBe(bad.code);
     expect(typeof answer.body.error.message).toBe('string');
+    if (bad.message !== undefined) expect(answer.body.error.message).toContain(bad.message);
+    if (bad.allow !== undefined) expect(answer.headers.get('allow')).toBe(bad.allow);
     expect(await snapshot()).toEqual(before);
     await expectConservation(server.store);
   });

@@ -1,7 +1,10 @@
 // The event stream: every order change and SKU change arrives live, and a client that reconnects
 // with Last-Event-ID gets exactly what it missed.
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.ts';
 import { apiClient, startTestServer, type TestServer } from '../support/server.ts';
+import { eventually } from '../webhooks/receiver.ts';
 
 let server: TestServer;
 let api: ReturnType<typeof apiClient>;
@@ -19,9 +22,14 @@ interface StreamedEvent {
 }
 
 /** Reads the SSE stream until `count` events arrived; aborts the request afterwards. */
-async function readEvents(count: number, headers: Record<string, string> = {}, started?: () => void) {
+async function readEvents(
+  count: number,
+  headers: Record<string, string> = {},
+  started?: () => void,
+  base_url = server.url,
+) {
   const controller = new AbortController();
-  const response = await fetch(`${server.url}/v1/events`, { headers, signal: controller.signal });
+  const response = await fetch(`${base_url}/v1/events`, { headers, signal: controller.signal });
   expect(response.headers.get('content-type')).toContain('text/event-stream');
   started?.();
   const events: StreamedEvent[] = [];
@@ -79,5 +87,96 @@ describe('GET /v1/events', () => {
     const answer = await api.get('/v1/events', { 'last-event-id': 'yesterday' });
     expect(answer.status).toBe(400);
     expect(answer.body.error.code).toBe('invalid_request');
+  });
+});
+
+describe('GET /v1/events, a subscriber that does not read', () => {
+  it('is disconnected once its bytes stop draining, and resumes with Last-Event-ID where it got to', async () => {
+    const slow = await startTestServer({
+      env: {
+        EVENTS_SUBSCRIBER_BUFFER_BYTES_MAX: '65536',
+        EVENTS_STALL_TIMEOUT_MS: '300',
+        WEBHOOKS_WORKER: 'off',
+      },
+      sweeper: false,
+    });
+    try {
+      // A backlog larger than the kernel's socket buffers take (about 5.5 MB: 1000 orders of 50 lines).
+      const skus = Array.from({ length: 50 }, (_, index) => `slow-${index}`);
+      await slow.store.execute(
+        skus.map((sku) => ({
+          command: { kind: 'create_sku' as const, sku, name: sku, available: 10_000, max_per_customer: null },
+        })),
+        Date.now(),
+      );
+      for (let start = 0; start < 1000; start += 100) {
+        await slow.store.execute(
+          Array.from({ length: 100 }, (_, index) => ({
+            command: {
+              kind: 'checkout' as const,
+              order_id: `slow-order-${start + index}`,
+              customer_id: 'c',
+              lines: skus.map((sku) => ({ sku, quantity: 1 })),
+              hold_seconds: 86_400,
+            },
+          })),
+          Date.now(),
+        );
+      }
+      const last_id = await slow.store.lastEventId();
+
+      const socket = connect(Number(new URL(slow.url).port), '127.0.0.1');
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      socket.write('GET /v1/events HTTP/1.1\r\nhost: 127.0.0.1\r\nlast-event-id: 0\r\n\r\n');
+      socket.pause();
+      await eventually(() => slow.events.subscriber_count === 1, 'the stream opened');
+      await eventually(() => slow.events.subscriber_count === 0, 'the stream was cut');
+      expect(slow.events.buffered_bytes).toBe(0);
+
+      // What reached the client before the cut, then the rest after its last complete event.
+      let received = '';
+      socket.on('data', (chunk: Buffer) => {
+        received += chunk.toString('utf8');
+      });
+      socket.on('error', () => {});
+      await new Promise<void>((resolve) => {
+        socket.once('close', () => resolve());
+        socket.resume();
+      });
+      const complete = [...received.matchAll(/^id: (\d+)\nevent: [a-z.]+\ndata: [^\n]+\n\n/gm)].map((match) =>
+        Number(match[1]),
+      );
+      expect(complete.length).toBeGreaterThan(0);
+      expect(complete.at(-1)!).toBeLessThan(last_id);
+      expect(complete).toEqual(Array.from({ length: complete.length }, (_, index) => index + 1));
+      const rest = await readEvents(
+        last_id - complete.at(-1)!,
+        { 'last-event-id': String(complete.at(-1)) },
+        undefined,
+        slow.url,
+      );
+      expect(rest.map((event) => event.id)).toEqual(
+        Array.from({ length: last_id - complete.at(-1)! }, (_, index) => complete.at(-1)! + index + 1),
+      );
+    } finally {
+      await slow.dispose();
+    }
+  }, 120_000);
+
+  it('refuses a per-subscriber bound above the total bound, naming the key', () => {
+    const load = () =>
+      loadConfig(
+        { EVENTS_SUBSCRIBER_BUFFER_BYTES_MAX: '4194304', EVENTS_BUFFER_BYTES_MAX: '2097152' },
+        undefined,
+      );
+    expect(load).toThrow(ConfigError);
+    expect(load).toThrow('EVENTS_SUBSCRIBER_BUFFER_BYTES_MAX');
+    expect(() => loadConfig({ EVENTS_STALL_TIMEOUT_MS: '5' }, undefined)).toThrow('EVENTS_STALL_TIMEOUT_MS');
+    expect(loadConfig({}, undefined)).toMatchObject({
+      EVENTS_SUBSCRIBER_BUFFER_BYTES_MAX: 1_048_576,
+      EVENTS_BUFFER_BYTES_MAX: 67_108_864,
+      EVENTS_STALL_TIMEOUT_MS: 30_000,
+      WEBHOOK_ENDPOINT_IN_FLIGHT_MAX: 8,
+    });
   });
 });

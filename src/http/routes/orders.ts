@@ -11,8 +11,10 @@ import { sendResult } from '../errors.ts';
 import { idempotencyOf } from '../idempotency.ts';
 import {
   CheckoutBody,
+  described,
   errorResponses,
   IdempotencyHeaders,
+  NoBody,
   Order,
   OrderId,
   OrderLedger,
@@ -37,15 +39,8 @@ export const orderRoutes: FastifyPluginAsyncTypebox<AppContext> = async (
         headers: IdempotencyHeaders,
         body: CheckoutBody,
         response: {
-          201: Order,
-          ...errorResponses(
-            'insufficient_stock',
-            'limit_exceeded',
-            'sku_not_found',
-            'idempotency_key_reused',
-            'idempotency_key_in_use',
-            'overloaded',
-          ),
+          201: described(Order, 'Held: the order, pending payment until expires_at'),
+          ...errorResponses('insufficient_stock', 'limit_exceeded', 'sku_not_found', 'overloaded'),
         },
       },
     },
@@ -73,7 +68,9 @@ export const orderRoutes: FastifyPluginAsyncTypebox<AppContext> = async (
         tags: ['orders'],
         summary: 'List orders, newest first',
         querystring: OrderListQuery,
-        response: { 200: Page(Order), ...errorResponses() },
+        response: {
+          200: described(Page(Order), 'A page of orders, newest first; next_cursor reads the next'),
+        },
       },
     },
     async (request) => {
@@ -98,7 +95,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<AppContext> = async (
         tags: ['orders'],
         summary: 'Read an order',
         params: OrderParams,
-        response: { 200: Order, ...errorResponses('order_not_found') },
+        response: { 200: described(Order, 'The order'), ...errorResponses('order_not_found') },
       },
     },
     async (request) => {
@@ -116,7 +113,10 @@ export const orderRoutes: FastifyPluginAsyncTypebox<AppContext> = async (
         tags: ['orders'],
         summary: `Every stock movement of the order, all its SKUs, by sku then seq (not paged: at most ${LIMITS.order_ledger_entries_max})`,
         params: OrderParams,
-        response: { 200: OrderLedger, ...errorResponses('order_not_found') },
+        response: {
+          200: described(OrderLedger, "The order's movements, by sku then seq"),
+          ...errorResponses('order_not_found'),
+        },
       },
     },
     async (request) => {
@@ -138,13 +138,13 @@ export const orderRoutes: FastifyPluginAsyncTypebox<AppContext> = async (
         headers: IdempotencyHeaders,
         body: PaymentBody,
         response: {
-          200: Order,
+          200: described(Order, 'Paid: the order (late: true when a late payment re-acquired the stock)'),
           ...errorResponses(
             'order_not_found',
             'order_expired',
             'order_cancelled',
             'already_paid',
-            'idempotency_key_reused',
+            'overloaded',
           ),
         },
       },
@@ -167,9 +167,10 @@ export const orderRoutes: FastifyPluginAsyncTypebox<AppContext> = async (
         summary: 'Cancel a pending order: its holds return to available',
         params: OrderParams,
         headers: IdempotencyHeaders,
+        body: NoBody,
         response: {
-          200: Order,
-          ...errorResponses('order_not_found', 'order_paid', 'order_expired', 'idempotency_key_reused'),
+          200: described(Order, 'Cancelled: the order; its holds returned to available'),
+          ...errorResponses('order_not_found', 'order_paid', 'order_expired', 'overloaded'),
         },
       },
     },

@@ -11,9 +11,11 @@ import { idempotencyOf } from '../idempotency.ts';
 import {
   AdjustmentBody,
   CreateSkuBody,
+  described,
   errorResponses,
   IdempotencyHeaders,
   LedgerEntry,
+  OneOf,
   Page,
   PageQuery,
   Sku,
@@ -33,8 +35,8 @@ export const skuRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, { st
         headers: IdempotencyHeaders,
         body: CreateSkuBody,
         response: {
-          201: Sku,
-          ...errorResponses('sku_exists', 'idempotency_key_reused', 'idempotency_key_in_use'),
+          201: described(Sku, 'Created: the SKU, with all its units available'),
+          ...errorResponses('sku_exists', 'overloaded'),
         },
       },
     },
@@ -62,7 +64,7 @@ export const skuRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, { st
         tags: ['skus'],
         summary: 'List SKUs by id',
         querystring: Type.Object(PageQuery, { additionalProperties: false }),
-        response: { 200: Page(Sku), ...errorResponses() },
+        response: { 200: described(Page(Sku), 'A page of SKUs by id; next_cursor reads the next') },
       },
     },
     async (request) => {
@@ -80,7 +82,10 @@ export const skuRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, { st
         tags: ['skus'],
         summary: 'Read a SKU and its three buckets',
         params: SkuParams,
-        response: { 200: Sku, ...errorResponses('sku_not_found') },
+        response: {
+          200: described(Sku, 'The SKU and its three buckets'),
+          ...errorResponses('sku_not_found'),
+        },
       },
     },
     async (request) => {
@@ -101,13 +106,8 @@ export const skuRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, { st
         headers: IdempotencyHeaders,
         body: AdjustmentBody,
         response: {
-          200: Sku,
-          ...errorResponses(
-            'sku_not_found',
-            'insufficient_stock',
-            'version_conflict',
-            'idempotency_key_reused',
-          ),
+          200: described(Sku, 'Adjusted: the SKU after the movement'),
+          ...errorResponses('sku_not_found', 'insufficient_stock', 'version_conflict', 'overloaded'),
         },
       },
     },
@@ -137,13 +137,14 @@ export const skuRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, { st
         querystring: Type.Object(
           {
             ...PageQuery,
-            order: Type.Optional(
-              Type.Union([Type.Literal('oldest'), Type.Literal('newest')], { default: 'oldest' }),
-            ),
+            order: Type.Optional(OneOf(['oldest', 'newest'], { default: 'oldest' })),
           },
           { additionalProperties: false },
         ),
-        response: { 200: Page(LedgerEntry), ...errorResponses('sku_not_found') },
+        response: {
+          200: described(Page(LedgerEntry), 'A page of movements; next_cursor reads the next'),
+          ...errorResponses('sku_not_found'),
+        },
       },
     },
     async (request) => {

@@ -32,7 +32,7 @@ export function statsPlugin(now_ms: () => number = Date.now) {
         schema: {
           tags: ['operations'],
           summary: 'Counters of refused checkouts since this process started (per process)',
-          response: { 200: CheckoutStats },
+          response: { 200: { ...CheckoutStats, description: "This process's counters" } },
         },
       },
       async () => ({ since, checkouts_refused, checkouts_shed }),

@@ -1,19 +1,27 @@
 // Webhook endpoints (admin only): register with a secret (generated and shown once when not given),
-// list, read, delete, and see each endpoint's deliveries with their attempts.
+// list, read, delete, see each endpoint's deliveries with their attempts, and redeliver failed ones.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Clock } from '../../core/clock.ts';
 import { StockholdError } from '../../core/errors.ts';
 import type { EventType } from '../../core/types.ts';
 import { generateSecret } from '../../webhooks/signature.ts';
-import { DELIVERY_STATUS, type Endpoint, type WebhookStore } from '../../webhooks/webhook-store.ts';
+import {
+  type Attempt,
+  DELIVERY_STATUS,
+  type Delivery,
+  type Endpoint,
+  type WebhookStore,
+} from '../../webhooks/webhook-store.ts';
 import { parseWebhookUrl, type TargetCheck } from '../../webhooks/worker.ts';
-import { errorResponses, Text } from '../schemas.ts';
+import { described, errorResponses, INTEGER_MAX, NoBody, OneOf, TEXT_PATTERN, Text } from '../schemas.ts';
 
 export interface WebhookRoutesOptions {
   webhooks: WebhookStore;
   clock: Clock;
   check_target?: TargetCheck;
+  /** WEBHOOK_ATTEMPTS_MAX: a redelivery's attempt comes after these. */
+  attempts_max: number;
 }
 
 /** Endpoints one installation may register: each one costs a delivery per event. */
@@ -28,14 +36,18 @@ const EVENT_TYPES: EventType[] = [
   'order.cancelled',
   'order.expired',
 ];
-const EventTypeSchema = Type.Union(EVENT_TYPES.map((type) => Type.Literal(type)));
+const EventTypeSchema = OneOf(EVENT_TYPES);
 const Timestamp = Type.String({ format: 'date-time' });
 
 const CreateBody = Type.Object(
   {
-    url: Text({
+    url: Type.String({
+      format: 'uri',
+      // http(s) only, and the text rule (TEXT_PATTERN) for the rest.
+      pattern: `^[Hh][Tt][Tt][Pp][Ss]?://${TEXT_PATTERN.slice(1)}`,
       minLength: 1,
       maxLength: URL_LENGTH_MAX,
+      description: 'an absolute http(s) URL',
       examples: ['https://shop.example/hooks/stock'],
     }),
     secret: Type.Optional(
@@ -54,7 +66,10 @@ const CreateBody = Type.Object(
       }),
     ),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    examples: [{ url: 'https://shop.example/hooks/stock', event_types: ['order.paid', 'order.expired'] }],
+  },
 );
 
 const EndpointSchema = Type.Object({
@@ -94,14 +109,59 @@ const DeliveriesQuery = Type.Object(
   {
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
     before_event_id: Type.Optional(
-      Type.Integer({ minimum: 1, description: 'page: deliveries of older events' }),
+      Type.Integer({
+        minimum: 1,
+        maximum: INTEGER_MAX,
+        description: 'page: deliveries of older events (next_before_event_id of the previous page)',
+      }),
     ),
-    status: Type.Optional(Type.Union(Object.values(DELIVERY_STATUS).map((status) => Type.Literal(status)))),
+    status: Type.Optional(OneOf(Object.values(DELIVERY_STATUS))),
+  },
+  { additionalProperties: false },
+);
+
+const DeliveryParams = Type.Object({
+  id: Text({ minLength: 1, maxLength: 64 }),
+  delivery_id: Text({ minLength: 1, maxLength: 64 }),
+});
+/** Failed deliveries redelivered by one call at most; call again for the rest. */
+const REDELIVER_BATCH_MAX = 1000;
+const RedeliverBody = Type.Object(
+  {
+    limit: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: REDELIVER_BATCH_MAX,
+        default: REDELIVER_BATCH_MAX,
+        description: 'failed deliveries to redeliver, oldest event first',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
 
 const iso = (ms: number) => new Date(ms).toISOString();
+
+function deliveryView(delivery: Delivery & { attempt_log: Attempt[] }) {
+  return {
+    id: delivery.id,
+    event_id: delivery.event_id,
+    event_type: delivery.event_type,
+    subject_id: delivery.subject_id,
+    status: delivery.status,
+    attempts: delivery.attempts,
+    next_attempt_at: iso(delivery.next_attempt_at_ms),
+    last_error: delivery.last_error,
+    created_at: iso(delivery.created_at_ms),
+    attempt_log: delivery.attempt_log.map((attempt) => ({
+      attempt_no: attempt.attempt_no,
+      at: iso(attempt.at_ms),
+      status_code: attempt.status_code,
+      duration_ms: attempt.duration_ms,
+      error: attempt.error,
+    })),
+  };
+}
 
 function endpointView(endpoint: Endpoint) {
   return {
@@ -119,7 +179,7 @@ function endpointNotFound(id: string): StockholdError {
 
 export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (
   app,
-  { webhooks, clock, check_target },
+  { webhooks, clock, check_target, attempts_max },
 ) => {
   app.post(
     '/v1/webhooks',
@@ -129,7 +189,10 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
         tags: ['webhooks'],
         summary: 'Register a webhook endpoint; the secret is shown once',
         body: CreateBody,
-        response: { 201: CreatedEndpoint, ...errorResponses('limit_exceeded') },
+        response: {
+          201: described(CreatedEndpoint, 'Registered: the endpoint and its secret (shown only here)'),
+          ...errorResponses('limit_exceeded'),
+        },
       },
     },
     async (request, reply) => {
@@ -163,7 +226,12 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
       schema: {
         tags: ['webhooks'],
         summary: 'List webhook endpoints (secrets are never shown again)',
-        response: { 200: Type.Object({ items: Type.Array(EndpointSchema) }) },
+        response: {
+          200: described(
+            Type.Object({ items: Type.Array(EndpointSchema) }),
+            'Every endpoint, without secrets',
+          ),
+        },
       },
     },
     async () => ({ items: (await webhooks.listEndpoints(ENDPOINTS_MAX)).map(endpointView) }),
@@ -177,7 +245,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
         tags: ['webhooks'],
         summary: 'Read a webhook endpoint',
         params: Params,
-        response: { 200: EndpointSchema, ...errorResponses('not_found') },
+        response: { 200: described(EndpointSchema, 'The endpoint'), ...errorResponses('not_found') },
       },
     },
     async (request) => {
@@ -195,7 +263,8 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
         tags: ['webhooks'],
         summary: 'Delete a webhook endpoint; what it has not received yet is cancelled',
         params: Params,
-        response: { 204: Type.Null(), ...errorResponses('not_found') },
+        body: NoBody,
+        response: { 204: described(Type.Null(), 'Deleted'), ...errorResponses('not_found') },
       },
     },
     async (request, reply) => {
@@ -216,10 +285,16 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
         params: Params,
         querystring: DeliveriesQuery,
         response: {
-          200: Type.Object({
-            items: Type.Array(DeliverySchema),
-            next_before_event_id: Type.Union([Type.Integer(), Type.Null()]),
-          }),
+          200: described(
+            Type.Object({
+              items: Type.Array(DeliverySchema),
+              next_before_event_id: Type.Union([
+                Type.Integer({ minimum: 1, maximum: INTEGER_MAX }),
+                Type.Null(),
+              ]),
+            }),
+            'A page of deliveries, newest event first',
+          ),
           ...errorResponses('not_found'),
         },
       },
@@ -233,26 +308,81 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
         status: request.query.status,
       });
       return {
-        items: deliveries.map((delivery) => ({
-          id: delivery.id,
-          event_id: delivery.event_id,
-          event_type: delivery.event_type,
-          subject_id: delivery.subject_id,
-          status: delivery.status,
-          attempts: delivery.attempts,
-          next_attempt_at: iso(delivery.next_attempt_at_ms),
-          last_error: delivery.last_error,
-          created_at: iso(delivery.created_at_ms),
-          attempt_log: delivery.attempt_log.map((attempt) => ({
-            attempt_no: attempt.attempt_no,
-            at: iso(attempt.at_ms),
-            status_code: attempt.status_code,
-            duration_ms: attempt.duration_ms,
-            error: attempt.error,
-          })),
-        })),
+        items: deliveries.map(deliveryView),
         next_before_event_id: deliveries.length === limit ? deliveries.at(-1)!.event_id : null,
       };
+    },
+  );
+
+  app.post(
+    '/v1/webhooks/:id/deliveries/:delivery_id/redeliver',
+    {
+      config: { access: { scopes: [] } },
+      schema: {
+        tags: ['webhooks'],
+        summary:
+          'Redeliver a failed delivery: one more attempt, now; repeating it while that attempt is queued changes nothing',
+        params: DeliveryParams,
+        response: {
+          202: described(DeliverySchema, 'Queued: the delivery, with one more attempt due now'),
+          ...errorResponses('not_found', 'delivery_not_failed'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { id, delivery_id } = request.params;
+      const { outcome } = await webhooks.redeliver(id, delivery_id, clock.now(), attempts_max);
+      const delivery = outcome === 'not_found' ? null : await webhooks.getDelivery(id, delivery_id);
+      if (!delivery)
+        throw new StockholdError(
+          'not_found',
+          `webhook delivery ${delivery_id} of endpoint ${id} does not exist`,
+          {
+            id,
+            delivery_id,
+          },
+        );
+      if (outcome === 'not_failed')
+        throw new StockholdError(
+          'delivery_not_failed',
+          `webhook delivery ${delivery_id} is ${delivery.status}: only a failed delivery is redelivered`,
+          { delivery_id, status: delivery.status },
+        );
+      reply.code(202);
+      return deliveryView(delivery);
+    },
+  );
+
+  app.post(
+    '/v1/webhooks/:id/redeliver',
+    {
+      config: { access: { scopes: [] } },
+      schema: {
+        tags: ['webhooks'],
+        summary: "Redeliver an endpoint's failed deliveries (after an outage), oldest event first",
+        params: Params,
+        body: Type.Optional(RedeliverBody),
+        response: {
+          202: described(
+            Type.Object({
+              redelivered: Type.Integer({
+                minimum: 0,
+                maximum: REDELIVER_BATCH_MAX,
+                description: 'deliveries queued; fewer than limit means none is left',
+              }),
+            }),
+            'Queued: how many failed deliveries get one more attempt now',
+          ),
+          ...errorResponses('not_found'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const limit = request.body?.limit ?? REDELIVER_BATCH_MAX;
+      const redelivered = await webhooks.redeliverFailed(request.params.id, clock.now(), limit);
+      if (redelivered === null) throw endpointNotFound(request.params.id);
+      reply.code(202);
+      return { redelivered };
     },
   );
 };

@@ -36,8 +36,17 @@ class PipelinedClient implements PostgresPoolClient {
   private in_transaction = false;
   /** Statements sent whose answers nobody has read yet, in the order sent. */
   private unanswered: Answer[] = [];
+  /**
+   * Why the connection died (57P01 after pg_terminate_backend, EPIPE...), if it did between two
+   * statements: pg then fails the next one only with "not queryable", which hides the cause.
+   */
+  private lost: Error | null = null;
 
-  constructor(private readonly client: pg.PoolClient) {}
+  constructor(private readonly client: pg.PoolClient) {
+    client.on('error', (error) => {
+      this.lost ??= error;
+    });
+  }
 
   query<R>(sql: string, parameters: readonly unknown[]): Promise<PostgresQueryResult<R>>;
   query<R>(cursor: PostgresCursor<R>): PostgresCursor<R>;
@@ -63,6 +72,7 @@ class PipelinedClient implements PostgresPoolClient {
   }
 
   private send(sql: string, parameters: readonly unknown[]): Answer {
+    if (this.lost) return Promise.reject(this.lost);
     return this.client.query(sql, [...parameters]) as unknown as Answer;
   }
 

@@ -49,6 +49,11 @@ export function createPool(options: PostgresOptions): pg.Pool {
   // checkout's usage read 245 ms of compiling for 5 ms of work. Sent ahead of the first query; a
   // server before PostgreSQL 11 has no JIT and refuses the setting, which changes nothing.
   pool.on('connect', (client) => {
+    // pg-pool listens for 'error' only while a client is idle: a connection that dies while checked
+    // out (a backend terminated mid-transaction, a failover) would emit an unhandled 'error' and end
+    // the process. The query in flight is failed with the cause anyway, and the pool drops the
+    // client when it is released (it is no longer queryable), so this listener has nothing to do.
+    client.on('error', () => {});
     client.query('set jit = off').catch(() => {});
   });
   return pool;
@@ -66,8 +71,21 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Kysel
   const adapter: DialectAdapter = {
     name: 'postgres',
     locks_rows: true,
-    writeTransaction(database, work) {
-      return database.transaction().execute(work);
+    async writeTransaction(database, work) {
+      let first_error: unknown;
+      try {
+        return await database.transaction().execute(async (trx) => {
+          try {
+            return await work(trx);
+          } catch (error) {
+            first_error = error;
+            throw error;
+          }
+        });
+      } catch (error) {
+        // A ROLLBACK on a dead connection fails too ("not queryable"): the cause is the first error.
+        throw first_error ?? error;
+      }
     },
     isRetryable(error) {
       const code = (error as { code?: unknown } | null)?.code;

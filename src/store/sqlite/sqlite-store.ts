@@ -3,6 +3,7 @@
 // copies the log back into the file (checkpoint-thread.mjs), so commits do not.
 import { once } from 'node:events';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import BetterSqlite3 from 'better-sqlite3';
@@ -91,16 +92,42 @@ export async function openSqliteStore(path: string): Promise<KyselyStore> {
     writeTransaction(db, work) {
       // BEGIN IMMEDIATE takes the write lock up front: no transaction can fail half-way on an upgrade.
       return db.connection().execute(async (connection) => {
+        // A ROLLBACK that failed (below) left the transaction open: it ends before the next begins.
+        if (writer_connection.inTransaction) await sql`rollback`.execute(connection);
         await sql`begin immediate`.execute(connection);
         try {
           const result = await work(connection);
           await sql`commit`.execute(connection);
           return result;
         } catch (error) {
-          await sql`rollback`.execute(connection);
+          // After SQLITE_FULL or an I/O error SQLite may have rolled back by itself, and ROLLBACK
+          // then fails ("no transaction is active"): the first error is the one that says why.
+          if (writer_connection.inTransaction) await sql`rollback`.execute(connection).catch(() => {});
           throw error;
         }
       });
+    },
+    async probeWrites() {
+      if (path !== SQLITE_MEMORY) {
+        const { bavail, bsize } = await statfs(dirname(path));
+        if (bavail * bsize < PROBE_FREE_BYTES_MIN) {
+          throw Object.assign(new Error(`only ${bavail * bsize} bytes are free beside the database file`), {
+            code: 'SQLITE_FULL',
+          });
+        }
+      }
+      // New pages taken and given back, in the writers' queue: refused while the file cannot grow
+      // (SQLITE_FULL from max_page_count or the file system, or an I/O error).
+      const rolled_back = new Error('probe rolled back');
+      try {
+        await this.writeTransaction(writer, async (trx) => {
+          await sql`create table main.stockhold_write_probe (data blob)`.execute(trx);
+          await sql`insert into main.stockhold_write_probe values (zeroblob(${PROBE_BYTES}))`.execute(trx);
+          throw rolled_back;
+        });
+      } catch (error) {
+        if (error !== rolled_back) throw error;
+      }
     },
     sweepExpired: sweepExpiredSqlite,
     isRetryable: isBusy,
@@ -114,6 +141,11 @@ export async function openSqliteStore(path: string): Promise<KyselyStore> {
   };
   return new KyselyStore(writer, reader, adapter);
 }
+
+/** Free space below which the disk counts as full for the readiness probe (a batch's log is ~1 MiB). */
+const PROBE_FREE_BYTES_MIN = 1024 * 1024;
+/** Bytes the readiness probe allocates (and rolls back) in the file. */
+const PROBE_BYTES = 64 * 1024;
 
 /**
  * Pages of log (4 KiB each) after which the writer checkpoints itself: only when the checkpoint
