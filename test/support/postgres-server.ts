@@ -38,6 +38,11 @@ export interface EmbeddedServer {
   /** Admin URL (user postgres, with its password) of the server's `postgres` database. */
   url: string;
   port: number;
+  /** Immediate shutdown (SIGQUIT): the postmaster and every backend stop at once, nothing is flushed. */
+  kill(): Promise<void>;
+  /** Starts it again on the same data directory and port (after kill). */
+  start(): Promise<void>;
+  /** Fast shutdown, then its data is deleted. */
   stop(): Promise<void>;
 }
 
@@ -173,9 +178,30 @@ export async function startEmbeddedPostgres(): Promise<EmbeddedServer> {
     rmSync(parent, { recursive: true, force: true });
   };
   process.once('exit', removeOnExit);
+  const data = join(parent, 'data');
+  let bin = '';
+  const launch = () =>
+    runPostgres(
+      join(bin, 'postgres'),
+      // The socket inside the data directory, so it never meets another server's.
+      [
+        '-D',
+        data,
+        '-p',
+        String(port),
+        '-k',
+        data,
+        '-c',
+        'listen_addresses=127.0.0.1',
+        '-c',
+        'fsync=off',
+        '-c',
+        'max_connections=200',
+      ],
+      account,
+    );
   try {
-    let bin = await embeddedBinDirectory();
-    const data = join(parent, 'data');
+    bin = await embeddedBinDirectory();
     const password_file = join(parent, 'password');
     await writeFile(password_file, `${password}\n`, { mode: 0o600 });
     await mkdir(data, { mode: 0o700 });
@@ -202,34 +228,26 @@ export async function startEmbeddedPostgres(): Promise<EmbeddedServer> {
       account,
     );
     await rm(password_file);
-    child = await runPostgres(
-      join(bin, 'postgres'),
-      // The socket inside the data directory, so it never meets another server's.
-      [
-        '-D',
-        data,
-        '-p',
-        String(port),
-        '-k',
-        data,
-        '-c',
-        'listen_addresses=127.0.0.1',
-        '-c',
-        'fsync=off',
-        '-c',
-        'max_connections=200',
-      ],
-      account,
-    );
+    child = await launch();
   } catch (error) {
     removeOnExit();
     process.removeListener('exit', removeOnExit);
     throw new Error(`cannot start the embedded PostgreSQL: ${(error as Error).message}`);
   }
-  const server = child;
+  let server = child;
   return {
     url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
     port,
+    async kill() {
+      if (server.exitCode !== null || server.signalCode !== null) return;
+      const exited = new Promise((resolve) => server.once('exit', resolve));
+      server.kill('SIGQUIT');
+      await exited;
+    },
+    async start() {
+      server = await launch();
+      child = server;
+    },
     async stop() {
       await stopPostgres(server);
       process.removeListener('exit', removeOnExit);
