@@ -6,7 +6,7 @@
 #   docker run -p 3000:3000 -v stockhold-data:/data stockhold          # SQLite in /data
 #   docker compose up                                                  # with PostgreSQL
 
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 # Toolchain only for the case where better-sqlite3 has no prebuilt binary for this platform.
 RUN apt-get update \
@@ -20,7 +20,7 @@ RUN mkdir -p dist \
  && npm run build:dashboard --if-present \
  && npm prune --omit=dev --no-audit --no-fund
 
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000 \

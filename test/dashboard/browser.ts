@@ -1,13 +1,14 @@
-// Test support for the dashboard: builds it when missing or stale, and drives Debian's Chromium.
+// Test support for the dashboard: builds it when missing or stale, and drives Chromium (found where
+// scripts/chromium.ts looks; `npm test` installs it first where it is missing).
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, chromium } from 'playwright-core';
+import { findChromium } from '../../scripts/chromium.ts';
 import { DASHBOARD_DIRECTORY } from '../../src/dashboard/serve.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const CHROMIUM_PATH = '/usr/bin/chromium';
 
 function newestSourceMs(directory: string): number {
   let newest = 0;
@@ -30,8 +31,13 @@ export function buildDashboardIfStale(): void {
 }
 
 export function launchChromium(): Promise<Browser> {
+  const executablePath = findChromium();
+  if (!executablePath) {
+    // `npm test` runs the installer first; a bare `vitest run` does not.
+    throw new Error('no Chromium found: run `npm run ensure-chromium` (or set CHROMIUM_PATH)');
+  }
   return chromium.launch({
-    executablePath: CHROMIUM_PATH,
+    executablePath,
     args: ['--no-sandbox', '--headless'],
     timeout: 60_000,
   });

