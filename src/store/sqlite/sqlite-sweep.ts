@@ -68,6 +68,9 @@ export async function sweepExpiredSqlite(
     order by r.pos, r.first_line`.execute(trx);
 
   // order.expired, with the payload Workspace.emitOrder builds: the order's view and its SKUs after it.
+  // orderView (src/core/views.ts) is the source of that view; this is its rendering for a pending
+  // order that expires (no paid_at, payment_id or late), kept in SQL so the batch binds no value per
+  // order. test/store/sweep-equivalence.test.ts compares the payloads, key order included.
   await sql`insert into outbox (type, subject_id, payload, created_at_ms)
     select 'order.expired', d.id, json_object(
       'order', json_object(
