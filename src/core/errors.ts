@@ -58,6 +58,20 @@ export class StockholdError extends Error {
   }
 }
 
+// Refusals built in more than one layer: one factory each, so the message and details never drift.
+
+/** An order that does not exist, or that the caller may not see (answered alike, ids never leak). */
+export function orderNotFound(order_id: string): StockholdError {
+  return new StockholdError('order_not_found', `order ${order_id} does not exist`, { order_id });
+}
+
+/** SKUs that do not exist, named in the message and listed in details. */
+export function skuNotFound(skus: readonly string[]): StockholdError {
+  const message =
+    skus.length === 1 ? `sku ${skus[0]} does not exist` : `skus ${skus.join(', ')} do not exist`;
+  return new StockholdError('sku_not_found', message, { skus: [...skus] });
+}
+
 /** Thrown when an invariant is broken: a bug to fix, never a condition to catch and carry on. */
 export class InvariantViolation extends Error {
   constructor(message: string) {

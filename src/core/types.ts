@@ -75,13 +75,16 @@ export interface LedgerEntry {
   reason: string | null;
 }
 
-export type EventType =
-  | 'sku.created'
-  | 'sku.adjusted'
-  | 'order.held'
-  | 'order.paid'
-  | 'order.cancelled'
-  | 'order.expired';
+/** Every event type, in the order the API documents them (webhook subscriptions, the feed). */
+export const EVENT_TYPES = Object.freeze([
+  'sku.created',
+  'sku.adjusted',
+  'order.held',
+  'order.paid',
+  'order.cancelled',
+  'order.expired',
+] as const);
+export type EventType = (typeof EVENT_TYPES)[number];
 
 export interface DomainEvent {
   type: EventType;

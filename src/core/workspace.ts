@@ -1,7 +1,7 @@
 // The domain engine: decides commands over an in-memory snapshot of the rows one transaction has
 // loaded, applies the movements, and records what the store must write (rows, ledger, events).
 // Pure: no I/O. Every movement asserts the bucket invariants, so a wrong decision cannot be written.
-import { assert, StockholdError } from './errors.ts';
+import { assert, orderNotFound, StockholdError, skuNotFound } from './errors.ts';
 import {
   type AdjustCommand,
   type CancelCommand,
@@ -33,7 +33,10 @@ export function quantitiesBySku(lines: readonly OrderLine[]): Map<string, number
   return totals;
 }
 
-/** A hold is valid while now < expires_at; at expires_at the deadline has passed. */
+/**
+ * The expiry rule. A hold is valid while now < expires_at, so `<=`: a hold whose deadline is now has
+ * lapsed. Its SQL twin is pastDeadline in src/store/deadline-sql.ts.
+ */
 export function isPastDeadline(order: OrderState, now_ms: number): boolean {
   return now_ms >= order.expires_at_ms;
 }
@@ -45,7 +48,8 @@ export function assertSkuInvariants(sku: SkuState): void {
   }
 }
 
-const usageKey = (customer_id: string, sku: string): string => `${customer_id}\u0000${sku}`;
+/** The key of one customer's use of one SKU, wherever per-customer limits are counted. */
+export const usageKey = (customer_id: string, sku: string): string => `${customer_id}\u0000${sku}`;
 
 export class Workspace {
   readonly skus = new Map<string, SkuState>();
@@ -402,14 +406,4 @@ export class Workspace {
     });
     this.emit(type, order.id, { order: orderView(order), skus });
   }
-}
-
-function skuNotFound(skus: string[]): StockholdError {
-  const message =
-    skus.length === 1 ? `sku ${skus[0]} does not exist` : `skus ${skus.join(', ')} do not exist`;
-  return new StockholdError('sku_not_found', message, { skus });
-}
-
-function orderNotFound(order_id: string): StockholdError {
-  return new StockholdError('order_not_found', `order ${order_id} does not exist`, { order_id });
 }

@@ -7,6 +7,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import type { Clock } from '../core/clock.ts';
 import { ORDER_STATUS } from '../core/types.ts';
 import type { CommandQueue } from '../store/command-queue.ts';
+import { pastDeadline } from '../store/deadline-sql.ts';
 import type { CommitReport, KyselyStore } from '../store/kysely-store.ts';
 import { isStorageUnavailable } from '../store/storage-faults.ts';
 import type { WebhookStore } from '../webhooks/webhook-store.ts';
@@ -139,7 +140,7 @@ export class Metrics {
             .selectFrom('orders')
             .select((eb) => eb.fn.min('expires_at_ms').as('oldest'))
             .where('status', '=', ORDER_STATUS.pending_payment)
-            .where('expires_at_ms', '<=', now_ms)
+            .where(pastDeadline('expires_at_ms', now_ms))
             .executeTakeFirst(),
         );
         if (row === null) return;

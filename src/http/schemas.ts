@@ -2,6 +2,7 @@
 import { type Static, type TSchema, Type } from 'typebox';
 import { ERROR_STATUS, type ErrorCode } from '../core/errors.ts';
 import { LIMITS } from '../core/limits.ts';
+import { ORDER_STATUSES } from '../core/types.ts';
 
 /** The largest integer both stores hold exactly (bigint columns, read back as JavaScript numbers). */
 export const INTEGER_MAX = Number.MAX_SAFE_INTEGER;
@@ -13,7 +14,6 @@ export const INTEGER_MAX = Number.MAX_SAFE_INTEGER;
 export const OneOf = <const T extends readonly string[]>(values: T, options: Record<string, unknown> = {}) =>
   Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
 
-export const ORDER_STATUSES = ['pending_payment', 'paid', 'cancelled', 'expired'] as const;
 export const OrderStatus = OneOf(ORDER_STATUSES);
 
 /**

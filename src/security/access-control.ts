@@ -3,7 +3,7 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ApiKeyPrincipal } from '../core/api-keys.ts';
-import { StockholdError } from '../core/errors.ts';
+import { orderNotFound, StockholdError } from '../core/errors.ts';
 import type { AccessRule } from '../http/access.ts';
 import { idempotencyOf } from '../http/idempotency.ts';
 import type { Idempotency, Store } from '../store/store.ts';
@@ -162,7 +162,7 @@ export function accessControl(options: AccessControlOptions): (app: FastifyInsta
         const id = (request.params as { id: string }).id;
         const order = await store.getOrder(id);
         if (order && order.api_key_id !== principal.id) {
-          throw new StockholdError('order_not_found', `order ${id} does not exist`, { order_id: id });
+          throw orderNotFound(id);
         }
       }
       // The anti-bot limit guards the keyed storefront path; an open (loopback, keyless) server is

@@ -6,6 +6,7 @@ import {
   type ExpressionBuilder,
   type Kysely,
   type SelectQueryBuilder,
+  type SqlBool,
   sql,
 } from 'kysely';
 import type { AuditReport } from '../core/audit.ts';
@@ -23,8 +24,9 @@ import {
 } from '../core/types.ts';
 import { validateCommand } from '../core/validate.ts';
 import type { OrderView, SkuView } from '../core/views.ts';
-import { type Decision, isPastDeadline, quantitiesBySku, Workspace } from '../core/workspace.ts';
+import { type Decision, isPastDeadline, quantitiesBySku, usageKey, Workspace } from '../core/workspace.ts';
 import { type BulkWrite, BulkWrites, type Columns, type ColumnType } from './bulk-writes.ts';
+import { pastDeadline } from './deadline-sql.ts';
 import { auditBuckets, inSnapshot } from './ledger-audit.ts';
 import { type DialectName, migrateToLatest, pendingMigrationNames } from './migrations.ts';
 import type {
@@ -190,8 +192,6 @@ export interface CustomerSku {
   sku: string;
 }
 
-const customerSkuKey = (customer_id: string, sku: string): string => `${customer_id}\u0000${sku}`;
-
 /**
  * Units of each SKU each customer bought or holds before the deadline (`now_ms`): what
  * max_per_customer is measured against. A hold past its deadline no longer counts, swept or not.
@@ -213,10 +213,8 @@ export async function customerUnits(
     const customers = [...new Set(chunk.map((pair) => pair.customer_id))];
     const skus = [...new Set(chunk.map((pair) => pair.sku))];
     const { rows } = await db.executeQuery(customerUnitsQuery(db, dialect, customers, skus, now_ms));
-    const found = new Map(
-      rows.map((row) => [customerSkuKey(row.customer_id, row.sku), Number(row.quantity)]),
-    );
-    for (const pair of chunk) units.set(pair, found.get(customerSkuKey(pair.customer_id, pair.sku)) ?? 0);
+    const found = new Map(rows.map((row) => [usageKey(row.customer_id, row.sku), Number(row.quantity)]));
+    for (const pair of chunk) units.set(pair, found.get(usageKey(pair.customer_id, pair.sku)) ?? 0);
   }
   return units;
 }
@@ -241,7 +239,8 @@ export function customerUnitsQuery(
       order(status, '=', ORDER_STATUS.paid),
       order.and([
         order(status, '=', ORDER_STATUS.pending_payment),
-        order(sql<number>`${sql.ref('c.expires_at_ms')} + 0`, '>', now_ms),
+        // Not past the deadline; `+ 0` keeps the deadline index out of this one.
+        sql<SqlBool>`not (${pastDeadline(sql<number>`${sql.ref('c.expires_at_ms')} + 0`, now_ms)})`,
       ]),
     ]);
   };
@@ -384,7 +383,7 @@ export class KyselyStore implements Store {
         .selectFrom('orders')
         .selectAll()
         .where('status', '=', ORDER_STATUS.pending_payment)
-        .where('expires_at_ms', '<=', now_ms)
+        .where(pastDeadline('expires_at_ms', now_ms))
         .orderBy('expires_at_ms')
         .limit(limit),
       'skip_locked',
@@ -714,7 +713,7 @@ export class KyselyStore implements Store {
     const limited = (customer_id: string, lines: readonly { sku: string }[]) => {
       for (const line of lines) {
         if (workspace.skus.get(line.sku)?.max_per_customer == null) continue;
-        pairs.set(customerSkuKey(customer_id, line.sku), { customer_id, sku: line.sku });
+        pairs.set(usageKey(customer_id, line.sku), { customer_id, sku: line.sku });
       }
     };
     for (const command of commands) {
@@ -735,7 +734,7 @@ export class KyselyStore implements Store {
       .selectFrom('holds')
       .select('order_id')
       .where('sku', 'in', skus)
-      .where('expires_at_ms', '<=', workspace.now_ms)
+      .where(pastDeadline('expires_at_ms', workspace.now_ms))
       .orderBy('expires_at_ms')
       .limit(LIMITS.lazy_reclaim_orders_max)
       .execute();

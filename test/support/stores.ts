@@ -8,9 +8,11 @@ import type { KyselyStore } from '../../src/store/kysely-store.ts';
 import type { DialectName } from '../../src/store/migrations.ts';
 import { openPostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { testDialects } from './dialects.ts';
 import { createTestDatabase } from './postgres.ts';
 
-export const DIALECTS: readonly DialectName[] = ['sqlite', 'postgres'];
+/** Both stores; STOCKHOLD_TEST_DIALECTS=sqlite narrows them for the fast run (test/support/dialects.ts). */
+export const DIALECTS: readonly DialectName[] = testDialects();
 
 export interface TestStore {
   store: KyselyStore;

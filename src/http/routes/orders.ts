@@ -1,7 +1,7 @@
 // Order routes: checkout (hold every line or none), list, read, pay, cancel, and an order's movements.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { StockholdError } from '../../core/errors.ts';
+import { orderNotFound } from '../../core/errors.ts';
 import { LIMITS } from '../../core/limits.ts';
 import { ledgerEntryView, orderView } from '../../core/views.ts';
 import { newId } from '../../ids.ts';
@@ -183,7 +183,3 @@ export const orderRoutes: FastifyPluginAsyncTypebox<AppContext> = async (
     },
   );
 };
-
-function orderNotFound(order_id: string): StockholdError {
-  return new StockholdError('order_not_found', `order ${order_id} does not exist`, { order_id });
-}

@@ -1,7 +1,7 @@
 // SKU routes: create, list, read, adjust (restock or remove, optionally compare-and-set), ledger.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { StockholdError } from '../../core/errors.ts';
+import { skuNotFound } from '../../core/errors.ts';
 import { LIMITS } from '../../core/limits.ts';
 import { ledgerEntryView, skuView } from '../../core/views.ts';
 import type { AppContext } from '../context.ts';
@@ -90,7 +90,7 @@ export const skuRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, { st
     },
     async (request) => {
       const sku = await store.getSku(request.params.sku);
-      if (!sku) throw skuNotFound(request.params.sku);
+      if (!sku) throw skuNotFound([request.params.sku]);
       return skuView(sku);
     },
   );
@@ -149,7 +149,7 @@ export const skuRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, { st
     },
     async (request) => {
       const { sku } = request.params;
-      if (!(await store.getSku(sku))) throw skuNotFound(sku);
+      if (!(await store.getSku(sku))) throw skuNotFound([sku]);
       const limit = request.query.limit ?? LIMITS.page_size_default;
       const newest_first = request.query.order === 'newest';
       const cursor = decodeCursor(request.query.cursor, 'number');
@@ -161,7 +161,3 @@ export const skuRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, { st
     },
   );
 };
-
-function skuNotFound(sku: string): StockholdError {
-  return new StockholdError('sku_not_found', `sku ${sku} does not exist`, { skus: [sku] });
-}

@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Clock } from '../../core/clock.ts';
 import { StockholdError } from '../../core/errors.ts';
-import type { EventType } from '../../core/types.ts';
+import { EVENT_TYPES } from '../../core/types.ts';
 import { generateSecret } from '../../webhooks/signature.ts';
 import {
   type Attempt,
@@ -28,14 +28,6 @@ export interface WebhookRoutesOptions {
 export const ENDPOINTS_MAX = 50;
 const URL_LENGTH_MAX = 2048;
 
-const EVENT_TYPES: EventType[] = [
-  'sku.created',
-  'sku.adjusted',
-  'order.held',
-  'order.paid',
-  'order.cancelled',
-  'order.expired',
-];
 const EventTypeSchema = OneOf(EVENT_TYPES);
 const Timestamp = Type.String({ format: 'date-time' });
 

@@ -7,6 +7,7 @@
 // this takes 16 s on the same machine (README, Performance).
 import { type Kysely, sql } from 'kysely';
 import { MOVEMENT_KIND, ORDER_STATUS } from '../../core/types.ts';
+import { pastDeadline } from '../deadline-sql.ts';
 import type { Database } from '../schema.ts';
 
 const PENDING = sql.lit(ORDER_STATUS.pending_payment);
@@ -46,7 +47,7 @@ export async function sweepExpiredSqlite(
   const due = await sql`insert into temp.sweep_due (id, customer_id, created_at_ms, expires_at_ms)
     select id, customer_id, created_at_ms, expires_at_ms
     from orders indexed by orders_pending_by_deadline
-    where status = ${PENDING} and expires_at_ms <= ${now_ms}
+    where status = ${PENDING} and ${pastDeadline('expires_at_ms', now_ms)}
     order by expires_at_ms limit ${limit}`.execute(trx);
   const count = Number(due.numAffectedRows ?? 0);
   if (count === 0) return 0;
@@ -67,6 +68,9 @@ export async function sweepExpiredSqlite(
     order by r.pos, r.first_line`.execute(trx);
 
   // order.expired, with the payload Workspace.emitOrder builds: the order's view and its SKUs after it.
+  // orderView (src/core/views.ts) is the source of that view; this is its rendering for a pending
+  // order that expires (no paid_at, payment_id or late), kept in SQL so the batch binds no value per
+  // order. test/store/sweep-equivalence.test.ts compares the payloads, key order included.
   await sql`insert into outbox (type, subject_id, payload, created_at_ms)
     select 'order.expired', d.id, json_object(
       'order', json_object(
