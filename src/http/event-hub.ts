@@ -100,6 +100,7 @@ export class EventHub {
   private turn_reset: NodeJS.Immediate | null = null;
   private readonly replay_waiters: (() => void)[] = [];
   private streams = 0;
+  private streams_opened = 0;
   private waiting_bytes = 0;
   readonly options: EventHubOptions;
 
@@ -116,6 +117,11 @@ export class EventHub {
     return this.streams;
   }
 
+  /** Streams admitted since start (a counter: a stream that opened and was already cut counts). */
+  get opened_count(): number {
+    return this.streams_opened;
+  }
+
   /** Bytes waiting to be sent to every stream, as last observed (an over-estimate, never under). */
   get buffered_bytes(): number {
     return this.waiting_bytes;
@@ -126,6 +132,7 @@ export class EventHub {
     const { subscribers_max, subscriber_buffer_bytes_max, buffer_bytes_max } = this.options;
     if (this.streams >= subscribers_max || this.waiting_bytes >= buffer_bytes_max) return null;
     this.streams++;
+    this.streams_opened++;
     let bytes = 0;
     let open = true;
     return {
