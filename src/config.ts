@@ -58,7 +58,9 @@ export const ConfigSchema = Type.Object(
     WEBHOOK_BACKOFF_BASE_MS: Integer(1, 3_600_000, 1000),
     WEBHOOK_BACKOFF_MAX_MS: Integer(1, 86_400_000, 3_600_000),
     /** Bytes one /v1/events subscriber may have waiting to be sent; past it, it is disconnected (it resumes with Last-Event-ID). */
-    EVENTS_SUBSCRIBER_BUFFER_BYTES_MAX: Integer(65_536, 268_435_456, 1_048_576),
+    // At least 256 KiB: a response's own write buffer holds up to 64 KiB (Node 22+) before it
+    // pushes back, and a replay piece (a quarter of this bound, at most 64 KiB) comes on top.
+    EVENTS_SUBSCRIBER_BUFFER_BYTES_MAX: Integer(262_144, 268_435_456, 1_048_576),
     /** Bytes every /v1/events subscriber together may have waiting; past it, subscribers that lag are disconnected. */
     EVENTS_BUFFER_BYTES_MAX: Integer(1_048_576, 17_179_869_184, 67_108_864),
     /** A /v1/events subscriber whose waiting bytes have not drained for this long is not reading: it is disconnected. */

@@ -94,7 +94,7 @@ describe('GET /v1/events, a subscriber that does not read', () => {
   it('is disconnected once its bytes stop draining, and resumes with Last-Event-ID where it got to', async () => {
     const slow = await startTestServer({
       env: {
-        EVENTS_SUBSCRIBER_BUFFER_BYTES_MAX: '65536',
+        EVENTS_SUBSCRIBER_BUFFER_BYTES_MAX: '262144',
         EVENTS_STALL_TIMEOUT_MS: '300',
         WEBHOOKS_WORKER: 'off',
       },
@@ -128,9 +128,15 @@ describe('GET /v1/events, a subscriber that does not read', () => {
       const socket = connect(Number(new URL(slow.url).port), '127.0.0.1');
       // The server resets the stream: the reset must not surface as an uncaught error.
       socket.on('error', () => {});
+      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      // Read until the first whole event has arrived, then stop reading: the client stalls.
+      let received = '';
+      socket.on('data', (chunk: Buffer) => {
+        received += chunk.toString('utf8');
+        if (/^id: \d+\nevent: [a-z.]+\ndata: [^\n]+\n\n/m.test(received)) socket.pause();
+      });
       await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
       socket.write('GET /v1/events HTTP/1.1\r\nhost: 127.0.0.1\r\nlast-event-id: 0\r\n\r\n');
-      socket.pause();
       // Opened, then cut: counted, since the stall timeout may cut it between two polls.
       await eventually(
         () => slow.events.opened_count === 1 && slow.events.subscriber_count === 0,
@@ -138,15 +144,9 @@ describe('GET /v1/events, a subscriber that does not read', () => {
       );
       expect(slow.events.buffered_bytes).toBe(0);
 
-      // What reached the client before the cut, then the rest after its last complete event.
-      let received = '';
-      socket.on('data', (chunk: Buffer) => {
-        received += chunk.toString('utf8');
-      });
-      await new Promise<void>((resolve) => {
-        socket.once('close', () => resolve());
-        socket.resume();
-      });
+      // What reached the client before it stalled, then the rest after its last complete event.
+      socket.destroy();
+      await closed;
       const complete = [...received.matchAll(/^id: (\d+)\nevent: [a-z.]+\ndata: [^\n]+\n\n/gm)].map((match) =>
         Number(match[1]),
       );
