@@ -18,14 +18,13 @@ export function newId(): string {
     pool_offset = 0;
   }
   const random = pool.subarray(pool_offset, pool_offset + ID_BYTES);
-  const random_offset = pool_offset;
   pool_offset += ID_BYTES;
   const now_ms = Date.now();
   if (now_ms > last_ms) {
     last_ms = now_ms;
     // A random 31-bit start, as uuid does, so ids of two processes in one millisecond do not collide:
     // bytes 6..9 of the id's random bytes, big-endian, without the top bit.
-    seq = pool_view.getUint32(random_offset + 6) & 0x7fffffff;
+    seq = pool_view.getUint32(random.byteOffset + 6) & 0x7fffffff;
   } else {
     seq = (seq + 1) | 0;
     if (seq === 0) last_ms += 1;
