@@ -6,6 +6,7 @@ import { v7 as uuidv7 } from 'uuid';
 
 const ID_BYTES = 16;
 const pool = new Uint8Array(ID_BYTES * 256);
+const pool_view = new DataView(pool.buffer);
 let pool_offset = pool.length;
 /** The last id's millisecond and counter: ids made in the same millisecond still sort in order. */
 let last_ms = Number.NEGATIVE_INFINITY;
@@ -21,8 +22,9 @@ export function newId(): string {
   const now_ms = Date.now();
   if (now_ms > last_ms) {
     last_ms = now_ms;
-    // A random 31-bit start, as uuid does, so ids of two processes in one millisecond do not collide.
-    seq = ((random[6]! & 0x7f) << 24) | (random[7]! << 16) | (random[8]! << 8) | random[9]!;
+    // A random 31-bit start, as uuid does, so ids of two processes in one millisecond do not collide:
+    // bytes 6..9 of the id's random bytes, big-endian, without the top bit.
+    seq = pool_view.getUint32(random.byteOffset + 6) & 0x7fffffff;
   } else {
     seq = (seq + 1) | 0;
     if (seq === 0) last_ms += 1;

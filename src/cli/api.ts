@@ -150,11 +150,11 @@ export function printFields(fields: [string, unknown][], options: ApiOptions): v
 /** A small table: a header row and one row a record, columns padded to their widest cell. */
 export function table(headers: string[], rows: unknown[][]): string {
   const cells = [headers, ...rows.map((row) => row.map((value) => String(value ?? '-')))];
-  const widths = headers.map((_, column) => Math.max(...cells.map((row) => row[column]!.length)));
+  const widths = headers.map((_, column) => Math.max(...cells.map((row) => row[column]?.length ?? 0)));
   return cells
     .map(
       (row) =>
-        `${row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  ')}\n`,
+        `${row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column] ?? 0))).join('  ')}\n`,
     )
     .join('');
 }

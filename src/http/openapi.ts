@@ -58,11 +58,15 @@ const IDEMPOTENT_REPLAYED = {
 type Schema = FastifySchema & Record<string, unknown>;
 type ResponseSchema = Record<string, unknown> & { headers?: Record<string, unknown> };
 
+/** The scopes that may call under an access rule, admin first; none for a public route. */
+function scopesOf(access: AccessRule | undefined): string[] {
+  if (access === undefined || access === 'public') return [];
+  return ['admin', ...access.scopes.filter((scope) => scope !== 'admin')];
+}
+
 /** The security requirements of an access rule: alternatives, one per scope that may call. */
 export function securityOf(access: AccessRule | undefined): Record<string, string[]>[] {
-  if (access === undefined || access === 'public') return [];
-  const scopes = ['admin', ...access.scopes.filter((scope) => scope !== 'admin')];
-  return scopes.map((scope) => ({ [SECURITY_SCHEME]: [scope] }));
+  return scopesOf(access).map((scope) => ({ [SECURITY_SCHEME]: [scope] }));
 }
 
 function declaredCodes(response: ResponseSchema): ErrorCode[] {
@@ -75,8 +79,8 @@ function declaredCodes(response: ResponseSchema): ErrorCode[] {
 export function errorCodesOf(route: RouteOptions, schema: Schema): Set<ErrorCode> {
   const codes = new Set<ErrorCode>(EVERY_ROUTE);
   const response = (schema.response ?? {}) as Record<string, ResponseSchema>;
-  for (const status of Object.keys(response)) {
-    if (Number(status) >= 400) for (const code of declaredCodes(response[status]!)) codes.add(code);
+  for (const [status, answer] of Object.entries(response)) {
+    if (Number(status) >= 400) for (const code of declaredCodes(answer)) codes.add(code);
   }
   if (route.config?.access !== 'public') codes.add('unauthorized');
   const methods = [route.method].flat();
@@ -113,17 +117,14 @@ export const documentRoute: SwaggerTransform = ({ schema, url, route }) => {
     else if (idempotent && (status === 404 || status === 409)) answer.headers = IDEMPOTENT_REPLAYED;
     response[status] = answer;
   }
-  const security = securityOf(route.config?.access);
-  const who =
-    security.length === 0
-      ? 'No API key needed.'
-      : `Scopes: ${security.map((requirement) => requirement[SECURITY_SCHEME]![0]).join(', ')}.`;
+  const scopes = scopesOf(route.config?.access);
+  const who = scopes.length === 0 ? 'No API key needed.' : `Scopes: ${scopes.join(', ')}.`;
   return {
     schema: {
       ...source,
       description: [source.description, who].filter(Boolean).join('\n\n'),
       response,
-      security,
+      security: securityOf(route.config?.access),
     },
     url,
   };

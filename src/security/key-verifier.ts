@@ -42,7 +42,10 @@ export class KeyVerifier {
     // One lookup per key at a time: concurrent requests with the same key share the promise.
     const principal = this.repository.findActive(key_hash);
     this.cache.delete(key_hash);
-    if (this.cache.size >= KEY_CACHE_ENTRIES_MAX) this.cache.delete(this.cache.keys().next().value!);
+    if (this.cache.size >= KEY_CACHE_ENTRIES_MAX) {
+      const oldest = this.cache.keys().next();
+      if (!oldest.done) this.cache.delete(oldest.value);
+    }
     this.cache.set(key_hash, { principal, checked_at_ms: now_ms });
     try {
       return this.noteUse(await principal, now_ms);

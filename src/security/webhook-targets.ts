@@ -35,11 +35,11 @@ const defaultLookup: LookupAll = (hostname) => dns.lookup(hostname, { all: true,
 function embeddedIpv4(address: ipaddr.IPv6): ipaddr.IPv4 | null {
   if (address.isIPv4MappedAddress()) return address.toIPv4Address();
   const parts = address.parts;
-  const fromParts = (high: number, low: number) =>
-    new ipaddr.IPv4([high >> 8, high & 0xff, low >> 8, low & 0xff]);
+  // Byte offsets in the 16 bytes: NAT64 carries the IPv4 address in the last 4, 6to4 in bytes 2..5.
+  const bytes = address.toByteArray();
   if (address.range() === 'rfc6052' && parts[0] === 0x64 && parts[1] === 0xff9b)
-    return fromParts(parts[6]!, parts[7]!);
-  if (address.range() === '6to4') return fromParts(parts[1]!, parts[2]!);
+    return new ipaddr.IPv4(bytes.slice(12, 16));
+  if (address.range() === '6to4') return new ipaddr.IPv4(bytes.slice(2, 6));
   return null;
 }
 
@@ -108,7 +108,11 @@ export function guardedLookup(allow_private: boolean): LookupFunction {
         return callback(Object.assign(refused, { code: 'EWEBHOOKTARGET' }), []);
       }
       if (options.all) return callback(null, addresses);
-      const first = addresses[0]!;
+      const [first] = addresses;
+      if (first === undefined) {
+        const none = new Error(`webhook target ${hostname} does not resolve`);
+        return callback(Object.assign(none, { code: 'ENOTFOUND' }), []);
+      }
       return callback(null, first.address, first.family);
     });
   };

@@ -5,6 +5,7 @@
 import { setImmediate as yieldToOthers } from 'node:timers/promises';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
+import { assert } from '../core/errors.ts';
 import type { ScriptLine, SkuPlan } from './script.ts';
 import type { CheckoutAnswer, PaymentAnswer, StockCounters, Strategy, StrategyEnd } from './strategy.ts';
 
@@ -49,7 +50,9 @@ export function openLegacySqlite(path: string): LegacyDatabase {
   let next = 0;
   const connection = () => {
     next = (next + 1) % connections.length;
-    return connections[next]!;
+    const chosen = connections[next];
+    assert(chosen !== undefined, 'next stays below the pool size');
+    return chosen;
   };
   return {
     location: `SQLite file ${path}`,
@@ -147,7 +150,9 @@ export function openLegacyPostgres(url: string, schema: string, display: string)
           'SELECT stock FROM legacy_products WHERE sku = $1',
           [sku],
         );
-        const written = compute(read.rows[0]!.stock);
+        const [row] = read.rows;
+        assert(row !== undefined, `the legacy shop sells only SKUs it stocked (${sku})`);
+        const written = compute(row.stock);
         await client.query('UPDATE legacy_products SET stock = $1 WHERE sku = $2', [written, sku]);
         await client.query('COMMIT');
         return written;

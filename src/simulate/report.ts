@@ -48,11 +48,13 @@ export function formatTable(result: SimulationResult): string {
   const header = ['', ...result.runs.map((run) => run.strategy)];
   const body = ROWS.map((row) => [row.label, ...result.runs.map((run) => row.value(run.metrics, run))]);
   const widths = header.map((_, column) =>
-    Math.max(...[header, ...body].map((cells) => cells[column]!.length)),
+    Math.max(...[header, ...body].map((cells) => cells[column]?.length ?? 0)),
   );
   const line = (cells: string[]) =>
     cells
-      .map((cell, column) => (column === 0 ? cell.padEnd(widths[0]!) : cell.padStart(widths[column]!)))
+      .map((cell, column) =>
+        column === 0 ? cell.padEnd(widths[0] ?? 0) : cell.padStart(widths[column] ?? 0),
+      )
       .join('  ');
   const rule = widths.map((width) => '-'.repeat(width)).join('  ');
   return [line(header), rule, ...body.map(line)].join('\n');

@@ -1,8 +1,9 @@
 // Replays one shopper script against one strategy, second by simulated second: everything the
 // script puts in the same second is sent at once (bounded in-flight), then the clock moves on.
 // Counts what shoppers were told, and what a warehouse can then actually ship.
-import type { ShopperScript } from './script.ts';
-import type { StockCounters, Strategy, StrategyName } from './strategy.ts';
+import { assert } from '../core/errors.ts';
+import type { Shopper, ShopperScript, SkuPlan } from './script.ts';
+import type { StockCounters, Strategy, StrategyEnd, StrategyName } from './strategy.ts';
 
 /** 00:00:00 on 12.12, local to nobody: the simulated start of the sale. */
 export const SALE_START_MS = Date.UTC(2026, 11, 12, 0, 0, 0);
@@ -75,14 +76,32 @@ interface ShopperState {
   order_id: string | null;
 }
 
+/** What the replay counts as it goes: what each shopper was told, and what was paid for. */
+interface Tally {
+  /** By shopper index. */
+  states: ShopperState[];
+  /** Per SKU, the checkouts turned away because it was short. */
+  turned_away: Map<string, number>;
+  /** Per SKU, the units paid for (absent: none). */
+  units_paid: Map<string, number>;
+  /** The shoppers who paid, in the order they paid. */
+  paid_orders: Shopper[];
+  counts: {
+    accepted: number;
+    turned_away: number;
+    paid: number;
+    paid_late: number;
+    refused: number;
+    cancelled: number;
+  };
+}
+
 /** Runs `work` over `items` with at most `limit` running at once; rejects on the first failure. */
 export async function runLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>) {
-  let next = 0;
+  // One iterator shared by the workers: each item is taken by exactly one of them.
+  const queue = items.values();
   const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      await work(item);
-    }
+    for (const item of queue) await work(item);
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
@@ -109,57 +128,52 @@ export async function runStrategy(
   options: RunOptions,
 ): Promise<StrategyRun> {
   const started_ms = performance.now();
-  const { parameters, shoppers } = script;
-  const all_skus = script.skus.map((plan) => plan.sku);
-  const hot_skus = script.skus.filter((plan) => plan.hot).map((plan) => plan.sku);
+  const tally: Tally = {
+    states: script.shoppers.map(() => ({ order_id: null })),
+    turned_away: new Map(),
+    units_paid: new Map(),
+    paid_orders: [],
+    counts: { accepted: 0, turned_away: 0, paid: 0, paid_late: 0, refused: 0, cancelled: 0 },
+  };
+  const { time_s, series } = await replay(strategy, script, tally, options);
+  const end = await strategy.finish(script.skus.map((plan) => plan.sku));
+  const skus = skuOutcomes(script.skus, tally, end);
+  return {
+    strategy: strategy.name,
+    location: strategy.location,
+    metrics: metricsOf(script, tally, end, skus),
+    skus,
+    time_s,
+    series,
+    duration_ms: Math.round(performance.now() - started_ms),
+  };
+}
+
+/**
+ * Sends the script's events second by simulated second, and samples the hot SKUs' counters after
+ * each second: one sample per second, with what is truly left beside them.
+ */
+async function replay(
+  strategy: Strategy,
+  script: ShopperScript,
+  tally: Tally,
+  options: RunOptions,
+): Promise<{ time_s: number[]; series: Record<string, Series> }> {
+  const { parameters } = script;
+  const hot_plans = script.skus.filter((plan) => plan.hot);
+  const hot_skus = hot_plans.map((plan) => plan.sku);
   const events = eventsBySecond(script);
   const total = [...events.values()].reduce((sum, list) => sum + list.length, 0);
   const last_event_s = Math.max(...events.keys());
   // One hold past the last event: every hold still pending has expired by then.
   const end_s = last_event_s + parameters.hold_seconds + 1;
-
-  const states: ShopperState[] = shoppers.map(() => ({ order_id: null }));
-  const turned_away = new Map<string, number>();
-  const units_paid = new Map<string, number>(all_skus.map((sku) => [sku, 0]));
-  const paid_orders: number[] = [];
-  const counts = { accepted: 0, turned_away: 0, paid: 0, paid_late: 0, refused: 0, cancelled: 0 };
   const time_s: number[] = [];
   const series: Record<string, Series> = {};
-  for (const sku of hot_skus) series[sku] = { available: [], on_hold: [], true_left: [] };
-  const stock_of = new Map(script.skus.map((plan) => [plan.sku, plan.stock]));
-
-  /** Sends one event; true when it was a checkout the store accepted (a hold with a deadline). */
-  const handle = async (event: Event): Promise<boolean> => {
-    const shopper = shoppers[event.shopper]!;
-    const state = states[event.shopper]!;
-    if (event.kind === 'checkout') {
-      const answer = await strategy.checkout(shopper.id, shopper.lines);
-      if (answer.ok) {
-        state.order_id = answer.order_id;
-        counts.accepted += 1;
-        return true;
-      }
-      counts.turned_away += 1;
-      for (const sku of answer.short_skus) turned_away.set(sku, (turned_away.get(sku) ?? 0) + 1);
-      return false;
-    }
-    if (state.order_id === null) return false; // turned away at checkout: nothing to pay or cancel
-    if (shopper.intent === 'cancel') {
-      await strategy.cancel(state.order_id);
-      counts.cancelled += 1;
-      return false;
-    }
-    const answer = await strategy.pay(state.order_id, `payment-${shopper.id}`);
-    if (!answer.ok) {
-      counts.refused += 1;
-      return false;
-    }
-    counts.paid += 1;
-    if (answer.late) counts.paid_late += 1;
-    paid_orders.push(event.shopper);
-    for (const line of shopper.lines) units_paid.set(line.sku, units_paid.get(line.sku)! + line.quantity);
-    return false;
-  };
+  const sampled = hot_plans.map((plan) => {
+    const sku_series: Series = { available: [], on_hold: [], true_left: [] };
+    series[plan.sku] = sku_series;
+    return { plan, sku_series };
+  });
 
   // Nothing changes in a second with no event and no deadline, so such a second is neither sent to
   // the store nor sampled: its sample repeats the previous one (exact, and much faster).
@@ -172,7 +186,7 @@ export async function runStrategy(
     if (now.length > 0 || deadlines.has(second)) {
       await strategy.advanceTo(SALE_START_MS + second * 1000);
       await runLimited(now, options.concurrency, async (event) => {
-        const accepted = await handle(event);
+        const accepted = await handle(strategy, script, tally, event);
         if (accepted) deadlines.add(second + parameters.hold_seconds);
         done += 1;
         options.on_progress?.(done, total);
@@ -180,30 +194,83 @@ export async function runStrategy(
       counters = await strategy.counters(hot_skus);
     }
     time_s.push(second);
-    for (const sku of hot_skus) {
-      const sample = counters[sku] as StockCounters;
-      series[sku]!.available.push(sample.available);
-      series[sku]!.on_hold.push(sample.on_hold);
-      series[sku]!.true_left.push(stock_of.get(sku)! - units_paid.get(sku)!);
+    for (const { plan, sku_series } of sampled) {
+      const sample = counters[plan.sku] as StockCounters;
+      sku_series.available.push(sample.available);
+      sku_series.on_hold.push(sample.on_hold);
+      sku_series.true_left.push(plan.stock - (tally.units_paid.get(plan.sku) ?? 0));
     }
   }
+  return { time_s, series };
+}
 
-  const end = await strategy.finish(all_skus);
-  // Fulfilment, days later: the warehouse ships paid orders in the order they were paid while it
-  // has every unit of the order; the rest are the cancellations Customer Service had to phone in.
-  const shelf = new Map(stock_of);
+/** Sends one event; true when it was a checkout the store accepted (a hold with a deadline). */
+async function handle(
+  strategy: Strategy,
+  script: ShopperScript,
+  tally: Tally,
+  event: Event,
+): Promise<boolean> {
+  const shopper = script.shoppers[event.shopper];
+  const state = tally.states[event.shopper];
+  assert(shopper !== undefined && state !== undefined, 'an event names a shopper of the script');
+  const { counts } = tally;
+  if (event.kind === 'checkout') {
+    const answer = await strategy.checkout(shopper.id, shopper.lines);
+    if (answer.ok) {
+      state.order_id = answer.order_id;
+      counts.accepted += 1;
+      return true;
+    }
+    counts.turned_away += 1;
+    for (const sku of answer.short_skus) tally.turned_away.set(sku, (tally.turned_away.get(sku) ?? 0) + 1);
+    return false;
+  }
+  if (state.order_id === null) return false; // turned away at checkout: nothing to pay or cancel
+  if (shopper.intent === 'cancel') {
+    await strategy.cancel(state.order_id);
+    counts.cancelled += 1;
+    return false;
+  }
+  const answer = await strategy.pay(state.order_id, `payment-${shopper.id}`);
+  if (!answer.ok) {
+    counts.refused += 1;
+    return false;
+  }
+  counts.paid += 1;
+  if (answer.late) counts.paid_late += 1;
+  tally.paid_orders.push(shopper);
+  for (const line of shopper.lines)
+    tally.units_paid.set(line.sku, (tally.units_paid.get(line.sku) ?? 0) + line.quantity);
+  return false;
+}
+
+/**
+ * Fulfilment, days later: the warehouse ships paid orders in the order they were paid while it has
+ * every unit of the order; the rest are the cancellations Customer Service had to phone in.
+ */
+function cancelledForStock(plans: readonly SkuPlan[], paid_orders: readonly Shopper[]): number {
+  const shelf = new Map(plans.map((plan) => [plan.sku, plan.stock]));
   let cancelled_for_stock = 0;
-  for (const index of paid_orders) {
-    const lines = shoppers[index]!.lines;
-    if (lines.every((line) => shelf.get(line.sku)! >= line.quantity)) {
-      for (const line of lines) shelf.set(line.sku, shelf.get(line.sku)! - line.quantity);
+  for (const { lines } of paid_orders) {
+    if (lines.every((line) => (shelf.get(line.sku) ?? 0) >= line.quantity)) {
+      for (const line of lines) shelf.set(line.sku, (shelf.get(line.sku) ?? 0) - line.quantity);
     } else {
       cancelled_for_stock += 1;
     }
   }
-  const skus: SkuOutcome[] = script.skus.map((plan) => {
-    const paid = units_paid.get(plan.sku)!;
-    const counters = end.counters[plan.sku]!;
+  return cancelled_for_stock;
+}
+
+function skuOutcomes(plans: readonly SkuPlan[], tally: Tally, end: StrategyEnd): SkuOutcome[] {
+  return plans.map((plan) => {
+    const paid = tally.units_paid.get(plan.sku) ?? 0;
+    const counters = end.counters[plan.sku];
+    const min_available = end.min_available[plan.sku];
+    assert(
+      counters !== undefined && min_available !== undefined,
+      `a strategy's finish() answers for every SKU it was given (${plan.sku})`,
+    );
     return {
       sku: plan.sku,
       stock: plan.stock,
@@ -211,13 +278,18 @@ export async function runStrategy(
       oversold_units: Math.max(0, paid - plan.stock),
       recorded_left: counters.available + counters.on_hold,
       true_left: plan.stock - paid,
-      min_available: end.min_available[plan.sku]!,
-      turned_away: turned_away.get(plan.sku) ?? 0,
+      min_available,
+      turned_away: tally.turned_away.get(plan.sku) ?? 0,
     };
   });
-  const hot = skus.filter((outcome) => hot_skus.includes(outcome.sku));
-  const metrics: Metrics = {
-    shoppers: shoppers.length,
+}
+
+function metricsOf(script: ShopperScript, tally: Tally, end: StrategyEnd, skus: SkuOutcome[]): Metrics {
+  const hot_skus = new Set(script.skus.filter((plan) => plan.hot).map((plan) => plan.sku));
+  const hot = skus.filter((outcome) => hot_skus.has(outcome.sku));
+  const { counts } = tally;
+  return {
+    shoppers: script.shoppers.length,
     checkouts_accepted: counts.accepted,
     turned_away: counts.turned_away,
     paid: counts.paid,
@@ -225,7 +297,7 @@ export async function runStrategy(
     payments_refused: counts.refused,
     cancelled_by_shopper: counts.cancelled,
     expired_holds: end.expired_holds,
-    cancelled_for_stock,
+    cancelled_for_stock: cancelledForStock(script.skus, tally.paid_orders),
     oversold_units: skus.reduce((sum, outcome) => sum + outcome.oversold_units, 0),
     min_stock: Math.min(...hot.map((outcome) => outcome.min_available)),
     miscounted_units: skus.reduce(
@@ -236,14 +308,5 @@ export async function runStrategy(
       .filter((outcome) => outcome.turned_away > 0)
       .reduce((sum, outcome) => sum + Math.max(0, outcome.true_left), 0),
     audit_problems: end.audit_problems,
-  };
-  return {
-    strategy: strategy.name,
-    location: strategy.location,
-    metrics,
-    skus,
-    time_s,
-    series,
-    duration_ms: Math.round(performance.now() - started_ms),
   };
 }

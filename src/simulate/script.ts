@@ -1,5 +1,6 @@
 // The shopper script of a 12.12 flash sale: who arrives when, buys what, and pays, abandons or
 // cancels when. Generated from a seed alone, so both strategies (and a rerun) replay the same sale.
+import { assert } from '../core/errors.ts';
 
 export interface SimulationParameters {
   seed: number;
@@ -93,7 +94,9 @@ export function seededRandom(seed: number): () => number {
 }
 
 function pick<T>(random: () => number, items: readonly T[]): T {
-  return items[Math.floor(random() * items.length)]!;
+  const item = items[Math.floor(random() * items.length)];
+  assert(item !== undefined, 'pick() is given a non-empty list (random() is below 1)');
+  return item;
 }
 
 /** Box-Muller: a standard normal draw from two uniform ones. */

@@ -2,7 +2,7 @@
 // decided together in the next one (one lock of the hot rows, one commit), each answered with its own
 // outcome. With coalescing off every request runs its own transaction: the naive baseline.
 import type { Clock } from '../core/clock.ts';
-import { StockholdError } from '../core/errors.ts';
+import { assert, InvariantViolation, StockholdError } from '../core/errors.ts';
 import { isStorageUnavailable } from './storage-faults.ts';
 import type { CommandEnvelope, CommandResult, Store } from './store.ts';
 
@@ -26,6 +26,21 @@ interface Waiting {
 }
 
 export type BatchObserver = (batch_size: number, duration_ms: number) => void;
+
+/**
+ * Answers each request of a batch with its result (the store returns one per command, in order).
+ * A missing result is a bug: that request fails with it, and no request is left waiting.
+ */
+function resolveEach(batch: readonly Waiting[], results: readonly CommandResult[]): void {
+  for (const [index, waiting] of batch.entries()) {
+    const result = results[index];
+    if (result === undefined)
+      waiting.reject(
+        new InvariantViolation(`the store answered ${results.length} of ${batch.length} commands`),
+      );
+    else waiting.resolve(result);
+  }
+}
 
 export class CommandQueue {
   private readonly waiting: Waiting[] = [];
@@ -67,7 +82,11 @@ export class CommandQueue {
     if (key !== undefined) this.keys_in_flight.add(key);
     this.in_flight += 1;
     try {
-      if (!this.options.coalesce) return await this.executeBatch([envelope]).then((results) => results[0]!);
+      if (!this.options.coalesce) {
+        const [result] = await this.executeBatch([envelope]);
+        assert(result !== undefined, 'the store answers the command it is given');
+        return result;
+      }
       return await new Promise<CommandResult>((resolve, reject) => {
         this.waiting.push({ envelope, resolve, reject });
         this.pump();
@@ -116,8 +135,7 @@ export class CommandQueue {
 
   private async runBatch(batch: Waiting[]): Promise<void> {
     try {
-      const results = await this.executeBatch(batch.map((waiting) => waiting.envelope));
-      for (const [index, waiting] of batch.entries()) waiting.resolve(results[index]!);
+      resolveEach(batch, await this.executeBatch(batch.map((waiting) => waiting.envelope)));
     } catch (error) {
       // The database is away: it is away for every request of the batch (each is told to retry);
       // running them one by one would only make each wait for the same failure again.
@@ -150,8 +168,7 @@ export class CommandQueue {
     }
     if (healthy.length === 0) return;
     try {
-      const results = await this.executeBatch(healthy.map((waiting) => waiting.envelope));
-      for (const [index, waiting] of healthy.entries()) waiting.resolve(results[index]!);
+      resolveEach(healthy, await this.executeBatch(healthy.map((waiting) => waiting.envelope)));
     } catch (error) {
       if (healthy.length === 1 || isStorageUnavailable(error)) {
         for (const waiting of healthy) waiting.reject(error);
@@ -160,7 +177,7 @@ export class CommandQueue {
       // Each passed alone but not together (the data changed in between): one transaction each.
       for (const waiting of healthy) {
         await this.executeBatch([waiting.envelope]).then(
-          (results) => waiting.resolve(results[0]!),
+          (results) => resolveEach([waiting], results),
           (single_error: unknown) => waiting.reject(single_error),
         );
       }

@@ -13,6 +13,7 @@ import {
   type OrderAuditInput,
   type SkuTotals,
 } from '../core/audit.ts';
+import { assert } from '../core/errors.ts';
 import { ORDER_STATUS, STOCK_CHANGING_KINDS } from '../core/types.ts';
 import type { KyselyStore } from './kysely-store.ts';
 import type { Database, LedgerTable, OrdersTable, SkusTable } from './schema.ts';
@@ -55,12 +56,12 @@ async function forEachSkuPage(snapshot: Snapshot, visit: (page: SkuPage) => Prom
     const rows: SkusTable[] = await snapshot
       .selectFrom('skus')
       .selectAll()
-      .$if(from !== null, (q) => q.where('sku', '>', from!))
+      .$call((q) => (from === null ? q : q.where('sku', '>', from)))
       .orderBy('sku')
       .limit(SKU_PAGE_ROWS)
       .execute();
-    const last_page = rows.length < SKU_PAGE_ROWS;
-    const last: string | null = last_page ? null : rows[rows.length - 1]!.sku;
+    // A full page may have more after it; a short one is the last.
+    const last: string | null = rows.length < SKU_PAGE_ROWS ? null : (rows.at(-1)?.sku ?? null);
     await visit({ rows, after: from, last });
     if (last === null) return;
     after = last;
@@ -101,8 +102,8 @@ export async function auditBuckets(snapshot: Snapshot): Promise<AuditReport> {
   return { skus_checked, orders_checked: Number(orders.n), ledger_entries_checked, problems };
 }
 
-/** Audits one page of SKUs; returns how many ledger entries its range holds. */
-async function auditSkuPage(snapshot: Snapshot, page: SkuPage, problems: string[]): Promise<number> {
+/** The ledger, hold and order-line sums of one page's SKU range, per SKU. */
+async function pageSums(snapshot: Snapshot, page: SkuPage) {
   const { after, last } = page;
   const stock_changing = [...STOCK_CHANGING_KINDS];
   const ledger = await snapshot
@@ -125,15 +126,15 @@ async function auditSkuPage(snapshot: Snapshot, page: SkuPage, problems: string[
       eb.fn.countAll<number>().as('entries'),
       eb.fn.max('seq').as('max_seq'),
     ])
-    .$if(after !== null, (q) => q.where('sku', '>', after!))
-    .$if(last !== null, (q) => q.where('sku', '<=', last!))
+    .$call((q) => (after === null ? q : q.where('sku', '>', after)))
+    .$call((q) => (last === null ? q : q.where('sku', '<=', last)))
     .groupBy('sku')
     .execute();
   const holds = await snapshot
     .selectFrom('holds')
     .select(['sku', sql<number>`sum(quantity)`.as('quantity')])
-    .$if(after !== null, (q) => q.where('sku', '>', after!))
-    .$if(last !== null, (q) => q.where('sku', '<=', last!))
+    .$call((q) => (after === null ? q : q.where('sku', '>', after)))
+    .$call((q) => (last === null ? q : q.where('sku', '<=', last)))
     .groupBy('sku')
     .execute();
   const by_status = await snapshot
@@ -141,11 +142,16 @@ async function auditSkuPage(snapshot: Snapshot, page: SkuPage, problems: string[
     .innerJoin('orders as o', 'o.id', 'l.order_id')
     .select(['l.sku', 'o.status', sql<number>`sum(l.quantity)`.as('quantity')])
     .where('o.status', 'in', [ORDER_STATUS.pending_payment, ORDER_STATUS.paid])
-    .$if(after !== null, (q) => q.where('l.sku', '>', after!))
-    .$if(last !== null, (q) => q.where('l.sku', '<=', last!))
+    .$call((q) => (after === null ? q : q.where('l.sku', '>', after)))
+    .$call((q) => (last === null ? q : q.where('l.sku', '<=', last)))
     .groupBy(['l.sku', 'o.status'])
     .execute();
+  return { ledger, holds, by_status };
+}
 
+/** Audits one page of SKUs; returns how many ledger entries its range holds. */
+async function auditSkuPage(snapshot: Snapshot, page: SkuPage, problems: string[]): Promise<number> {
+  const { ledger, holds, by_status } = await pageSums(snapshot, page);
   const totals = new Map<string, SkuTotals>();
   for (const row of page.rows) {
     totals.set(row.sku, {
@@ -250,12 +256,14 @@ async function walkLedger(
     const rows: LedgerTable[] = await snapshot
       .selectFrom('ledger')
       .selectAll()
-      .$if(after !== null, (q) => q.where('sku', '>', after!))
-      .$if(last !== null, (q) => q.where('sku', '<=', last!))
-      .$if(from !== null, (q) =>
-        q.where((eb) =>
-          eb.or([eb('sku', '>', from!.sku), eb.and([eb('sku', '=', from!.sku), eb('seq', '>', from!.seq)])]),
-        ),
+      .$call((q) => (after === null ? q : q.where('sku', '>', after)))
+      .$call((q) => (last === null ? q : q.where('sku', '<=', last)))
+      .$call((q) =>
+        from === null
+          ? q
+          : q.where((eb) =>
+              eb.or([eb('sku', '>', from.sku), eb.and([eb('sku', '=', from.sku), eb('seq', '>', from.seq)])]),
+            ),
       )
       .orderBy('sku')
       .orderBy('seq')
@@ -281,8 +289,8 @@ async function walkLedger(
       check.add(row, STOCK_CHANGING_KINDS);
       report.ledger_rows_walked += 1;
     }
-    if (rows.length < LEDGER_PAGE_ROWS) break;
-    const last_row = rows[rows.length - 1]!;
+    const last_row = rows.at(-1);
+    if (rows.length < LEDGER_PAGE_ROWS || last_row === undefined) break;
     cursor = { sku: last_row.sku, seq: Number(last_row.seq) };
   }
   finish();
@@ -302,6 +310,7 @@ function chainEndOf(row: SkusTable): Buckets & { version: number } {
   };
 }
 
+/** Walks every order, a page at a time, against its lines, holds and movements; then the orphan movements. */
 async function walkOrders(snapshot: Snapshot, report: DeepAuditReport, note: (p: string[]) => void) {
   let after_id: string | null = null;
   for (;;) {
@@ -309,72 +318,16 @@ async function walkOrders(snapshot: Snapshot, report: DeepAuditReport, note: (p:
     const orders: OrdersTable[] = await snapshot
       .selectFrom('orders')
       .selectAll()
-      .$if(cursor !== null, (q) => q.where('id', '>', cursor!))
+      .$call((q) => (cursor === null ? q : q.where('id', '>', cursor)))
       .orderBy('id')
       .limit(ORDER_PAGE_ROWS)
       .execute();
     if (orders.length === 0) break;
-    const ids = orders.map((order) => order.id);
-    const inputs = new Map<string, OrderAuditInput>();
-    for (const order of orders) {
-      inputs.set(order.id, {
-        id: order.id,
-        status: order.status,
-        late: Number(order.late) === 1,
-        expires_at_ms: Number(order.expires_at_ms),
-        paid_at_ms: order.paid_at_ms === null ? null : Number(order.paid_at_ms),
-        payment_id: order.payment_id,
-        closed_at_ms: order.closed_at_ms === null ? null : Number(order.closed_at_ms),
-        quantities: new Map(),
-        holds: new Map(),
-        movements: new Map(),
-      });
-    }
-    const lines = await snapshot
-      .selectFrom('order_lines')
-      .select(['order_id', 'sku', 'quantity'])
-      .where('order_id', 'in', ids)
-      .execute();
-    for (const line of lines) {
-      const quantities = inputs.get(line.order_id)!.quantities;
-      quantities.set(line.sku, (quantities.get(line.sku) ?? 0) + Number(line.quantity));
-    }
-    const holds = await snapshot.selectFrom('holds').selectAll().where('order_id', 'in', ids).execute();
-    for (const hold of holds) {
-      inputs.get(hold.order_id)!.holds.set(hold.sku, {
-        quantity: Number(hold.quantity),
-        expires_at_ms: Number(hold.expires_at_ms),
-      });
-    }
-    const movements = await snapshot
-      .selectFrom('ledger')
-      .select((eb) => [
-        'order_id',
-        'sku',
-        'kind',
-        eb.fn.countAll<number>().as('count'),
-        eb.fn.sum<number>('delta_available').as('available'),
-        eb.fn.sum<number>('delta_on_hold').as('on_hold'),
-        eb.fn.sum<number>('delta_sold').as('sold'),
-      ])
-      .where('order_id', 'in', ids)
-      .groupBy(['order_id', 'sku', 'kind'])
-      .execute();
-    for (const m of movements) {
-      const per_sku = inputs.get(m.order_id!)!.movements;
-      const kinds = per_sku.get(m.sku) ?? new Map<string, { count: number } & Buckets>();
-      kinds.set(m.kind, {
-        count: Number(m.count),
-        available: Number(m.available),
-        on_hold: Number(m.on_hold),
-        sold: Number(m.sold),
-      });
-      per_sku.set(m.sku, kinds);
-    }
-    for (const input of inputs.values()) note(auditOrder(input));
+    for (const input of await orderAuditInputs(snapshot, orders)) note(auditOrder(input));
     report.orders_walked += orders.length;
-    if (orders.length < ORDER_PAGE_ROWS) break;
-    after_id = orders[orders.length - 1]!.id;
+    const last_order = orders.at(-1);
+    if (orders.length < ORDER_PAGE_ROWS || last_order === undefined) break;
+    after_id = last_order.id;
   }
   // Movements that name an order which does not exist: stock moved for nothing.
   const orphans = await snapshot
@@ -385,6 +338,76 @@ async function walkOrders(snapshot: Snapshot, report: DeepAuditReport, note: (p:
     .where('o.id', 'is', null)
     .executeTakeFirstOrThrow();
   if (Number(orphans.n) > 0) note([`${orphans.n} ledger rows name an order that does not exist`]);
+}
+
+/** What the audit of each order of a page needs: the order, its lines, its holds and its movements. */
+async function orderAuditInputs(
+  snapshot: Snapshot,
+  orders: OrdersTable[],
+): Promise<Iterable<OrderAuditInput>> {
+  const ids = orders.map((order) => order.id);
+  const inputs = new Map<string, OrderAuditInput>();
+  for (const order of orders) {
+    inputs.set(order.id, {
+      id: order.id,
+      status: order.status,
+      late: Number(order.late) === 1,
+      expires_at_ms: Number(order.expires_at_ms),
+      paid_at_ms: order.paid_at_ms === null ? null : Number(order.paid_at_ms),
+      payment_id: order.payment_id,
+      closed_at_ms: order.closed_at_ms === null ? null : Number(order.closed_at_ms),
+      quantities: new Map(),
+      holds: new Map(),
+      movements: new Map(),
+    });
+  }
+  const inputOf = (order_id: string | null): OrderAuditInput => {
+    const input = order_id === null ? undefined : inputs.get(order_id);
+    assert(input !== undefined, `rows are read for the orders of the page only (got ${order_id})`);
+    return input;
+  };
+  const lines = await snapshot
+    .selectFrom('order_lines')
+    .select(['order_id', 'sku', 'quantity'])
+    .where('order_id', 'in', ids)
+    .execute();
+  for (const line of lines) {
+    const quantities = inputOf(line.order_id).quantities;
+    quantities.set(line.sku, (quantities.get(line.sku) ?? 0) + Number(line.quantity));
+  }
+  const holds = await snapshot.selectFrom('holds').selectAll().where('order_id', 'in', ids).execute();
+  for (const hold of holds) {
+    inputOf(hold.order_id).holds.set(hold.sku, {
+      quantity: Number(hold.quantity),
+      expires_at_ms: Number(hold.expires_at_ms),
+    });
+  }
+  const movements = await snapshot
+    .selectFrom('ledger')
+    .select((eb) => [
+      'order_id',
+      'sku',
+      'kind',
+      eb.fn.countAll<number>().as('count'),
+      eb.fn.sum<number>('delta_available').as('available'),
+      eb.fn.sum<number>('delta_on_hold').as('on_hold'),
+      eb.fn.sum<number>('delta_sold').as('sold'),
+    ])
+    .where('order_id', 'in', ids)
+    .groupBy(['order_id', 'sku', 'kind'])
+    .execute();
+  for (const m of movements) {
+    const per_sku = inputOf(m.order_id).movements;
+    const kinds = per_sku.get(m.sku) ?? new Map<string, { count: number } & Buckets>();
+    kinds.set(m.kind, {
+      count: Number(m.count),
+      available: Number(m.available),
+      on_hold: Number(m.on_hold),
+      sold: Number(m.sold),
+    });
+    per_sku.set(m.sku, kinds);
+  }
+  return inputs.values();
 }
 
 export interface VerifyReport {

@@ -7,9 +7,12 @@ export const EVENT_ID_HEADER = 'stockhold-event-id';
 export const EVENT_TYPE_HEADER = 'stockhold-event-type';
 export const DELIVERY_ID_HEADER = 'stockhold-delivery-id';
 
+function signatureHex(secret: string, timestamp_seconds: number, body: string): string {
+  return createHmac('sha256', secret).update(`${timestamp_seconds}.${body}`).digest('hex');
+}
+
 export function signatureHeader(secret: string, timestamp_seconds: number, body: string): string {
-  const digest = createHmac('sha256', secret).update(`${timestamp_seconds}.${body}`).digest('hex');
-  return `t=${timestamp_seconds},v1=${digest}`;
+  return `t=${timestamp_seconds},v1=${signatureHex(secret, timestamp_seconds, body)}`;
 }
 
 /** What a receiver runs; here for the tests and as the reference the README copies. */
@@ -25,7 +28,7 @@ export function verifySignature(
   const given = Buffer.from(parts.get('v1') ?? '', 'hex');
   if (!Number.isInteger(timestamp_seconds) || Math.abs(now_seconds - timestamp_seconds) > tolerance_seconds)
     return false;
-  const expected = Buffer.from(signatureHeader(secret, timestamp_seconds, body).split('v1=')[1]!, 'hex');
+  const expected = Buffer.from(signatureHex(secret, timestamp_seconds, body), 'hex');
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 

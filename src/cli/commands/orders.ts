@@ -51,7 +51,14 @@ export function registerOrders(program: Command): void {
   const orders = program
     .command('orders')
     .description('check out, read, list, pay and cancel orders (through a running server)');
+  registerCreate(orders);
+  registerGet(orders);
+  registerList(orders);
+  registerPay(orders);
+  registerCancel(orders);
+}
 
+function registerCreate(orders: Command): void {
   withApiOptions(
     orders
       .command('create')
@@ -84,7 +91,9 @@ export function registerOrders(program: Command): void {
         return 0;
       }),
   );
+}
 
+function registerGet(orders: Command): void {
   withApiOptions(orders.command('get').description('show an order').addArgument(idArgument())).action(
     (id: string, options: ApiOptions) =>
       run(async () => {
@@ -92,7 +101,9 @@ export function registerOrders(program: Command): void {
         return 0;
       }),
   );
+}
 
+function registerList(orders: Command): void {
   withApiOptions(
     orders
       .command('list')
@@ -140,7 +151,9 @@ export function registerOrders(program: Command): void {
         return 0;
       }),
   );
+}
 
+function registerPay(orders: Command): void {
   withApiOptions(
     orders
       .command('pay')
@@ -165,7 +178,9 @@ export function registerOrders(program: Command): void {
       return 0;
     }),
   );
+}
 
+function registerCancel(orders: Command): void {
   withApiOptions(
     orders
       .command('cancel')

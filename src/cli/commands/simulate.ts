@@ -4,8 +4,10 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { type Command, InvalidArgumentError } from 'commander';
+import { assert } from '../../core/errors.ts';
 import { formatParameters, formatTable, renderHtml } from '../../simulate/report.ts';
 import { DEFAULT_PARAMETERS, type SimulationParameters, validateParameters } from '../../simulate/script.ts';
+import type { SimulationOptions, SimulationResult } from '../../simulate/simulation.ts';
 import { checkPostgres, run } from '../common.ts';
 
 const integer = (value: string) => {
@@ -36,6 +38,18 @@ const PARAMETER_OPTIONS: [string, keyof SimulationParameters, (value: string) =>
   ['--late-share <x>', 'late_share', share, 'share who pay after their deadline'],
 ];
 
+/** What commander hands the action: the options below, and each of PARAMETER_OPTIONS by its camelCase name. */
+interface SimulateOptions {
+  concurrency: number;
+  databaseUrl?: string;
+  report?: string;
+  json?: string;
+  progress: boolean;
+  [parameter: string]: unknown;
+}
+
+type Simulate = (options: SimulationOptions) => Promise<SimulationResult>;
+
 export function registerSimulate(program: Command): void {
   const command = program
     .command('simulate')
@@ -51,87 +65,109 @@ export function registerSimulate(program: Command): void {
     .option('--report <file>', 'write a self-contained HTML report with the charts')
     .option('--json <file>', 'write the full result (metrics, per-SKU outcomes, series) as JSON')
     .option('--no-progress', 'no progress bar')
-    .action((options) =>
-      run(async () => {
-        // Loaded here, not at start-up: it brings the whole server with it.
-        const { CONCURRENCY_MAX, simulate } = await import('../../simulate/simulation.ts');
-        const parameters = { ...DEFAULT_PARAMETERS } as SimulationParameters;
-        for (const [, key] of PARAMETER_OPTIONS) {
-          const option = key.replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase());
-          parameters[key] = options[option];
-        }
-        const problems = validateParameters(parameters);
-        if (options.concurrency < 1 || options.concurrency > CONCURRENCY_MAX)
-          problems.push(`concurrency must be in 1..${CONCURRENCY_MAX}`);
-        if (options.databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(options.databaseUrl))
-          problems.push('--database-url must be a postgres:// URL (SQLite is the default)');
-        if (problems.length > 0) {
-          process.stderr.write(`stockhold: invalid simulation: ${problems.join('; ')}\n`);
-          return 2;
-        }
-        // A wrong password or unknown database ends here in one line, before any output.
-        if (options.databaseUrl !== undefined) await checkPostgres(options.databaseUrl);
-        process.stdout.write(
-          `simulating ${formatParameters(parameters, options.databaseUrl ? 'postgres' : 'sqlite', options.concurrency)}\n`,
-        );
-        // Only on a terminal: piped output (CI, tests) gets the table alone.
-        const show_progress = options.progress === true && process.stderr.isTTY === true;
-        const bars = new cliProgress.MultiBar(
-          {
-            format: ' {strategy} |{bar}| {value}/{total} shopper actions',
-            hideCursor: true,
-            clearOnComplete: false,
-          },
-          cliProgress.Presets.shades_classic,
-        );
-        const bar_of = new Map<string, cliProgress.SingleBar>();
-        // Ctrl-C stops between two simulated seconds, so the temporary databases are still removed.
-        const interrupt = new AbortController();
-        const onInterrupt = () => interrupt.abort(new Error('interrupted'));
-        process.once('SIGINT', onInterrupt);
-        let result: Awaited<ReturnType<typeof simulate>>;
-        try {
-          result = await simulate({
-            parameters,
-            database_url: options.databaseUrl,
-            concurrency: options.concurrency,
-            on_start: (strategy, total) => {
-              if (show_progress)
-                bar_of.set(strategy, bars.create(total, 0, { strategy: strategy.padEnd(9) }));
-            },
-            on_progress: (strategy, done) => bar_of.get(strategy)?.update(done),
-            signal: interrupt.signal,
-          });
-        } catch (error) {
-          if (!interrupt.signal.aborted) throw error;
-          process.stderr.write('\nstockhold: simulation interrupted; its databases were removed\n');
-          return 130;
-        } finally {
-          process.removeListener('SIGINT', onInterrupt);
-          if (show_progress) bars.stop();
-        }
-        process.stdout.write(`\n${formatTable(result)}\n`);
-        const outputs: [string | undefined, () => string][] = [
-          [options.report, () => renderHtml(result)],
-          [options.json, () => `${JSON.stringify(result, null, 2)}\n`],
-        ];
-        for (const [file, render] of outputs) {
-          if (file === undefined) continue;
-          const path = resolve(file);
-          try {
-            writeFileSync(path, render());
-          } catch (error) {
-            process.stderr.write(`stockhold: cannot write ${path}: ${(error as Error).message}\n`);
-            return 2;
-          }
-          process.stdout.write(`\nwrote ${path}\n`);
-        }
-        const fixed = result.runs.find((each) => each.strategy === 'stockhold')!.metrics;
-        if (fixed.oversold_units > 0 || fixed.min_stock < 0 || (fixed.audit_problems?.length ?? 0) > 0) {
-          process.stderr.write('stockhold: FAILED: stockhold oversold or its audit found problems\n');
-          return 1;
-        }
-        return 0;
-      }),
-    );
+    .action((options: SimulateOptions) => run(() => simulateCommand(options)));
+}
+
+async function simulateCommand(options: SimulateOptions): Promise<number> {
+  // Loaded here, not at start-up: it brings the whole server with it.
+  const { CONCURRENCY_MAX, simulate } = await import('../../simulate/simulation.ts');
+  const parameters = parametersFrom(options);
+  const problems = validateParameters(parameters);
+  if (options.concurrency < 1 || options.concurrency > CONCURRENCY_MAX)
+    problems.push(`concurrency must be in 1..${CONCURRENCY_MAX}`);
+  if (options.databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(options.databaseUrl))
+    problems.push('--database-url must be a postgres:// URL (SQLite is the default)');
+  if (problems.length > 0) {
+    process.stderr.write(`stockhold: invalid simulation: ${problems.join('; ')}\n`);
+    return 2;
+  }
+  // A wrong password or unknown database ends here in one line, before any output.
+  if (options.databaseUrl !== undefined) await checkPostgres(options.databaseUrl);
+  process.stdout.write(
+    `simulating ${formatParameters(parameters, options.databaseUrl ? 'postgres' : 'sqlite', options.concurrency)}\n`,
+  );
+  const result = await simulateWithProgress(simulate, parameters, options);
+  if (result === null) return 130;
+  process.stdout.write(`\n${formatTable(result)}\n`);
+  if (!writeOutputs(result, options)) return 2;
+  const stockhold = result.runs.find((each) => each.strategy === 'stockhold');
+  assert(stockhold !== undefined, 'simulate() returns a run of each strategy');
+  const fixed = stockhold.metrics;
+  if (fixed.oversold_units > 0 || fixed.min_stock < 0 || (fixed.audit_problems?.length ?? 0) > 0) {
+    process.stderr.write('stockhold: FAILED: stockhold oversold or its audit found problems\n');
+    return 1;
+  }
+  return 0;
+}
+
+function parametersFrom(options: SimulateOptions): SimulationParameters {
+  const parameters = { ...DEFAULT_PARAMETERS } as SimulationParameters;
+  for (const [, key] of PARAMETER_OPTIONS) {
+    const option = key.replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase());
+    // Each PARAMETER_OPTIONS has a number parser and a number default.
+    parameters[key] = options[option] as number;
+  }
+  return parameters;
+}
+
+/** Runs the simulation with progress bars on a terminal; null when Ctrl-C stopped it (said on stderr). */
+async function simulateWithProgress(
+  simulate: Simulate,
+  parameters: SimulationParameters,
+  options: SimulateOptions,
+): Promise<SimulationResult | null> {
+  // Only on a terminal: piped output (CI, tests) gets the table alone.
+  const show_progress = options.progress === true && process.stderr.isTTY === true;
+  const bars = new cliProgress.MultiBar(
+    {
+      format: ' {strategy} |{bar}| {value}/{total} shopper actions',
+      hideCursor: true,
+      clearOnComplete: false,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  const bar_of = new Map<string, cliProgress.SingleBar>();
+  // Ctrl-C stops between two simulated seconds, so the temporary databases are still removed.
+  const interrupt = new AbortController();
+  const onInterrupt = () => interrupt.abort(new Error('interrupted'));
+  process.once('SIGINT', onInterrupt);
+  try {
+    return await simulate({
+      parameters,
+      database_url: options.databaseUrl,
+      concurrency: options.concurrency,
+      on_start: (strategy, total) => {
+        if (show_progress) bar_of.set(strategy, bars.create(total, 0, { strategy: strategy.padEnd(9) }));
+      },
+      on_progress: (strategy, done) => bar_of.get(strategy)?.update(done),
+      signal: interrupt.signal,
+    });
+  } catch (error) {
+    if (!interrupt.signal.aborted) throw error;
+    process.stderr.write('\nstockhold: simulation interrupted; its databases were removed\n');
+    return null;
+  } finally {
+    process.removeListener('SIGINT', onInterrupt);
+    if (show_progress) bars.stop();
+  }
+}
+
+/** Writes the --report and --json files asked for; false (said on stderr) when one cannot be written. */
+function writeOutputs(result: SimulationResult, options: SimulateOptions): boolean {
+  const outputs: [string | undefined, () => string][] = [
+    [options.report, () => renderHtml(result)],
+    [options.json, () => `${JSON.stringify(result, null, 2)}\n`],
+  ];
+  for (const [file, render] of outputs) {
+    if (file === undefined) continue;
+    const path = resolve(file);
+    try {
+      writeFileSync(path, render());
+    } catch (error) {
+      process.stderr.write(`stockhold: cannot write ${path}: ${(error as Error).message}\n`);
+      return false;
+    }
+    process.stdout.write(`\nwrote ${path}\n`);
+  }
+  return true;
 }

@@ -44,7 +44,14 @@ export function registerSkus(program: Command): void {
   const skus = program
     .command('skus')
     .description('create, read, list and adjust SKUs, and read their ledger (through a running server)');
+  registerCreate(skus);
+  registerGet(skus);
+  registerList(skus);
+  registerAdjust(skus);
+  registerLedger(skus);
+}
 
+function registerCreate(skus: Command): void {
   withApiOptions(
     skus
       .command('create')
@@ -78,7 +85,9 @@ export function registerSkus(program: Command): void {
         return 0;
       }),
   );
+}
 
+function registerGet(skus: Command): void {
   withApiOptions(
     skus.command('get').description('show a SKU and its three buckets').addArgument(skuArgument()),
   ).action((sku: string, options: ApiOptions) =>
@@ -87,7 +96,9 @@ export function registerSkus(program: Command): void {
       return 0;
     }),
   );
+}
 
+function registerList(skus: Command): void {
   withApiOptions(
     skus
       .command('list')
@@ -117,7 +128,9 @@ export function registerSkus(program: Command): void {
       return 0;
     }),
   );
+}
 
+function registerAdjust(skus: Command): void {
   withApiOptions(
     skus
       .command('adjust')
@@ -148,7 +161,9 @@ export function registerSkus(program: Command): void {
         return 0;
       }),
   );
+}
 
+function registerLedger(skus: Command): void {
   withApiOptions(
     skus
       .command('ledger')

@@ -283,7 +283,8 @@ function optionalInteger(value: FormDataEntryValue | null): number | undefined {
 
 function handleForm(id: string, submit: (data: FormData) => Promise<string>): void {
   const form = byId<HTMLFormElement>(id);
-  const output = form.querySelector('output')!;
+  const output = form.querySelector('output');
+  if (!output) throw new Error(`the form #${id} has no <output>`);
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const button = form.querySelector('button[type=submit]') as HTMLButtonElement;

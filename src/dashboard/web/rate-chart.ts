@@ -114,14 +114,10 @@ export class RateChart {
 
   private data(now_second: number): uPlot.AlignedData {
     const xs: number[] = [];
-    const columns: number[][] = SERIES.map(() => []);
     // The current second is still filling: show up to the one before, so the line does not dip.
-    for (let second = now_second - WINDOW_SECONDS; second < now_second; second++) {
-      xs.push(second);
-      const bucket = this.buckets.get(second);
-      for (const [index, name] of SERIES.entries()) columns[index]!.push(bucket ? bucket[name] : 0);
-    }
-    return [xs, ...columns];
+    for (let second = now_second - WINDOW_SECONDS; second < now_second; second++) xs.push(second);
+    const buckets = xs.map((second) => this.buckets.get(second));
+    return [xs, ...SERIES.map((name) => buckets.map((bucket) => (bucket ? bucket[name] : 0)))];
   }
 
   private redraw(): void {

@@ -11,6 +11,16 @@ export interface Buckets {
   sold: number;
 }
 
+const BUCKET_NAMES = ['available', 'on_hold', 'sold'] as const satisfies readonly (keyof Buckets)[];
+
+/** A row's elements in the page: its <tr>, the name, and per bucket its number cell and its bar. */
+interface RowView {
+  node: HTMLTableRowElement;
+  name: HTMLElement;
+  cells: Record<keyof Buckets, HTMLElement>;
+  bars: Record<keyof Buckets, HTMLElement>;
+}
+
 interface Row extends Buckets {
   sku: string;
   name: string;
@@ -19,8 +29,8 @@ interface Row extends Buckets {
   /** Recent activity, decaying with HEAT_HALF_LIFE_MS. */
   heat: number;
   heat_ms: number;
-  node: HTMLTableRowElement | null;
-  cells: { available: HTMLElement; on_hold: HTMLElement; sold: HTMLElement; bars: HTMLElement[] } | null;
+  /** Null until the row is first shown. */
+  view: RowView | null;
 }
 
 const HEAT_HALF_LIFE_MS = 30_000;
@@ -117,8 +127,7 @@ export class SkuTable {
         updated_ms: -Infinity,
         heat: 0,
         heat_ms: at_ms,
-        node: null,
-        cells: null,
+        view: null,
       };
       this.rows.set(sku, row);
       this.order_stale = true;
@@ -156,7 +165,7 @@ export class SkuTable {
 
   private render(): void {
     // Rows not in the page keep their values; they are filled when shown.
-    for (const row of this.dirty) if (row.node) this.fill(row);
+    for (const row of this.dirty) if (row.view) this.fill(row, row.view);
     this.dirty.clear();
     const now_ms = Date.now();
     const added = this.order.length !== this.rows.size;
@@ -170,14 +179,15 @@ export class SkuTable {
   private resort(now_ms: number): boolean {
     this.last_sort_ms = now_ms;
     this.order_stale = false;
-    const heat = new Map<Row, number>();
-    for (const row of this.rows.values()) heat.set(row, this.heatAt(row, now_ms));
-    const next = [...this.rows.values()].sort(
-      (a, b) =>
-        heat.get(b)! - heat.get(a)! ||
-        b.on_hold + b.sold - (a.on_hold + a.sold) ||
-        (a.sku < b.sku ? -1 : a.sku > b.sku ? 1 : 0),
-    );
+    const heated = [...this.rows.values()].map((row) => ({ row, heat: this.heatAt(row, now_ms) }));
+    const next = heated
+      .sort(
+        ({ row: a, heat: heat_a }, { row: b, heat: heat_b }) =>
+          heat_b - heat_a ||
+          b.on_hold + b.sold - (a.on_hold + a.sold) ||
+          (a.sku < b.sku ? -1 : a.sku > b.sku ? 1 : 0),
+      )
+      .map(({ row }) => row);
     const same = next.length === this.order.length && next.every((row, index) => row === this.order[index]);
     this.order = next;
     return !same;
@@ -203,11 +213,13 @@ export class SkuTable {
     // Move only the rows that are out of place: after a burst most of the table keeps its order.
     let cursor = this.body.firstElementChild;
     for (const row of shown) {
-      if (!row.node) {
-        this.createNode(row);
-        this.fill(row);
+      let view = row.view;
+      if (!view) {
+        view = this.createView(row);
+        row.view = view;
+        this.fill(row, view);
       }
-      const nodes = [row.node!];
+      const nodes = [view.node];
       if (this.detail?.sku === row.sku) nodes.push(this.detail.node);
       for (const node of nodes) {
         if (node === cursor) cursor = node.nextElementSibling;
@@ -226,40 +238,41 @@ export class SkuTable {
     this.count.textContent = `(${counts}${hottest})`;
   }
 
-  private createNode(row: Row): void {
+  private createView(row: Row): RowView {
     const node = element('tr');
     node.dataset.sku = row.sku;
     const name_cell = element('td', 'sku-name');
-    name_cell.append(element('span', 'sku-id', row.sku), element('span', 'name muted'));
+    const name = element('span', 'name muted');
+    name_cell.append(element('span', 'sku-id', row.sku), name);
     const bar = element('div', 'bar');
-    const bars = [element('span', 'available'), element('span', 'on_hold'), element('span', 'sold')];
-    bar.append(...bars);
+    const bars = {
+      available: element('span', 'available'),
+      on_hold: element('span', 'on_hold'),
+      sold: element('span', 'sold'),
+    };
+    bar.append(bars.available, bars.on_hold, bars.sold);
     const bar_cell = element('td', 'bar-col');
     bar_cell.append(bar);
-    const available = element('td', 'num available');
-    const on_hold = element('td', 'num on_hold');
-    const sold = element('td', 'num sold');
-    node.append(name_cell, bar_cell, available, on_hold, sold);
-    row.node = node;
-    row.cells = { available, on_hold, sold, bars };
+    const cells = {
+      available: element('td', 'num available'),
+      on_hold: element('td', 'num on_hold'),
+      sold: element('td', 'num sold'),
+    };
+    node.append(name_cell, bar_cell, cells.available, cells.on_hold, cells.sold);
+    return { node, name, cells, bars };
   }
 
-  private fill(row: Row): void {
-    const cells = row.cells!;
-    cells.available.textContent = formatCount(row.available);
-    cells.on_hold.textContent = formatCount(row.on_hold);
-    cells.sold.textContent = formatCount(row.sold);
+  private fill(row: Row, view: RowView): void {
     const total = row.available + row.on_hold + row.sold;
-    const parts = [row.available, row.on_hold, row.sold];
-    for (const [index, bar] of cells.bars.entries()) {
+    for (const bucket of BUCKET_NAMES) {
+      view.cells[bucket].textContent = formatCount(row[bucket]);
       // Rounded to 0.1 %: a change too small to see costs no style recalculation.
-      const width = total === 0 ? '0%' : `${Math.round((parts[index]! / total) * 1000) / 10}%`;
-      if (bar.style.width !== width) bar.style.width = width;
+      const width = total === 0 ? '0%' : `${Math.round((row[bucket] / total) * 1000) / 10}%`;
+      if (view.bars[bucket].style.width !== width) view.bars[bucket].style.width = width;
     }
     // The API names a SKU after its id when no name is given: show it once.
-    const name = row.node!.querySelector('.name');
     const shown_name = row.name === row.sku ? '' : row.name;
-    if (name && name.textContent !== shown_name) name.textContent = shown_name;
-    row.node!.title = `${row.sku}: ${row.available} available, ${row.on_hold} on hold, ${row.sold} sold`;
+    if (view.name.textContent !== shown_name) view.name.textContent = shown_name;
+    view.node.title = `${row.sku}: ${row.available} available, ${row.on_hold} on hold, ${row.sold} sold`;
   }
 }

@@ -25,10 +25,7 @@ import {
 
 const OrderParams = Type.Object({ id: OrderId });
 
-export const orderRoutes: FastifyPluginAsyncTypebox<AppContext> = async (
-  app,
-  { store, queue, default_hold_seconds },
-) => {
+const checkoutRoute: FastifyPluginAsyncTypebox<AppContext> = async (app, { queue, default_hold_seconds }) => {
   app.post(
     '/v1/orders',
     {
@@ -59,7 +56,9 @@ export const orderRoutes: FastifyPluginAsyncTypebox<AppContext> = async (
       return sendResult(reply, result, 201);
     },
   );
+};
 
+const listOrdersRoute: FastifyPluginAsyncTypebox<AppContext> = async (app, { store }) => {
   app.get(
     '/v1/orders',
     {
@@ -86,7 +85,9 @@ export const orderRoutes: FastifyPluginAsyncTypebox<AppContext> = async (
       return { items: orders.map(orderView), next_cursor: nextCursor(orders, limit, (order) => order.id) };
     },
   );
+};
 
+const getOrderRoute: FastifyPluginAsyncTypebox<AppContext> = async (app, { store }) => {
   app.get(
     '/v1/orders/:id',
     {
@@ -104,7 +105,9 @@ export const orderRoutes: FastifyPluginAsyncTypebox<AppContext> = async (
       return orderView(order);
     },
   );
+};
 
+const orderLedgerRoute: FastifyPluginAsyncTypebox<AppContext> = async (app, { store }) => {
   app.get(
     '/v1/orders/:id/ledger',
     {
@@ -126,7 +129,9 @@ export const orderRoutes: FastifyPluginAsyncTypebox<AppContext> = async (
       return { items: entries.map(ledgerEntryView) };
     },
   );
+};
 
+const payRoute: FastifyPluginAsyncTypebox<AppContext> = async (app, { queue }) => {
   app.post(
     '/v1/orders/:id/payment',
     {
@@ -157,7 +162,9 @@ export const orderRoutes: FastifyPluginAsyncTypebox<AppContext> = async (
       return sendResult(reply, result, 200);
     },
   );
+};
 
+const cancelRoute: FastifyPluginAsyncTypebox<AppContext> = async (app, { queue }) => {
   app.post(
     '/v1/orders/:id/cancel',
     {
@@ -182,4 +189,10 @@ export const orderRoutes: FastifyPluginAsyncTypebox<AppContext> = async (
       return sendResult(reply, result, 200);
     },
   );
+};
+
+export const orderRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, options) => {
+  // Called, not registered: the routes stay in this plugin's context, in the OpenAPI document's order.
+  const routes = [checkoutRoute, listOrdersRoute, getOrderRoute, orderLedgerRoute, payRoute, cancelRoute];
+  for (const route of routes) await route(app, options);
 };

@@ -24,7 +24,7 @@ import {
 
 const SkuParams = Type.Object({ sku: SkuId });
 
-export const skuRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, { store, queue }) => {
+const createSkuRoute: FastifyPluginAsyncTypebox<AppContext> = async (app, { queue }) => {
   app.post(
     '/v1/skus',
     {
@@ -55,7 +55,9 @@ export const skuRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, { st
       return sendResult(reply, result, 201);
     },
   );
+};
 
+const listSkusRoute: FastifyPluginAsyncTypebox<AppContext> = async (app, { store }) => {
   app.get(
     '/v1/skus',
     {
@@ -73,7 +75,9 @@ export const skuRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, { st
       return { items: skus.map(skuView), next_cursor: nextCursor(skus, limit, (sku) => sku.sku) };
     },
   );
+};
 
+const getSkuRoute: FastifyPluginAsyncTypebox<AppContext> = async (app, { store }) => {
   app.get(
     '/v1/skus/:sku',
     {
@@ -94,7 +98,9 @@ export const skuRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, { st
       return skuView(sku);
     },
   );
+};
 
+const adjustSkuRoute: FastifyPluginAsyncTypebox<AppContext> = async (app, { queue }) => {
   app.post(
     '/v1/skus/:sku/adjustments',
     {
@@ -125,7 +131,9 @@ export const skuRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, { st
       return sendResult(reply, result, 200);
     },
   );
+};
 
+const skuLedgerRoute: FastifyPluginAsyncTypebox<AppContext> = async (app, { store }) => {
   app.get(
     '/v1/skus/:sku/ledger',
     {
@@ -160,4 +168,10 @@ export const skuRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, { st
       };
     },
   );
+};
+
+export const skuRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, options) => {
+  // Called, not registered: the routes stay in this plugin's context, in the OpenAPI document's order.
+  const routes = [createSkuRoute, listSkusRoute, getSkuRoute, adjustSkuRoute, skuLedgerRoute];
+  for (const route of routes) await route(app, options);
 };

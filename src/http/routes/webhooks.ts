@@ -169,9 +169,9 @@ function endpointNotFound(id: string): StockholdError {
   return new StockholdError('not_found', `webhook endpoint ${id} does not exist`, { id });
 }
 
-export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (
+const createEndpointRoute: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (
   app,
-  { webhooks, clock, check_target, attempts_max },
+  { webhooks, clock, check_target },
 ) => {
   app.post(
     '/v1/webhooks',
@@ -210,7 +210,9 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
       return { ...endpointView(endpoint), secret };
     },
   );
+};
 
+const listEndpointsRoute: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (app, { webhooks }) => {
   app.get(
     '/v1/webhooks',
     {
@@ -228,7 +230,9 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
     },
     async () => ({ items: (await webhooks.listEndpoints(ENDPOINTS_MAX)).map(endpointView) }),
   );
+};
 
+const getEndpointRoute: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (app, { webhooks }) => {
   app.get(
     '/v1/webhooks/:id',
     {
@@ -246,7 +250,12 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
       return endpointView(endpoint);
     },
   );
+};
 
+const deleteEndpointRoute: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (
+  app,
+  { webhooks, clock },
+) => {
   app.delete(
     '/v1/webhooks/:id',
     {
@@ -266,7 +275,9 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
       return null;
     },
   );
+};
 
+const listDeliveriesRoute: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (app, { webhooks }) => {
   app.get(
     '/v1/webhooks/:id/deliveries',
     {
@@ -299,13 +310,20 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
         before_event_id: request.query.before_event_id,
         status: request.query.status,
       });
+      // A full page: there may be more, before its last event.
+      const last = deliveries.at(-1);
       return {
         items: deliveries.map(deliveryView),
-        next_before_event_id: deliveries.length === limit ? deliveries.at(-1)!.event_id : null,
+        next_before_event_id: deliveries.length === limit && last !== undefined ? last.event_id : null,
       };
     },
   );
+};
 
+const redeliverRoute: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (
+  app,
+  { webhooks, clock, attempts_max },
+) => {
   app.post(
     '/v1/webhooks/:id/deliveries/:delivery_id/redeliver',
     {
@@ -344,7 +362,12 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
       return deliveryView(delivery);
     },
   );
+};
 
+const redeliverFailedRoute: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (
+  app,
+  { webhooks, clock },
+) => {
   app.post(
     '/v1/webhooks/:id/redeliver',
     {
@@ -377,4 +400,18 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
       return { redelivered };
     },
   );
+};
+
+export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (app, options) => {
+  // Called, not registered: the routes stay in this plugin's context, in the OpenAPI document's order.
+  const routes = [
+    createEndpointRoute,
+    listEndpointsRoute,
+    getEndpointRoute,
+    deleteEndpointRoute,
+    listDeliveriesRoute,
+    redeliverRoute,
+    redeliverFailedRoute,
+  ];
+  for (const route of routes) await route(app, options);
 };
