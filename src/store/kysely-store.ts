@@ -405,6 +405,15 @@ export class KyselyStore implements Store {
     return due.length;
   }
 
+  /**
+   * Writes effects the core decided outside `execute`, in one write transaction, through the same
+   * writer as every command. The caller decided them over rows it read itself, unlocked: for tests
+   * of the writer and tools, never for a request.
+   */
+  async writeEffects(effects: Effects): Promise<void> {
+    await this.withRetries(() => this.adapter.writeTransaction(this.db, (trx) => this.write(trx, effects)));
+  }
+
   async purgeIdempotencyKeys(created_before_ms: number): Promise<number> {
     // In bounded chunks: the morning after a flash sale can hold millions of keys to forget.
     let purged = 0;
