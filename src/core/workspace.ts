@@ -51,8 +51,8 @@ export function assertSkuInvariants(sku: SkuState): void {
 }
 
 /** The holds a pending order has: one per SKU of its lines, summed, until its deadline. */
-export function holdsOf(order: OrderState): Hold[] {
-  return [...quantitiesBySku(order.lines)].map(([sku, quantity]) => ({
+export function holdsOf(order: OrderState, totals = quantitiesBySku(order.lines)): Hold[] {
+  return [...totals].map(([sku, quantity]) => ({
     order_id: order.id,
     sku,
     quantity,
@@ -196,7 +196,7 @@ export class Workspace {
       this.move(this.requireSku(id), MOVEMENT_KIND.hold, order.id, -quantity, quantity, 0, null);
       this.addUsage(order.customer_id, id, quantity);
     }
-    this.recorded.holdsPlaced(holdsOf(order));
+    this.recorded.holdsPlaced(holdsOf(order, totals));
     this.emitOrder('order.held', order);
     return accept(orderView(order));
   }

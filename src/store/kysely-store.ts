@@ -893,7 +893,7 @@ export class KyselyStore implements Store {
         kind: 'insert',
         table: 'holds',
         columns: HOLD_COLUMNS,
-        rows: holds.map((hold) => valuesOf(HOLD_COLUMNS, hold)),
+        rows: holds.map((hold) => [hold.order_id, hold.sku, hold.quantity, hold.expires_at_ms]),
       },
       {
         kind: 'update',
