@@ -618,8 +618,41 @@ export class KyselyStore implements Store {
       else valid.push(index);
     });
 
-    // Idempotency: a known key replays its stored outcome; a new key is claimed by this transaction.
-    const keys = [...new Set(valid.flatMap((i) => envelopes[i]!.idempotency?.key ?? []))];
+    const { claimed, duplicate_of, to_decide } = await this.claimKeys(trx, envelopes, valid, results);
+    const commands = to_decide.map((index) => commandAt(envelopes, index));
+    await this.loadForCommands(trx, workspace, commands);
+    await this.decideEach(trx, workspace, envelopes, to_decide, results);
+    for (const [index, first] of duplicate_of) {
+      results[index] = { outcome: resultAt(results, first).outcome, replayed: true };
+    }
+
+    await this.write(trx, workspace.effects(), [
+      {
+        kind: 'insert',
+        table: 'idempotency_keys',
+        columns: IDEMPOTENCY_KEY_COLUMNS,
+        rows: [...claimed].map(([key, { index, fingerprint }]) => [
+          key,
+          fingerprint,
+          JSON.stringify(resultAt(results, index).outcome),
+          now_ms,
+        ]),
+      },
+    ]);
+    return { results: envelopes.map((_, index) => resultAt(results, index)), events: workspace.events };
+  }
+
+  /**
+   * Idempotency: a known key replays its stored outcome (into `results`); a new key is claimed by
+   * this transaction; a key claimed earlier in the batch makes a duplicate of that command.
+   */
+  private async claimKeys(
+    trx: Tx,
+    envelopes: readonly CommandEnvelope[],
+    valid: readonly number[],
+    results: (CommandResult | undefined)[],
+  ) {
+    const keys = [...new Set(valid.flatMap((index) => envelopes[index]?.idempotency?.key ?? []))];
     const stored = new Map<string, { fingerprint: string; outcome: string }>();
     for (const chunk of chunks(keys, IN_LIST_MAX)) {
       const rows = await trx
@@ -629,34 +662,40 @@ export class KyselyStore implements Store {
         .execute();
       for (const row of rows) stored.set(row.key, row);
     }
-    const claimed = new Map<string, number>();
+    const claimed = new Map<string, { index: number; fingerprint: string }>();
     const duplicate_of = new Map<number, number>();
     const to_decide: number[] = [];
     for (const index of valid) {
-      const idempotency = envelopes[index]!.idempotency;
+      const idempotency = envelopes[index]?.idempotency;
       if (!idempotency) {
         to_decide.push(index);
         continue;
       }
       const prior = stored.get(idempotency.key);
       const first = claimed.get(idempotency.key);
-      const prior_fingerprint =
-        prior?.fingerprint ?? (first !== undefined ? envelopes[first]!.idempotency!.fingerprint : null);
+      const prior_fingerprint = prior?.fingerprint ?? first?.fingerprint ?? null;
       if (prior_fingerprint !== null && prior_fingerprint !== idempotency.fingerprint) {
         results[index] = { outcome: refusal(keyReused()), replayed: false };
       } else if (prior) {
         results[index] = { outcome: JSON.parse(prior.outcome) as Outcome, replayed: true };
       } else if (first !== undefined) {
-        duplicate_of.set(index, first);
+        duplicate_of.set(index, first.index);
       } else {
-        claimed.set(idempotency.key, index);
+        claimed.set(idempotency.key, { index, fingerprint: idempotency.fingerprint });
         to_decide.push(index);
       }
     }
+    return { claimed, duplicate_of, to_decide };
+  }
 
-    const commands = to_decide.map((index) => commandAt(envelopes, index));
-    await this.loadForCommands(trx, workspace, commands);
-
+  /** Decides each command in order, into `results`; a refusal for stock may retry after a lazy reclaim. */
+  private async decideEach(
+    trx: Tx,
+    workspace: Workspace,
+    envelopes: readonly CommandEnvelope[],
+    to_decide: readonly number[],
+    results: (CommandResult | undefined)[],
+  ): Promise<void> {
     const reclaimed = new Set<string>();
     for (const index of to_decide) {
       const command = commandAt(envelopes, index);
@@ -674,23 +713,6 @@ export class KyselyStore implements Store {
         replayed: false,
       };
     }
-    for (const [index, first] of duplicate_of)
-      results[index] = { outcome: results[first]!.outcome, replayed: true };
-
-    await this.write(trx, workspace.effects(), [
-      {
-        kind: 'insert',
-        table: 'idempotency_keys',
-        columns: IDEMPOTENCY_KEY_COLUMNS,
-        rows: [...claimed].map(([key, index]) => [
-          key,
-          envelopes[index]!.idempotency!.fingerprint,
-          JSON.stringify(results[index]!.outcome),
-          now_ms,
-        ]),
-      },
-    ]);
-    return { results: results as CommandResult[], events: workspace.events };
   }
 
   /**
@@ -831,110 +853,8 @@ export class KyselyStore implements Store {
     // Rows deleted to be written again (replaced lines and holds) go first, in a statement of
     // their own: PostgreSQL's one statement sees every row as it was before it, so its insert would
     // meet the old key. A checkout, pay, cancel or expiry never replaces rows.
-    const replaced_orders = [
-      ...new Set([
-        ...effects.order_lines_replaced.map((replaced) => replaced.order_id),
-        ...effects.holds_replaced.map((replaced) => replaced.order_id),
-      ]),
-    ];
-    await this.bulk.run(trx, [
-      {
-        kind: 'delete',
-        table: 'order_lines',
-        column: 'order_id',
-        type: 'text',
-        values: effects.order_lines_replaced.map((replaced) => replaced.order_id),
-      },
-      {
-        kind: 'delete',
-        table: 'holds',
-        column: 'order_id',
-        type: 'text',
-        values: effects.holds_replaced.map((replaced) => replaced.order_id),
-      },
-    ]);
-    assert(
-      replaced_orders.every((id) => !effects.holds_released.includes(id)),
-      'an order whose holds are replaced is not also released',
-    );
-    const lines = [
-      ...effects.orders_created.map((order) => ({ order_id: order.id, lines: order.lines })),
-      ...effects.order_lines_replaced,
-    ];
-    const holds = [...effects.holds_placed, ...effects.holds_replaced.flatMap((replaced) => replaced.holds)];
-    await this.bulk.run(trx, [
-      {
-        kind: 'insert',
-        table: 'skus',
-        columns: SKU_COLUMNS,
-        rows: effects.skus_created.map((sku) => valuesOf(SKU_COLUMNS, sku)),
-      },
-      {
-        kind: 'update',
-        table: 'skus',
-        columns: SKU_UPDATE_COLUMNS,
-        rows: effects.skus_changed.map((sku) => valuesOf(SKU_UPDATE_COLUMNS, sku)),
-      },
-      {
-        kind: 'insert',
-        table: 'orders',
-        columns: ORDER_COLUMNS,
-        rows: effects.orders_created.map((order) => valuesOf(ORDER_COLUMNS, orderRow(order))),
-      },
-      {
-        kind: 'insert',
-        table: 'order_lines',
-        columns: ORDER_LINE_COLUMNS,
-        rows: lines.flatMap(({ order_id, lines }) =>
-          lines.map((line, line_no) => [order_id, line_no, line.sku, line.quantity]),
-        ),
-      },
-      {
-        kind: 'insert',
-        table: 'holds',
-        columns: HOLD_COLUMNS,
-        rows: holds.map((hold) => [hold.order_id, hold.sku, hold.quantity, hold.expires_at_ms]),
-      },
-      {
-        kind: 'update',
-        table: 'orders',
-        columns: ORDER_CHANGE_COLUMNS,
-        rows: effects.orders_changed.map((order) => valuesOf(ORDER_CHANGE_COLUMNS, orderRow(order))),
-      },
-      { kind: 'delete', table: 'holds', column: 'order_id', type: 'text', values: effects.holds_released },
-      {
-        kind: 'update',
-        table: 'holds',
-        columns: HOLD_RESCHEDULE_COLUMNS,
-        rows: effects.holds_rescheduled.map((rescheduled) => valuesOf(HOLD_RESCHEDULE_COLUMNS, rescheduled)),
-      },
-      {
-        kind: 'insert',
-        table: 'ledger',
-        columns: LEDGER_COLUMNS,
-        rows: effects.ledger.map((entry) => valuesOf(LEDGER_COLUMNS, entry)),
-      },
-      ...extra,
-      // Last. On PostgreSQL an identity value is taken at INSERT, not at COMMIT, so two writers could
-      // commit their events out of id order and a reader of "events after id N" would skip the
-      // smaller id for good. A transaction-scoped advisory lock taken just before the outbox rows
-      // get their ids (and held to COMMIT) makes id order equal commit order; it is taken after
-      // every other lock, so it cannot take part in a deadlock, and it only serialises the end of
-      // event-writing transactions (group commit keeps those few). SQLite has one writer: ids are
-      // already in commit order.
-      {
-        kind: 'insert',
-        table: 'outbox',
-        columns: OUTBOX_COLUMNS,
-        rows: effects.events.map((event) => [
-          event.type,
-          event.subject_id,
-          JSON.stringify(event.data),
-          event.at_ms,
-        ]),
-        advisory_lock: OUTBOX_LOCK_KEY,
-      },
-    ]);
+    await this.bulk.run(trx, replacedRowDeletes(effects));
+    await this.bulk.run(trx, effectWrites(effects, extra));
   }
 }
 
@@ -946,6 +866,114 @@ const ORDER_CHANGE_COLUMNS = { ...ORDER_CLOSE_COLUMNS, expires_at_ms: 'bigint' }
 const HOLD_RESCHEDULE_COLUMNS = { order_id: 'text', expires_at_ms: 'bigint' } as const satisfies Partial<
   Record<keyof HoldsTable, ColumnType>
 >;
+
+/** The deletes of the rows that replaced lines and holds take the place of. */
+function replacedRowDeletes(effects: Effects): BulkWrite[] {
+  const holds_of = effects.holds_replaced.map((replaced) => replaced.order_id);
+  assert(
+    holds_of.every((id) => !effects.holds_released.includes(id)),
+    'an order whose holds are replaced is not also released',
+  );
+  return [
+    {
+      kind: 'delete',
+      table: 'order_lines',
+      column: 'order_id',
+      type: 'text',
+      values: effects.order_lines_replaced.map((replaced) => replaced.order_id),
+    },
+    { kind: 'delete', table: 'holds', column: 'order_id', type: 'text', values: holds_of },
+  ];
+}
+
+/** Every other write of the effects, by kind, then `extra`, and the outbox last. */
+function effectWrites(effects: Effects, extra: readonly BulkWrite[]): BulkWrite[] {
+  const lines = [
+    ...effects.orders_created.map((order) => ({ order_id: order.id, lines: order.lines })),
+    ...effects.order_lines_replaced,
+  ];
+  const holds = [...effects.holds_placed, ...effects.holds_replaced.flatMap((replaced) => replaced.holds)];
+  return [
+    {
+      kind: 'insert',
+      table: 'skus',
+      columns: SKU_COLUMNS,
+      rows: effects.skus_created.map((sku) => valuesOf(SKU_COLUMNS, sku)),
+    },
+    {
+      kind: 'update',
+      table: 'skus',
+      columns: SKU_UPDATE_COLUMNS,
+      rows: effects.skus_changed.map((sku) => valuesOf(SKU_UPDATE_COLUMNS, sku)),
+    },
+    {
+      kind: 'insert',
+      table: 'orders',
+      columns: ORDER_COLUMNS,
+      rows: effects.orders_created.map((order) => valuesOf(ORDER_COLUMNS, orderRow(order))),
+    },
+    {
+      kind: 'insert',
+      table: 'order_lines',
+      columns: ORDER_LINE_COLUMNS,
+      rows: lines.flatMap(({ order_id, lines }) =>
+        lines.map((line, line_no) => [order_id, line_no, line.sku, line.quantity]),
+      ),
+    },
+    {
+      kind: 'insert',
+      table: 'holds',
+      columns: HOLD_COLUMNS,
+      rows: holds.map((hold) => [hold.order_id, hold.sku, hold.quantity, hold.expires_at_ms]),
+    },
+    {
+      kind: 'update',
+      table: 'orders',
+      columns: ORDER_CHANGE_COLUMNS,
+      rows: effects.orders_changed.map((order) => valuesOf(ORDER_CHANGE_COLUMNS, orderRow(order))),
+    },
+    { kind: 'delete', table: 'holds', column: 'order_id', type: 'text', values: effects.holds_released },
+    {
+      kind: 'update',
+      table: 'holds',
+      columns: HOLD_RESCHEDULE_COLUMNS,
+      rows: effects.holds_rescheduled.map((rescheduled) => valuesOf(HOLD_RESCHEDULE_COLUMNS, rescheduled)),
+    },
+    {
+      kind: 'insert',
+      table: 'ledger',
+      columns: LEDGER_COLUMNS,
+      rows: effects.ledger.map((entry) => valuesOf(LEDGER_COLUMNS, entry)),
+    },
+    ...extra,
+    outboxWrite(effects.events),
+  ];
+}
+
+/**
+ * The events, last. On PostgreSQL an identity value is taken at INSERT, not at COMMIT, so two
+ * writers could commit their events out of id order and a reader of "events after id N" would skip
+ * the smaller id for good. A transaction-scoped advisory lock taken just before the outbox rows get
+ * their ids (and held to COMMIT) makes id order equal commit order; it is taken after every other
+ * lock, so it cannot take part in a deadlock, and it only serialises the end of event-writing
+ * transactions (group commit keeps those few). SQLite has one writer: ids are already in commit order.
+ */
+function outboxWrite(events: Effects['events']): BulkWrite {
+  return {
+    kind: 'insert',
+    table: 'outbox',
+    columns: OUTBOX_COLUMNS,
+    rows: events.map((event) => [event.type, event.subject_id, JSON.stringify(event.data), event.at_ms]),
+    advisory_lock: OUTBOX_LOCK_KEY,
+  };
+}
+
+/** The result of the command at `index`, once it has one. */
+function resultAt(results: readonly (CommandResult | undefined)[], index: number): CommandResult {
+  const result = results[index];
+  assert(result !== undefined, `command ${index} has a result`);
+  return result;
+}
 
 /** The command of a valid envelope, by its index. */
 function commandAt(envelopes: readonly CommandEnvelope[], index: number): Command {
