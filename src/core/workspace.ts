@@ -1,6 +1,8 @@
 // The domain engine: decides commands over an in-memory snapshot of the rows one transaction has
-// loaded, applies the movements, and records what the store must write (rows, ledger, events).
-// Pure: no I/O. Every movement asserts the bucket invariants, so a wrong decision cannot be written.
+// loaded, applies the movements, and records what the store must write as explicit Effects (rows,
+// holds, ledger, events). Pure: no I/O. Every movement asserts the bucket invariants, so a wrong
+// decision cannot be written.
+import { type Effects, EffectsRecorder, type Hold } from './effects.ts';
 import { assert, orderNotFound, StockholdError, skuNotFound } from './errors.ts';
 import {
   type AdjustCommand,
@@ -48,22 +50,42 @@ export function assertSkuInvariants(sku: SkuState): void {
   }
 }
 
+/** The holds a pending order has: one per SKU of its lines, summed, until its deadline. */
+export function holdsOf(order: OrderState, totals = quantitiesBySku(order.lines)): Hold[] {
+  return [...totals].map(([sku, quantity]) => ({
+    order_id: order.id,
+    sku,
+    quantity,
+    expires_at_ms: order.expires_at_ms,
+  }));
+}
+
 /** The key of one customer's use of one SKU, wherever per-customer limits are counted. */
 export const usageKey = (customer_id: string, sku: string): string => `${customer_id}\u0000${sku}`;
 
 export class Workspace {
   readonly skus = new Map<string, SkuState>();
   readonly orders = new Map<string, OrderState>();
-  readonly changed_skus = new Set<string>();
-  readonly new_skus = new Set<string>();
-  readonly new_orders = new Set<string>();
-  readonly changed_orders = new Set<string>();
-  readonly ledger: LedgerEntry[] = [];
-  readonly events: DomainEvent[] = [];
+  private readonly recorded = new EffectsRecorder();
   /** Units a customer holds or bought per limited SKU; loaded only for the pairs being checked. */
   private readonly usage = new Map<string, number>();
 
   constructor(readonly now_ms: number) {}
+
+  /** Ledger entries of this transaction's movements, in order. */
+  get ledger(): readonly LedgerEntry[] {
+    return this.recorded.ledger;
+  }
+
+  /** Events of this transaction's decisions, in order. */
+  get events(): readonly DomainEvent[] {
+    return this.recorded.events;
+  }
+
+  /** What the store must write for every decision taken so far. */
+  effects(): Effects {
+    return this.recorded.effects(this.skus, this.orders);
+  }
 
   loadSku(sku: SkuState): void {
     assertSkuInvariants(sku);
@@ -97,7 +119,7 @@ export class Workspace {
       updated_at_ms: this.now_ms,
     };
     this.skus.set(sku.sku, sku);
-    this.new_skus.add(sku.sku);
+    this.recorded.skuCreated(sku.sku);
     this.move(sku, MOVEMENT_KIND.create, null, command.available, 0, 0, 'created');
     this.emit('sku.created', sku.sku, { sku: skuView(sku) });
     return accept(skuView(sku));
@@ -169,20 +191,14 @@ export class Workspace {
       api_key_id: command.api_key_id ?? null,
     };
     this.orders.set(order.id, order);
-    this.new_orders.add(order.id);
+    this.recorded.orderCreated(order.id);
     for (const [id, quantity] of totals) {
-      this.move(this.skus.get(id)!, MOVEMENT_KIND.hold, order.id, -quantity, quantity, 0, null);
+      this.move(this.requireSku(id), MOVEMENT_KIND.hold, order.id, -quantity, quantity, 0, null);
       this.addUsage(order.customer_id, id, quantity);
     }
+    this.recorded.holdsPlaced(holdsOf(order, totals));
     this.emitOrder('order.held', order);
     return accept(orderView(order));
-  }
-
-  /** SKUs of a refused checkout that were short: where a lazy reclaim of expired holds may help. */
-  static shortSkus(error: StockholdError): string[] {
-    if (error.code !== 'insufficient_stock') return [];
-    const details = error.details as { lines?: { sku: string }[] } | undefined;
-    return details?.lines?.map((line) => line.sku) ?? [];
   }
 
   pay(command: PayCommand): Decision<OrderView> {
@@ -207,6 +223,7 @@ export class Workspace {
         for (const [id, quantity] of quantitiesBySku(order.lines)) {
           this.move(this.requireSku(id), MOVEMENT_KIND.payment, order.id, 0, -quantity, quantity, null);
         }
+        this.recorded.holdsReleased(order.id);
         this.markPaid(order, command.payment_id, false);
         return accept(orderView(order));
       case ORDER_STATUS.expired:
@@ -273,7 +290,7 @@ export class Workspace {
         this.release(order, MOVEMENT_KIND.cancel_release);
         order.status = ORDER_STATUS.cancelled;
         order.closed_at_ms = this.now_ms;
-        this.changed_orders.add(order.id);
+        this.recorded.orderChanged(order.id);
         this.emitOrder('order.cancelled', order);
         return accept(orderView(order));
     }
@@ -288,8 +305,23 @@ export class Workspace {
     this.release(order, MOVEMENT_KIND.expiry_release);
     order.status = ORDER_STATUS.expired;
     order.closed_at_ms = this.now_ms;
-    this.changed_orders.add(order.id);
+    this.recorded.orderChanged(order.id);
     this.emitOrder('order.expired', order);
+  }
+
+  /**
+   * Moves a pending order's deadline to `expires_at_ms`, its holds kept: the primitive a hold
+   * extension (issue 23) decides with. No command uses it yet, so it emits no event of its own.
+   */
+  reschedule(order_id: string, expires_at_ms: number): void {
+    const order = this.orders.get(order_id);
+    assert(order !== undefined, `order ${order_id} to reschedule was loaded`);
+    assert(order.status === ORDER_STATUS.pending_payment, `order ${order_id} to reschedule is pending`);
+    assert(!isPastDeadline(order, this.now_ms), `order ${order_id} to reschedule is within its deadline`);
+    assert(Number.isSafeInteger(expires_at_ms) && expires_at_ms > this.now_ms, 'the new deadline is ahead');
+    order.expires_at_ms = expires_at_ms;
+    this.recorded.orderChanged(order.id);
+    this.recorded.holdsRescheduled(order.id, expires_at_ms);
   }
 
   /**
@@ -302,6 +334,7 @@ export class Workspace {
       this.move(this.requireSku(id), kind, order.id, quantity, -quantity, 0, null);
       if (kind === MOVEMENT_KIND.cancel_release) this.addUsage(order.customer_id, id, -quantity);
     }
+    this.recorded.holdsReleased(order.id);
   }
 
   private markPaid(order: OrderState, payment_id: string, late: boolean): void {
@@ -310,7 +343,7 @@ export class Workspace {
     order.payment_id = payment_id;
     order.late = late;
     order.closed_at_ms ??= this.now_ms;
-    this.changed_orders.add(order.id);
+    this.recorded.orderChanged(order.id);
     this.emitOrder('order.paid', order);
   }
 
@@ -331,7 +364,7 @@ export class Workspace {
       if (sku.max_per_customer === null) continue;
       const key = usageKey(customer_id, id);
       // A SKU created in this transaction has no orders yet.
-      if (this.new_skus.has(id) && !this.usage.has(key)) this.usage.set(key, 0);
+      if (this.recorded.isNewSku(id) && !this.usage.has(key)) this.usage.set(key, 0);
       const already = this.usage.get(key);
       assert(already !== undefined, `usage of ${id} by the customer was loaded`);
       if (already + quantity > sku.max_per_customer) {
@@ -378,8 +411,8 @@ export class Workspace {
     assertSkuInvariants(sku);
     sku.version += 1;
     sku.updated_at_ms = this.now_ms;
-    this.changed_skus.add(sku.sku);
-    this.ledger.push({
+    this.recorded.skuChanged(sku.sku);
+    this.recorded.ledger.push({
       sku: sku.sku,
       seq: sku.version,
       at_ms: this.now_ms,
@@ -396,7 +429,7 @@ export class Workspace {
   }
 
   private emit(type: EventType, subject_id: string, data: Record<string, unknown>): void {
-    this.events.push({ type, subject_id, at_ms: this.now_ms, data });
+    this.recorded.events.push({ type, subject_id, at_ms: this.now_ms, data });
   }
 
   private emitOrder(type: EventType, order: OrderState): void {

@@ -10,6 +10,8 @@ import {
   sql,
 } from 'kysely';
 import type { AuditReport } from '../core/audit.ts';
+import { decide, definitionOf, ordersNeeded, shortSkus, skusNeeded, usageNeeded } from '../core/commands.ts';
+import type { Effects } from '../core/effects.ts';
 import { assert, type ErrorBody, StockholdError } from '../core/errors.ts';
 import { LIMITS } from '../core/limits.ts';
 import {
@@ -23,8 +25,7 @@ import {
   type SkuState,
 } from '../core/types.ts';
 import { validateCommand } from '../core/validate.ts';
-import type { OrderView, SkuView } from '../core/views.ts';
-import { type Decision, isPastDeadline, quantitiesBySku, usageKey, Workspace } from '../core/workspace.ts';
+import { isPastDeadline, usageKey, Workspace } from '../core/workspace.ts';
 import { type BulkWrite, BulkWrites, type Columns, type ColumnType } from './bulk-writes.ts';
 import { pastDeadline } from './deadline-sql.ts';
 import { auditBuckets, inSnapshot } from './ledger-audit.ts';
@@ -400,8 +401,17 @@ export class KyselyStore implements Store {
       ),
     );
     for (const row of due) workspace.expire(row.id);
-    await this.write(trx, workspace);
+    await this.write(trx, workspace.effects());
     return due.length;
+  }
+
+  /**
+   * Writes effects the core decided outside `execute`, in one write transaction, through the same
+   * writer as every command. The caller decided them over rows it read itself, unlocked: for tests
+   * of the writer and tools, never for a request.
+   */
+  async writeEffects(effects: Effects): Promise<void> {
+    await this.withRetries(() => this.adapter.writeTransaction(this.db, (trx) => this.write(trx, effects)));
   }
 
   async purgeIdempotencyKeys(created_before_ms: number): Promise<number> {
@@ -608,8 +618,41 @@ export class KyselyStore implements Store {
       else valid.push(index);
     });
 
-    // Idempotency: a known key replays its stored outcome; a new key is claimed by this transaction.
-    const keys = [...new Set(valid.flatMap((i) => envelopes[i]!.idempotency?.key ?? []))];
+    const { claimed, duplicate_of, to_decide } = await this.claimKeys(trx, envelopes, valid, results);
+    const commands = to_decide.map((index) => commandAt(envelopes, index));
+    await this.loadForCommands(trx, workspace, commands);
+    await this.decideEach(trx, workspace, envelopes, to_decide, results);
+    for (const [index, first] of duplicate_of) {
+      results[index] = { outcome: resultAt(results, first).outcome, replayed: true };
+    }
+
+    await this.write(trx, workspace.effects(), [
+      {
+        kind: 'insert',
+        table: 'idempotency_keys',
+        columns: IDEMPOTENCY_KEY_COLUMNS,
+        rows: [...claimed].map(([key, { index, fingerprint }]) => [
+          key,
+          fingerprint,
+          JSON.stringify(resultAt(results, index).outcome),
+          now_ms,
+        ]),
+      },
+    ]);
+    return { results: envelopes.map((_, index) => resultAt(results, index)), events: workspace.events };
+  }
+
+  /**
+   * Idempotency: a known key replays its stored outcome (into `results`); a new key is claimed by
+   * this transaction; a key claimed earlier in the batch makes a duplicate of that command.
+   */
+  private async claimKeys(
+    trx: Tx,
+    envelopes: readonly CommandEnvelope[],
+    valid: readonly number[],
+    results: (CommandResult | undefined)[],
+  ) {
+    const keys = [...new Set(valid.flatMap((index) => envelopes[index]?.idempotency?.key ?? []))];
     const stored = new Map<string, { fingerprint: string; outcome: string }>();
     for (const chunk of chunks(keys, IN_LIST_MAX)) {
       const rows = await trx
@@ -619,41 +662,47 @@ export class KyselyStore implements Store {
         .execute();
       for (const row of rows) stored.set(row.key, row);
     }
-    const claimed = new Map<string, number>();
+    const claimed = new Map<string, { index: number; fingerprint: string }>();
     const duplicate_of = new Map<number, number>();
     const to_decide: number[] = [];
     for (const index of valid) {
-      const idempotency = envelopes[index]!.idempotency;
+      const idempotency = envelopes[index]?.idempotency;
       if (!idempotency) {
         to_decide.push(index);
         continue;
       }
       const prior = stored.get(idempotency.key);
       const first = claimed.get(idempotency.key);
-      const prior_fingerprint =
-        prior?.fingerprint ?? (first !== undefined ? envelopes[first]!.idempotency!.fingerprint : null);
+      const prior_fingerprint = prior?.fingerprint ?? first?.fingerprint ?? null;
       if (prior_fingerprint !== null && prior_fingerprint !== idempotency.fingerprint) {
         results[index] = { outcome: refusal(keyReused()), replayed: false };
       } else if (prior) {
         results[index] = { outcome: JSON.parse(prior.outcome) as Outcome, replayed: true };
       } else if (first !== undefined) {
-        duplicate_of.set(index, first);
+        duplicate_of.set(index, first.index);
       } else {
-        claimed.set(idempotency.key, index);
+        claimed.set(idempotency.key, { index, fingerprint: idempotency.fingerprint });
         to_decide.push(index);
       }
     }
+    return { claimed, duplicate_of, to_decide };
+  }
 
-    const commands = to_decide.map((index) => envelopes[index]!.command);
-    await this.loadForCommands(trx, workspace, commands);
-
+  /** Decides each command in order, into `results`; a refusal for stock may retry after a lazy reclaim. */
+  private async decideEach(
+    trx: Tx,
+    workspace: Workspace,
+    envelopes: readonly CommandEnvelope[],
+    to_decide: readonly number[],
+    results: (CommandResult | undefined)[],
+  ): Promise<void> {
     const reclaimed = new Set<string>();
     for (const index of to_decide) {
-      const command = envelopes[index]!.command;
+      const command = commandAt(envelopes, index);
       let decision = decide(workspace, command);
-      if (!decision.ok && command.kind === 'checkout') {
+      if (!decision.ok && definitionOf(command).reclaims_when_short) {
         // Lazy reclaim: expired holds of a short SKU go back to available before we refuse.
-        const short = Workspace.shortSkus(decision.error).filter((sku) => !reclaimed.has(sku));
+        const short = shortSkus(decision.error).filter((sku) => !reclaimed.has(sku));
         for (const sku of short) reclaimed.add(sku);
         if (short.length > 0 && (await this.reclaimExpired(trx, workspace, short)) > 0) {
           decision = decide(workspace, command);
@@ -664,68 +713,23 @@ export class KyselyStore implements Store {
         replayed: false,
       };
     }
-    for (const [index, first] of duplicate_of)
-      results[index] = { outcome: results[first]!.outcome, replayed: true };
-
-    await this.write(trx, workspace, [
-      {
-        kind: 'insert',
-        table: 'idempotency_keys',
-        columns: IDEMPOTENCY_KEY_COLUMNS,
-        rows: [...claimed].map(([key, index]) => [
-          key,
-          envelopes[index]!.idempotency!.fingerprint,
-          JSON.stringify(results[index]!.outcome),
-          now_ms,
-        ]),
-      },
-    ]);
-    return { results: results as CommandResult[], events: workspace.events };
   }
 
-  /** Loads (and on PostgreSQL locks: orders first, then SKUs, each in id order) what commands touch. */
+  /**
+   * Loads what the commands' definitions declare (and on PostgreSQL locks it: orders first, then
+   * SKUs, each in id order), then the customer usage they read: one statement for the whole batch.
+   */
   private async loadForCommands(trx: Tx, workspace: Workspace, commands: readonly Command[]): Promise<void> {
-    const order_ids = new Set<string>();
-    for (const command of commands) {
-      if (command.kind === 'pay' || command.kind === 'cancel') order_ids.add(command.order_id);
+    for (const chunk of chunks(ordersNeeded(commands), IN_LIST_MAX)) {
+      const rows = await this.lockOrders(
+        trx.selectFrom('orders').selectAll().where('id', 'in', chunk).orderBy('id'),
+        'wait',
+      ).execute();
+      await this.loadOrderRows(trx, workspace, rows);
     }
-    if (order_ids.size > 0) {
-      const ids = [...order_ids].sort();
-      for (const chunk of chunks(ids, IN_LIST_MAX)) {
-        const rows = await this.lockOrders(
-          trx.selectFrom('orders').selectAll().where('id', 'in', chunk).orderBy('id'),
-          'wait',
-        ).execute();
-        await this.loadOrderRows(trx, workspace, rows);
-      }
-    }
-
-    const sku_ids = new Set<string>(skusOfOrders(workspace, [...order_ids]));
-    for (const command of commands) {
-      if (command.kind === 'create_sku' || command.kind === 'adjust') sku_ids.add(command.sku);
-      if (command.kind === 'checkout') for (const line of command.lines) sku_ids.add(line.sku);
-    }
-    await this.loadSkus(trx, workspace, [...sku_ids]);
-
-    // Per-customer limits: what each customer already holds (in time) or bought of each limited
-    // SKU, for checkouts and for payments that may come late (a late payment takes stock again).
-    const pairs = new Map<string, CustomerSku>();
-    const limited = (customer_id: string, lines: readonly { sku: string }[]) => {
-      for (const line of lines) {
-        if (workspace.skus.get(line.sku)?.max_per_customer == null) continue;
-        pairs.set(usageKey(customer_id, line.sku), { customer_id, sku: line.sku });
-      }
-    };
-    for (const command of commands) {
-      if (command.kind === 'checkout') limited(command.customer_id, command.lines);
-      if (command.kind !== 'pay') continue;
-      const order = workspace.orders.get(command.order_id);
-      const late =
-        order?.status === ORDER_STATUS.expired ||
-        (order?.status === ORDER_STATUS.pending_payment && isPastDeadline(order, workspace.now_ms));
-      if (late) limited(order.customer_id, order.lines);
-    }
-    const units = await customerUnits(trx, this.dialect, [...pairs.values()], workspace.now_ms);
+    await this.loadSkus(trx, workspace, skusNeeded(commands, workspace));
+    const pairs = usageNeeded(commands, workspace);
+    const units = await customerUnits(trx, this.dialect, pairs, workspace.now_ms);
     for (const [{ customer_id, sku }, quantity] of units) workspace.loadUsage(customer_id, sku, quantity);
   }
 
@@ -785,7 +789,7 @@ export class KyselyStore implements Store {
       'skip_locked',
     );
     const expirable = rows.filter((row) =>
-      workspace.orders.get(row.id)!.lines.every((line) => workspace.skus.has(line.sku)),
+      (workspace.orders.get(row.id)?.lines ?? []).every((line) => workspace.skus.has(line.sku)),
     );
     for (const row of expirable) workspace.expire(row.id);
     return expired_loaded + expirable.length;
@@ -841,105 +845,141 @@ export class KyselyStore implements Store {
   }
 
   /**
-   * Writes everything the workspace changed (rows, holds, ledger, then the outbox) and any
-   * `extra` writes, in this transaction; on PostgreSQL as one statement.
+   * Writes the effects (rows, holds, ledger, then the outbox) and any `extra` writes, in this
+   * transaction; on PostgreSQL as one statement. Each effect kind maps to its writes, whatever
+   * decided it.
    */
-  private async write(trx: Tx, workspace: Workspace, extra: readonly BulkWrite[] = []): Promise<void> {
-    const new_skus: unknown[][] = [];
-    const changed_skus: unknown[][] = [];
-    for (const id of workspace.changed_skus) {
-      const sku = workspace.skus.get(id)!;
-      if (workspace.new_skus.has(id)) new_skus.push(valuesOf(SKU_COLUMNS, sku));
-      else changed_skus.push([id, sku.available, sku.on_hold, sku.sold, sku.version, sku.updated_at_ms]);
-    }
-    const new_orders = [...workspace.new_orders].map((id) => workspace.orders.get(id)!);
-    // Orders that left pending_payment: their new state, and their holds gone.
-    const closed = [...workspace.changed_orders].filter((id) => !workspace.new_orders.has(id));
-    await this.bulk.run(trx, [
-      { kind: 'insert', table: 'skus', columns: SKU_COLUMNS, rows: new_skus },
-      { kind: 'update', table: 'skus', columns: SKU_UPDATE_COLUMNS, rows: changed_skus },
-      {
-        kind: 'insert',
-        table: 'orders',
-        columns: ORDER_COLUMNS,
-        rows: new_orders.map((order) => valuesOf(ORDER_COLUMNS, orderRow(order))),
-      },
-      {
-        kind: 'insert',
-        table: 'order_lines',
-        columns: ORDER_LINE_COLUMNS,
-        rows: new_orders.flatMap((order) =>
-          order.lines.map((line, line_no) => [order.id, line_no, line.sku, line.quantity]),
-        ),
-      },
-      {
-        kind: 'insert',
-        table: 'holds',
-        columns: HOLD_COLUMNS,
-        rows: new_orders
-          .filter((order) => order.status === ORDER_STATUS.pending_payment)
-          .flatMap((order) =>
-            [...quantitiesBySku(order.lines)].map(([sku, quantity]) => [
-              order.id,
-              sku,
-              quantity,
-              order.expires_at_ms,
-            ]),
-          ),
-      },
-      {
-        kind: 'update',
-        table: 'orders',
-        columns: ORDER_CLOSE_COLUMNS,
-        rows: closed.map((id) => {
-          const row = orderRow(workspace.orders.get(id)!);
-          return [id, row.status, row.paid_at_ms, row.payment_id, row.late, row.closed_at_ms];
-        }),
-      },
-      { kind: 'delete', table: 'holds', column: 'order_id', type: 'text', values: closed },
-      {
-        kind: 'insert',
-        table: 'ledger',
-        columns: LEDGER_COLUMNS,
-        rows: workspace.ledger.map((entry) => valuesOf(LEDGER_COLUMNS, entry)),
-      },
-      ...extra,
-      // Last. On PostgreSQL an identity value is taken at INSERT, not at COMMIT, so two writers could
-      // commit their events out of id order and a reader of "events after id N" would skip the
-      // smaller id for good. A transaction-scoped advisory lock taken just before the outbox rows
-      // get their ids (and held to COMMIT) makes id order equal commit order; it is taken after
-      // every other lock, so it cannot take part in a deadlock, and it only serialises the end of
-      // event-writing transactions (group commit keeps those few). SQLite has one writer: ids are
-      // already in commit order.
-      {
-        kind: 'insert',
-        table: 'outbox',
-        columns: OUTBOX_COLUMNS,
-        rows: workspace.events.map((event) => [
-          event.type,
-          event.subject_id,
-          JSON.stringify(event.data),
-          event.at_ms,
-        ]),
-        advisory_lock: OUTBOX_LOCK_KEY,
-      },
-    ]);
+  private async write(trx: Tx, effects: Effects, extra: readonly BulkWrite[] = []): Promise<void> {
+    // Rows deleted to be written again (replaced lines and holds) go first, in a statement of
+    // their own: PostgreSQL's one statement sees every row as it was before it, so its insert would
+    // meet the old key. A checkout, pay, cancel or expiry never replaces rows.
+    await this.bulk.run(trx, replacedRowDeletes(effects));
+    await this.bulk.run(trx, effectWrites(effects, extra));
   }
 }
 
-function decide(workspace: Workspace, command: Command): Decision<SkuView | OrderView> {
-  switch (command.kind) {
-    case 'create_sku':
-      return workspace.createSku(command);
-    case 'adjust':
-      return workspace.adjust(command);
-    case 'checkout':
-      return workspace.checkout(command);
-    case 'pay':
-      return workspace.pay(command);
-    case 'cancel':
-      return workspace.cancel(command);
-  }
+/** What changes when an order changes (leaves pending_payment, or gets a new deadline), by its id. */
+const ORDER_CHANGE_COLUMNS = { ...ORDER_CLOSE_COLUMNS, expires_at_ms: 'bigint' } as const satisfies Partial<
+  Record<keyof OrdersTable, ColumnType>
+>;
+/** An order's holds get a new deadline, by the order's id (the first column). */
+const HOLD_RESCHEDULE_COLUMNS = { order_id: 'text', expires_at_ms: 'bigint' } as const satisfies Partial<
+  Record<keyof HoldsTable, ColumnType>
+>;
+
+/** The deletes of the rows that replaced lines and holds take the place of. */
+function replacedRowDeletes(effects: Effects): BulkWrite[] {
+  const holds_of = effects.holds_replaced.map((replaced) => replaced.order_id);
+  assert(
+    holds_of.every((id) => !effects.holds_released.includes(id)),
+    'an order whose holds are replaced is not also released',
+  );
+  return [
+    {
+      kind: 'delete',
+      table: 'order_lines',
+      column: 'order_id',
+      type: 'text',
+      values: effects.order_lines_replaced.map((replaced) => replaced.order_id),
+    },
+    { kind: 'delete', table: 'holds', column: 'order_id', type: 'text', values: holds_of },
+  ];
+}
+
+/** Every other write of the effects, by kind, then `extra`, and the outbox last. */
+function effectWrites(effects: Effects, extra: readonly BulkWrite[]): BulkWrite[] {
+  const lines = [
+    ...effects.orders_created.map((order) => ({ order_id: order.id, lines: order.lines })),
+    ...effects.order_lines_replaced,
+  ];
+  const holds = [...effects.holds_placed, ...effects.holds_replaced.flatMap((replaced) => replaced.holds)];
+  return [
+    {
+      kind: 'insert',
+      table: 'skus',
+      columns: SKU_COLUMNS,
+      rows: effects.skus_created.map((sku) => valuesOf(SKU_COLUMNS, sku)),
+    },
+    {
+      kind: 'update',
+      table: 'skus',
+      columns: SKU_UPDATE_COLUMNS,
+      rows: effects.skus_changed.map((sku) => valuesOf(SKU_UPDATE_COLUMNS, sku)),
+    },
+    {
+      kind: 'insert',
+      table: 'orders',
+      columns: ORDER_COLUMNS,
+      rows: effects.orders_created.map((order) => valuesOf(ORDER_COLUMNS, orderRow(order))),
+    },
+    {
+      kind: 'insert',
+      table: 'order_lines',
+      columns: ORDER_LINE_COLUMNS,
+      rows: lines.flatMap(({ order_id, lines }) =>
+        lines.map((line, line_no) => [order_id, line_no, line.sku, line.quantity]),
+      ),
+    },
+    {
+      kind: 'insert',
+      table: 'holds',
+      columns: HOLD_COLUMNS,
+      rows: holds.map((hold) => [hold.order_id, hold.sku, hold.quantity, hold.expires_at_ms]),
+    },
+    {
+      kind: 'update',
+      table: 'orders',
+      columns: ORDER_CHANGE_COLUMNS,
+      rows: effects.orders_changed.map((order) => valuesOf(ORDER_CHANGE_COLUMNS, orderRow(order))),
+    },
+    { kind: 'delete', table: 'holds', column: 'order_id', type: 'text', values: effects.holds_released },
+    {
+      kind: 'update',
+      table: 'holds',
+      columns: HOLD_RESCHEDULE_COLUMNS,
+      rows: effects.holds_rescheduled.map((rescheduled) => valuesOf(HOLD_RESCHEDULE_COLUMNS, rescheduled)),
+    },
+    {
+      kind: 'insert',
+      table: 'ledger',
+      columns: LEDGER_COLUMNS,
+      rows: effects.ledger.map((entry) => valuesOf(LEDGER_COLUMNS, entry)),
+    },
+    ...extra,
+    outboxWrite(effects.events),
+  ];
+}
+
+/**
+ * The events, last. On PostgreSQL an identity value is taken at INSERT, not at COMMIT, so two
+ * writers could commit their events out of id order and a reader of "events after id N" would skip
+ * the smaller id for good. A transaction-scoped advisory lock taken just before the outbox rows get
+ * their ids (and held to COMMIT) makes id order equal commit order; it is taken after every other
+ * lock, so it cannot take part in a deadlock, and it only serialises the end of event-writing
+ * transactions (group commit keeps those few). SQLite has one writer: ids are already in commit order.
+ */
+function outboxWrite(events: Effects['events']): BulkWrite {
+  return {
+    kind: 'insert',
+    table: 'outbox',
+    columns: OUTBOX_COLUMNS,
+    rows: events.map((event) => [event.type, event.subject_id, JSON.stringify(event.data), event.at_ms]),
+    advisory_lock: OUTBOX_LOCK_KEY,
+  };
+}
+
+/** The result of the command at `index`, once it has one. */
+function resultAt(results: readonly (CommandResult | undefined)[], index: number): CommandResult {
+  const result = results[index];
+  assert(result !== undefined, `command ${index} has a result`);
+  return result;
+}
+
+/** The command of a valid envelope, by its index. */
+function commandAt(envelopes: readonly CommandEnvelope[], index: number): Command {
+  const envelope = envelopes[index];
+  assert(envelope !== undefined, `envelope ${index} exists`);
+  return envelope.command;
 }
 
 function refusal(error: StockholdError): Outcome {

@@ -1,0 +1,59 @@
+// What a command definition declares: the rows the store must load (and lock) before deciding it,
+// and the decision itself. The store reads these and never asks what a command is.
+import type { StockholdError } from './errors.ts';
+import type { Command, OrderLine, OrderState, SkuState } from './types.ts';
+import type { OrderView, SkuView } from './views.ts';
+import type { Decision, Workspace } from './workspace.ts';
+
+/** A customer and a limited SKU (max_per_customer) whose units bought or held the decision reads. */
+export interface CustomerSku {
+  customer_id: string;
+  sku: string;
+}
+
+/** The rows loaded so far, as a definition reads them to say what else it needs. */
+export interface LoadedRows {
+  readonly now_ms: number;
+  readonly orders: ReadonlyMap<string, OrderState>;
+  readonly skus: ReadonlyMap<string, SkuState>;
+}
+
+export interface CommandDefinition<C extends Command> {
+  /** Orders to load and lock; loaded first, before any SKU (the one lock order). */
+  orders(command: C): readonly string[];
+  /** SKUs to load and lock, once the orders of the whole batch are loaded (a pay needs its order's). */
+  skus(command: C, loaded: LoadedRows): readonly string[];
+  /** Customer/SKU pairs whose usage the decision reads, once the SKUs are loaded. */
+  usage(command: C, loaded: LoadedRows): readonly CustomerSku[];
+  /**
+   * Whether a refusal for want of stock may be decided again after the expired holds of the short
+   * SKUs went back to available (lazy reclaim), so availability never waits for the sweeper.
+   */
+  readonly reclaims_when_short: boolean;
+  decide(workspace: Workspace, command: C): Decision<SkuView | OrderView>;
+}
+
+/** Every command kind has a definition: a new kind without one does not compile. */
+export type CommandDefinitions = {
+  readonly [K in Command['kind']]: CommandDefinition<Extract<Command, { kind: K }>>;
+};
+
+/** The lines' SKUs that have a max_per_customer, paired with the customer. */
+export function limitedPairs(
+  loaded: LoadedRows,
+  customer_id: string,
+  lines: readonly OrderLine[],
+): CustomerSku[] {
+  return lines
+    .filter((line) => (loaded.skus.get(line.sku)?.max_per_customer ?? null) !== null)
+    .map((line) => ({ customer_id, sku: line.sku }));
+}
+
+/** SKUs of a refused decision that were short: where a lazy reclaim of expired holds may help. */
+export function shortSkus(error: StockholdError): string[] {
+  if (error.code !== 'insufficient_stock') return [];
+  const details = error.details as { lines?: { sku: string }[] } | undefined;
+  return details?.lines?.map((line) => line.sku) ?? [];
+}
+
+export const none = (): readonly never[] => [];

@@ -1,0 +1,55 @@
+// The registry of command definitions, and what a batch of commands needs, as the store asks it:
+// orders to lock, then SKUs, then usage pairs, each for the whole batch (one statement each).
+
+import { ADJUST } from './command-adjust.ts';
+import { CANCEL } from './command-cancel.ts';
+import { CHECKOUT } from './command-checkout.ts';
+import { CREATE_SKU } from './command-create-sku.ts';
+import type { CommandDefinition, CommandDefinitions, CustomerSku, LoadedRows } from './command-definition.ts';
+import { PAY } from './command-pay.ts';
+import type { Command } from './types.ts';
+import type { OrderView, SkuView } from './views.ts';
+import { type Decision, usageKey, type Workspace } from './workspace.ts';
+
+export type { CommandDefinition, CustomerSku, LoadedRows } from './command-definition.ts';
+export { shortSkus } from './command-definition.ts';
+
+export const COMMANDS: CommandDefinitions = {
+  create_sku: CREATE_SKU,
+  adjust: ADJUST,
+  checkout: CHECKOUT,
+  pay: PAY,
+  cancel: CANCEL,
+};
+
+/** The definition of a command's kind. */
+export function definitionOf<C extends Command>(command: C): CommandDefinition<C> {
+  // The registry's type pairs each kind with its definition; TypeScript cannot follow that pairing
+  // through an index by a union, hence the one cast.
+  return COMMANDS[command.kind] as unknown as CommandDefinition<C>;
+}
+
+/** Orders the batch needs, each once, in id order (the lock order). */
+export function ordersNeeded(commands: readonly Command[]): string[] {
+  return [...new Set(commands.flatMap((command) => definitionOf(command).orders(command)))].sort();
+}
+
+/** SKUs the batch needs, each once, in id order (the lock order), given the batch's orders. */
+export function skusNeeded(commands: readonly Command[], loaded: LoadedRows): string[] {
+  return [...new Set(commands.flatMap((command) => definitionOf(command).skus(command, loaded)))].sort();
+}
+
+/** Customer/SKU pairs whose usage the batch reads, each once, given its orders and SKUs. */
+export function usageNeeded(commands: readonly Command[], loaded: LoadedRows): CustomerSku[] {
+  const pairs = new Map<string, CustomerSku>();
+  for (const command of commands) {
+    for (const pair of definitionOf(command).usage(command, loaded)) {
+      pairs.set(usageKey(pair.customer_id, pair.sku), pair);
+    }
+  }
+  return [...pairs.values()];
+}
+
+export function decide(workspace: Workspace, command: Command): Decision<SkuView | OrderView> {
+  return definitionOf(command).decide(workspace, command);
+}
