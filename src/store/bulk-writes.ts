@@ -12,6 +12,7 @@
 // 54-98 ms, mostly escaping and parsing the arrays' text; jsonb_array_elements took 20-23 ms.
 import { CompiledQuery, type Kysely } from 'kysely';
 import type { DialectName } from './migrations.ts';
+import { type Columns, type ColumnType, sqlTypeOf } from './schema.ts';
 import { ANSWER_AT_COMMIT } from './postgres/pipelined-pool.ts';
 
 /**
@@ -32,9 +33,6 @@ export function* blocks<T>(items: readonly T[], sizes: readonly number[]): Gener
   if (start < items.length) yield items.slice(start);
 }
 
-/** Column types: PostgreSQL reads each value out of JSON as one of these. */
-export type ColumnType = 'text' | 'bigint' | 'integer';
-export type Columns = Readonly<Record<string, ColumnType>>;
 type Values = readonly unknown[];
 
 export type BulkWrite =
@@ -147,7 +145,7 @@ function postgresWrite(write: BulkWrite, index: number): string {
   }
   const names = Object.keys(write.columns);
   const values = Object.entries(write.columns)
-    .map(([name, type], i) => `(r->>${i})::${type} as ${quote(name)}`)
+    .map(([name, spec], i) => `(r->>${i})::${sqlTypeOf(spec)} as ${quote(name)}`)
     .join(', ');
   const rows = `select ${values} from jsonb_array_elements($${parameter}::jsonb) as r`;
   if (write.kind === 'update') {

@@ -25,34 +25,48 @@ import {
 import { validateCommand } from '../core/validate.ts';
 import type { OrderView, SkuView } from '../core/views.ts';
 import { type Decision, isPastDeadline, quantitiesBySku, usageKey, Workspace } from '../core/workspace.ts';
-import { type BulkWrite, BulkWrites, type Columns, type ColumnType } from './bulk-writes.ts';
+import { ApiKeyRepository } from './api-key-repository.ts';
+import { type BulkWrite, BulkWrites } from './bulk-writes.ts';
+import { CommitFeed } from './commit-feed.ts';
 import { pastDeadline } from './deadline-sql.ts';
-import { auditBuckets, inSnapshot } from './ledger-audit.ts';
+import { isStoredReplay } from './idempotency-replay.ts';
+import { auditBuckets, inSnapshot, type VerifyReport, verifyStore } from './ledger-audit.ts';
+import { MetricReads } from './metric-reads.ts';
 import { type DialectName, migrateToLatest, pendingMigrationNames } from './migrations.ts';
-import type {
-  Database,
-  HoldsTable,
-  IdempotencyKeysTable,
-  LedgerTable,
-  OrderLinesTable,
-  OrdersTable,
-  OutboxTable,
-  SkusTable,
+import type { RepositoryAccess } from './repository-access.ts';
+import {
+  type Columns,
+  type Database,
+  decodeRow,
+  HOLD_COLUMNS,
+  IDEMPOTENCY_KEY_COLUMNS,
+  LEDGER_COLUMNS,
+  type LedgerTable,
+  ORDER_CLOSE_COLUMNS,
+  ORDER_COLUMNS,
+  ORDER_LINE_COLUMNS,
+  type OrdersTable,
+  OUTBOX_COLUMNS,
+  SKU_COLUMNS,
+  SKU_UPDATE_COLUMNS,
+  type SkusTable,
 } from './schema.ts';
-import { isStorageUnavailable, OutageEpisodes, storageUnavailableError } from './storage-faults.ts';
-import type { CommandEnvelope, CommandResult, OrderFilter, Outcome, Store, StoredEvent } from './store.ts';
-
-/** One committed write, as the metrics see it: a batch of commands, or a sweeper's batch. */
-export type CommitReport =
-  | {
-      source: 'execute';
-      envelopes: readonly CommandEnvelope[];
-      results: readonly CommandResult[];
-      events: readonly DomainEvent[];
-    }
-  | { source: 'sweep'; expired_orders: number };
-
-export type CommitObserver = (report: CommitReport) => void;
+import {
+  isStorageUnavailable,
+  OutageEpisodes,
+  type OutageLogger,
+  storageUnavailableError,
+} from './storage-faults.ts';
+import type {
+  CommandEnvelope,
+  CommandResult,
+  Idempotency,
+  OrderFilter,
+  Outcome,
+  Store,
+  StoredEvent,
+} from './store.ts';
+import { WebhookRepository } from './webhook-repository.ts';
 
 /** What differs between databases; everything else is shared. */
 export interface DialectAdapter {
@@ -92,95 +106,18 @@ export interface PoolStats {
 }
 
 export interface KyselyStoreOptions {
-  /** Attempts of one transaction when the database reports a retryable conflict. */
-  attempts_max: number;
+  /** Attempts of one transaction when the database reports a retryable conflict (8). */
+  attempts_max?: number;
+  /** Where the store's outages are logged (once per episode); none when null. */
+  logger?: OutageLogger | null;
 }
+
+const ATTEMPTS_MAX_DEFAULT = 8;
 
 /** Ids per IN (...) list: far below SQLite's 32,766 and PostgreSQL's 65,535 parameters. */
 const IN_LIST_MAX = 1000;
 /** Idempotency keys forgotten per statement. */
 const PURGE_CHUNK_ROWS = 10_000;
-/** Each table's columns as the bulk writes send them, with their types (PostgreSQL reads JSON). */
-const SKU_COLUMNS = {
-  sku: 'text',
-  name: 'text',
-  available: 'bigint',
-  on_hold: 'bigint',
-  sold: 'bigint',
-  max_per_customer: 'bigint',
-  version: 'bigint',
-  created_at_ms: 'bigint',
-  updated_at_ms: 'bigint',
-} as const satisfies Record<keyof SkusTable, ColumnType>;
-/** A SKU's buckets after a write, by its key (the first column). */
-const SKU_UPDATE_COLUMNS = {
-  sku: 'text',
-  available: 'bigint',
-  on_hold: 'bigint',
-  sold: 'bigint',
-  version: 'bigint',
-  updated_at_ms: 'bigint',
-} as const satisfies Partial<Record<keyof SkusTable, ColumnType>>;
-const ORDER_COLUMNS = {
-  id: 'text',
-  customer_id: 'text',
-  status: 'text',
-  created_at_ms: 'bigint',
-  expires_at_ms: 'bigint',
-  paid_at_ms: 'bigint',
-  payment_id: 'text',
-  late: 'integer',
-  closed_at_ms: 'bigint',
-  api_key_id: 'text',
-} as const satisfies Record<keyof OrdersTable, ColumnType>;
-/** What changes when an order leaves pending_payment, by its id (the first column). */
-const ORDER_CLOSE_COLUMNS = {
-  id: 'text',
-  status: 'text',
-  paid_at_ms: 'bigint',
-  payment_id: 'text',
-  late: 'integer',
-  closed_at_ms: 'bigint',
-} as const satisfies Partial<Record<keyof OrdersTable, ColumnType>>;
-const ORDER_LINE_COLUMNS = {
-  order_id: 'text',
-  line_no: 'integer',
-  sku: 'text',
-  quantity: 'bigint',
-} as const satisfies Record<keyof OrderLinesTable, ColumnType>;
-const HOLD_COLUMNS = {
-  order_id: 'text',
-  sku: 'text',
-  quantity: 'bigint',
-  expires_at_ms: 'bigint',
-} as const satisfies Record<keyof HoldsTable, ColumnType>;
-const LEDGER_COLUMNS = {
-  sku: 'text',
-  seq: 'bigint',
-  at_ms: 'bigint',
-  kind: 'text',
-  order_id: 'text',
-  delta_available: 'bigint',
-  delta_on_hold: 'bigint',
-  delta_sold: 'bigint',
-  available_after: 'bigint',
-  on_hold_after: 'bigint',
-  sold_after: 'bigint',
-  reason: 'text',
-} as const satisfies Record<keyof LedgerTable, ColumnType>;
-const IDEMPOTENCY_KEY_COLUMNS = {
-  key: 'text',
-  fingerprint: 'text',
-  outcome: 'text',
-  created_at_ms: 'bigint',
-} as const satisfies Record<keyof IdempotencyKeysTable, ColumnType>;
-const OUTBOX_COLUMNS = {
-  type: 'text',
-  subject_id: 'text',
-  payload: 'text',
-  created_at_ms: 'bigint',
-} as const satisfies Record<Exclude<keyof OutboxTable, 'id'>, ColumnType>;
-
 /** The values of `columns`, in their order, read from an object that has them all. */
 function valuesOf<C extends Columns>(columns: C, row: { [K in keyof C]: unknown }): unknown[] {
   return Object.keys(columns).map((column) => row[column as keyof C]);
@@ -293,26 +230,42 @@ type Tx = Kysely<Database>;
 export class KyselyStore implements Store {
   readonly dialect: DialectName;
   private readonly bulk: BulkWrites;
+  /**
+   * Outages as the request path and readiness meet them: logged once per episode, over when a write
+   * or the readiness check succeeds again.
+   */
+  readonly outages: OutageEpisodes;
+  /** Told what each committed write did (metrics); never throws into the write path. */
+  readonly commits = new CommitFeed();
+  /** The api_keys table, on this store's connections and transactions. */
+  readonly api_keys: ApiKeyRepository;
+  /** The webhook tables, on this store's connections and transactions. */
+  readonly webhooks: WebhookRepository;
+  /** The reads behind the gauges and the simulator's report. */
+  readonly metric_reads: MetricReads;
+  private readonly attempts_max: number;
+  private recovery_probe_at_ms: number | null = null;
 
   constructor(
     private readonly db: Kysely<Database>,
     /** Where reads go: on SQLite a second connection, so reads never wait behind a write. */
     private readonly read_db: Kysely<Database>,
     private readonly adapter: DialectAdapter,
-    private readonly options: KyselyStoreOptions = { attempts_max: 8 },
+    options: KyselyStoreOptions = {},
   ) {
     this.dialect = adapter.name;
     this.bulk = new BulkWrites(adapter.name);
-  }
-
-  /** The Kysely handle, for feature modules that own tables of their own (webhooks, API keys). */
-  get database(): Kysely<Database> {
-    return this.db;
-  }
-
-  /** Where reads go (SQLite's second connection): the audit reads its snapshot there. */
-  get read_database(): Kysely<Database> {
-    return this.read_db;
+    this.attempts_max = options.attempts_max ?? ATTEMPTS_MAX_DEFAULT;
+    this.outages = new OutageEpisodes('the store', options.logger ?? null);
+    const access: RepositoryAccess = {
+      db,
+      read_db,
+      locks_rows: adapter.locks_rows,
+      transaction: (work) => this.withRetries(() => adapter.writeTransaction(db, work)),
+    };
+    this.api_keys = new ApiKeyRepository(access);
+    this.webhooks = new WebhookRepository(access);
+    this.metric_reads = new MetricReads(access);
   }
 
   poolStats(): PoolStats | null {
@@ -322,16 +275,6 @@ export class KyselyStore implements Store {
   async migrate(): Promise<string[]> {
     return migrateToLatest(this.db as unknown as Kysely<unknown>, this.dialect);
   }
-
-  /**
-   * Outages as the request path and readiness meet them: logged once per episode (the server gives
-   * it its logger), over when a write or the readiness check succeeds again.
-   */
-  readonly outages = new OutageEpisodes('the store');
-  private recovery_probe_at_ms: number | null = null;
-
-  /** Told what each committed write did (metrics); never throws into the write path. */
-  on_commit: CommitObserver | null = null;
 
   async execute(envelopes: readonly CommandEnvelope[], now_ms: number): Promise<CommandResult[]> {
     if (envelopes.length === 0) return [];
@@ -343,7 +286,7 @@ export class KyselyStore implements Store {
         return decided.results;
       }),
     );
-    this.on_commit?.({ source: 'execute', envelopes, results, events });
+    this.commits.publish({ source: 'execute', envelopes, results, events });
     return results;
   }
 
@@ -366,7 +309,7 @@ export class KyselyStore implements Store {
     const expired_orders = await this.withRetries(() =>
       this.adapter.writeTransaction(this.db, (trx) => sweep(trx, now_ms, limit)),
     );
-    if (expired_orders > 0) this.on_commit?.({ source: 'sweep', expired_orders });
+    if (expired_orders > 0) this.commits.publish({ source: 'sweep', expired_orders });
     return expired_orders;
   }
 
@@ -529,6 +472,19 @@ export class KyselyStore implements Store {
     return inSnapshot(this.read_db, auditBuckets);
   }
 
+  /** The audit and the ledger's deep checks, in one read-only snapshot (src/store/ledger-audit.ts). */
+  verify(): Promise<VerifyReport> {
+    return verifyStore(this.read_db);
+  }
+
+  /**
+   * Whether the store holds the answer to this very request (same key, same fingerprint): sent
+   * again, it is a replay, answered from that record without doing the work.
+   */
+  isStoredReplay(idempotency: Idempotency): Promise<boolean> {
+    return isStoredReplay(this.read_db, idempotency);
+  }
+
   async checkReady(): Promise<void> {
     try {
       // Reachable, and every migration this code knows is applied (Kysely's own record of them).
@@ -584,7 +540,7 @@ export class KyselyStore implements Store {
           throw storageUnavailableError(error);
         }
         const retryable = this.adapter.isRetryable(error);
-        if (this.adapter.isOverloaded(error) || (retryable && attempt_no >= this.options.attempts_max)) {
+        if (this.adapter.isOverloaded(error) || (retryable && attempt_no >= this.attempts_max)) {
           throw new StockholdError('overloaded', 'the database is too busy to take this now; retry shortly', {
             retry_after_seconds: 1,
           });
@@ -962,32 +918,11 @@ function* chunks<T>(items: readonly T[], size: number): Generator<T[]> {
 }
 
 function skuFromRow(row: SkusTable): SkuState {
-  return {
-    sku: row.sku,
-    name: row.name,
-    available: Number(row.available),
-    on_hold: Number(row.on_hold),
-    sold: Number(row.sold),
-    max_per_customer: row.max_per_customer === null ? null : Number(row.max_per_customer),
-    version: Number(row.version),
-    created_at_ms: Number(row.created_at_ms),
-    updated_at_ms: Number(row.updated_at_ms),
-  };
+  return decodeRow(SKU_COLUMNS, row);
 }
 
 function ledgerEntryFromRow(row: LedgerTable): LedgerEntry {
-  return {
-    ...row,
-    seq: Number(row.seq),
-    at_ms: Number(row.at_ms),
-    kind: row.kind as MovementKind,
-    delta_available: Number(row.delta_available),
-    delta_on_hold: Number(row.delta_on_hold),
-    delta_sold: Number(row.delta_sold),
-    available_after: Number(row.available_after),
-    on_hold_after: Number(row.on_hold_after),
-    sold_after: Number(row.sold_after),
-  };
+  return { ...decodeRow(LEDGER_COLUMNS, row), kind: row.kind as MovementKind };
 }
 
 function orderFromRow(row: OrdersTable, lines: { sku: string; quantity: number }[]): OrderState {

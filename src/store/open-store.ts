@@ -1,7 +1,7 @@
 // Opens the store a DATABASE_URL names. It reads only the settings it needs, given by the caller
 // (src/config.ts loads and validates them): storage sits below the config loader.
 import { ConfigError } from '../core/config-error.ts';
-import type { KyselyStore } from './kysely-store.ts';
+import type { KyselyStore, KyselyStoreOptions } from './kysely-store.ts';
 import { openPostgresStore } from './postgres/postgres-store.ts';
 import { openSqliteStore } from './sqlite/sqlite-store.ts';
 
@@ -39,12 +39,15 @@ export function databaseLocation(config: DatabaseUrlConfig): DatabaseLocation {
   return { kind: 'postgres', url: parsed.toString() };
 }
 
-export function openStore(config: StoreConfig): Promise<KyselyStore> {
+export function openStore(config: StoreConfig, options: KyselyStoreOptions = {}): Promise<KyselyStore> {
   const location = databaseLocation(config);
-  if (location.kind === 'sqlite') return openSqliteStore(location.path);
-  return openPostgresStore({
-    url: location.url,
-    pool_size: config.PG_POOL_SIZE,
-    statement_timeout_ms: config.PG_STATEMENT_TIMEOUT_MS,
-  });
+  if (location.kind === 'sqlite') return openSqliteStore(location.path, options);
+  return openPostgresStore(
+    {
+      url: location.url,
+      pool_size: config.PG_POOL_SIZE,
+      statement_timeout_ms: config.PG_STATEMENT_TIMEOUT_MS,
+    },
+    options,
+  );
 }

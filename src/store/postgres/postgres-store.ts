@@ -2,7 +2,7 @@
 // orders before SKUs, each in id order) serialise the transactions that touch the same rows.
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
-import { type DialectAdapter, KyselyStore } from '../kysely-store.ts';
+import { type DialectAdapter, KyselyStore, type KyselyStoreOptions } from '../kysely-store.ts';
 import type { Database } from '../schema.ts';
 import { pipelinedPool } from './pipelined-pool.ts';
 
@@ -59,7 +59,10 @@ export function createPool(options: PostgresOptions): pg.Pool {
   return pool;
 }
 
-export async function openPostgresStore(options: PostgresOptions): Promise<KyselyStore> {
+export async function openPostgresStore(
+  options: PostgresOptions,
+  store_options: KyselyStoreOptions = {},
+): Promise<KyselyStore> {
   const pool = createPool(options);
   // Fail at start, with the database's own reason, rather than on the first request.
   const client = await pool.connect().catch(async (error: unknown) => {
@@ -106,5 +109,5 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Kysel
       await db.destroy();
     },
   };
-  return new KyselyStore(db, db, adapter);
+  return new KyselyStore(db, db, adapter, store_options);
 }

@@ -8,7 +8,7 @@ import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, type SqliteDatabase, SqliteDialect, sql } from 'kysely';
-import { type DialectAdapter, KyselyStore } from '../kysely-store.ts';
+import { type DialectAdapter, KyselyStore, type KyselyStoreOptions } from '../kysely-store.ts';
 import type { Database } from '../schema.ts';
 import { sweepExpiredSqlite } from './sqlite-sweep.ts';
 
@@ -69,7 +69,7 @@ function createPrivateFile(path: string): void {
   }
 }
 
-export async function openSqliteStore(path: string): Promise<KyselyStore> {
+export async function openSqliteStore(path: string, options: KyselyStoreOptions = {}): Promise<KyselyStore> {
   if (path !== SQLITE_MEMORY) {
     mkdirSync(dirname(path), { recursive: true });
     createPrivateFile(path);
@@ -139,7 +139,7 @@ export async function openSqliteStore(path: string): Promise<KyselyStore> {
       await writer.destroy();
     },
   };
-  return new KyselyStore(writer, reader, adapter);
+  return new KyselyStore(writer, reader, adapter, options);
 }
 
 /** Free space below which the disk counts as full for the readiness probe (a batch's log is ~1 MiB). */
