@@ -1,14 +1,7 @@
 // The store, written once over Kysely for every dialect: each write is one transaction that loads
 // the rows its commands touch (locked where the dialect needs it), decides them in memory with the
 // pure Workspace, and writes the rows, ledger, outbox and idempotency keys back together.
-import {
-  type CompiledQuery,
-  type ExpressionBuilder,
-  type Kysely,
-  type SelectQueryBuilder,
-  type SqlBool,
-  sql,
-} from 'kysely';
+import { type Kysely, type SelectQueryBuilder, sql } from 'kysely';
 import type { AuditReport } from '../core/audit.ts';
 import { assert, type ErrorBody, StockholdError } from '../core/errors.ts';
 import { LIMITS } from '../core/limits.ts';
@@ -28,11 +21,15 @@ import { type Decision, isPastDeadline, quantitiesBySku, usageKey, Workspace } f
 import { ApiKeyRepository } from './api-key-repository.ts';
 import { type BulkWrite, BulkWrites } from './bulk-writes.ts';
 import { CommitFeed } from './commit-feed.ts';
+import { type CustomerSku, customerUnits } from './customer-units.ts';
 import { pastDeadline } from './deadline-sql.ts';
+import type { DialectAdapter, PoolStats } from './dialect.ts';
+import type { DialectName } from './dialects.ts';
 import { isStoredReplay } from './idempotency-replay.ts';
+import { chunks, IN_LIST_MAX } from './in-lists.ts';
 import { auditBuckets, inSnapshot, type VerifyReport, verifyStore } from './ledger-audit.ts';
 import { MetricReads } from './metric-reads.ts';
-import { type DialectName, migrateToLatest, pendingMigrationNames } from './migrations.ts';
+import { migrateToLatest, pendingMigrationNames } from './migrations.ts';
 import type { RepositoryAccess } from './repository-access.ts';
 import {
   type Columns,
@@ -68,43 +65,6 @@ import type {
 } from './store.ts';
 import { WebhookRepository } from './webhook-repository.ts';
 
-/** What differs between databases; everything else is shared. */
-export interface DialectAdapter {
-  readonly name: DialectName;
-  /** Whether rows must be locked explicitly (PostgreSQL); SQLite's write transaction is exclusive. */
-  readonly locks_rows: boolean;
-  /** Runs `work` in one write transaction and commits it durably before returning. */
-  writeTransaction<T>(db: Kysely<Database>, work: (trx: Kysely<Database>) => Promise<T>): Promise<T>;
-  /** Errors after which the whole transaction may simply run again (deadlock, busy, a lost race). */
-  isRetryable(error: unknown): boolean;
-  /**
-   * Errors that mean "too busy right now" and left nothing committed (a statement or pool timeout):
-   * answered 503 `overloaded` with Retry-After rather than as an internal error.
-   */
-  isOverloaded(error: unknown): boolean;
-  /**
-   * The sweeper's batch as set-based statements inside the database, where the dialect has them
-   * (SQLite): in the caller's write transaction, expires up to `limit` due orders, oldest deadline
-   * first, writing exactly what Workspace.expire writes; returns how many. Without it the store
-   * loads the due orders and expires them with the Workspace.
-   */
-  sweepExpired?(trx: Kysely<Database>, now_ms: number, limit: number): Promise<number>;
-  /**
-   * Throws when a write that needs new space would fail now (a full disk), where reads alone cannot
-   * tell: readiness asks it during an outage, to see the end of it without a request's write.
-   */
-  probeWrites?(): Promise<void>;
-  /** Connections of the pool, where the dialect has one (metrics). */
-  poolStats?(): PoolStats;
-  close(): Promise<void>;
-}
-
-export interface PoolStats {
-  total: number;
-  idle: number;
-  waiting: number;
-}
-
 export interface KyselyStoreOptions {
   /** Attempts of one transaction when the database reports a retryable conflict (8). */
   attempts_max?: number;
@@ -114,109 +74,11 @@ export interface KyselyStoreOptions {
 
 const ATTEMPTS_MAX_DEFAULT = 8;
 
-/** Ids per IN (...) list: far below SQLite's 32,766 and PostgreSQL's 65,535 parameters. */
-const IN_LIST_MAX = 1000;
 /** Idempotency keys forgotten per statement. */
 const PURGE_CHUNK_ROWS = 10_000;
 /** The values of `columns`, in their order, read from an object that has them all. */
 function valuesOf<C extends Columns>(columns: C, row: { [K in keyof C]: unknown }): unknown[] {
   return Object.keys(columns).map((column) => row[column as keyof C]);
-}
-
-/** A customer and a SKU with a max_per_customer, whose units a transaction reads. */
-export interface CustomerSku {
-  customer_id: string;
-  sku: string;
-}
-
-/**
- * Units of each SKU each customer bought or holds before the deadline (`now_ms`): what
- * max_per_customer is measured against. A hold past its deadline no longer counts, swept or not.
- * Returned by pair, 0 where there is none; one statement per IN_LIST_MAX / 2 pairs.
- *
- * The lines are found from the customers' orders (customerUnitsQuery), never from every line of a
- * SKU: as a plain join, SQLite without statistics (the store never runs ANALYZE) read every line of
- * the SKU, 34 ms per checkout of a hot limited SKU with 200,000 orders here against 0.03 ms. One
- * statement for the whole group commit: one per pair cost PostgreSQL a round trip per checkout.
- */
-export async function customerUnits(
-  db: Kysely<Database>,
-  dialect: DialectName,
-  pairs: readonly CustomerSku[],
-  now_ms: number,
-): Promise<Map<CustomerSku, number>> {
-  const units = new Map<CustomerSku, number>();
-  for (const chunk of chunks(pairs, IN_LIST_MAX / 2)) {
-    const customers = [...new Set(chunk.map((pair) => pair.customer_id))];
-    const skus = [...new Set(chunk.map((pair) => pair.sku))];
-    const { rows } = await db.executeQuery(customerUnitsQuery(db, dialect, customers, skus, now_ms));
-    const found = new Map(rows.map((row) => [usageKey(row.customer_id, row.sku), Number(row.quantity)]));
-    for (const pair of chunk) units.set(pair, found.get(usageKey(pair.customer_id, pair.sku)) ?? 0);
-  }
-  return units;
-}
-
-/**
- * The statement customerUnits sends for some customers and SKUs (every pair of them). Each dialect
- * gets the shape its planner cannot turn into a scan of the SKU's lines or of all orders, with or
- * without statistics; the status, deadline and SKU indexes are kept out of it (`|| ''`, `+ 0`).
- */
-export function customerUnitsQuery(
-  db: Kysely<Database>,
-  dialect: DialectName,
-  customers: readonly string[],
-  skus: readonly string[],
-  now_ms: number,
-): CompiledQuery<{ customer_id: string; sku: string; quantity: number }> {
-  // Paid, or held before the deadline. Written so that no index applies: with statistics SQLite
-  // otherwise read every paid order through the status index.
-  const countsTowardLimit = <DB, TB extends keyof DB>(order: ExpressionBuilder<DB, TB>) => {
-    const status = sql<string>`${sql.ref('c.status')} || ''`;
-    return order.or([
-      order(status, '=', ORDER_STATUS.paid),
-      order.and([
-        order(status, '=', ORDER_STATUS.pending_payment),
-        // Not past the deadline; `+ 0` keeps the deadline index out of this one.
-        sql<SqlBool>`not (${pastDeadline(sql<number>`${sql.ref('c.expires_at_ms')} + 0`, now_ms)})`,
-      ]),
-    ]);
-  };
-  if (dialect === 'postgres') {
-    // One lookup per customer, fenced by OFFSET 0 so that PostgreSQL cannot flatten it into a join.
-    // Without statistics (a young database; autovacuum first looks after a minute) it read every
-    // order for an IN list of 230 customers, 30-37 ms per group commit at 200,000 orders here, and
-    // every line of the SKU as a join; this is 3-5 ms, and 3 ms once analyzed (5 ms for the IN list).
-    return db
-      .selectFrom(sql<{ customer_id: string }>`unnest(${[...customers]}::text[])`.as('customer_id'))
-      .crossJoinLateral((eb) =>
-        eb
-          .selectFrom('orders as c')
-          .innerJoin('order_lines as l', 'l.order_id', 'c.id')
-          .select(['l.sku', 'l.quantity'])
-          .whereRef('c.customer_id', '=', sql.ref('customer_id.customer_id'))
-          .where(sql<string>`${sql.ref('l.sku')} || ''`, 'in', skus)
-          .where(countsTowardLimit)
-          .offset(0)
-          .as('l'),
-      )
-      .select(['customer_id.customer_id', 'l.sku', sql<number>`sum(l.quantity)`.as('quantity')])
-      .groupBy(['customer_id.customer_id', 'l.sku'])
-      .compile();
-  }
-  // The customers' order ids first, then their lines of the SKUs: SQLite plans the IN subquery so.
-  const orders = db
-    .selectFrom('orders as c')
-    .select('c.id')
-    .where('c.customer_id', 'in', customers)
-    .where(countsTowardLimit);
-  return db
-    .selectFrom('order_lines as l')
-    .innerJoin('orders as o', 'o.id', 'l.order_id')
-    .select(['o.customer_id', 'l.sku', sql<number>`sum(l.quantity)`.as('quantity')])
-    .where('l.sku', 'in', skus)
-    .where('l.order_id', 'in', orders)
-    .groupBy(['o.customer_id', 'l.sku'])
-    .compile();
 }
 
 /** The least time between two write probes that could end an outage (confirmRecovery). */
@@ -254,7 +116,7 @@ export class KyselyStore implements Store {
     options: KyselyStoreOptions = {},
   ) {
     this.dialect = adapter.name;
-    this.bulk = new BulkWrites(adapter.name);
+    this.bulk = new BulkWrites(adapter.bulk_writer);
     this.attempts_max = options.attempts_max ?? ATTEMPTS_MAX_DEFAULT;
     this.outages = new OutageEpisodes('the store', options.logger ?? null);
     const access: RepositoryAccess = {
@@ -911,10 +773,6 @@ function keyReused(): StockholdError {
 
 function skusOfOrders(workspace: Workspace, order_ids: readonly string[]): string[] {
   return order_ids.flatMap((id) => workspace.orders.get(id)?.lines.map((line) => line.sku) ?? []);
-}
-
-function* chunks<T>(items: readonly T[], size: number): Generator<T[]> {
-  for (let start = 0; start < items.length; start += size) yield items.slice(start, start + size);
 }
 
 function skuFromRow(row: SkusTable): SkuState {
