@@ -3,7 +3,7 @@
 // listen -> start; close undoes it in reverse.
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { type Config, databaseLocation, redactUrl } from './config.ts';
+import { type Config, databaseLocation, describeLocation } from './config.ts';
 import { type Clock, systemClock } from './core/clock.ts';
 import { StockholdError } from './core/errors.ts';
 import { dashboardPlugin } from './dashboard/serve.ts';
@@ -105,9 +105,7 @@ export async function openMigratedStore(
   config: Config,
   options: KyselyStoreOptions = {},
 ): Promise<KyselyStore> {
-  const location = databaseLocation(config);
-  const where =
-    location.kind === 'sqlite' ? `SQLite file ${location.path}` : `PostgreSQL at ${redactUrl(location.url)}`;
+  const where = describeLocation(databaseLocation(config), 'as_given');
   let store: KyselyStore;
   try {
     store = await openStore(config, options);

@@ -82,6 +82,11 @@ export interface Dialect<Location> {
   locate(config: DatabaseUrlConfig): Location | null;
   /** Opens the connections (fails at once, with the database's own reason, when it cannot). */
   connect(location: Location, config: StoreConfig): Promise<StoreParts>;
+  /**
+   * How a message names the location: `as_given` as DATABASE_URL says it, `resolved` with a file's
+   * absolute path; never with a password.
+   */
+  describe(location: Location, form: 'as_given' | 'resolved'): string;
   readonly usage_query: UsageQuery;
   readonly bulk_writer: BulkWriter;
   readonly migration: MigrationDialect;

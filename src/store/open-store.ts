@@ -3,7 +3,7 @@
 // URL names, each database's folder says (src/store/dialects.ts lists them).
 import { ConfigError } from '../core/config-error.ts';
 import type { Dialect, StoreParts } from './dialect.ts';
-import { type DatabaseLocation, DIALECTS } from './dialects.ts';
+import { type DatabaseLocation, DIALECTS, dialectNamed } from './dialects.ts';
 import { KyselyStore, type KyselyStoreOptions } from './kysely-store.ts';
 
 export type { DatabaseLocation } from './dialects.ts';
@@ -34,6 +34,13 @@ export function databaseLocation(config: DatabaseUrlConfig): DatabaseLocation {
     if (location !== null) return location;
   }
   throw unknownDatabase();
+}
+
+/** How a message names the database at `location` (see Dialect.describe). */
+export function describeLocation(location: DatabaseLocation, form: 'as_given' | 'resolved'): string {
+  // The location's own database reads it: its kind is that database's name.
+  const dialect: Dialect<DatabaseLocation> = dialectNamed(location.kind);
+  return dialect.describe(location, form);
 }
 
 /** The connections of `dialect` when DATABASE_URL names it; null when it names another. */

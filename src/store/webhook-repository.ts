@@ -6,7 +6,7 @@ import type { ExpressionBuilder, Kysely } from 'kysely';
 import type { EventType } from '../core/types.ts';
 import { newId } from '../ids.ts';
 import type { RepositoryAccess } from './repository-access.ts';
-import type { Database, WebhookDeliveriesTable } from './schema.ts';
+import type { Database, WebhookDeliveriesTable, WebhookEndpointsTable } from './schema.ts';
 
 export const DELIVERY_STATUS = {
   /** Waiting for its next attempt (or for an earlier event of the same order). */
@@ -589,14 +589,7 @@ export class WebhookRepository {
   }
 }
 
-function endpointFromRow(row: {
-  id: string;
-  url: string;
-  secret: string;
-  event_types: string | null;
-  active: number;
-  created_at_ms: number;
-}): Endpoint {
+function endpointFromRow(row: Omit<WebhookEndpointsTable, 'deleted_at_ms'>): Endpoint {
   return {
     id: row.id,
     url: row.url,

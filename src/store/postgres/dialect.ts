@@ -2,6 +2,7 @@
 // opens, and its answers to what differs between databases.
 import { ConfigError } from '../../core/config-error.ts';
 import type { Dialect } from '../dialect.ts';
+import { redactUrl } from '../redact-url.ts';
 import { postgresBulkWriter } from './bulk-writes.ts';
 import { connectPostgres } from './connect.ts';
 import { POSTGRES_MIGRATION } from './migration-dialect.ts';
@@ -36,6 +37,7 @@ export const postgresDialect = {
       pool_size: config.PG_POOL_SIZE,
       statement_timeout_ms: config.PG_STATEMENT_TIMEOUT_MS,
     }),
+  describe: (location) => `PostgreSQL at ${redactUrl(location.url)}`,
   usage_query: postgresUsageQuery,
   bulk_writer: postgresBulkWriter,
   migration: POSTGRES_MIGRATION,

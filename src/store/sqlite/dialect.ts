@@ -1,9 +1,10 @@
 // SQLite as the registry (src/store/dialects.ts) sees it: which DATABASE_URLs name it, how it opens,
 // and its answers to what differs between databases.
+import { resolve } from 'node:path';
 import { ConfigError } from '../../core/config-error.ts';
 import type { Dialect } from '../dialect.ts';
 import { sqliteBulkWriter } from './bulk-writes.ts';
-import { connectSqlite } from './connect.ts';
+import { connectSqlite, SQLITE_MEMORY } from './connect.ts';
 import { SQLITE_MIGRATION } from './migration-dialect.ts';
 import { sqliteUsageQuery } from './usage-query.ts';
 
@@ -26,6 +27,10 @@ export const sqliteDialect = {
     return { kind: 'sqlite', path };
   },
   connect: (location) => connectSqlite(location.path),
+  describe({ path }, form) {
+    if (form === 'as_given') return `SQLite file ${path}`;
+    return path === SQLITE_MEMORY ? 'SQLite in memory' : `SQLite file ${resolve(path)}`;
+  },
   usage_query: sqliteUsageQuery,
   bulk_writer: sqliteBulkWriter,
   migration: SQLITE_MIGRATION,
