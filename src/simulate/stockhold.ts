@@ -160,8 +160,9 @@ export class StockholdStrategy implements Strategy {
     for (;;) {
       const page = await this.server.store.ledger(sku, LEDGER_PAGE_SIZE, after_seq);
       for (const entry of page) minimum = Math.min(minimum, entry.available_after);
-      if (page.length < LEDGER_PAGE_SIZE) return minimum;
-      after_seq = page[page.length - 1]!.seq;
+      const last = page.at(-1);
+      if (page.length < LEDGER_PAGE_SIZE || last === undefined) return minimum;
+      after_seq = last.seq;
     }
   }
 

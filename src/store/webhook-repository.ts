@@ -157,15 +157,11 @@ export class WebhookRepository {
     endpoint_id: string,
     options: { limit: number; before_event_id?: number; status?: DeliveryStatus },
   ): Promise<(Delivery & { attempt_log: Attempt[] })[]> {
-    const rows = await this.db
-      .selectFrom('webhook_deliveries')
-      .selectAll()
-      .where('endpoint_id', '=', endpoint_id)
-      .$if(options.before_event_id !== undefined, (q) => q.where('event_id', '<', options.before_event_id!))
-      .$if(options.status !== undefined, (q) => q.where('status', '=', options.status!))
-      .orderBy('event_id', 'desc')
-      .limit(options.limit)
-      .execute();
+    const { before_event_id, status } = options;
+    let query = this.db.selectFrom('webhook_deliveries').selectAll().where('endpoint_id', '=', endpoint_id);
+    if (before_event_id !== undefined) query = query.where('event_id', '<', before_event_id);
+    if (status !== undefined) query = query.where('status', '=', status);
+    const rows = await query.orderBy('event_id', 'desc').limit(options.limit).execute();
     return this.withAttempts(rows.map(deliveryFromRow));
   }
 
@@ -322,7 +318,8 @@ export class WebhookRepository {
         .orderBy('id')
         .limit(limit)
         .execute();
-      if (events.length === 0) return 0;
+      const last_event = events.at(-1);
+      if (last_event === undefined) return 0;
       const endpoints = (
         await trx.selectFrom('webhook_endpoints').selectAll().where('active', '=', 1).execute()
       ).map(endpointFromRow);
@@ -359,7 +356,7 @@ export class WebhookRepository {
       }
       await trx
         .updateTable('outbox_cursors')
-        .set({ last_event_id: Number(events.at(-1)!.id) })
+        .set({ last_event_id: Number(last_event.id) })
         .where('name', '=', CURSOR_NAME)
         .execute();
       return events.length;
@@ -394,7 +391,6 @@ export class WebhookRepository {
         .selectFrom('webhook_deliveries as d')
         .select('d.id')
         .where((eb) => isDue(eb, now_ms))
-        .$if(endpoint_id !== undefined, (q) => q.where('d.endpoint_id', '=', endpoint_id!))
         .where(({ not, exists, selectFrom }) =>
           not(
             exists(
@@ -410,6 +406,7 @@ export class WebhookRepository {
         .orderBy('d.next_attempt_at_ms')
         .orderBy('d.event_id')
         .limit(limit);
+      if (endpoint_id !== undefined) due = due.where('d.endpoint_id', '=', endpoint_id);
       // SKIP LOCKED: another worker's claim in progress is left to it, never waited for.
       if (this.access.locks_rows) due = due.forUpdate('d').skipLocked();
       const ids = (await due.execute()).map((row) => row.id);

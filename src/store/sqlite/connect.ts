@@ -70,6 +70,32 @@ function createPrivateFile(path: string): void {
   }
 }
 
+/**
+ * Runs `work` in one write transaction on the writer. BEGIN IMMEDIATE takes the write lock up front:
+ * no transaction can fail half-way on an upgrade.
+ */
+function beginImmediate<T>(
+  writer_connection: BetterSqlite3.Database,
+  db: Kysely<Database>,
+  work: (trx: Kysely<Database>) => Promise<T>,
+): Promise<T> {
+  return db.connection().execute(async (connection) => {
+    // A ROLLBACK that failed (below) left the transaction open: it ends before the next begins.
+    if (writer_connection.inTransaction) await sql`rollback`.execute(connection);
+    await sql`begin immediate`.execute(connection);
+    try {
+      const result = await work(connection);
+      await sql`commit`.execute(connection);
+      return result;
+    } catch (error) {
+      // After SQLITE_FULL or an I/O error SQLite may have rolled back by itself, and ROLLBACK
+      // then fails ("no transaction is active"): the first error is the one that says why.
+      if (writer_connection.inTransaction) await sql`rollback`.execute(connection).catch(() => {});
+      throw error;
+    }
+  });
+}
+
 /** Opens the file (made owner-only when new) with its writer, reader and checkpoint thread. */
 export async function connectSqlite(path: string): Promise<StoreParts> {
   if (path !== SQLITE_MEMORY) {
@@ -92,24 +118,7 @@ export async function connectSqlite(path: string): Promise<StoreParts> {
     name: 'sqlite',
     locks_rows: false,
     bulk_writer: sqliteBulkWriter,
-    writeTransaction(db, work) {
-      // BEGIN IMMEDIATE takes the write lock up front: no transaction can fail half-way on an upgrade.
-      return db.connection().execute(async (connection) => {
-        // A ROLLBACK that failed (below) left the transaction open: it ends before the next begins.
-        if (writer_connection.inTransaction) await sql`rollback`.execute(connection);
-        await sql`begin immediate`.execute(connection);
-        try {
-          const result = await work(connection);
-          await sql`commit`.execute(connection);
-          return result;
-        } catch (error) {
-          // After SQLITE_FULL or an I/O error SQLite may have rolled back by itself, and ROLLBACK
-          // then fails ("no transaction is active"): the first error is the one that says why.
-          if (writer_connection.inTransaction) await sql`rollback`.execute(connection).catch(() => {});
-          throw error;
-        }
-      });
-    },
+    writeTransaction: (db, work) => beginImmediate(writer_connection, db, work),
     async probeWrites() {
       if (path !== SQLITE_MEMORY) {
         const { bavail, bsize } = await statfs(dirname(path));
