@@ -5,9 +5,9 @@ import type { Kysely } from 'kysely';
 import type { KyselyStore } from '../../src/store/kysely-store.ts';
 import type { Database } from '../../src/store/schema.ts';
 
+/** The store's private field, as it is at run time. */
 interface Handles {
   db: Kysely<Database>;
-  read_db: Kysely<Database>;
 }
 
 /** The writer's connection (on SQLite the one that holds per-connection pragmas). */
