@@ -1,9 +1,9 @@
 // The store is the only door to the database (issue 20): the repositories it builds write in its
 // own transactions (the adapter's, with the store's outage handling), commits are observed through
 // its feed, and which database a DATABASE_URL names each database's folder says.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DIALECTS as REGISTERED } from '../../src/store/dialects.ts';
@@ -84,5 +84,13 @@ describe('which database a DATABASE_URL names', () => {
     expect(() => databaseLocation({ DATABASE_URL: 'mysql://db/shop' })).toThrow(
       /names none of the databases/,
     );
+  });
+});
+
+describe('each database folder', () => {
+  const ROLES = ['bulk-writes.ts', 'connect.ts', 'dialect.ts', 'migration-dialect.ts', 'usage-query.ts'];
+  it.each(REGISTERED.map((dialect) => dialect.name))('src/store/%s has a file for each role', (name) => {
+    const files = readdirSync(resolve(import.meta.dirname, '../../src/store', name));
+    expect(files).toEqual(expect.arrayContaining([...ROLES, `${name}-store.ts`]));
   });
 });
