@@ -3,6 +3,7 @@
 // and how long after falling due the server's own sweeper has returned every one of those holds.
 import { loadConfig } from '../src/config.ts';
 import { openMigratedStore } from '../src/server.ts';
+import { rawDatabase } from '../test/support/raw-database.ts';
 import { drive } from './load.ts';
 import type { ChildServer } from './processes.ts';
 import { seedExpired } from './sweep.ts';
@@ -49,7 +50,7 @@ export async function benchStorm(
     loadConfig({ DATABASE_URL: database_url, PG_STATEMENT_TIMEOUT_MS: '600000' }, undefined),
   );
   try {
-    await seedExpired(store.database, store.dialect, options.holds, options.skus, due_at_ms);
+    await seedExpired(rawDatabase(store), store.dialect, options.holds, options.skus, due_at_ms);
   } finally {
     await store.close();
   }

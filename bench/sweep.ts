@@ -10,6 +10,7 @@ import { loadConfig } from '../src/config.ts';
 import { openMigratedStore } from '../src/server.ts';
 import type { DialectName } from '../src/store/migrations.ts';
 import type { Database } from '../src/store/schema.ts';
+import { rawDatabase } from '../test/support/raw-database.ts';
 import { ROOT, START_NODE_FLAGS } from './processes.ts';
 
 export interface SweepResult {
@@ -126,7 +127,7 @@ async function benchSweeper(database_url: string, options: SweepOptions): Promis
   const store = await openMigratedStore(config);
   try {
     const seed_started_ms = performance.now();
-    await seedExpired(store.database, store.dialect, options.holds, options.skus);
+    await seedExpired(rawDatabase(store), store.dialect, options.holds, options.skus);
     const seed_seconds = (performance.now() - seed_started_ms) / 1000;
 
     const sweep_started_ms = performance.now();

@@ -85,7 +85,8 @@ export const ConfigSchema = Type.Object(
 export type Config = Static<typeof ConfigSchema>;
 
 // DATABASE_URL is parsed where the databases are opened; re-exported here, the one config module.
-export { type DatabaseLocation, databaseLocation } from './store/open-store.ts';
+export { type DatabaseLocation, databaseLocation, describeLocation } from './store/open-store.ts';
+export { redactUrl } from './store/redact-url.ts';
 export { ConfigError };
 
 const INTEGER_KEYS = new Set(
@@ -146,15 +147,4 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, config_path = e
     }
   }
   return config as Config;
-}
-
-/** The URL with its password replaced, for logs and messages. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url;
-  }
 }

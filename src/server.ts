@@ -1,7 +1,9 @@
-// Puts the service together: config -> store (migrated) -> command queue -> HTTP app -> sweeper.
+// Puts the service together, in one order, each part built whole from the parts before it:
+// store (migrated) -> command queue and metrics -> security -> HTTP app -> background workers ->
+// listen -> start; close undoes it in reverse.
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { type Config, databaseLocation, redactUrl } from './config.ts';
+import { type Config, databaseLocation, describeLocation } from './config.ts';
 import { type Clock, systemClock } from './core/clock.ts';
 import { StockholdError } from './core/errors.ts';
 import { dashboardPlugin } from './dashboard/serve.ts';
@@ -11,15 +13,14 @@ import { Metrics } from './http/metrics.ts';
 import { statsPlugin } from './http/routes/stats.ts';
 import { webhookRoutes } from './http/routes/webhooks.ts';
 import { createLogger } from './logger.ts';
-import { securitySetup } from './security/security.ts';
+import { type SecuritySetup, securitySetup } from './security/security.ts';
 import { allowPrivateWebhookTargets, checkWebhookTarget, guardedLookup } from './security/webhook-targets.ts';
 import { CommandQueue } from './store/command-queue.ts';
-import type { KyselyStore } from './store/kysely-store.ts';
+import type { KyselyStore, KyselyStoreOptions } from './store/kysely-store.ts';
 import { openStore } from './store/open-store.ts';
 import { isStorageUnavailable, OutageEpisodes } from './store/storage-faults.ts';
 import { Sweeper } from './sweeper/sweeper.ts';
 import { webhookRetentionPurges } from './webhooks/retention.ts';
-import { WebhookStore } from './webhooks/webhook-store.ts';
 import { type TargetCheck, WebhookWorker } from './webhooks/worker.ts';
 
 /** How often each process writes when API keys were last accepted (and once more as it stops). */
@@ -80,7 +81,6 @@ export interface RunningServer {
   sweeper: Sweeper;
   events: EventHub;
   metrics: Metrics;
-  webhooks: WebhookStore;
   webhook_worker: WebhookWorker;
   url: string;
   /**
@@ -101,13 +101,14 @@ export class StartupError extends Error {
 }
 
 /** Opens and migrates the database, or fails with a message that names it (never a stack trace). */
-export async function openMigratedStore(config: Config): Promise<KyselyStore> {
-  const location = databaseLocation(config);
-  const where =
-    location.kind === 'sqlite' ? `SQLite file ${location.path}` : `PostgreSQL at ${redactUrl(location.url)}`;
+export async function openMigratedStore(
+  config: Config,
+  options: KyselyStoreOptions = {},
+): Promise<KyselyStore> {
+  const where = describeLocation(databaseLocation(config), 'as_given');
   let store: KyselyStore;
   try {
-    store = await openStore(config);
+    store = await openStore(config, options);
   } catch (error) {
     throw new StartupError(`cannot open the database (${where}): ${(error as Error).message}`);
   }
@@ -120,16 +121,72 @@ export async function openMigratedStore(config: Config): Promise<KyselyStore> {
   return store;
 }
 
+/** What every part of the server is built from. */
+interface Foundation {
+  config: Config;
+  options: ServerOptions;
+  clock: Clock;
+  logger: Logger;
+  store: KyselyStore;
+}
+
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
-  const store = await openMigratedStore(config);
-  store.outages.logger = logger;
-  const webhooks = new WebhookStore(store.database, store.dialect);
-  let queue: CommandQueue | null = null;
-  const metrics = new Metrics({ store, queue: () => queue, webhooks, clock });
-  store.on_commit = metrics.observeCommit;
-  queue = new CommandQueue(
+  const store = await openMigratedStore(config, { logger });
+  const base: Foundation = { config, options, clock, logger, store };
+  const { queue, metrics } = writePath(base);
+  const security = await securitySetup(config, { store, clock, logger });
+  if (security.refusal !== null) {
+    await store.close();
+    throw new StartupError(security.refusal);
+  }
+  const check_target = webhookTargetCheck(base);
+  const http = await httpApp(base, { queue, metrics, security, check_target }).catch(
+    async (error: unknown) => {
+      // A route without an access rule (or any plugin failure) must not leave the database open.
+      await store.close();
+      throw error;
+    },
+  );
+  const workers = backgroundWorkers(base, metrics, check_target);
+  const url = await listen(base, http.app);
+  if (options.sweeper !== false) workers.sweeper.start();
+  if (config.WEBHOOKS_WORKER === 'on') workers.webhook_worker.start();
+  const key_use = keyLastUseWriter(security, logger);
+  logger.info(
+    { url, database: store.dialect, coalesce: config.COALESCE, node_flags: process.execArgv },
+    'stockhold is serving',
+  );
+  const close = closer(async () => {
+    // Stop taking requests and finish those in flight, then the sweep, then the database.
+    http.events.stop();
+    await http.app.close();
+    await queue.close();
+    // The current sweep and webhook attempts finish (each attempt is bounded by its timeout).
+    await Promise.all([workers.sweeper.stop(), workers.webhook_worker.stop()]);
+    await key_use.stop();
+    await store.close();
+    logger.info('stockhold stopped');
+  });
+  return {
+    app: http.app,
+    store,
+    queue,
+    events: http.events,
+    metrics,
+    ...workers,
+    url,
+    drain: http.drain,
+    close,
+  };
+}
+
+/** The command queue in front of the store, and the metrics that watch both. */
+function writePath({ config, clock, store }: Foundation): { queue: CommandQueue; metrics: Metrics } {
+  // The queue gauge reads the queue at scrape time, after both exist.
+  const metrics = new Metrics({ store, queue: () => queue, clock });
+  const queue = new CommandQueue(
     store,
     clock,
     {
@@ -139,23 +196,67 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     },
     metrics.observeBatch,
   );
-  const security = await securitySetup(config, { store, clock, logger });
-  if (security.refusal !== null) {
-    await store.close();
-    throw new StartupError(security.refusal);
-  }
+  store.commits.listen(metrics.observeCommit);
+  return { queue, metrics };
+}
+
+/**
+ * Webhook targets: private, loopback and link-local addresses are refused (after DNS resolution)
+ * unless WEBHOOK_ALLOW_PRIVATE_TARGETS; checked on registration and before every attempt.
+ */
+function webhookTargetCheck({ config, options }: Foundation): TargetCheck {
+  const allow_private = allowPrivateWebhookTargets(config);
+  return options.check_target ?? ((url) => checkWebhookTarget(url, { allow_private }));
+}
+
+/** The fastify app with every plugin, the event hub it streams from, and its drain switch. */
+async function httpApp(
+  { config, options, clock, logger, store }: Foundation,
+  parts: { queue: CommandQueue; metrics: Metrics; security: SecuritySetup; check_target: TargetCheck },
+): Promise<{ app: FastifyInstance; events: EventHub; drain: (drain_ms: number) => Promise<void> }> {
   const events = new EventHub(store, {
     subscriber_buffer_bytes_max: config.EVENTS_SUBSCRIBER_BUFFER_BYTES_MAX,
     buffer_bytes_max: config.EVENTS_BUFFER_BYTES_MAX,
     stall_timeout_ms: config.EVENTS_STALL_TIMEOUT_MS,
   });
-  // Webhook targets: private, loopback and link-local addresses are refused (after DNS resolution)
-  // unless WEBHOOK_ALLOW_PRIVATE_TARGETS; checked on registration and before every attempt.
-  const allow_private = allowPrivateWebhookTargets(config);
-  const check_target: TargetCheck =
-    options.check_target ?? ((url) => checkWebhookTarget(url, { allow_private }));
+  const draining = drainSwitch();
+  const app = await buildApp(
+    { store, queue: parts.queue, clock, events, default_hold_seconds: config.DEFAULT_HOLD_SECONDS },
+    {
+      logger,
+      // Access control first: it only sees (and guards) the routes registered after it.
+      plugins: [
+        ...parts.security.plugins,
+        parts.metrics.plugin,
+        statsPlugin(() => clock.now()),
+        dashboardPlugin(),
+        draining.plugin,
+        async (instance) => {
+          await instance.register(webhookRoutes, {
+            webhooks: store.webhooks,
+            clock,
+            check_target: parts.check_target,
+            attempts_max: config.WEBHOOK_ATTEMPTS_MAX,
+          });
+        },
+        ...(options.plugins ?? []),
+      ],
+    },
+  );
+  limitConnections(app, config, logger);
+  return { app, events, drain: draining.drain };
+}
+
+/**
+ * While draining, every answer closes its connection and readiness says not ready; `drain` turns it
+ * on and waits `drain_ms`.
+ */
+function drainSwitch(): {
+  plugin: (instance: FastifyInstance) => Promise<void>;
+  drain: (drain_ms: number) => Promise<void>;
+} {
   let draining = false;
-  const drainPlugin = async (instance: FastifyInstance) => {
+  const plugin = async (instance: FastifyInstance) => {
     instance.addHook('onRequest', async (request, reply) => {
       if (!draining) return;
       reply.header('connection', 'close');
@@ -163,35 +264,21 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         throw new StockholdError('not_ready', 'the server is shutting down');
     });
   };
-  const app = await buildApp(
-    { store, queue, clock, events, default_hold_seconds: config.DEFAULT_HOLD_SECONDS },
-    {
-      logger,
-      // Access control first: it only sees (and guards) the routes registered after it.
-      plugins: [
-        ...security.plugins,
-        metrics.plugin,
-        statsPlugin(() => clock.now()),
-        dashboardPlugin(),
-        drainPlugin,
-        async (instance) => {
-          await instance.register(webhookRoutes, {
-            webhooks,
-            clock,
-            check_target,
-            attempts_max: config.WEBHOOK_ATTEMPTS_MAX,
-          });
-        },
-        ...(options.plugins ?? []),
-      ],
-    },
-  ).catch(async (error: unknown) => {
-    // A route without an access rule (or any plugin failure) must not leave the database open.
-    await store.close();
-    throw error;
-  });
+  const drain = async (drain_ms: number) => {
+    draining = true;
+    if (drain_ms > 0) await new Promise((resolve) => setTimeout(resolve, drain_ms));
+  };
+  return { plugin, drain };
+}
+
+/** The webhook delivery worker and the sweeper (expiry and retention purges), not yet started. */
+function backgroundWorkers(
+  { config, clock, logger, store }: Foundation,
+  metrics: Metrics,
+  check_target: TargetCheck,
+): { sweeper: Sweeper; webhook_worker: WebhookWorker } {
   const webhook_worker = new WebhookWorker(
-    webhooks,
+    store.webhooks,
     clock,
     {
       poll_interval_ms: config.WEBHOOK_POLL_INTERVAL_MS,
@@ -203,7 +290,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       backoff_base_ms: config.WEBHOOK_BACKOFF_BASE_MS,
       backoff_max_ms: config.WEBHOOK_BACKOFF_MAX_MS,
       check_target,
-      lookup: guardedLookup(allow_private),
+      lookup: guardedLookup(allowPrivateWebhookTargets(config)),
     },
     logger,
     metrics.observeWebhookAttempt,
@@ -218,56 +305,52 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       purge_interval_ms: 60_000,
     },
     logger,
-    webhookRetentionPurges(webhooks),
+    webhookRetentionPurges(store.webhooks),
   );
-  limitConnections(app, config, logger);
-  let url: string;
+  return { sweeper, webhook_worker };
+}
+
+/** Listens on HOST:PORT; on failure closes the app and the store and says why. */
+async function listen({ config, store }: Foundation, app: FastifyInstance): Promise<string> {
   try {
     // A flash sale opens thousands of connections at once: Node's default backlog (511) would drop
     // or reset them before the server ever sees them (the kernel caps it at net.core.somaxconn).
-    url = await app.listen({ port: config.PORT, host: config.HOST, backlog: 4096 });
+    return await app.listen({ port: config.PORT, host: config.HOST, backlog: 4096 });
   } catch (error) {
     await app.close();
     await store.close();
     throw new StartupError(`cannot listen on ${config.HOST}:${config.PORT}: ${(error as Error).message}`);
   }
-  if (options.sweeper !== false) sweeper.start();
-  if (config.WEBHOOKS_WORKER === 'on') webhook_worker.start();
-  // The times are kept for the next try when a write fails; an outage is logged once, not per minute.
-  const key_use_outages = new OutageEpisodes('the API key last-use writer', logger);
-  const recordKeysLastUse = () =>
+}
+
+/**
+ * Writes when API keys were last accepted, every KEY_LAST_USE_INTERVAL_MS and once more at `stop`.
+ * The times are kept for the next try when a write fails; an outage is logged once, not per minute.
+ */
+function keyLastUseWriter(security: SecuritySetup, logger: Logger): { stop: () => Promise<void> } {
+  const outages = new OutageEpisodes('the API key last-use writer', logger);
+  const record = () =>
     security.verifier.flushLastUse().then(
-      () => key_use_outages.succeeded(),
+      () => outages.succeeded(),
       (error: unknown) => {
-        if (isStorageUnavailable(error)) key_use_outages.failed(error);
+        if (isStorageUnavailable(error)) outages.failed(error);
         else logger.warn({ err: error }, 'cannot record when API keys were last used');
       },
     );
-  const last_use_timer = setInterval(recordKeysLastUse, KEY_LAST_USE_INTERVAL_MS).unref();
-  logger.info(
-    { url, database: store.dialect, coalesce: config.COALESCE, node_flags: process.execArgv },
-    'stockhold is serving',
-  );
-
-  const drain = async (drain_ms: number) => {
-    draining = true;
-    if (drain_ms > 0) await new Promise((resolve) => setTimeout(resolve, drain_ms));
+  const timer = setInterval(record, KEY_LAST_USE_INTERVAL_MS).unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await record();
+    },
   };
+}
+
+/** `shutdown` run once, however often close is called; every call waits for it. */
+function closer(shutdown: () => Promise<void>): () => Promise<void> {
   let closing: Promise<void> | null = null;
-  const close = () => {
-    closing ??= (async () => {
-      // Stop taking requests and finish those in flight, then the sweep, then the database.
-      events.stop();
-      await app.close();
-      await queue!.close();
-      // The current sweep and webhook attempts finish (each attempt is bounded by its timeout).
-      await Promise.all([sweeper.stop(), webhook_worker.stop()]);
-      clearInterval(last_use_timer);
-      await recordKeysLastUse();
-      await store.close();
-      logger.info('stockhold stopped');
-    })();
+  return () => {
+    closing ??= shutdown();
     return closing;
   };
-  return { app, store, queue, sweeper, events, metrics, webhooks, webhook_worker, url, drain, close };
 }

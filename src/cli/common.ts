@@ -4,7 +4,6 @@
 // The configuration schema, the server and the database drivers are imported only when a command
 // needs them: loaded up front they cost seconds of start-up to `--version` and every HTTP command.
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import type { Config, DatabaseLocation } from '../config.ts';
 import type { KyselyStore } from '../store/kysely-store.ts';
@@ -59,10 +58,8 @@ export function withDatabaseOptions(command: Command): Command {
 
 /** How messages name a database: the SQLite file's absolute path, or the URL without its password. */
 export async function describeDatabase(location: DatabaseLocation): Promise<string> {
-  const { redactUrl } = await import('../config.ts');
-  const { SQLITE_MEMORY } = await import('../store/sqlite/sqlite-store.ts');
-  if (location.kind === 'postgres') return `PostgreSQL at ${redactUrl(location.url)}`;
-  return location.path === SQLITE_MEMORY ? 'SQLite in memory' : `SQLite file ${resolve(location.path)}`;
+  const { describeLocation } = await import('../config.ts');
+  return describeLocation(location, 'resolved');
 }
 
 /**

@@ -2,15 +2,12 @@
 // what the writes did (checkouts held/refused, payments, expiries, cancels), group-commit batches,
 // and gauges read at scrape time (hottest SKUs, sweeper lag, outbox and webhook backlog, DB pool).
 import type { FastifyInstance } from 'fastify';
-import { sql } from 'kysely';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Clock } from '../core/clock.ts';
-import { ORDER_STATUS } from '../core/types.ts';
 import type { CommandQueue } from '../store/command-queue.ts';
-import { pastDeadline } from '../store/deadline-sql.ts';
-import type { CommitReport, KyselyStore } from '../store/kysely-store.ts';
+import type { CommitReport } from '../store/commit-feed.ts';
+import type { KyselyStore } from '../store/kysely-store.ts';
 import { isStorageUnavailable } from '../store/storage-faults.ts';
-import type { WebhookStore } from '../webhooks/webhook-store.ts';
 
 /** SKUs with their own bucket gauges: the hottest by on_hold + sold, so label cardinality is bounded. */
 export const HOT_SKUS_MAX = 20;
@@ -31,7 +28,6 @@ async function fromDatabase<T>(read: () => Promise<T>): Promise<T | null> {
 export interface MetricsSources {
   store: KyselyStore;
   queue: () => CommandQueue | null;
-  webhooks: WebhookStore;
   clock: Clock;
 }
 
@@ -94,7 +90,7 @@ export class Metrics {
 
   constructor(sources: MetricsSources) {
     collectDefaultMetrics({ register: this.registry, prefix: 'stockhold_' });
-    const { store, webhooks, clock } = sources;
+    const { store, clock } = sources;
     const registers = [this.registry];
     new Gauge({
       name: 'stockhold_command_queue_length',
@@ -110,22 +106,14 @@ export class Metrics {
       labelNames: ['sku', 'bucket'] as const,
       registers,
       async collect() {
-        const rows = await fromDatabase(() =>
-          store.database
-            .selectFrom('skus')
-            .select(['sku', 'available', 'on_hold', 'sold'])
-            .orderBy(sql`on_hold + sold`, 'desc')
-            .orderBy('sku')
-            .limit(HOT_SKUS_MAX)
-            .execute(),
-        );
+        const rows = await fromDatabase(() => store.metric_reads.hottestSkus(HOT_SKUS_MAX));
         if (rows === null) return;
         // Reset: a SKU that left the top list must not keep reporting stale values.
         this.reset();
         for (const row of rows) {
-          this.set({ sku: row.sku, bucket: 'available' }, Number(row.available));
-          this.set({ sku: row.sku, bucket: 'on_hold' }, Number(row.on_hold));
-          this.set({ sku: row.sku, bucket: 'sold' }, Number(row.sold));
+          this.set({ sku: row.sku, bucket: 'available' }, row.available);
+          this.set({ sku: row.sku, bucket: 'on_hold' }, row.on_hold);
+          this.set({ sku: row.sku, bucket: 'sold' }, row.sold);
         }
       },
     });
@@ -135,16 +123,11 @@ export class Metrics {
       registers,
       async collect() {
         const now_ms = clock.now();
-        const row = await fromDatabase(() =>
-          store.database
-            .selectFrom('orders')
-            .select((eb) => eb.fn.min('expires_at_ms').as('oldest'))
-            .where('status', '=', ORDER_STATUS.pending_payment)
-            .where(pastDeadline('expires_at_ms', now_ms))
-            .executeTakeFirst(),
-        );
-        if (row === null) return;
-        const oldest = row?.oldest == null ? null : Number(row.oldest);
+        const read = await fromDatabase(async () => ({
+          oldest: await store.metric_reads.oldestOverdueDeadline(now_ms),
+        }));
+        if (read === null) return;
+        const { oldest } = read;
         this.set(oldest === null ? 0 : (now_ms - oldest) / 1000);
       },
     });
@@ -154,7 +137,7 @@ export class Metrics {
       labelNames: ['kind'] as const,
       registers,
       async collect() {
-        const counts = await fromDatabase(() => webhooks.backlog());
+        const counts = await fromDatabase(() => store.webhooks.backlog());
         if (counts === null) return;
         backlog.set({ kind: 'outbox_events' }, counts.outbox_events);
         backlog.set({ kind: 'deliveries_open' }, counts.deliveries_open);

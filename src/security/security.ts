@@ -5,8 +5,6 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { parseEnvironmentKeys } from '../core/api-keys.ts';
 import type { Clock } from '../core/clock.ts';
-import { ApiKeyRepository } from '../store/api-key-repository.ts';
-import { isStoredReplay } from '../store/idempotency-replay.ts';
 import type { KyselyStore } from '../store/kysely-store.ts';
 import { accessControl } from './access-control.ts';
 import { securityHeaders } from './hardening.ts';
@@ -32,7 +30,7 @@ export async function securitySetup(
     ? parseEnvironmentKeys(config.STOCKHOLD_API_KEYS)
     : new Map();
   const verifier = new KeyVerifier(
-    new ApiKeyRepository(dependencies.store.database),
+    dependencies.store.api_keys,
     environment_keys,
     dependencies.clock,
     config.API_KEY_CACHE_TTL_MS,
@@ -46,7 +44,7 @@ export async function securitySetup(
       rate_limit_per_key_per_second: config.RATE_LIMIT_PER_KEY_PER_SECOND,
       rate_limit_per_customer_per_minute: config.RATE_LIMIT_PER_CUSTOMER_PER_MINUTE,
       rate_limit_auth_failures_per_minute: config.RATE_LIMIT_AUTH_FAILURES_PER_MINUTE,
-      isStoredReplay: (idempotency) => isStoredReplay(dependencies.store.read_database, idempotency),
+      isStoredReplay: (idempotency) => dependencies.store.isStoredReplay(idempotency),
     }),
     securityHeaders,
   ];

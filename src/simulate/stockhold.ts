@@ -3,7 +3,6 @@
 // Its clock is a ManualClock the runner moves in simulated seconds, so a 5-minute hold expires in
 // the simulation without the run waiting 5 minutes; the runner calls the real sweeper at each step.
 import http from 'node:http';
-import { sql } from 'kysely';
 import { loadConfig } from '../config.ts';
 import { ManualClock } from '../core/clock.ts';
 import type { OrderView, SkuView } from '../core/views.ts';
@@ -161,24 +160,21 @@ export class StockholdStrategy implements Strategy {
     for (;;) {
       const page = await this.server.store.ledger(sku, LEDGER_PAGE_SIZE, after_seq);
       for (const entry of page) minimum = Math.min(minimum, entry.available_after);
-      if (page.length < LEDGER_PAGE_SIZE) return minimum;
-      after_seq = page[page.length - 1]!.seq;
+      const last = page.at(-1);
+      if (page.length < LEDGER_PAGE_SIZE || last === undefined) return minimum;
+      after_seq = last.seq;
     }
   }
 
   async finish(skus: readonly string[]): Promise<StrategyEnd> {
     const min_available: Record<string, number> = {};
     for (const sku of skus) min_available[sku] = await this.minimumAvailable(sku);
-    const expired = await this.server.store.database
-      .selectFrom('ledger')
-      .select(sql<number>`count(distinct order_id)`.as('orders'))
-      .where('kind', '=', 'expiry_release')
-      .executeTakeFirstOrThrow();
+    const expired_holds = await this.server.store.metric_reads.expiredOrderCount();
     const audit = await this.server.store.audit();
     return {
       counters: await this.counters(skus),
       min_available,
-      expired_holds: Number(expired.orders),
+      expired_holds,
       audit_problems: audit.problems,
     };
   }

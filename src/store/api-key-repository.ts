@@ -10,7 +10,7 @@ import {
   keyPrefix,
 } from '../core/api-keys.ts';
 import { newId } from '../ids.ts';
-import type { Database } from './schema.ts';
+import type { RepositoryAccess } from './repository-access.ts';
 
 export interface ApiKeysTable {
   id: string;
@@ -51,12 +51,22 @@ function recordOf(row: ApiKeysTable): ApiKeyRecord {
   };
 }
 
-/** The api_keys table. Writes are rare (the CLI); reads are one indexed lookup by hash. */
-export class ApiKeyRepository {
-  private readonly db: Kysely<{ api_keys: ApiKeysTable }>;
+type ApiKeysDatabase = { api_keys: ApiKeysTable };
 
-  constructor(db: Kysely<Database>) {
-    this.db = db.withTables<{ api_keys: ApiKeysTable }>();
+/**
+ * The api_keys table, built by the store on its connections (store.api_keys). Writes are rare (the
+ * CLI, the last-use flush) and run in the store's transactions; reads are one indexed lookup by hash.
+ */
+export class ApiKeyRepository {
+  private readonly db: Kysely<ApiKeysDatabase>;
+
+  constructor(private readonly access: RepositoryAccess) {
+    this.db = access.db.withTables<ApiKeysDatabase>();
+  }
+
+  /** `work` in one of the store's write transactions, over the api_keys table. */
+  private transaction<T>(work: (trx: Kysely<ApiKeysDatabase>) => Promise<T>): Promise<T> {
+    return this.access.transaction((trx) => work(trx.withTables<ApiKeysDatabase>()));
   }
 
   /** Creates a key; the returned `key` is the only time the secret exists outside the caller. */
@@ -79,7 +89,7 @@ export class ApiKeyRepository {
       revoked_at_ms: null,
       last_used_at_ms: null,
     };
-    await this.db.insertInto('api_keys').values(row).execute();
+    await this.transaction((trx) => trx.insertInto('api_keys').values(row).execute());
     return { record: recordOf(row), key };
   }
 
@@ -94,21 +104,24 @@ export class ApiKeyRepository {
   }
 
   /** Revokes the key with this id or prefix; refuses a prefix that names several keys. */
-  async revoke(id_or_prefix: string, now_ms: number): Promise<ApiKeyRecord> {
-    const rows = await this.db
-      .selectFrom('api_keys')
-      .selectAll()
-      .where((eb) => eb.or([eb('id', '=', id_or_prefix), eb('prefix', '=', id_or_prefix)]))
-      .limit(2)
-      .execute();
-    if (rows.length === 0) throw new Error(`no API key has the id or prefix ${id_or_prefix}`);
-    if (rows.length > 1) throw new Error(`several API keys have the prefix ${id_or_prefix}; revoke by id`);
-    const row = rows[0]!;
-    if (row.revoked_at_ms === null) {
-      await this.db.updateTable('api_keys').set({ revoked_at_ms: now_ms }).where('id', '=', row.id).execute();
-      row.revoked_at_ms = now_ms;
-    }
-    return recordOf(row);
+  revoke(id_or_prefix: string, now_ms: number): Promise<ApiKeyRecord> {
+    return this.transaction(async (trx) => {
+      const rows = await trx
+        .selectFrom('api_keys')
+        .selectAll()
+        .where((eb) => eb.or([eb('id', '=', id_or_prefix), eb('prefix', '=', id_or_prefix)]))
+        .limit(2)
+        .execute();
+      const [row, other] = rows;
+      if (row === undefined) throw new Error(`no API key has the id or prefix ${id_or_prefix}`);
+      if (other !== undefined)
+        throw new Error(`several API keys have the prefix ${id_or_prefix}; revoke by id`);
+      if (row.revoked_at_ms === null) {
+        await trx.updateTable('api_keys').set({ revoked_at_ms: now_ms }).where('id', '=', row.id).execute();
+        row.revoked_at_ms = now_ms;
+      }
+      return recordOf(row);
+    });
   }
 
   /** The active (not revoked) key with this hash, or null. */
@@ -128,14 +141,17 @@ export class ApiKeyRepository {
    * at different moments leave the latest.
    */
   async recordLastUse(last_used: ReadonlyMap<string, number>): Promise<void> {
-    for (const [id, at_ms] of last_used) {
-      await this.db
-        .updateTable('api_keys')
-        .set({ last_used_at_ms: at_ms })
-        .where('id', '=', id)
-        .where((eb) => eb.or([eb('last_used_at_ms', 'is', null), eb('last_used_at_ms', '<', at_ms)]))
-        .execute();
-    }
+    if (last_used.size === 0) return;
+    await this.transaction(async (trx) => {
+      for (const [id, at_ms] of last_used) {
+        await trx
+          .updateTable('api_keys')
+          .set({ last_used_at_ms: at_ms })
+          .where('id', '=', id)
+          .where((eb) => eb.or([eb('last_used_at_ms', 'is', null), eb('last_used_at_ms', '<', at_ms)]))
+          .execute();
+      }
+    });
   }
 
   /** Whether any key was ever created (revoked ones count: revoking every key never reopens a server). */

@@ -2,6 +2,7 @@
 // statement texts built once per shape and reused: building each statement with Kysely's query
 // builder, and SQLite preparing each new text afresh, cost more than running them.
 //
+// How the writes go out is the database's (its folder's bulk-writes.ts, the adapter's bulk_writer).
 // SQLite runs each write as multi-row statements in blocks of a few fixed sizes, which its statement
 // cache keeps prepared. PostgreSQL gets all the writes of the transaction as ONE statement (each a
 // data-modifying WITH part reading its rows from one JSON parameter), sent with COMMIT
@@ -10,17 +11,10 @@
 // server and for the busy event loop. Measured on 5,000 outbox rows here: long
 // VALUES lists spent their time being parsed and planned; one typed array per column (unnest) took
 // 54-98 ms, mostly escaping and parsing the arrays' text; jsonb_array_elements took 20-23 ms.
-import { CompiledQuery, type Kysely } from 'kysely';
-import type { DialectName } from './migrations.ts';
-import { ANSWER_AT_COMMIT } from './postgres/pipelined-pool.ts';
+import type { Kysely } from 'kysely';
+import type { Columns, ColumnType } from './schema.ts';
 
-/**
- * SQLite's rows per statement. N rows go out as blocks of these sizes (300 = 256 + 16 + 16 + 4 + 4
- * + 4), so each table has at most five statement texts. 256 rows of 12 columns stay far below
- * SQLite's limit of 32,766 parameters.
- */
-const SQLITE_BLOCK_SIZES = [256, 64, 16, 4, 1] as const;
-
+/** `items` cut into blocks of the given sizes, largest first, in order. */
 export function* blocks<T>(items: readonly T[], sizes: readonly number[]): Generator<T[]> {
   let start = 0;
   for (const size of sizes) {
@@ -32,9 +26,6 @@ export function* blocks<T>(items: readonly T[], sizes: readonly number[]): Gener
   if (start < items.length) yield items.slice(start);
 }
 
-/** Column types: PostgreSQL reads each value out of JSON as one of these. */
-export type ColumnType = 'text' | 'bigint' | 'integer';
-export type Columns = Readonly<Record<string, ColumnType>>;
 type Values = readonly unknown[];
 
 export type BulkWrite =
@@ -59,72 +50,13 @@ export type BulkWrite =
     }
   | { kind: 'delete'; table: string; column: string; type: ColumnType; values: readonly unknown[] };
 
-type Executor = Pick<Kysely<unknown>, 'executeQuery'>;
+export type Executor = Pick<Kysely<unknown>, 'executeQuery'>;
 
-export class BulkWrites {
+/** Statement texts by shape, each built once per store. */
+export class StatementTexts {
   private readonly texts = new Map<string, string>();
 
-  constructor(private readonly dialect: DialectName) {}
-
-  /**
-   * Runs the writes; writes without rows are skipped. They must touch different rows: PostgreSQL
-   * runs them as one statement, whose parts all see the rows as they were before it.
-   */
-  async run(db: Executor, writes: readonly BulkWrite[]): Promise<void> {
-    const present = writes.filter(
-      (write) => (write.kind === 'delete' ? write.values : write.rows).length > 0,
-    );
-    if (present.length === 0) return;
-    if (this.dialect === 'postgres') return this.runPostgres(db, present);
-    for (const write of present) await this.runSqlite(db, write);
-  }
-
-  private async runSqlite(db: Executor, write: BulkWrite): Promise<void> {
-    if (write.kind === 'delete') {
-      for (const block of blocks(write.values, SQLITE_BLOCK_SIZES)) {
-        const text = this.text(`delete ${write.table} ${write.column} ${block.length}`, () => {
-          const list = block.map(() => '?').join(', ');
-          return `delete from ${quote(write.table)} where ${quote(write.column)} in (${list})`;
-        });
-        await db.executeQuery(CompiledQuery.raw(text, block));
-      }
-      return;
-    }
-    const names = Object.keys(write.columns);
-    for (const block of blocks(write.rows, SQLITE_BLOCK_SIZES)) {
-      const text = this.text(`${write.kind} ${write.table} ${names} ${block.length}`, () => {
-        const values = `values ${placeholders(block.length, names.length)}`;
-        if (write.kind === 'insert') {
-          return `insert into ${quote(write.table)} (${names.map(quote).join(', ')}) ${values}`;
-        }
-        // SQLite names the columns of a VALUES list column1, column2, …
-        const [key, ...set] = names;
-        const assignments = set.map((name, i) => `${quote(name)} = v.column${i + 2}`).join(', ');
-        return `update ${quote(write.table)} set ${assignments} from (${values}) as v where ${quote(write.table)}.${quote(key!)} = v.column1`;
-      });
-      await db.executeQuery(CompiledQuery.raw(text, block.flat()));
-    }
-  }
-
-  private async runPostgres(db: Executor, writes: readonly BulkWrite[]): Promise<void> {
-    const shape = writes
-      .map((write) =>
-        write.kind === 'delete'
-          ? `delete ${write.table} ${write.column} ${write.type}`
-          : `${write.kind} ${write.table} ${Object.entries(write.columns)} ${write.kind === 'insert' ? write.advisory_lock : ''}`,
-      )
-      .join(';');
-    const text = this.text(shape, () => {
-      const parts = writes.map((write, i) => `w${i} as (${postgresWrite(write, i)})`);
-      return `${ANSWER_AT_COMMIT}with ${parts.join(', ')} select 1`;
-    });
-    const parameters = writes.map((write) =>
-      JSON.stringify(write.kind === 'delete' ? write.values : write.rows),
-    );
-    await db.executeQuery(CompiledQuery.raw(text, parameters));
-  }
-
-  private text(shape: string, build: () => string): string {
+  get(shape: string, build: () => string): string {
     let text = this.texts.get(shape);
     if (text === undefined) {
       text = build();
@@ -135,44 +67,26 @@ export class BulkWrites {
 }
 
 /**
- * The write at `index` of the statement, as the WITH part `w<index>`: it reads its rows from the JSON
- * parameter $<index + 1> and returns one row per row written.
+ * Sends the writes of one transaction (each with rows), texts cached in `texts`. They touch
+ * different rows: a database may run them as one statement, whose parts all see the rows as before.
  */
-function postgresWrite(write: BulkWrite, index: number): string {
-  const parameter = index + 1;
-  const table = quote(write.table);
-  if (write.kind === 'delete') {
-    const values = `select value::${write.type} from jsonb_array_elements_text($${parameter}::jsonb)`;
-    return `delete from ${table} where ${quote(write.column)} in (${values}) returning 1`;
+export type BulkWriter = (db: Executor, writes: readonly BulkWrite[], texts: StatementTexts) => Promise<void>;
+
+export class BulkWrites {
+  private readonly texts = new StatementTexts();
+
+  constructor(private readonly writer: BulkWriter) {}
+
+  /** Runs the writes; writes without rows are skipped. They must touch different rows. */
+  async run(db: Executor, writes: readonly BulkWrite[]): Promise<void> {
+    const present = writes.filter(
+      (write) => (write.kind === 'delete' ? write.values : write.rows).length > 0,
+    );
+    if (present.length === 0) return;
+    await this.writer(db, present, this.texts);
   }
-  const names = Object.keys(write.columns);
-  const values = Object.entries(write.columns)
-    .map(([name, type], i) => `(r->>${i})::${type} as ${quote(name)}`)
-    .join(', ');
-  const rows = `select ${values} from jsonb_array_elements($${parameter}::jsonb) as r`;
-  if (write.kind === 'update') {
-    const [key, ...set] = names;
-    const assignments = set.map((name) => `${quote(name)} = v.${quote(name)}`).join(', ');
-    return `update ${table} as t set ${assignments} from (${rows}) as v where t.${quote(key!)} = v.${quote(key!)} returning 1`;
-  }
-  const into = `insert into ${table} (${names.map(quote).join(', ')})`;
-  if (write.advisory_lock === undefined) return `${into} ${rows} returning 1`;
-  // The parts of a WITH run in no promised order. The lock's one row is made only after every
-  // earlier part has written all its rows (it counts them): the lock is still taken after every
-  // other lock of the transaction (a unique-key wait included), so it cannot join a deadlock. And
-  // no row reaches this insert, to take an identity value, before the lock's row exists.
-  const earlier = Array.from({ length: index }, (_, j) => `(select count(*) from w${j}) as c${j}`);
-  const lock = `select pg_advisory_xact_lock(${Number(write.advisory_lock)}) as locked${earlier.length > 0 ? ` from ${earlier.join(', ')}` : ''}`;
-  const columns = names.map((name) => `v.${quote(name)}`).join(', ');
-  return `${into} select ${columns} from (${lock}) as lock, (${rows}) as v returning 1`;
 }
 
-/** `(?, ?), (?, ?)`: SQLite's placeholders for `rows` rows of `width` values. */
-function placeholders(rows: number, width: number): string {
-  const tuple = `(${new Array(width).fill('?').join(', ')})`;
-  return new Array(rows).fill(tuple).join(', ');
-}
-
-function quote(identifier: string): string {
+export function quote(identifier: string): string {
   return `"${identifier}"`;
 }

@@ -1,14 +1,7 @@
 // The store, written once over Kysely for every dialect: each write is one transaction that loads
 // the rows its commands touch (locked where the dialect needs it), decides them in memory with the
 // pure Workspace, and writes the rows, ledger, outbox and idempotency keys back together.
-import {
-  type CompiledQuery,
-  type ExpressionBuilder,
-  type Kysely,
-  type SelectQueryBuilder,
-  type SqlBool,
-  sql,
-} from 'kysely';
+import { type Kysely, type SelectQueryBuilder, sql } from 'kysely';
 import type { AuditReport } from '../core/audit.ts';
 import { decide, definitionOf, ordersNeeded, shortSkus, skusNeeded, usageNeeded } from '../core/commands.ts';
 import type { Effects } from '../core/effects.ts';
@@ -25,262 +18,69 @@ import {
   type SkuState,
 } from '../core/types.ts';
 import { validateCommand } from '../core/validate.ts';
-import { isPastDeadline, usageKey, Workspace } from '../core/workspace.ts';
-import { type BulkWrite, BulkWrites, type Columns, type ColumnType } from './bulk-writes.ts';
+import { isPastDeadline, Workspace } from '../core/workspace.ts';
+import { ApiKeyRepository } from './api-key-repository.ts';
+import { type BulkWrite, BulkWrites } from './bulk-writes.ts';
+import { CommitFeed } from './commit-feed.ts';
+import { customerUnits } from './customer-units.ts';
 import { pastDeadline } from './deadline-sql.ts';
-import { auditBuckets, inSnapshot } from './ledger-audit.ts';
-import { type DialectName, migrateToLatest, pendingMigrationNames } from './migrations.ts';
-import type {
-  Database,
-  HoldsTable,
-  IdempotencyKeysTable,
-  LedgerTable,
-  OrderLinesTable,
-  OrdersTable,
-  OutboxTable,
-  SkusTable,
+import type { DialectAdapter, PoolStats } from './dialect.ts';
+import type { DialectName } from './dialects.ts';
+import { isStoredReplay } from './idempotency-replay.ts';
+import { chunks, IN_LIST_MAX } from './in-lists.ts';
+import { auditBuckets, inSnapshot, type VerifyReport, verifyStore } from './ledger-audit.ts';
+import { MetricReads } from './metric-reads.ts';
+import { migrateToLatest, pendingMigrationNames } from './migrations.ts';
+import type { RepositoryAccess } from './repository-access.ts';
+import {
+  type Columns,
+  type Database,
+  decodeRow,
+  HOLD_COLUMNS,
+  HOLD_RESCHEDULE_COLUMNS,
+  IDEMPOTENCY_KEY_COLUMNS,
+  LEDGER_COLUMNS,
+  type LedgerTable,
+  ORDER_CHANGE_COLUMNS,
+  ORDER_COLUMNS,
+  ORDER_LINE_COLUMNS,
+  type OrdersTable,
+  OUTBOX_COLUMNS,
+  SKU_COLUMNS,
+  SKU_UPDATE_COLUMNS,
+  type SkusTable,
 } from './schema.ts';
-import { isStorageUnavailable, OutageEpisodes, storageUnavailableError } from './storage-faults.ts';
-import type { CommandEnvelope, CommandResult, OrderFilter, Outcome, Store, StoredEvent } from './store.ts';
-
-/** One committed write, as the metrics see it: a batch of commands, or a sweeper's batch. */
-export type CommitReport =
-  | {
-      source: 'execute';
-      envelopes: readonly CommandEnvelope[];
-      results: readonly CommandResult[];
-      events: readonly DomainEvent[];
-    }
-  | { source: 'sweep'; expired_orders: number };
-
-export type CommitObserver = (report: CommitReport) => void;
-
-/** What differs between databases; everything else is shared. */
-export interface DialectAdapter {
-  readonly name: DialectName;
-  /** Whether rows must be locked explicitly (PostgreSQL); SQLite's write transaction is exclusive. */
-  readonly locks_rows: boolean;
-  /** Runs `work` in one write transaction and commits it durably before returning. */
-  writeTransaction<T>(db: Kysely<Database>, work: (trx: Kysely<Database>) => Promise<T>): Promise<T>;
-  /** Errors after which the whole transaction may simply run again (deadlock, busy, a lost race). */
-  isRetryable(error: unknown): boolean;
-  /**
-   * Errors that mean "too busy right now" and left nothing committed (a statement or pool timeout):
-   * answered 503 `overloaded` with Retry-After rather than as an internal error.
-   */
-  isOverloaded(error: unknown): boolean;
-  /**
-   * The sweeper's batch as set-based statements inside the database, where the dialect has them
-   * (SQLite): in the caller's write transaction, expires up to `limit` due orders, oldest deadline
-   * first, writing exactly what Workspace.expire writes; returns how many. Without it the store
-   * loads the due orders and expires them with the Workspace.
-   */
-  sweepExpired?(trx: Kysely<Database>, now_ms: number, limit: number): Promise<number>;
-  /**
-   * Throws when a write that needs new space would fail now (a full disk), where reads alone cannot
-   * tell: readiness asks it during an outage, to see the end of it without a request's write.
-   */
-  probeWrites?(): Promise<void>;
-  /** Connections of the pool, where the dialect has one (metrics). */
-  poolStats?(): PoolStats;
-  close(): Promise<void>;
-}
-
-export interface PoolStats {
-  total: number;
-  idle: number;
-  waiting: number;
-}
+import {
+  isStorageUnavailable,
+  OutageEpisodes,
+  type OutageLogger,
+  storageUnavailableError,
+} from './storage-faults.ts';
+import type {
+  CommandEnvelope,
+  CommandResult,
+  Idempotency,
+  OrderFilter,
+  Outcome,
+  Store,
+  StoredEvent,
+} from './store.ts';
+import { WebhookRepository } from './webhook-repository.ts';
 
 export interface KyselyStoreOptions {
-  /** Attempts of one transaction when the database reports a retryable conflict. */
-  attempts_max: number;
+  /** Attempts of one transaction when the database reports a retryable conflict (8). */
+  attempts_max?: number;
+  /** Where the store's outages are logged (once per episode); none when null. */
+  logger?: OutageLogger | null;
 }
 
-/** Ids per IN (...) list: far below SQLite's 32,766 and PostgreSQL's 65,535 parameters. */
-const IN_LIST_MAX = 1000;
+const ATTEMPTS_MAX_DEFAULT = 8;
+
 /** Idempotency keys forgotten per statement. */
 const PURGE_CHUNK_ROWS = 10_000;
-/** Each table's columns as the bulk writes send them, with their types (PostgreSQL reads JSON). */
-const SKU_COLUMNS = {
-  sku: 'text',
-  name: 'text',
-  available: 'bigint',
-  on_hold: 'bigint',
-  sold: 'bigint',
-  max_per_customer: 'bigint',
-  version: 'bigint',
-  created_at_ms: 'bigint',
-  updated_at_ms: 'bigint',
-} as const satisfies Record<keyof SkusTable, ColumnType>;
-/** A SKU's buckets after a write, by its key (the first column). */
-const SKU_UPDATE_COLUMNS = {
-  sku: 'text',
-  available: 'bigint',
-  on_hold: 'bigint',
-  sold: 'bigint',
-  version: 'bigint',
-  updated_at_ms: 'bigint',
-} as const satisfies Partial<Record<keyof SkusTable, ColumnType>>;
-const ORDER_COLUMNS = {
-  id: 'text',
-  customer_id: 'text',
-  status: 'text',
-  created_at_ms: 'bigint',
-  expires_at_ms: 'bigint',
-  paid_at_ms: 'bigint',
-  payment_id: 'text',
-  late: 'integer',
-  closed_at_ms: 'bigint',
-  api_key_id: 'text',
-} as const satisfies Record<keyof OrdersTable, ColumnType>;
-/** What changes when an order leaves pending_payment, by its id (the first column). */
-const ORDER_CLOSE_COLUMNS = {
-  id: 'text',
-  status: 'text',
-  paid_at_ms: 'bigint',
-  payment_id: 'text',
-  late: 'integer',
-  closed_at_ms: 'bigint',
-} as const satisfies Partial<Record<keyof OrdersTable, ColumnType>>;
-const ORDER_LINE_COLUMNS = {
-  order_id: 'text',
-  line_no: 'integer',
-  sku: 'text',
-  quantity: 'bigint',
-} as const satisfies Record<keyof OrderLinesTable, ColumnType>;
-const HOLD_COLUMNS = {
-  order_id: 'text',
-  sku: 'text',
-  quantity: 'bigint',
-  expires_at_ms: 'bigint',
-} as const satisfies Record<keyof HoldsTable, ColumnType>;
-const LEDGER_COLUMNS = {
-  sku: 'text',
-  seq: 'bigint',
-  at_ms: 'bigint',
-  kind: 'text',
-  order_id: 'text',
-  delta_available: 'bigint',
-  delta_on_hold: 'bigint',
-  delta_sold: 'bigint',
-  available_after: 'bigint',
-  on_hold_after: 'bigint',
-  sold_after: 'bigint',
-  reason: 'text',
-} as const satisfies Record<keyof LedgerTable, ColumnType>;
-const IDEMPOTENCY_KEY_COLUMNS = {
-  key: 'text',
-  fingerprint: 'text',
-  outcome: 'text',
-  created_at_ms: 'bigint',
-} as const satisfies Record<keyof IdempotencyKeysTable, ColumnType>;
-const OUTBOX_COLUMNS = {
-  type: 'text',
-  subject_id: 'text',
-  payload: 'text',
-  created_at_ms: 'bigint',
-} as const satisfies Record<Exclude<keyof OutboxTable, 'id'>, ColumnType>;
-
 /** The values of `columns`, in their order, read from an object that has them all. */
 function valuesOf<C extends Columns>(columns: C, row: { [K in keyof C]: unknown }): unknown[] {
   return Object.keys(columns).map((column) => row[column as keyof C]);
-}
-
-/** A customer and a SKU with a max_per_customer, whose units a transaction reads. */
-export interface CustomerSku {
-  customer_id: string;
-  sku: string;
-}
-
-/**
- * Units of each SKU each customer bought or holds before the deadline (`now_ms`): what
- * max_per_customer is measured against. A hold past its deadline no longer counts, swept or not.
- * Returned by pair, 0 where there is none; one statement per IN_LIST_MAX / 2 pairs.
- *
- * The lines are found from the customers' orders (customerUnitsQuery), never from every line of a
- * SKU: as a plain join, SQLite without statistics (the store never runs ANALYZE) read every line of
- * the SKU, 34 ms per checkout of a hot limited SKU with 200,000 orders here against 0.03 ms. One
- * statement for the whole group commit: one per pair cost PostgreSQL a round trip per checkout.
- */
-export async function customerUnits(
-  db: Kysely<Database>,
-  dialect: DialectName,
-  pairs: readonly CustomerSku[],
-  now_ms: number,
-): Promise<Map<CustomerSku, number>> {
-  const units = new Map<CustomerSku, number>();
-  for (const chunk of chunks(pairs, IN_LIST_MAX / 2)) {
-    const customers = [...new Set(chunk.map((pair) => pair.customer_id))];
-    const skus = [...new Set(chunk.map((pair) => pair.sku))];
-    const { rows } = await db.executeQuery(customerUnitsQuery(db, dialect, customers, skus, now_ms));
-    const found = new Map(rows.map((row) => [usageKey(row.customer_id, row.sku), Number(row.quantity)]));
-    for (const pair of chunk) units.set(pair, found.get(usageKey(pair.customer_id, pair.sku)) ?? 0);
-  }
-  return units;
-}
-
-/**
- * The statement customerUnits sends for some customers and SKUs (every pair of them). Each dialect
- * gets the shape its planner cannot turn into a scan of the SKU's lines or of all orders, with or
- * without statistics; the status, deadline and SKU indexes are kept out of it (`|| ''`, `+ 0`).
- */
-export function customerUnitsQuery(
-  db: Kysely<Database>,
-  dialect: DialectName,
-  customers: readonly string[],
-  skus: readonly string[],
-  now_ms: number,
-): CompiledQuery<{ customer_id: string; sku: string; quantity: number }> {
-  // Paid, or held before the deadline. Written so that no index applies: with statistics SQLite
-  // otherwise read every paid order through the status index.
-  const countsTowardLimit = <DB, TB extends keyof DB>(order: ExpressionBuilder<DB, TB>) => {
-    const status = sql<string>`${sql.ref('c.status')} || ''`;
-    return order.or([
-      order(status, '=', ORDER_STATUS.paid),
-      order.and([
-        order(status, '=', ORDER_STATUS.pending_payment),
-        // Not past the deadline; `+ 0` keeps the deadline index out of this one.
-        sql<SqlBool>`not (${pastDeadline(sql<number>`${sql.ref('c.expires_at_ms')} + 0`, now_ms)})`,
-      ]),
-    ]);
-  };
-  if (dialect === 'postgres') {
-    // One lookup per customer, fenced by OFFSET 0 so that PostgreSQL cannot flatten it into a join.
-    // Without statistics (a young database; autovacuum first looks after a minute) it read every
-    // order for an IN list of 230 customers, 30-37 ms per group commit at 200,000 orders here, and
-    // every line of the SKU as a join; this is 3-5 ms, and 3 ms once analyzed (5 ms for the IN list).
-    return db
-      .selectFrom(sql<{ customer_id: string }>`unnest(${[...customers]}::text[])`.as('customer_id'))
-      .crossJoinLateral((eb) =>
-        eb
-          .selectFrom('orders as c')
-          .innerJoin('order_lines as l', 'l.order_id', 'c.id')
-          .select(['l.sku', 'l.quantity'])
-          .whereRef('c.customer_id', '=', sql.ref('customer_id.customer_id'))
-          .where(sql<string>`${sql.ref('l.sku')} || ''`, 'in', skus)
-          .where(countsTowardLimit)
-          .offset(0)
-          .as('l'),
-      )
-      .select(['customer_id.customer_id', 'l.sku', sql<number>`sum(l.quantity)`.as('quantity')])
-      .groupBy(['customer_id.customer_id', 'l.sku'])
-      .compile();
-  }
-  // The customers' order ids first, then their lines of the SKUs: SQLite plans the IN subquery so.
-  const orders = db
-    .selectFrom('orders as c')
-    .select('c.id')
-    .where('c.customer_id', 'in', customers)
-    .where(countsTowardLimit);
-  return db
-    .selectFrom('order_lines as l')
-    .innerJoin('orders as o', 'o.id', 'l.order_id')
-    .select(['o.customer_id', 'l.sku', sql<number>`sum(l.quantity)`.as('quantity')])
-    .where('l.sku', 'in', skus)
-    .where('l.order_id', 'in', orders)
-    .groupBy(['o.customer_id', 'l.sku'])
-    .compile();
 }
 
 /** The least time between two write probes that could end an outage (confirmRecovery). */
@@ -294,26 +94,42 @@ type Tx = Kysely<Database>;
 export class KyselyStore implements Store {
   readonly dialect: DialectName;
   private readonly bulk: BulkWrites;
+  /**
+   * Outages as the request path and readiness meet them: logged once per episode, over when a write
+   * or the readiness check succeeds again.
+   */
+  readonly outages: OutageEpisodes;
+  /** Told what each committed write did (metrics); never throws into the write path. */
+  readonly commits = new CommitFeed();
+  /** The api_keys table, on this store's connections and transactions. */
+  readonly api_keys: ApiKeyRepository;
+  /** The webhook tables, on this store's connections and transactions. */
+  readonly webhooks: WebhookRepository;
+  /** The reads behind the gauges and the simulator's report. */
+  readonly metric_reads: MetricReads;
+  private readonly attempts_max: number;
+  private recovery_probe_at_ms: number | null = null;
 
   constructor(
     private readonly db: Kysely<Database>,
     /** Where reads go: on SQLite a second connection, so reads never wait behind a write. */
     private readonly read_db: Kysely<Database>,
     private readonly adapter: DialectAdapter,
-    private readonly options: KyselyStoreOptions = { attempts_max: 8 },
+    options: KyselyStoreOptions = {},
   ) {
     this.dialect = adapter.name;
-    this.bulk = new BulkWrites(adapter.name);
-  }
-
-  /** The Kysely handle, for feature modules that own tables of their own (webhooks, API keys). */
-  get database(): Kysely<Database> {
-    return this.db;
-  }
-
-  /** Where reads go (SQLite's second connection): the audit reads its snapshot there. */
-  get read_database(): Kysely<Database> {
-    return this.read_db;
+    this.bulk = new BulkWrites(adapter.bulk_writer);
+    this.attempts_max = options.attempts_max ?? ATTEMPTS_MAX_DEFAULT;
+    this.outages = new OutageEpisodes('the store', options.logger ?? null);
+    const access: RepositoryAccess = {
+      db,
+      read_db,
+      locks_rows: adapter.locks_rows,
+      transaction: (work) => this.withRetries(() => adapter.writeTransaction(db, work)),
+    };
+    this.api_keys = new ApiKeyRepository(access);
+    this.webhooks = new WebhookRepository(access);
+    this.metric_reads = new MetricReads(access);
   }
 
   poolStats(): PoolStats | null {
@@ -323,16 +139,6 @@ export class KyselyStore implements Store {
   async migrate(): Promise<string[]> {
     return migrateToLatest(this.db as unknown as Kysely<unknown>, this.dialect);
   }
-
-  /**
-   * Outages as the request path and readiness meet them: logged once per episode (the server gives
-   * it its logger), over when a write or the readiness check succeeds again.
-   */
-  readonly outages = new OutageEpisodes('the store');
-  private recovery_probe_at_ms: number | null = null;
-
-  /** Told what each committed write did (metrics); never throws into the write path. */
-  on_commit: CommitObserver | null = null;
 
   async execute(envelopes: readonly CommandEnvelope[], now_ms: number): Promise<CommandResult[]> {
     if (envelopes.length === 0) return [];
@@ -344,7 +150,7 @@ export class KyselyStore implements Store {
         return decided.results;
       }),
     );
-    this.on_commit?.({ source: 'execute', envelopes, results, events });
+    this.commits.publish({ source: 'execute', envelopes, results, events });
     return results;
   }
 
@@ -367,7 +173,7 @@ export class KyselyStore implements Store {
     const expired_orders = await this.withRetries(() =>
       this.adapter.writeTransaction(this.db, (trx) => sweep(trx, now_ms, limit)),
     );
-    if (expired_orders > 0) this.on_commit?.({ source: 'sweep', expired_orders });
+    if (expired_orders > 0) this.commits.publish({ source: 'sweep', expired_orders });
     return expired_orders;
   }
 
@@ -539,6 +345,19 @@ export class KyselyStore implements Store {
     return inSnapshot(this.read_db, auditBuckets);
   }
 
+  /** The audit and the ledger's deep checks, in one read-only snapshot (src/store/ledger-audit.ts). */
+  verify(): Promise<VerifyReport> {
+    return verifyStore(this.read_db);
+  }
+
+  /**
+   * Whether the store holds the answer to this very request (same key, same fingerprint): sent
+   * again, it is a replay, answered from that record without doing the work.
+   */
+  isStoredReplay(idempotency: Idempotency): Promise<boolean> {
+    return isStoredReplay(this.read_db, idempotency);
+  }
+
   async checkReady(): Promise<void> {
     try {
       // Reachable, and every migration this code knows is applied (Kysely's own record of them).
@@ -594,7 +413,7 @@ export class KyselyStore implements Store {
           throw storageUnavailableError(error);
         }
         const retryable = this.adapter.isRetryable(error);
-        if (this.adapter.isOverloaded(error) || (retryable && attempt_no >= this.options.attempts_max)) {
+        if (this.adapter.isOverloaded(error) || (retryable && attempt_no >= this.attempts_max)) {
           throw new StockholdError('overloaded', 'the database is too busy to take this now; retry shortly', {
             retry_after_seconds: 1,
           });
@@ -858,15 +677,6 @@ export class KyselyStore implements Store {
   }
 }
 
-/** What changes when an order changes (leaves pending_payment, or gets a new deadline), by its id. */
-const ORDER_CHANGE_COLUMNS = { ...ORDER_CLOSE_COLUMNS, expires_at_ms: 'bigint' } as const satisfies Partial<
-  Record<keyof OrdersTable, ColumnType>
->;
-/** An order's holds get a new deadline, by the order's id (the first column). */
-const HOLD_RESCHEDULE_COLUMNS = { order_id: 'text', expires_at_ms: 'bigint' } as const satisfies Partial<
-  Record<keyof HoldsTable, ColumnType>
->;
-
 /** The deletes of the rows that replaced lines and holds take the place of. */
 function replacedRowDeletes(effects: Effects): BulkWrite[] {
   const holds_of = effects.holds_replaced.map((replaced) => replaced.order_id);
@@ -997,37 +807,12 @@ function skusOfOrders(workspace: Workspace, order_ids: readonly string[]): strin
   return order_ids.flatMap((id) => workspace.orders.get(id)?.lines.map((line) => line.sku) ?? []);
 }
 
-function* chunks<T>(items: readonly T[], size: number): Generator<T[]> {
-  for (let start = 0; start < items.length; start += size) yield items.slice(start, start + size);
-}
-
 function skuFromRow(row: SkusTable): SkuState {
-  return {
-    sku: row.sku,
-    name: row.name,
-    available: Number(row.available),
-    on_hold: Number(row.on_hold),
-    sold: Number(row.sold),
-    max_per_customer: row.max_per_customer === null ? null : Number(row.max_per_customer),
-    version: Number(row.version),
-    created_at_ms: Number(row.created_at_ms),
-    updated_at_ms: Number(row.updated_at_ms),
-  };
+  return decodeRow(SKU_COLUMNS, row);
 }
 
 function ledgerEntryFromRow(row: LedgerTable): LedgerEntry {
-  return {
-    ...row,
-    seq: Number(row.seq),
-    at_ms: Number(row.at_ms),
-    kind: row.kind as MovementKind,
-    delta_available: Number(row.delta_available),
-    delta_on_hold: Number(row.delta_on_hold),
-    delta_sold: Number(row.delta_sold),
-    available_after: Number(row.available_after),
-    on_hold_after: Number(row.on_hold_after),
-    sold_after: Number(row.sold_after),
-  };
+  return { ...decodeRow(LEDGER_COLUMNS, row), kind: row.kind as MovementKind };
 }
 
 function orderFromRow(row: OrdersTable, lines: { sku: string; quantity: number }[]): OrderState {

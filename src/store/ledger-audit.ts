@@ -15,7 +15,6 @@ import {
 } from '../core/audit.ts';
 import { assert } from '../core/errors.ts';
 import { ORDER_STATUS, STOCK_CHANGING_KINDS } from '../core/types.ts';
-import type { KyselyStore } from './kysely-store.ts';
 import type { Database, LedgerTable, OrdersTable, SkusTable } from './schema.ts';
 
 /** Rows read per page: bounded memory whatever the size of the database. */
@@ -422,8 +421,8 @@ export interface VerifyReport {
 }
 
 /** Everything `stockhold verify` checks, the bucket audit and the deep walk, in one snapshot. */
-export async function verifyStore(store: Pick<KyselyStore, 'read_database'>): Promise<VerifyReport> {
-  const { audit, deep } = await inSnapshot(store.read_database, async (snapshot) => ({
+export async function verifyStore(read_db: Kysely<Database>): Promise<VerifyReport> {
+  const { audit, deep } = await inSnapshot(read_db, async (snapshot) => ({
     audit: await auditBuckets(snapshot),
     deep: await deepAudit(snapshot),
   }));

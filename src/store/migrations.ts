@@ -2,23 +2,17 @@
 // index.ts); Kysely's Migrator records and locks them, so several processes starting at once
 // migrate exactly once.
 import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
-import { type MigrationDialect, migrations } from './migrations/index.ts';
+import { type DialectName, dialectNamed } from './dialects.ts';
+import { migrations } from './migrations/index.ts';
 
-export type DialectName = 'sqlite' | 'postgres';
-
-// What the migrations need to know of each database, looked up here once so that no migration
-// tests a database's name.
-const MIGRATION_DIALECTS: Record<DialectName, MigrationDialect> = {
-  // SQLite's INTEGER PRIMARY KEY is its rowid; AUTOINCREMENT never reuses the id of a deleted row.
-  sqlite: { generated_key: { type: 'integer', define: (column) => column.autoIncrement() } },
-  // PostgreSQL needs an identity column.
-  postgres: { generated_key: { type: 'bigint', define: (column) => column.generatedAlwaysAsIdentity() } },
-};
+// Tests and benchmarks name databases by this label; it lives with the registry.
+export type { DialectName } from './dialects.ts';
 
 class StaticMigrationProvider implements MigrationProvider {
   constructor(private readonly dialect: DialectName) {}
   async getMigrations(): Promise<Record<string, Migration>> {
-    return migrations(MIGRATION_DIALECTS[this.dialect]);
+    // What the migrations need to know of the database is its folder's (migration-dialect.ts).
+    return migrations(dialectNamed(this.dialect).migration);
   }
 }
 
@@ -37,7 +31,7 @@ export async function migrateToLatest(db: Kysely<unknown>, dialect: DialectName)
 
 /** Every migration's name, in the order they run. */
 export function migrationNames(dialect: DialectName): string[] {
-  return Object.keys(migrations(MIGRATION_DIALECTS[dialect]));
+  return Object.keys(migrations(dialectNamed(dialect).migration));
 }
 
 export function pendingMigrationNames(applied: readonly string[], dialect: DialectName): string[] {

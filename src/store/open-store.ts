@@ -1,9 +1,12 @@
 // Opens the store a DATABASE_URL names. It reads only the settings it needs, given by the caller
-// (src/config.ts loads and validates them): storage sits below the config loader.
+// (src/config.ts loads and validates them): storage sits below the config loader. Which database a
+// URL names, each database's folder says (src/store/dialects.ts lists them).
 import { ConfigError } from '../core/config-error.ts';
-import type { KyselyStore } from './kysely-store.ts';
-import { openPostgresStore } from './postgres/postgres-store.ts';
-import { openSqliteStore } from './sqlite/sqlite-store.ts';
+import type { Dialect, StoreParts } from './dialect.ts';
+import { type DatabaseLocation, DIALECTS, dialectNamed } from './dialects.ts';
+import { KyselyStore, type KyselyStoreOptions } from './kysely-store.ts';
+
+export type { DatabaseLocation } from './dialects.ts';
 
 /** The settings of src/config.ts the store reads (the names and meanings are those of Config). */
 export interface StoreConfig extends DatabaseUrlConfig {
@@ -17,34 +20,44 @@ export interface DatabaseUrlConfig {
   PGPASSWORD?: string | undefined;
 }
 
-export type DatabaseLocation = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
+function unknownDatabase(): ConfigError {
+  const names = DIALECTS.map((dialect) => dialect.name).join(', ');
+  return new ConfigError(
+    `invalid configuration: DATABASE_URL names none of the databases stockhold runs on (${names})`,
+  );
+}
 
 /** Reads DATABASE_URL; PGUSER/PGPASSWORD fill in a PostgreSQL URL that names no user or password. */
 export function databaseLocation(config: DatabaseUrlConfig): DatabaseLocation {
-  const url = config.DATABASE_URL;
-  if (url.startsWith('sqlite:')) {
-    const path = url.slice('sqlite:'.length);
-    if (path === '')
-      throw new ConfigError('invalid configuration: DATABASE_URL: sqlite: needs a path or :memory:');
-    return { kind: 'sqlite', path };
+  for (const dialect of DIALECTS) {
+    const location = dialect.locate(config);
+    if (location !== null) return location;
   }
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new ConfigError('invalid configuration: DATABASE_URL is not a valid postgres:// URL');
-  }
-  if (!parsed.username && config.PGUSER) parsed.username = encodeURIComponent(config.PGUSER);
-  if (!parsed.password && config.PGPASSWORD) parsed.password = encodeURIComponent(config.PGPASSWORD);
-  return { kind: 'postgres', url: parsed.toString() };
+  throw unknownDatabase();
 }
 
-export function openStore(config: StoreConfig): Promise<KyselyStore> {
-  const location = databaseLocation(config);
-  if (location.kind === 'sqlite') return openSqliteStore(location.path);
-  return openPostgresStore({
-    url: location.url,
-    pool_size: config.PG_POOL_SIZE,
-    statement_timeout_ms: config.PG_STATEMENT_TIMEOUT_MS,
-  });
+/** How a message names the database at `location` (see Dialect.describe). */
+export function describeLocation(location: DatabaseLocation, form: 'as_given' | 'resolved'): string {
+  // The location's own database reads it: its kind is that database's name.
+  const dialect: Dialect<DatabaseLocation> = dialectNamed(location.kind);
+  return dialect.describe(location, form);
+}
+
+/** The connections of `dialect` when DATABASE_URL names it; null when it names another. */
+function connectIfNamed<Location>(
+  dialect: Dialect<Location>,
+  config: StoreConfig,
+): Promise<StoreParts> | null {
+  const location = dialect.locate(config);
+  return location === null ? null : dialect.connect(location, config);
+}
+
+export async function openStore(config: StoreConfig, options: KyselyStoreOptions = {}): Promise<KyselyStore> {
+  for (const dialect of DIALECTS) {
+    const connecting = connectIfNamed<DatabaseLocation>(dialect, config);
+    if (connecting === null) continue;
+    const { db, read_db, adapter } = await connecting;
+    return new KyselyStore(db, read_db, adapter, options);
+  }
+  throw unknownDatabase();
 }

@@ -1,77 +1,150 @@
 // Table types shared by every dialect. Times are integer milliseconds since the epoch, booleans are
 // 0/1 integers: the same columns mean the same thing on SQLite and PostgreSQL.
+//
+// The tables the write path writes are listed once each, as a column map (name -> SQL type, `null`
+// when it may be NULL): the bulk writes send their rows by it, and the row types are derived from it.
+// The migrations (src/store/migrations/) stay as shipped: test/store/migrations-drift.test.ts holds
+// the schema they build.
 import type { Generated } from 'kysely';
 
-export interface SkusTable {
-  sku: string;
-  name: string;
-  available: number;
-  on_hold: number;
-  sold: number;
-  max_per_customer: number | null;
-  version: number;
-  created_at_ms: number;
-  updated_at_ms: number;
+/** Column types: PostgreSQL reads each value out of JSON as one of these. */
+export type ColumnType = 'text' | 'bigint' | 'integer';
+/** A column's type, and whether it may hold NULL. */
+export type ColumnSpec = ColumnType | `${ColumnType} null`;
+export type Columns = Readonly<Record<string, ColumnSpec>>;
+
+type ValueOf<S extends ColumnSpec> = S extends `${infer T extends ColumnType} null`
+  ? ValueOf<T> | null
+  : S extends 'text'
+    ? string
+    : number;
+/** The row a column map describes. */
+export type RowOf<C extends Columns> = { -readonly [K in keyof C]: ValueOf<C[K]> };
+
+/** The SQL type of a column, without its nullability. */
+export function sqlTypeOf(spec: ColumnSpec): ColumnType {
+  return spec.endsWith(' null') ? (spec.slice(0, -' null'.length) as ColumnType) : (spec as ColumnType);
 }
 
-export interface OrdersTable {
-  id: string;
-  customer_id: string;
-  status: string;
-  created_at_ms: number;
-  expires_at_ms: number;
-  paid_at_ms: number | null;
-  payment_id: string | null;
-  late: number;
-  closed_at_ms: number | null;
+/** Some columns of a map, with their types: for writes that touch only those. */
+export function someColumns<C extends Columns, K extends keyof C & string>(
+  columns: C,
+  names: readonly K[],
+): { readonly [N in K]: C[N] } {
+  return Object.fromEntries(names.map((name) => [name, columns[name]])) as { [N in K]: C[N] };
+}
+
+/**
+ * Decodes a row as the drivers return it: every number column as a number (PostgreSQL's bigint
+ * arrives as text without the pool's parser), NULL kept.
+ */
+export function decodeRow<C extends Columns>(columns: C, row: Record<keyof C, unknown>): RowOf<C> {
+  const decoded: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(columns)) {
+    const value = row[name as keyof C];
+    decoded[name] = value === null || sqlTypeOf(spec) === 'text' ? value : Number(value);
+  }
+  return decoded as RowOf<C>;
+}
+
+export const SKU_COLUMNS = {
+  sku: 'text',
+  name: 'text',
+  available: 'bigint',
+  on_hold: 'bigint',
+  sold: 'bigint',
+  max_per_customer: 'bigint null',
+  version: 'bigint',
+  created_at_ms: 'bigint',
+  updated_at_ms: 'bigint',
+} as const satisfies Columns;
+export type SkusTable = RowOf<typeof SKU_COLUMNS>;
+/** A SKU's buckets after a write, by its key (the first column). */
+export const SKU_UPDATE_COLUMNS = someColumns(SKU_COLUMNS, [
+  'sku',
+  'available',
+  'on_hold',
+  'sold',
+  'version',
+  'updated_at_ms',
+]);
+
+export const ORDER_COLUMNS = {
+  id: 'text',
+  customer_id: 'text',
+  status: 'text',
+  created_at_ms: 'bigint',
+  expires_at_ms: 'bigint',
+  paid_at_ms: 'bigint null',
+  payment_id: 'text null',
+  late: 'integer',
+  closed_at_ms: 'bigint null',
   /** Added by migration 0003_api_keys. */
-  api_key_id: string | null;
-}
+  api_key_id: 'text null',
+} as const satisfies Columns;
+export type OrdersTable = RowOf<typeof ORDER_COLUMNS>;
+/** What changes of an existing order (it leaves pending_payment, or gets a new deadline), by its id (the first column). */
+export const ORDER_CHANGE_COLUMNS = someColumns(ORDER_COLUMNS, [
+  'id',
+  'status',
+  'paid_at_ms',
+  'payment_id',
+  'late',
+  'closed_at_ms',
+  'expires_at_ms',
+]);
 
-export interface OrderLinesTable {
-  order_id: string;
-  line_no: number;
-  sku: string;
-  quantity: number;
-}
+export const ORDER_LINE_COLUMNS = {
+  order_id: 'text',
+  line_no: 'integer',
+  sku: 'text',
+  quantity: 'bigint',
+} as const satisfies Columns;
+export type OrderLinesTable = RowOf<typeof ORDER_LINE_COLUMNS>;
 
 /** One row per SKU a pending order holds; deleted when the order leaves pending_payment. */
-export interface HoldsTable {
-  order_id: string;
-  sku: string;
-  quantity: number;
-  expires_at_ms: number;
-}
+export const HOLD_COLUMNS = {
+  order_id: 'text',
+  sku: 'text',
+  quantity: 'bigint',
+  expires_at_ms: 'bigint',
+} as const satisfies Columns;
+export type HoldsTable = RowOf<typeof HOLD_COLUMNS>;
+/** An order's holds get a new deadline, by the order's id (the first column). */
+export const HOLD_RESCHEDULE_COLUMNS = someColumns(HOLD_COLUMNS, ['order_id', 'expires_at_ms']);
 
-export interface LedgerTable {
-  sku: string;
-  seq: number;
-  at_ms: number;
-  kind: string;
-  order_id: string | null;
-  delta_available: number;
-  delta_on_hold: number;
-  delta_sold: number;
-  available_after: number;
-  on_hold_after: number;
-  sold_after: number;
-  reason: string | null;
-}
+export const LEDGER_COLUMNS = {
+  sku: 'text',
+  seq: 'bigint',
+  at_ms: 'bigint',
+  kind: 'text',
+  order_id: 'text null',
+  delta_available: 'bigint',
+  delta_on_hold: 'bigint',
+  delta_sold: 'bigint',
+  available_after: 'bigint',
+  on_hold_after: 'bigint',
+  sold_after: 'bigint',
+  reason: 'text null',
+} as const satisfies Columns;
+export type LedgerTable = RowOf<typeof LEDGER_COLUMNS>;
 
-export interface IdempotencyKeysTable {
-  key: string;
-  fingerprint: string;
-  outcome: string;
-  created_at_ms: number;
-}
+export const IDEMPOTENCY_KEY_COLUMNS = {
+  key: 'text',
+  fingerprint: 'text',
+  outcome: 'text',
+  created_at_ms: 'bigint',
+} as const satisfies Columns;
+export type IdempotencyKeysTable = RowOf<typeof IDEMPOTENCY_KEY_COLUMNS>;
 
-export interface OutboxTable {
-  id: Generated<number>;
-  type: string;
-  subject_id: string;
-  payload: string;
-  created_at_ms: number;
-}
+/** The outbox's columns as written; its id the database numbers (in commit order). */
+export const OUTBOX_COLUMNS = {
+  type: 'text',
+  subject_id: 'text',
+  payload: 'text',
+  created_at_ms: 'bigint',
+} as const satisfies Columns;
+export type OutboxTable = RowOf<typeof OUTBOX_COLUMNS> & { id: Generated<number> };
 
 export interface WebhookEndpointsTable {
   id: string;

@@ -83,6 +83,9 @@ export function storageUnavailableError(
 /** Longest pause of a background loop between attempts while the database is away. */
 export const OUTAGE_BACKOFF_MAX_MS = 5000;
 
+/** What an outage is logged with: its first failure, and its end. */
+export type OutageLogger = Pick<Logger, 'error' | 'info'>;
+
 /**
  * One source's view of outages (the store's request path, the sweeper, the webhook worker...): the
  * first failure of an episode is logged with its cause, the rest are only counted, and the first
@@ -95,7 +98,7 @@ export class OutageEpisodes {
   constructor(
     /** Who is speaking, in every line: `the store`, `the sweeper`. */
     private readonly source: string,
-    public logger: Pick<Logger, 'error' | 'info'> | null = null,
+    private readonly logger: OutageLogger | null = null,
   ) {}
 
   get down(): boolean {

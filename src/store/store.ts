@@ -4,7 +4,7 @@ import type { AuditReport } from '../core/audit.ts';
 import type { ErrorBody } from '../core/errors.ts';
 import type { Command, DomainEvent, LedgerEntry, OrderState, OrderStatus, SkuState } from '../core/types.ts';
 import type { OrderView, SkuView } from '../core/views.ts';
-import type { DialectName } from './migrations.ts';
+import type { DialectName } from './dialects.ts';
 
 export interface Idempotency {
   key: string;

@@ -1,13 +1,13 @@
 // How long webhook deliveries and outbox events are kept, and their purges, which the sweeper runs
 // in every server process, whether or not that process delivers webhooks.
 import type { RetentionPurge } from '../core/retention.ts';
-import type { WebhookStore } from './webhook-store.ts';
+import type { WebhookRepository } from '../store/webhook-repository.ts';
 
 /** Finished deliveries are kept this long for the deliveries API, then forgotten. */
 export const DELIVERY_RETENTION_MS = 7 * 24 * 3600 * 1000;
 /**
  * Outbox events are kept this long for event streams resuming with Last-Event-ID, then forgotten
- * (never before webhooks are done with them: WebhookStore.purgeOutbox).
+ * (never before webhooks are done with them: WebhookRepository.purgeOutbox).
  */
 export const EVENT_RETENTION_MS = 7 * 24 * 3600 * 1000;
 /** Rows forgotten per purge transaction: bounded, the next one takes the rest. */
@@ -15,7 +15,7 @@ const PURGE_BATCH_SIZE = 1000;
 /** Purge transactions per table and run: up to 10,000 rows a minute, 14.4 million a day. */
 const PURGE_ROUNDS_MAX = 10;
 
-export function webhookRetentionPurges(webhooks: WebhookStore): RetentionPurge[] {
+export function webhookRetentionPurges(webhooks: WebhookRepository): RetentionPurge[] {
   return [
     {
       what: 'finished webhook deliveries',

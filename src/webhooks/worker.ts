@@ -10,19 +10,19 @@ import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
 import { isStorageUnavailable, OutageEpisodes } from '../store/storage-faults.ts';
 import {
+  type AttemptResult,
+  type ClaimedDelivery,
+  DELIVERY_STATUS,
+  type DeliveryStatus,
+  type WebhookRepository,
+} from '../store/webhook-repository.ts';
+import {
   DELIVERY_ID_HEADER,
   EVENT_ID_HEADER,
   EVENT_TYPE_HEADER,
   SIGNATURE_HEADER,
   signatureHeader,
 } from './signature.ts';
-import {
-  type AttemptResult,
-  type ClaimedDelivery,
-  DELIVERY_STATUS,
-  type DeliveryStatus,
-  type WebhookStore,
-} from './webhook-store.ts';
 
 /** A policy on where webhooks may be sent (issue 10: no private addresses); throws to refuse. */
 export type TargetCheck = (url: URL) => Promise<void>;
@@ -84,7 +84,7 @@ export class WebhookWorker {
   private readonly failing = new Set<string>();
 
   constructor(
-    private readonly webhooks: WebhookStore,
+    private readonly webhooks: WebhookRepository,
     private readonly clock: Clock,
     private readonly options: WebhookWorkerOptions,
     private readonly logger: Logger,

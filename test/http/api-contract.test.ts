@@ -3,7 +3,7 @@
 // a transaction of its own), well-formed text beyond the BMP is kept as sent, and a method a path
 // does not answer is 405 with Allow.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CommitReport } from '../../src/store/kysely-store.ts';
+import type { CommitReport } from '../../src/store/commit-feed.ts';
 import { expectConservation } from '../support/invariants.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
 import { apiClient, startTestServer, type TestServer } from '../support/server.ts';
@@ -40,11 +40,7 @@ describe.each(DIALECTS)('input the stores can hold, on %s', (dialect) => {
   it('refuses a lone surrogate in a checkout burst without making its batch-mates fall back', async () => {
     expect((await api.post('/v1/skus', { sku: 'burst', available: 100 })).status).toBe(201);
     const commits: CommitReport[] = [];
-    const observe = server.store.on_commit;
-    server.store.on_commit = (report) => {
-      commits.push(report);
-      observe?.(report);
-    };
+    const stopListening = server.store.commits.listen((report) => commits.push(report));
     // A gate on the first write: while it waits, the burst queues up behind it, so the burst is
     // decided in one batch whatever the timing of the sockets.
     let release!: () => void;
@@ -96,7 +92,7 @@ describe.each(DIALECTS)('input the stores can hold, on %s', (dialect) => {
     } finally {
       release();
       server.store.execute = execute;
-      server.store.on_commit = observe;
+      stopListening();
     }
     const orders = await api.get('/v1/orders?sku=burst&limit=500');
     expect(orders.body.items).toHaveLength(BATCH_MATES + 1);

@@ -9,6 +9,7 @@ import { createLogger } from '../../src/logger.ts';
 import { startServer } from '../../src/server.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { startServe } from '../support/cli.ts';
+import { rawDatabase } from '../support/raw-database.ts';
 import { apiClient, startTestServer, temporarySqliteUrl } from '../support/server.ts';
 
 const directories: string[] = [];
@@ -28,7 +29,7 @@ describe('/readyz', () => {
     try {
       const api = apiClient(server.url);
       expect((await api.get('/readyz')).status).toBe(200);
-      await server.store.database
+      await rawDatabase(server.store)
         .deleteFrom('kysely_migration' as never)
         .where('name' as never, '=', '0002_webhooks' as never)
         .execute();

@@ -6,7 +6,6 @@ import { loadConfig } from '../../src/config.ts';
 import { ManualClock } from '../../src/core/clock.ts';
 import { Metrics } from '../../src/http/metrics.ts';
 import { openMigratedStore } from '../../src/server.ts';
-import { WebhookStore } from '../../src/webhooks/webhook-store.ts';
 import { createTestDatabase } from '../support/postgres.ts';
 import { apiClient, startTestServer, type TestServer } from '../support/server.ts';
 
@@ -114,7 +113,6 @@ describe('/metrics', () => {
       const metrics = new Metrics({
         store,
         queue: () => null,
-        webhooks: new WebhookStore(store.database, store.dialect),
         clock,
       });
       const text = await metrics.registry.metrics();

@@ -9,6 +9,7 @@ import { EventHub } from '../../src/http/event-hub.ts';
 import { CommandQueue } from '../../src/store/command-queue.ts';
 import type { KyselyStore } from '../../src/store/kysely-store.ts';
 import type { DialectName } from '../../src/store/migrations.ts';
+import { rawDatabase } from '../support/raw-database.ts';
 import { apiClient, startTestServer, type TestServer } from '../support/server.ts';
 import { DIALECTS, openTestStore, type TestStore } from '../support/stores.ts';
 import { envCount, expectVerified, reportFigure } from './support.ts';
@@ -72,7 +73,7 @@ async function tearDown(): Promise<void> {
 
 /** Everything a refused request must leave alone, in a few aggregate queries. */
 async function stateFingerprint(): Promise<{ domain: string; keys: string }> {
-  const db = store.database;
+  const db = rawDatabase(store);
   const rows = await Promise.all([
     sql`select count(*) as n, sum(available) as a, sum(on_hold) as h, sum(sold) as s, sum(version) as v from skus`.execute(
       db,

@@ -19,6 +19,7 @@ import { openPostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { openSqliteStore, SQLITE_MEMORY } from '../../src/store/sqlite/sqlite-store.ts';
 import type { CommandEnvelope, CommandResult } from '../../src/store/store.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
+import { rawDatabase } from '../support/raw-database.ts';
 import { envCount, expectVerified, reportFigure, seededRandom } from './support.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -629,7 +630,7 @@ describe('the store agrees with the reference model', () => {
           'idempotency_keys',
           'outbox',
         ] as const) {
-          await store.database.deleteFrom(table).execute();
+          await rawDatabase(store).deleteFrom(table).execute();
         }
         operations += (await runSequence(store, base_seed + 1_000_000 + run, STEPS, 25)).operations;
       }

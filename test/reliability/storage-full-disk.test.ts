@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
 import { startServer } from '../../src/server.ts';
+import { rawDatabase } from '../support/raw-database.ts';
 import { apiClient } from '../support/server.ts';
 import {
   expectAcknowledgedPresent,
@@ -94,7 +95,7 @@ async function fullDisk(wanted: Mode): Promise<void> {
   const filler = join(disk.directory, 'filler');
   const setPageLimit = async (pages: number | null) => {
     const limit = pages ?? 1_073_741_823; // SQLite's default
-    await sql.raw(`pragma max_page_count = ${limit}`).execute(server.store.database);
+    await sql.raw(`pragma max_page_count = ${limit}`).execute(rawDatabase(server.store));
   };
   try {
     const api = apiClient(server.url);
@@ -104,7 +105,9 @@ async function fullDisk(wanted: Mode): Promise<void> {
 
     if (disk.mode === 'tmpfs') fillFileSystem(filler);
     else {
-      const { rows } = await sql<{ page_count: number }>`pragma page_count`.execute(server.store.database);
+      const { rows } = await sql<{ page_count: number }>`pragma page_count`.execute(
+        rawDatabase(server.store),
+      );
       await setPageLimit(rows[0]!.page_count);
     }
     // Full: checkouts are told to retry (the log fills before the file does, so not at once).
@@ -115,7 +118,7 @@ async function fullDisk(wanted: Mode): Promise<void> {
 
     // Nothing corrupted, nothing acknowledged lost, every invariant holds (reads still work).
     const { rows: integrity } = await sql<{ integrity_check: string }>`pragma integrity_check`.execute(
-      server.store.database,
+      rawDatabase(server.store),
     );
     expect(integrity.map((row) => row.integrity_check)).toEqual(['ok']);
     await expectAcknowledgedPresent(server.store, load.answers.slice());

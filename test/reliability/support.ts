@@ -1,7 +1,7 @@
 // Shared by the reliability suite: the `stockhold verify` CLI as a test runs it, seeds and counts.
 import { expect } from 'vitest';
 import type { KyselyStore } from '../../src/store/kysely-store.ts';
-import { type VerifyReport, verifyStore } from '../../src/store/ledger-audit.ts';
+import type { VerifyReport } from '../../src/store/ledger-audit.ts';
 import { runStockhold } from '../support/cli.ts';
 
 export interface CliVerify {
@@ -29,7 +29,7 @@ export async function expectVerifiedByCli(database_url: string): Promise<VerifyR
 
 /** The same checks in-process (cheaper, for checks between steps). */
 export async function expectVerified(store: KyselyStore): Promise<VerifyReport> {
-  const report = await verifyStore(store);
+  const report = await store.verify();
   expect(report.problems).toEqual([]);
   return report;
 }

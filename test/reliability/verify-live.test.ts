@@ -7,7 +7,6 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { openMigratedStore } from '../../src/server.ts';
-import { verifyStore } from '../../src/store/ledger-audit.ts';
 import { type ServeProcess, startServe } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
 import { apiClient, temporarySqliteUrl } from '../support/server.ts';
@@ -185,7 +184,7 @@ describe('the audit pages through SKUs', () => {
         }));
         await store.execute(envelopes, now_ms);
       }
-      const clean = await verifyStore(store);
+      const clean = await store.verify();
       expect(clean.problems).toEqual([]);
       expect(clean.skus_checked).toBe(count);
       expect(clean.ledger_rows_walked).toBe(count);
@@ -197,7 +196,7 @@ describe('the audit pages through SKUs', () => {
         "insert into ledger (sku, seq, at_ms, kind, order_id, delta_available, delta_on_hold, delta_sold, available_after, on_hold_after, sold_after, reason) select 'zz-ghost', seq, at_ms, kind, order_id, delta_available, delta_on_hold, delta_sold, available_after, on_hold_after, sold_after, reason from ledger where sku = 'p-00001'",
       ).run();
       db.close();
-      const text = (await verifyStore(store)).problems.join('\n');
+      const text = (await store.verify()).problems.join('\n');
       expect(text).toMatch(/p-01100: .*sold/);
       expect(text).toMatch(/zz-ghost: the ledger names a sku that does not exist/);
       expect((await store.audit()).problems.join('\n')).toMatch(/p-01100: .*sold/);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { ManualClock } from '../../src/core/clock.ts';
 import { openMigratedStore } from '../../src/server.ts';
-import { type VerifyReport, verifyStore } from '../../src/store/ledger-audit.ts';
+import type { VerifyReport } from '../../src/store/ledger-audit.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
 import { apiClient, startTestServer, temporarySqliteUrl } from '../support/server.ts';
 import { expectVerifiedByCli, verifyCli } from './support.ts';
@@ -52,7 +52,7 @@ async function fillWithHistory(database_url: string): Promise<void> {
 async function verifyInProcess(database_url: string): Promise<VerifyReport> {
   const store = await openMigratedStore(loadConfig({ DATABASE_URL: database_url }, undefined));
   try {
-    return await verifyStore(store);
+    return await store.verify();
   } finally {
     await store.close();
   }

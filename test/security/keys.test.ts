@@ -2,7 +2,6 @@ import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { ManualClock } from '../../src/core/clock.ts';
-import { ApiKeyRepository } from '../../src/store/api-key-repository.ts';
 import { runStockhold } from '../support/cli.ts';
 import { startTestServer, type TestServer, temporarySqliteUrl } from '../support/server.ts';
 import { DIALECTS } from '../support/stores.ts';
@@ -168,7 +167,7 @@ async function revocationOnTwoServers(database_url: string) {
   ];
   try {
     for (const server of servers) expect((await call(server, 'GET', '/v1/skus', keys.read)).status).toBe(200);
-    const repository = new ApiKeyRepository(servers[0]!.store.database);
+    const repository = servers[0]!.store.api_keys;
     const record = (await repository.list()).find((entry) => entry.name === 'analytics')!;
     await repository.revoke(record.prefix, clock.now());
     const created = await repository.create({ scope: 'read', name: 'new analytics', now_ms: clock.now() });
@@ -240,7 +239,7 @@ describe('an event stream whose key is revoked', () => {
       expect(stream.status).toBe(200);
       const reader = stream.body!.getReader();
       await reader.read(); // the `retry:` line: the stream is open
-      const repository = new ApiKeyRepository(server.store.database);
+      const repository = server.store.api_keys;
       const record = (await repository.list()).find((entry) => entry.name === 'analytics')!;
       await repository.revoke(record.prefix, clock.now());
       clock.advance(1000); // past the key cache (API_KEY_CACHE_TTL_MS)
@@ -280,7 +279,7 @@ describe('open mode and the refuse-to-start rule', () => {
     const server = await startTestServer({ clock, sweeper: false });
     try {
       expect((await probe(server.url, 'GET', '/v1/skus', {})).status).toBe(200);
-      const { key } = await new ApiKeyRepository(server.store.database).create({
+      const { key } = await server.store.api_keys.create({
         scope: 'read',
         name: 'first',
         now_ms: clock.now(),

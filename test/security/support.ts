@@ -4,7 +4,6 @@
 import { rmSync } from 'node:fs';
 import { loadConfig } from '../../src/config.ts';
 import type { ApiScope } from '../../src/core/api-keys.ts';
-import { ApiKeyRepository } from '../../src/store/api-key-repository.ts';
 import type { DialectName } from '../../src/store/migrations.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import { createTestDatabase } from '../support/postgres.ts';
@@ -23,7 +22,7 @@ export async function createTestKeys(database_url: string): Promise<TestKeys> {
   const store = await openStore(loadConfig({ DATABASE_URL: database_url }, undefined));
   try {
     await store.migrate();
-    const repository = new ApiKeyRepository(store.database);
+    const repository = store.api_keys;
     const make = async (scope: ApiScope, name: string) =>
       (await repository.create({ scope, name, now_ms: Date.now() })).key;
     const keys = {

@@ -4,6 +4,8 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BulkWrites, blocks } from '../../src/store/bulk-writes.ts';
+import { dialectNamed } from '../../src/store/dialects.ts';
+import { rawDatabase } from '../support/raw-database.ts';
 import { DIALECTS, openTestStore, type TestStore } from '../support/stores.ts';
 
 describe('blocks', () => {
@@ -25,8 +27,8 @@ describe.each(DIALECTS)('bulk writes on %s', (dialect) => {
   afterAll(() => test_store?.dispose());
 
   it('inserts, updates and deletes 10,050 rows exactly', async () => {
-    const db = test_store.store.database;
-    const bulk = new BulkWrites(dialect);
+    const db = rawDatabase(test_store.store);
+    const bulk = new BulkWrites(dialectNamed(dialect).bulk_writer);
     const count = 10_050;
     const tricky = `quote " backslash \\ comma , brace { } apostrophe ' newline \n é 🛒`;
     const rows = Array.from({ length: count }, (_, i) => [
@@ -99,8 +101,8 @@ describe.each(DIALECTS)('bulk writes on %s', (dialect) => {
   });
 
   it('runs several writes together, skipping the empty ones, with outbox ids in order', async () => {
-    const db = test_store.store.database;
-    const bulk = new BulkWrites(dialect);
+    const db = rawDatabase(test_store.store);
+    const bulk = new BulkWrites(dialectNamed(dialect).bulk_writer);
     // The writes of one run touch different rows: on PostgreSQL they are one statement, one snapshot.
     await db
       .insertInto('idempotency_keys')

@@ -4,9 +4,11 @@ import { CompiledQuery, sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.ts';
 import type { Command } from '../../src/core/types.ts';
-import { customerUnits, customerUnitsQuery, type KyselyStore } from '../../src/store/kysely-store.ts';
+import { customerUnits, customerUnitsQuery } from '../../src/store/customer-units.ts';
+import type { KyselyStore } from '../../src/store/kysely-store.ts';
 import type { CommandEnvelope, CommandResult, Outcome } from '../../src/store/store.ts';
 import { expectConservation } from '../support/invariants.ts';
+import { rawDatabase } from '../support/raw-database.ts';
 import { DIALECTS, openTestStore, type TestStore } from '../support/stores.ts';
 
 const HOLD_SECONDS = 60;
@@ -49,7 +51,7 @@ function refused(outcome: Outcome): { code: string; details?: any } {
 
 /** A failure inside the database, part-way through a write: orders of customers `fail-*` are refused. */
 async function failOrdersOfCustomersNamedFail(store: KyselyStore): Promise<void> {
-  const db = store.database;
+  const db = rawDatabase(store);
   if (store.dialect === 'postgres') {
     await sql`create or replace function refuse_fail_customers() returns trigger language plpgsql as $$
       begin
@@ -352,7 +354,7 @@ for (const dialect of DIALECTS) {
         problems: [],
       });
       // A write around the store (the lost update of DESIGN.md) is caught by the audit.
-      await store.database.updateTable('skus').set({ available: 99 }).where('sku', '=', 'tee').execute();
+      await rawDatabase(store).updateTable('skus').set({ available: 99 }).where('sku', '=', 'tee').execute();
       expect((await store.audit()).problems.join('\n')).toContain(
         'ledger recomputes available 7, row has 99',
       );
@@ -422,25 +424,25 @@ for (const dialect of DIALECTS) {
         reason: null,
       }));
       for (let start = 0; start < rows.length; start += 500) {
-        await store.database
+        await rawDatabase(store)
           .insertInto('ledger')
           .values(rows.slice(start, start + 500))
           .execute();
       }
-      await sql`analyze`.execute(store.database);
+      await sql`analyze`.execute(rawDatabase(store));
       // The statement orderLedger sends.
       const statement = 'select * from ledger where order_id = $1 order by sku, seq limit 301';
       if (dialect === 'sqlite') {
         const plan = await sql<{ detail: string }>`explain query plan ${sql.raw(
           statement.replace('$1', "'order-7'"),
-        )}`.execute(store.database);
+        )}`.execute(rawDatabase(store));
         const steps = plan.rows.map((row) => row.detail).join('\n');
         expect(steps).toMatch(/SEARCH ledger USING INDEX ledger_by_order \(order_id=\?\)/);
         expect(steps).not.toContain('TEMP B-TREE');
       } else {
         const plan = await sql<{ 'QUERY PLAN': unknown }>`explain (format json) ${sql.raw(
           statement.replace('$1', "'order-7'"),
-        )}`.execute(store.database);
+        )}`.execute(rawDatabase(store));
         const text = JSON.stringify(plan.rows[0]!['QUERY PLAN']);
         expect(text).toContain('"Index Name":"ledger_by_order"');
         expect(text).not.toContain('"Node Type":"Sort"');
@@ -477,11 +479,11 @@ for (const dialect of DIALECTS) {
         quantity: quantity[id as keyof typeof quantity] ?? 1,
       }));
       for (let start = 0; start < orders.length; start += 500) {
-        await store.database
+        await rawDatabase(store)
           .insertInto('orders')
           .values(orders.slice(start, start + 500))
           .execute();
-        await store.database
+        await rawDatabase(store)
           .insertInto('order_lines')
           .values(lines.slice(start, start + 500))
           .execute();
@@ -492,20 +494,20 @@ for (const dialect of DIALECTS) {
         { customer_id: 'c-5', sku: 'other' },
         { customer_id: 'nobody', sku: 'hot' },
       ];
-      const units = await customerUnits(store.database, dialect, pairs, now_ms);
+      const units = await customerUnits(rawDatabase(store), dialect, pairs, now_ms);
       // Paid, and held before the deadline; not overdue (swept or not), expired or cancelled.
       expect(pairs.map((pair) => units.get(pair))).toEqual([3, 30, 0, 0]);
       // Without statistics (a young database: the store never runs ANALYZE, and PostgreSQL's
       // autovacuum first looks after a minute) and with them, the plan starts from the customers.
-      const compiled = customerUnitsQuery(store.database, dialect, ['c-5', odd], ['hot'], now_ms);
+      const compiled = customerUnitsQuery(rawDatabase(store), dialect, ['c-5', odd], ['hot'], now_ms);
       const plan = async (): Promise<string> => {
         if (dialect === 'sqlite') {
-          const steps = await store.database.executeQuery<{ detail: string }>(
+          const steps = await rawDatabase(store).executeQuery<{ detail: string }>(
             CompiledQuery.raw(`explain query plan ${compiled.sql}`, [...compiled.parameters]),
           );
           return steps.rows.map((row) => row.detail).join('\n');
         }
-        const explained = await store.database.executeQuery<{ 'QUERY PLAN': unknown }>(
+        const explained = await rawDatabase(store).executeQuery<{ 'QUERY PLAN': unknown }>(
           CompiledQuery.raw(`explain (format json) ${compiled.sql}`, [...compiled.parameters]),
         );
         return JSON.stringify(explained.rows[0]!['QUERY PLAN']);
@@ -515,7 +517,7 @@ for (const dialect of DIALECTS) {
           ? [sql`drop table if exists sqlite_stat1`, sql`analyze`]
           : [sql`select 1`, sql`analyze orders, order_lines`];
       for (const gather of statistics) {
-        await gather.execute(store.database);
+        await gather.execute(rawDatabase(store));
         const steps = await plan();
         if (dialect === 'sqlite') {
           expect(steps).toMatch(/SEARCH c USING INDEX orders_by_customer \(customer_id=\?\)/);

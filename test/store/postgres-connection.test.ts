@@ -7,6 +7,7 @@ import { runStockhold } from '../support/cli.ts';
 import { expectConservation } from '../support/invariants.ts';
 import { createDatabaseOn, createTestDatabase, type TestDatabase } from '../support/postgres.ts';
 import { type EmbeddedServer, startEmbeddedPostgres } from '../support/postgres-server.ts';
+import { rawDatabase } from '../support/raw-database.ts';
 
 function stockhold(args: string[], env: Record<string, string> = {}) {
   const clean = { ...process.env };
@@ -77,7 +78,7 @@ describe('an embedded PostgreSQL, the fallback where no server answers', () => {
       );
       expect(result!.outcome.ok).toBe(true);
       expect(await store.getSku('tee')).toMatchObject({ available: 1, on_hold: 2 });
-      const { rows } = await sql<{ user: string }>`select current_user as user`.execute(store.database);
+      const { rows } = await sql<{ user: string }>`select current_user as user`.execute(rawDatabase(store));
       expect(rows[0]!.user).toBe(user);
       await expectConservation(store);
     } finally {
@@ -138,15 +139,17 @@ describe('start-up against a database that cannot be used', () => {
     const store = await openStore(config);
     try {
       const { rows } = await sql<{ statement_timeout: string }>`show statement_timeout`.execute(
-        store.database,
+        rawDatabase(store),
       );
       expect(rows[0]!.statement_timeout).toBe('250ms');
-      await expect(sql`select pg_sleep(2)`.execute(store.database)).rejects.toMatchObject({ code: '57014' });
+      await expect(sql`select pg_sleep(2)`.execute(rawDatabase(store))).rejects.toMatchObject({
+        code: '57014',
+      });
       // Eight queries at once hold at most three connections: the pool queues the rest.
       const application = `pool-test-${Date.now()}`;
       const queries = Array.from({ length: 8 }, () =>
         sql`select set_config('application_name', ${application}, false), pg_sleep(0.1)`.execute(
-          store.database,
+          rawDatabase(store),
         ),
       );
       await Promise.all(queries);
@@ -174,7 +177,7 @@ describe('start-up against a database that cannot be used', () => {
             jit: string;
             pid: number;
           }>`select current_setting('jit') as jit, pg_backend_pid() as pid, pg_sleep(0.1)`.execute(
-            store.database,
+            rawDatabase(store),
           ),
         ),
       );
@@ -188,7 +191,7 @@ describe('start-up against a database that cannot be used', () => {
   it('survives the database ending its idle connections, and the next query reconnects', async () => {
     const store = await openStore(loadConfig({ DATABASE_URL: database.url, PG_POOL_SIZE: '2' }, undefined));
     try {
-      await sql`select 1`.execute(store.database);
+      await sql`select 1`.execute(rawDatabase(store));
       const admin = new pg.Client({ connectionString: database.url });
       await admin.connect();
       // What a database restart or failover does to the pool's idle connections.
@@ -197,7 +200,7 @@ describe('start-up against a database that cannot be used', () => {
       );
       await admin.end();
       await new Promise((resolve) => setTimeout(resolve, 100));
-      const { rows } = await sql<{ one: number }>`select 1 as one`.execute(store.database);
+      const { rows } = await sql<{ one: number }>`select 1 as one`.execute(rawDatabase(store));
       expect(rows[0]!.one).toBe(1);
     } finally {
       await store.close();

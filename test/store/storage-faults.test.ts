@@ -18,6 +18,7 @@ import { isStorageUnavailable, storageFaultCause } from '../../src/store/storage
 import type { CommandEnvelope, Store } from '../../src/store/store.ts';
 import { expectConservation } from '../support/invariants.ts';
 import { createTestDatabase } from '../support/postgres.ts';
+import { rawDatabase } from '../support/raw-database.ts';
 
 const SKUS = Array.from({ length: 100 }, (_, i) => `sku-${i}`);
 
@@ -74,8 +75,8 @@ afterEach(async () => {
 
 describe('group commit when storage is gone or one request is bad', () => {
   it('answers every request of a batch 503 storage_unavailable when the file cannot grow, in one attempt', async () => {
-    const { rows } = await sql<{ page_count: number }>`pragma page_count`.execute(store.database);
-    await sql.raw(`pragma max_page_count = ${rows[0]!.page_count}`).execute(store.database);
+    const { rows } = await sql<{ page_count: number }>`pragma page_count`.execute(rawDatabase(store));
+    await sql.raw(`pragma max_page_count = ${rows[0]!.page_count}`).execute(rawDatabase(store));
     const { store: target, calls } = recorded(store);
     const queue = queueOver(target);
 
@@ -95,7 +96,7 @@ describe('group commit when storage is gone or one request is bad', () => {
     await expectConservation(store);
     await expect(store.checkReady()).rejects.toMatchObject({ code: 'SQLITE_FULL' });
 
-    await sql`pragma max_page_count = 1073741823`.execute(store.database);
+    await sql`pragma max_page_count = 1073741823`.execute(rawDatabase(store));
     await store.checkReady();
     expect(store.outages.down).toBe(false);
     const again = await Promise.all([0, 1, 2, 3, 4].map((i) => queue.submit(checkout(i))));
@@ -105,7 +106,7 @@ describe('group commit when storage is gone or one request is bad', () => {
 
   it('fails only the request whose data the database refuses; the others commit together in one transaction', async () => {
     await sql`create trigger refuse_poison before insert on orders when new.customer_id = 'poison'
-      begin select raise(abort, 'poisoned order'); end`.execute(store.database);
+      begin select raise(abort, 'poisoned order'); end`.execute(rawDatabase(store));
     const { store: target, calls } = recorded(store);
     const queue = queueOver(target);
 

@@ -7,6 +7,7 @@ import { ManualClock } from '../../src/core/clock.ts';
 import type { Command, OrderState } from '../../src/core/types.ts';
 import { Workspace } from '../../src/core/workspace.ts';
 import type { KyselyStore } from '../../src/store/kysely-store.ts';
+import { rawDatabase } from '../support/raw-database.ts';
 import { DIALECTS, openTestStore, type TestStore } from '../support/stores.ts';
 
 const SKUS = ['apple', 'banana', 'cherry', 'date'];
@@ -95,7 +96,7 @@ describe.each(DIALECTS)('the sweep on %s writes what Workspace.expire writes', (
 
     // Events: type, subject, time, and the payload with its keys in the same order. (The stored text
     // may differ in white space: PostgreSQL writes `"id" : "o-1"`; every reader parses it.)
-    const rows = await store.database
+    const rows = await rawDatabase(store)
       .selectFrom('outbox')
       .select(['type', 'subject_id', 'payload', 'created_at_ms'])
       .where('id', '>', last_event_id)
@@ -124,7 +125,7 @@ describe.each(DIALECTS)('the sweep on %s writes what Workspace.expire writes', (
     // The SKUs, the orders and the holds.
     expect(await store.listSkus(100)).toEqual(SKUS.map((sku) => workspace.skus.get(sku)));
     for (const order of due) expect(await store.getOrder(order.id)).toEqual(workspace.orders.get(order.id));
-    const holds = await store.database.selectFrom('holds').select('order_id').distinct().execute();
+    const holds = await rawDatabase(store).selectFrom('holds').select('order_id').distinct().execute();
     expect(holds.map((row) => row.order_id).sort()).toEqual(
       pending
         .filter((order) => !deadline.has(order.id))

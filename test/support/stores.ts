@@ -10,6 +10,7 @@ import { openPostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { testDialects } from './dialects.ts';
 import { createTestDatabase } from './postgres.ts';
+import { rawDatabase } from './raw-database.ts';
 
 /** Both stores; STOCKHOLD_TEST_DIALECTS=sqlite narrows them for the fast run (test/support/dialects.ts). */
 export const DIALECTS: readonly DialectName[] = testDialects();
@@ -61,7 +62,7 @@ export async function openTestStore(dialect: DialectName): Promise<TestStore> {
     url,
     another,
     async reset() {
-      const db = store.database;
+      const db = rawDatabase(store);
       if (dialect === 'postgres') {
         const { rows } = await sql<{ name: string }>`
           select table_name as name from information_schema.tables

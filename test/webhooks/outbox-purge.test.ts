@@ -1,7 +1,8 @@
 // Old outbox events are forgotten, but never one the webhook fan-out has not read yet or an open
 // delivery still needs (its body is built from the event), and ids are never handed out again.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebhookStore } from '../../src/webhooks/webhook-store.ts';
+import type { WebhookRepository } from '../../src/store/webhook-repository.ts';
+import { rawDatabase } from '../support/raw-database.ts';
 import { DIALECTS, openTestStore, type TestStore } from '../support/stores.ts';
 
 const OLD_MS = 1_000;
@@ -10,11 +11,11 @@ const PURGE_BEFORE_MS = 5_000;
 
 describe.each(DIALECTS)('the outbox purge on %s', (dialect) => {
   let test_store: TestStore;
-  let webhooks: WebhookStore;
+  let webhooks: WebhookRepository;
 
   beforeAll(async () => {
     test_store = await openTestStore(dialect);
-    webhooks = new WebhookStore(test_store.store.database, test_store.store.dialect);
+    webhooks = test_store.store.webhooks;
   });
   afterAll(() => test_store.dispose());
 
@@ -28,7 +29,7 @@ describe.each(DIALECTS)('the outbox purge on %s', (dialect) => {
   const eventSubjects = async () =>
     (await test_store.store.eventsAfter(0, 100)).map((event) => event.subject_id);
   const finishOpenDeliveries = () =>
-    test_store.store.database
+    rawDatabase(test_store.store)
       .updateTable('webhook_deliveries')
       .set({ status: 'succeeded' })
       .where('status', 'in', ['pending', 'sending'])

@@ -8,9 +8,9 @@ import { createLogger } from '../../src/logger.ts';
 import { openMigratedStore } from '../../src/server.ts';
 import { type KyselyStore, OUTBOX_LOCK_KEY } from '../../src/store/kysely-store.ts';
 import type { StoredEvent } from '../../src/store/store.ts';
-import { WebhookStore } from '../../src/webhooks/webhook-store.ts';
 import { WebhookWorker } from '../../src/webhooks/worker.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
+import { rawDatabase } from '../support/raw-database.ts';
 import { eventually, startReceiver } from './receiver.ts';
 
 let database: TestDatabase;
@@ -62,7 +62,7 @@ describe('outbox order on PostgreSQL', () => {
         end $$;
         create trigger park_slow_outbox after insert on outbox
           for each row execute function park_slow_outbox();`)
-      .execute(store_a.database);
+      .execute(rawDatabase(store_a));
     await gate.query('select pg_advisory_lock($1)', [GATE_LOCK]);
 
     const slow = store_a.execute([createSku('slow-sku')], Date.now());
@@ -95,15 +95,15 @@ describe('outbox order on PostgreSQL', () => {
     const all = await store_a.eventsAfter(0, 100);
     expect(seen.map((event) => event.subject_id)).toEqual(['slow-sku', 'fast-sku']);
     expect(seen).toEqual(all);
-    await sql.raw('drop trigger park_slow_outbox on outbox').execute(store_a.database);
+    await sql.raw('drop trigger park_slow_outbox on outbox').execute(rawDatabase(store_a));
   });
 });
 
 describe('two delivery workers on PostgreSQL', () => {
   it('deliver each event exactly once, in order per order', async () => {
     const target = await startReceiver();
-    const webhooks_a = new WebhookStore(store_a.database, 'postgres');
-    const webhooks_b = new WebhookStore(store_b.database, 'postgres');
+    const webhooks_a = store_a.webhooks;
+    const webhooks_b = store_b.webhooks;
     await webhooks_a.createEndpoint({
       url: target.url,
       secret: 'x'.repeat(32),

@@ -225,7 +225,7 @@ describe('webhook delivery', () => {
     expect(target.received).toHaveLength(4);
 
     // Finished deliveries are forgotten after their retention, with their attempts.
-    expect(await server.webhooks.purgeFinished(Date.now() + 1, 1000)).toBeGreaterThanOrEqual(1);
+    expect(await server.store.webhooks.purgeFinished(Date.now() + 1, 1000)).toBeGreaterThanOrEqual(1);
     expect((await api.get(`/v1/webhooks/${endpoint.id}/deliveries`)).body.items).toEqual([]);
   });
 
@@ -248,7 +248,7 @@ describe('webhook delivery', () => {
     // At most the one attempt that was already on the wire when the endpoint was deleted.
     expect(failing.received.length).toBeLessThanOrEqual(received_at_delete + 1);
     expect(failing.received.some((r) => r.event.subject_id === later_order)).toBe(false);
-    const deliveries = await server.webhooks.listDeliveries(doomed.id, { limit: 10 });
+    const deliveries = await server.store.webhooks.listDeliveries(doomed.id, { limit: 10 });
     expect(deliveries.map((d) => d.status)).toEqual(['cancelled']);
   });
 });

@@ -1,7 +1,7 @@
 // stockhold keys: create (the key is printed once), list (no secrets) and revoke API keys.
 import { type Command, Option } from 'commander';
 import { API_SCOPES, isApiScope } from '../../core/api-keys.ts';
-import { ApiKeyRepository } from '../../store/api-key-repository.ts';
+import type { ApiKeyRepository } from '../../store/api-key-repository.ts';
 import { CliError, type DatabaseOptions, openDatabase, run, withDatabaseOptions } from '../common.ts';
 
 /** Keys go only into an existing database: one made here by a typo would be one the server never reads. */
@@ -11,7 +11,7 @@ async function withRepository<T>(
 ): Promise<T> {
   const store = await openDatabase(options);
   try {
-    return await work(new ApiKeyRepository(store.database));
+    return await work(store.api_keys);
   } finally {
     await store.close();
   }

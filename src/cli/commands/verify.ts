@@ -1,7 +1,6 @@
 // stockhold verify: recompute every SKU from the ledger, holds and orders, walk every SKU's ledger as a
 // chain and every order's movements; print what differs and exit 1 on any difference.
 import type { Command } from 'commander';
-import { verifyStore } from '../../store/ledger-audit.ts';
 import { openDatabase, run, withDatabaseOptions } from '../common.ts';
 
 export function registerVerify(program: Command): void {
@@ -15,7 +14,7 @@ export function registerVerify(program: Command): void {
       run(async () => {
         const store = await openDatabase(options);
         try {
-          const report = await verifyStore(store);
+          const report = await store.verify();
           if (options.json) {
             process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
           } else {

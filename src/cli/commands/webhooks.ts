@@ -47,10 +47,9 @@ export function registerWebhooks(program: Command): void {
       if ((delivery_id === undefined) === (options.allFailed !== true))
         throw new CliError('give either a delivery id or --all-failed');
       const { WEBHOOK_ATTEMPTS_MAX } = await configFrom(options);
-      const { WebhookStore } = await import('../../webhooks/webhook-store.ts');
       const store = await openDatabase(options);
       try {
-        const deliveries = new WebhookStore(store.database, store.dialect);
+        const deliveries = store.webhooks;
         if (delivery_id !== undefined) {
           const { outcome, delivery } = await deliveries.redeliver(
             endpoint_id,

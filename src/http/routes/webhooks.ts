@@ -5,19 +5,19 @@ import { Type } from 'typebox';
 import type { Clock } from '../../core/clock.ts';
 import { StockholdError } from '../../core/errors.ts';
 import { EVENT_TYPES } from '../../core/types.ts';
-import { generateSecret } from '../../webhooks/signature.ts';
 import {
   type Attempt,
   DELIVERY_STATUS,
   type Delivery,
   type Endpoint,
-  type WebhookStore,
-} from '../../webhooks/webhook-store.ts';
+  type WebhookRepository,
+} from '../../store/webhook-repository.ts';
+import { generateSecret } from '../../webhooks/signature.ts';
 import { parseWebhookUrl, type TargetCheck } from '../../webhooks/worker.ts';
 import { described, errorResponses, INTEGER_MAX, NoBody, OneOf, TEXT_PATTERN, Text } from '../schemas.ts';
 
 export interface WebhookRoutesOptions {
-  webhooks: WebhookStore;
+  webhooks: WebhookRepository;
   clock: Clock;
   check_target?: TargetCheck;
   /** WEBHOOK_ATTEMPTS_MAX: a redelivery's attempt comes after these. */

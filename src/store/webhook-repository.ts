@@ -1,11 +1,12 @@
 // The SQL of webhooks, in one place: endpoints, the fan-out of outbox events into deliveries, the
-// claim of due deliveries (FOR UPDATE SKIP LOCKED on PostgreSQL, so any number of workers can run)
-// and the fenced record of each attempt.
+// claim of due deliveries (FOR UPDATE SKIP LOCKED where the database locks rows, so any number of
+// workers can run) and the fenced record of each attempt. Built by the store on its own connections
+// and transactions (store.webhooks); the delivery logic lives in src/webhooks.
 import type { ExpressionBuilder, Kysely } from 'kysely';
 import type { EventType } from '../core/types.ts';
 import { newId } from '../ids.ts';
-import type { DialectName } from '../store/migrations.ts';
-import type { Database, WebhookDeliveriesTable } from '../store/schema.ts';
+import type { RepositoryAccess } from './repository-access.ts';
+import type { Database, WebhookDeliveriesTable, WebhookEndpointsTable } from './schema.ts';
 
 export const DELIVERY_STATUS = {
   /** Waiting for its next attempt (or for an earlier event of the same order). */
@@ -70,11 +71,12 @@ export type AttemptResult =
   | { ok: true; status_code: number; duration_ms: number }
   | { ok: false; status_code: number | null; duration_ms: number; error: string };
 
-export class WebhookStore {
-  constructor(
-    private readonly db: Kysely<Database>,
-    private readonly dialect: DialectName,
-  ) {}
+export class WebhookRepository {
+  private readonly db: Kysely<Database>;
+
+  constructor(private readonly access: RepositoryAccess) {
+    this.db = access.db;
+  }
 
   async createEndpoint(input: {
     url: string;
@@ -91,7 +93,7 @@ export class WebhookStore {
       created_at_ms: input.now_ms,
       deleted_at_ms: null,
     };
-    await this.db.transaction().execute(async (trx) => {
+    await this.access.transaction(async (trx) => {
       // The fan-out starts at the current end of the outbox: a new endpoint gets new events, not
       // the shop's history.
       await this.ensureCursor(trx);
@@ -132,7 +134,7 @@ export class WebhookStore {
 
   /** Deactivates the endpoint and cancels what it has not received yet; false when unknown. */
   async deleteEndpoint(id: string, now_ms: number): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
+    return this.access.transaction(async (trx) => {
       const result = await trx
         .updateTable('webhook_endpoints')
         .set({ active: 0, deleted_at_ms: now_ms })
@@ -155,15 +157,11 @@ export class WebhookStore {
     endpoint_id: string,
     options: { limit: number; before_event_id?: number; status?: DeliveryStatus },
   ): Promise<(Delivery & { attempt_log: Attempt[] })[]> {
-    const rows = await this.db
-      .selectFrom('webhook_deliveries')
-      .selectAll()
-      .where('endpoint_id', '=', endpoint_id)
-      .$if(options.before_event_id !== undefined, (q) => q.where('event_id', '<', options.before_event_id!))
-      .$if(options.status !== undefined, (q) => q.where('status', '=', options.status!))
-      .orderBy('event_id', 'desc')
-      .limit(options.limit)
-      .execute();
+    const { before_event_id, status } = options;
+    let query = this.db.selectFrom('webhook_deliveries').selectAll().where('endpoint_id', '=', endpoint_id);
+    if (before_event_id !== undefined) query = query.where('event_id', '<', before_event_id);
+    if (status !== undefined) query = query.where('status', '=', status);
+    const rows = await query.orderBy('event_id', 'desc').limit(options.limit).execute();
     return this.withAttempts(rows.map(deliveryFromRow));
   }
 
@@ -196,7 +194,7 @@ export class WebhookStore {
     outcome: 'queued' | 'already_queued' | 'not_failed' | 'not_found';
     delivery: Delivery | null;
   }> {
-    return this.db.transaction().execute(async (trx) => {
+    return this.access.transaction(async (trx) => {
       const row = await trx
         .selectFrom('webhook_deliveries as d')
         .innerJoin('webhook_endpoints as w', 'w.id', 'd.endpoint_id')
@@ -229,7 +227,7 @@ export class WebhookStore {
 
   /** Redelivers (as `redeliver`) up to `limit` failed deliveries of the endpoint, oldest event first; returns how many, or null for an unknown endpoint. */
   async redeliverFailed(endpoint_id: string, now_ms: number, limit: number): Promise<number | null> {
-    return this.db.transaction().execute(async (trx) => {
+    return this.access.transaction(async (trx) => {
       const endpoint = await trx
         .selectFrom('webhook_endpoints')
         .select('id')
@@ -305,13 +303,13 @@ export class WebhookStore {
    * time across processes). Returns how many events it read.
    */
   async fanOut(limit: number, now_ms: number): Promise<number> {
-    return this.db.transaction().execute(async (trx) => {
+    return this.access.transaction(async (trx) => {
       await this.ensureCursor(trx);
       let cursor_query = trx
         .selectFrom('outbox_cursors')
         .select('last_event_id')
         .where('name', '=', CURSOR_NAME);
-      if (this.dialect === 'postgres') cursor_query = cursor_query.forUpdate();
+      if (this.access.locks_rows) cursor_query = cursor_query.forUpdate();
       const cursor = Number((await cursor_query.executeTakeFirstOrThrow()).last_event_id);
       const events = await trx
         .selectFrom('outbox')
@@ -320,7 +318,8 @@ export class WebhookStore {
         .orderBy('id')
         .limit(limit)
         .execute();
-      if (events.length === 0) return 0;
+      const last_event = events.at(-1);
+      if (last_event === undefined) return 0;
       const endpoints = (
         await trx.selectFrom('webhook_endpoints').selectAll().where('active', '=', 1).execute()
       ).map(endpointFromRow);
@@ -357,7 +356,7 @@ export class WebhookStore {
       }
       await trx
         .updateTable('outbox_cursors')
-        .set({ last_event_id: Number(events.at(-1)!.id) })
+        .set({ last_event_id: Number(last_event.id) })
         .where('name', '=', CURSOR_NAME)
         .execute();
       return events.length;
@@ -387,12 +386,11 @@ export class WebhookStore {
     claim_ms: number,
     endpoint_id?: string,
   ): Promise<ClaimedDelivery[]> {
-    return this.db.transaction().execute(async (trx) => {
+    return this.access.transaction(async (trx) => {
       let due = trx
         .selectFrom('webhook_deliveries as d')
         .select('d.id')
         .where((eb) => isDue(eb, now_ms))
-        .$if(endpoint_id !== undefined, (q) => q.where('d.endpoint_id', '=', endpoint_id!))
         .where(({ not, exists, selectFrom }) =>
           not(
             exists(
@@ -408,8 +406,9 @@ export class WebhookStore {
         .orderBy('d.next_attempt_at_ms')
         .orderBy('d.event_id')
         .limit(limit);
+      if (endpoint_id !== undefined) due = due.where('d.endpoint_id', '=', endpoint_id);
       // SKIP LOCKED: another worker's claim in progress is left to it, never waited for.
-      if (this.dialect === 'postgres') due = due.forUpdate('d').skipLocked();
+      if (this.access.locks_rows) due = due.forUpdate('d').skipLocked();
       const ids = (await due.execute()).map((row) => row.id);
       if (ids.length === 0) return [];
       await trx
@@ -457,7 +456,7 @@ export class WebhookStore {
     next: { status: DeliveryStatus; next_attempt_at_ms: number },
     now_ms: number,
   ): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
+    return this.access.transaction(async (trx) => {
       const error = result.ok ? null : result.error.slice(0, ERROR_TEXT_MAX);
       const updated = await trx
         .updateTable('webhook_deliveries')
@@ -493,7 +492,7 @@ export class WebhookStore {
    * with their attempts, at most `limit` of them; returns how many.
    */
   async purgeFinished(before_ms: number, limit: number): Promise<number> {
-    return this.db.transaction().execute(async (trx) => {
+    return this.access.transaction(async (trx) => {
       const ids = (
         await trx
           .selectFrom('webhook_deliveries')
@@ -517,7 +516,7 @@ export class WebhookStore {
    * AUTOINCREMENT, PostgreSQL's identity), so "events after id N" stays right.
    */
   async purgeOutbox(before_ms: number, limit: number): Promise<number> {
-    return this.db.transaction().execute(async (trx) => {
+    return this.access.transaction(async (trx) => {
       const cursor = await trx
         .selectFrom('outbox_cursors')
         .select('last_event_id')
@@ -587,14 +586,7 @@ export class WebhookStore {
   }
 }
 
-function endpointFromRow(row: {
-  id: string;
-  url: string;
-  secret: string;
-  event_types: string | null;
-  active: number;
-  created_at_ms: number;
-}): Endpoint {
+function endpointFromRow(row: Omit<WebhookEndpointsTable, 'deleted_at_ms'>): Endpoint {
   return {
     id: row.id,
     url: row.url,

@@ -1,0 +1,93 @@
+// What differs between databases, as capabilities: each folder (src/store/sqlite, src/store/postgres)
+// supplies one Dialect, listed in src/store/dialects.ts, and shared code asks these, never a name.
+import type { CompiledQuery, Kysely } from 'kysely';
+import type { BulkWriter } from './bulk-writes.ts';
+import type { DialectName } from './dialects.ts';
+import type { MigrationDialect } from './migrations/dialect.ts';
+import type { DatabaseUrlConfig, StoreConfig } from './open-store.ts';
+import type { Database } from './schema.ts';
+
+/** What differs between databases; everything else is shared. */
+export interface DialectAdapter {
+  readonly name: DialectName;
+  /** Whether rows must be locked explicitly (PostgreSQL); SQLite's write transaction is exclusive. */
+  readonly locks_rows: boolean;
+  /** How the writes of one transaction go out (sqlite/bulk-writes.ts, postgres/bulk-writes.ts). */
+  readonly bulk_writer: BulkWriter;
+  /** Runs `work` in one write transaction and commits it durably before returning. */
+  writeTransaction<T>(db: Kysely<Database>, work: (trx: Kysely<Database>) => Promise<T>): Promise<T>;
+  /** Errors after which the whole transaction may simply run again (deadlock, busy, a lost race). */
+  isRetryable(error: unknown): boolean;
+  /**
+   * Errors that mean "too busy right now" and left nothing committed (a statement or pool timeout):
+   * answered 503 `overloaded` with Retry-After rather than as an internal error.
+   */
+  isOverloaded(error: unknown): boolean;
+  /**
+   * The sweeper's batch as set-based statements inside the database, where the dialect has them
+   * (SQLite): in the caller's write transaction, expires up to `limit` due orders, oldest deadline
+   * first, writing exactly what Workspace.expire writes; returns how many. Without it the store
+   * loads the due orders and expires them with the Workspace.
+   */
+  sweepExpired?(trx: Kysely<Database>, now_ms: number, limit: number): Promise<number>;
+  /**
+   * Throws when a write that needs new space would fail now (a full disk), where reads alone cannot
+   * tell: readiness asks it during an outage, to see the end of it without a request's write.
+   */
+  probeWrites?(): Promise<void>;
+  /** Connections of the pool, where the dialect has one (metrics). */
+  poolStats?(): PoolStats;
+  close(): Promise<void>;
+}
+
+export interface PoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
+}
+
+/** The connections a database opens and the adapter over them: a KyselyStore is made of these. */
+export interface StoreParts {
+  /** The writer. */
+  db: Kysely<Database>;
+  /** Where reads go (on SQLite a second connection, so reads never wait behind a write). */
+  read_db: Kysely<Database>;
+  adapter: DialectAdapter;
+}
+
+/** A row of the usage statement: units of one SKU one customer bought or holds in time. */
+export interface UsageRow {
+  customer_id: string;
+  sku: string;
+  quantity: number;
+}
+
+/**
+ * The statement that reads, for every pair of some customers and SKUs, the units that count toward
+ * max_per_customer at `now_ms` (see customerUnits in src/store/customer-units.ts), in the shape this
+ * database's planner serves from the customers' orders.
+ */
+export type UsageQuery = (
+  db: Kysely<Database>,
+  customers: readonly string[],
+  skus: readonly string[],
+  now_ms: number,
+) => CompiledQuery<UsageRow>;
+
+/** One database: its folder's answer to each question shared code has. */
+export interface Dialect<Location> {
+  /** Its label (logs, metrics), the one its adapter carries. */
+  readonly name: string;
+  /** Where DATABASE_URL points, when it names this database; null when it names another. */
+  locate(config: DatabaseUrlConfig): Location | null;
+  /** Opens the connections (fails at once, with the database's own reason, when it cannot). */
+  connect(location: Location, config: StoreConfig): Promise<StoreParts>;
+  /**
+   * How a message names the location: `as_given` as DATABASE_URL says it, `resolved` with a file's
+   * absolute path; never with a password.
+   */
+  describe(location: Location, form: 'as_given' | 'resolved'): string;
+  readonly usage_query: UsageQuery;
+  readonly bulk_writer: BulkWriter;
+  readonly migration: MigrationDialect;
+}
