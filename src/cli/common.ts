@@ -3,15 +3,10 @@
 //
 // The configuration schema, the server and the database drivers are imported only when a command
 // needs them: loaded up front they cost seconds of start-up to `--version` and every HTTP command.
-import { existsSync } from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
 import type { Config, DatabaseLocation } from '../config.ts';
 import type { KyselyStore } from '../store/kysely-store.ts';
 
-/** A PostgreSQL server that accepts the connection but never answers must not hang the command. */
-const CONNECT_TIMEOUT_MS = 10_000;
-/** PostgreSQL's "database does not exist" (invalid_catalog_name). */
-const PG_DATABASE_MISSING = '3D000';
 const CREATE_HINT = 'create it with `stockhold migrate --create`';
 
 export interface DatabaseOptions {
@@ -70,62 +65,42 @@ export async function describeDatabase(location: DatabaseLocation): Promise<stri
  */
 export async function openDatabase(options: DatabaseOptions, { create = false } = {}): Promise<KyselyStore> {
   const { databaseLocation } = await import('../config.ts');
-  const { openMigratedStore, StartupError } = await import('../server.ts');
-  const { SQLITE_MEMORY } = await import('../store/sqlite/sqlite-store.ts');
+  const { openMigratedStore } = await import('../server.ts');
   const config = await configFrom(options);
   const location = databaseLocation(config);
-  const where = await describeDatabase(location);
-  let created: boolean;
-  if (location.kind === 'sqlite') {
-    // openSqliteStore makes the file (and its directory) when it is missing.
-    created = location.path !== SQLITE_MEMORY && !existsSync(location.path);
-    if (created && !create)
-      throw new StartupError(
-        `${where} does not exist: check --database-url (or DATABASE_URL), or ${CREATE_HINT} (or start the server once: npm start)`,
-      );
-  } else {
-    created = await checkPostgres(location.url, { create });
-  }
+  const created = await checkDatabase(location, { create });
   const store = await openMigratedStore(config);
-  process.stderr.write(`stockhold: ${created ? 'created' : 'using'} ${where}\n`);
+  process.stderr.write(`stockhold: ${created ? 'created' : 'using'} ${await describeDatabase(location)}\n`);
   return store;
 }
 
 /**
- * Connects once to the PostgreSQL database of `url`, to fail early with one line naming it (bad
- * password, unknown user, nothing listening); with `create`, creates the database when it is the one
- * thing missing. Returns whether it created it.
+ * Fails early with one line naming the database when it does not exist (unless `create`, which makes
+ * it) or cannot be opened (bad password, unknown user, nothing listening). Returns whether it made it.
  */
-export async function checkPostgres(url: string, { create = false } = {}): Promise<boolean> {
-  const { redactUrl } = await import('../config.ts');
+export async function checkDatabase(location: DatabaseLocation, { create = false } = {}): Promise<boolean> {
+  const { ensureDatabaseExists } = await import('../store/open-store.ts');
+  const { DatabaseNotReady } = await import('../store/dialect.ts');
   const { StartupError } = await import('../server.ts');
-  const where = `PostgreSQL at ${redactUrl(url)}`;
   try {
-    await connectOnce(url);
-    return false;
+    return (await ensureDatabaseExists(location, create)) === 'created';
   } catch (error) {
-    const missing = (error as { code?: string }).code === PG_DATABASE_MISSING;
-    if (!missing || !create) {
-      const hint = missing ? `; ${CREATE_HINT}` : '';
-      throw new StartupError(`cannot open the database (${where}): ${errorText(error)}${hint}`);
+    if (!(error instanceof DatabaseNotReady)) throw error;
+    const where = await describeDatabase(location);
+    const reason = error.cause === undefined ? null : errorText(error.cause);
+    switch (error.reason) {
+      case 'missing':
+        throw new StartupError(
+          reason === null
+            ? `${where} does not exist: check --database-url (or DATABASE_URL), or ${CREATE_HINT} (or start the server once: npm start)`
+            : `cannot open the database (${where}): ${reason}; ${CREATE_HINT}`,
+        );
+      case 'unreachable':
+        throw new StartupError(`cannot open the database (${where}): ${reason}`);
+      case 'create_failed':
+        throw new StartupError(`cannot create the database (${where}): ${reason}`);
     }
   }
-  const target = new URL(url);
-  const name = decodeURIComponent(target.pathname.slice(1));
-  // CREATE DATABASE runs from the server's maintenance database, with the same credentials.
-  const maintenance = new URL(url);
-  maintenance.pathname = '/postgres';
-  try {
-    await connectOnce(maintenance.toString(), `CREATE DATABASE "${name.replaceAll('"', '""')}"`);
-  } catch (error) {
-    throw new StartupError(`cannot create the database (${where}): ${errorText(error)}`);
-  }
-  return true;
-}
-
-async function connectOnce(url: string, statement = 'select 1'): Promise<void> {
-  const { connectOnce: connect } = await import('../store/postgres/connect-once.ts');
-  await connect(url, statement, CONNECT_TIMEOUT_MS);
 }
 
 /** An error's message; a refused connection to a name with several addresses has none, only a code. */

@@ -87,7 +87,26 @@ export interface Dialect<Location> {
    * absolute path; never with a password.
    */
   describe(location: Location, form: 'as_given' | 'resolved'): string;
+  /**
+   * Makes sure the database exists before a command opens it: opening makes a new empty one, which a
+   * typo in a URL must not get. With `create`, makes it when it is the one thing missing. Throws
+   * DatabaseNotReady when it cannot be used as it is.
+   */
+  ensureExists(location: Location, create: boolean): Promise<'existed' | 'created'>;
   readonly usage_query: UsageQuery;
   readonly bulk_writer: BulkWriter;
   readonly migration: MigrationDialect;
+}
+
+/** Why the database a location names cannot be used as it is; the CLI words it. */
+export class DatabaseNotReady extends Error {
+  constructor(
+    /** `missing`: it does not exist (and was not to be created); `unreachable`: it cannot be opened; `create_failed`. */
+    readonly reason: 'missing' | 'unreachable' | 'create_failed',
+    /** The database's own error, where it gave one. */
+    override readonly cause?: unknown,
+  ) {
+    super(`the database is ${reason}`);
+    this.name = 'DatabaseNotReady';
+  }
 }

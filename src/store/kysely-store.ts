@@ -246,13 +246,9 @@ export class KyselyStore implements Store {
   }
 
   async listSkus(limit: number, after_sku?: string): Promise<SkuState[]> {
-    const rows = await this.read_db
-      .selectFrom('skus')
-      .selectAll()
-      .$if(after_sku !== undefined, (q) => q.where('sku', '>', after_sku!))
-      .orderBy('sku')
-      .limit(limit)
-      .execute();
+    let query = this.read_db.selectFrom('skus').selectAll();
+    if (after_sku !== undefined) query = query.where('sku', '>', after_sku);
+    const rows = await query.orderBy('sku').limit(limit).execute();
     return rows.map(skuFromRow);
   }
 
@@ -264,20 +260,17 @@ export class KyselyStore implements Store {
   }
 
   async listOrders(filter: OrderFilter): Promise<OrderState[]> {
-    const rows = await this.read_db
-      .selectFrom('orders')
-      .selectAll()
-      .$if(filter.status !== undefined, (q) => q.where('status', '=', filter.status!))
-      .$if(filter.customer_id !== undefined, (q) => q.where('customer_id', '=', filter.customer_id!))
-      .$if(filter.sku !== undefined, (q) =>
-        q.where('id', 'in', (sub) =>
-          sub.selectFrom('order_lines').select('order_id').where('sku', '=', filter.sku!),
-        ),
-      )
-      .$if(filter.before_id !== undefined, (q) => q.where('id', '<', filter.before_id!))
-      .orderBy('id', 'desc')
-      .limit(filter.limit)
-      .execute();
+    const { status, customer_id, sku, before_id } = filter;
+    let query = this.read_db.selectFrom('orders').selectAll();
+    if (status !== undefined) query = query.where('status', '=', status);
+    if (customer_id !== undefined) query = query.where('customer_id', '=', customer_id);
+    if (sku !== undefined) {
+      query = query.where('id', 'in', (sub) =>
+        sub.selectFrom('order_lines').select('order_id').where('sku', '=', sku),
+      );
+    }
+    if (before_id !== undefined) query = query.where('id', '<', before_id);
+    const rows = await query.orderBy('id', 'desc').limit(filter.limit).execute();
     return this.withLines(this.read_db, rows);
   }
 
@@ -287,11 +280,9 @@ export class KyselyStore implements Store {
     beyond_seq?: number,
     newest_first = false,
   ): Promise<LedgerEntry[]> {
-    const rows = await this.read_db
-      .selectFrom('ledger')
-      .selectAll()
-      .where('sku', '=', sku)
-      .$if(beyond_seq !== undefined, (q) => q.where('seq', newest_first ? '<' : '>', beyond_seq!))
+    let query = this.read_db.selectFrom('ledger').selectAll().where('sku', '=', sku);
+    if (beyond_seq !== undefined) query = query.where('seq', newest_first ? '<' : '>', beyond_seq);
+    const rows = await query
       .orderBy('seq', newest_first ? 'desc' : 'asc')
       .limit(limit)
       .execute();

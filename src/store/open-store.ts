@@ -43,6 +43,15 @@ export function describeLocation(location: DatabaseLocation, form: 'as_given' | 
   return dialect.describe(location, form);
 }
 
+/** Makes sure the database at `location` exists (see Dialect.ensureExists). */
+export function ensureDatabaseExists(
+  location: DatabaseLocation,
+  create: boolean,
+): Promise<'existed' | 'created'> {
+  const dialect: Dialect<DatabaseLocation> = dialectNamed(location.kind);
+  return dialect.ensureExists(location, create);
+}
+
 /** The connections of `dialect` when DATABASE_URL names it; null when it names another. */
 function connectIfNamed<Location>(
   dialect: Dialect<Location>,

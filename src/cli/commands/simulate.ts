@@ -8,7 +8,7 @@ import { assert } from '../../core/errors.ts';
 import { formatParameters, formatTable, renderHtml } from '../../simulate/report.ts';
 import { DEFAULT_PARAMETERS, type SimulationParameters, validateParameters } from '../../simulate/script.ts';
 import type { SimulationOptions, SimulationResult } from '../../simulate/simulation.ts';
-import { checkPostgres, run } from '../common.ts';
+import { checkDatabase, run } from '../common.ts';
 
 const integer = (value: string) => {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError('not a whole number');
@@ -82,7 +82,10 @@ async function simulateCommand(options: SimulateOptions): Promise<number> {
     return 2;
   }
   // A wrong password or unknown database ends here in one line, before any output.
-  if (options.databaseUrl !== undefined) await checkPostgres(options.databaseUrl);
+  if (options.databaseUrl !== undefined) {
+    const { databaseLocation } = await import('../../config.ts');
+    await checkDatabase(databaseLocation({ DATABASE_URL: options.databaseUrl }));
+  }
   process.stdout.write(
     `simulating ${formatParameters(parameters, options.databaseUrl ? 'postgres' : 'sqlite', options.concurrency)}\n`,
   );

@@ -42,7 +42,10 @@ function withStatementCache(connection: BetterSqlite3.Database): SqliteDatabase 
         statements.delete(text);
       } else {
         statement = connection.prepare(text);
-        if (statements.size >= STATEMENT_CACHE_MAX) statements.delete(statements.keys().next().value!);
+        // The least recently used statement goes first: a Map keeps insertion order, and a hit above
+        // moves its statement to the end.
+        const oldest = statements.keys().next();
+        if (statements.size >= STATEMENT_CACHE_MAX && !oldest.done) statements.delete(oldest.value);
       }
       statements.set(text, statement);
       return statement;

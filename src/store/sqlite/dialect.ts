@@ -1,8 +1,9 @@
 // SQLite as the registry (src/store/dialects.ts) sees it: which DATABASE_URLs name it, how it opens,
 // and its answers to what differs between databases.
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError } from '../../core/config-error.ts';
-import type { Dialect } from '../dialect.ts';
+import { DatabaseNotReady, type Dialect } from '../dialect.ts';
 import { sqliteBulkWriter } from './bulk-writes.ts';
 import { connectSqlite, SQLITE_MEMORY } from './connect.ts';
 import { SQLITE_MIGRATION } from './migration-dialect.ts';
@@ -30,6 +31,12 @@ export const sqliteDialect = {
   describe({ path }, form) {
     if (form === 'as_given') return `SQLite file ${path}`;
     return path === SQLITE_MEMORY ? 'SQLite in memory' : `SQLite file ${resolve(path)}`;
+  },
+  async ensureExists({ path }, create) {
+    // connectSqlite makes the file (and its directory) when it is missing.
+    if (path === SQLITE_MEMORY || existsSync(path)) return 'existed';
+    if (!create) throw new DatabaseNotReady('missing');
+    return 'created';
   },
   usage_query: sqliteUsageQuery,
   bulk_writer: sqliteBulkWriter,
