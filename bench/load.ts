@@ -87,19 +87,19 @@ export async function seedSkus(database_url: string, workload: Workload): Promis
 }
 
 /** GET /healthz, GET /v1/skus/{hot SKU}, or a checkout for the workloads that write. */
-function workloadRequest(workload: Workload) {
-  if (workload === 'health') return { method: 'GET', path: '/healthz' };
-  if (workload === 'read') return { method: 'GET', path: `/v1/skus/${HOT_SKU}` };
-  return checkoutRequest(workload);
+function workloadRequest(workload: Workload, headers: Readonly<Record<string, string>>) {
+  if (workload === 'health') return { method: 'GET', path: '/healthz', headers };
+  if (workload === 'read') return { method: 'GET', path: `/v1/skus/${HOT_SKU}`, headers };
+  return checkoutRequest(workload, headers);
 }
 
 /** POST /v1/orders, one unit, a new customer each time; the SKU is the hot one or drawn uniformly. */
-function checkoutRequest(workload: Workload) {
+function checkoutRequest(workload: Workload, headers: Readonly<Record<string, string>>) {
   let customer = 0;
   return {
     method: 'POST',
     path: '/v1/orders',
-    headers: { 'content-type': 'application/json' },
+    headers: { ...headers, 'content-type': 'application/json' },
     setupRequest(request: { body?: string }) {
       customer += 1;
       const sku = workload === 'uniform' ? uniformSku(Math.floor(Math.random() * UNIFORM_SKUS)) : HOT_SKU;
@@ -125,7 +125,7 @@ export async function drive(
     ...(options.duration_seconds === undefined ? {} : { duration: options.duration_seconds }),
     ...(options.amount === undefined ? {} : { amount: options.amount }),
     timeout: REQUEST_TIMEOUT_SECONDS,
-    requests: [workloadRequest(workload)],
+    requests: [workloadRequest(workload, server.request_headers)],
   });
   const rss_after_bytes = server.rssBytes();
   const own_cpu = process.cpuUsage(own_cpu_start);

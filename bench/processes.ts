@@ -16,6 +16,8 @@ const OUTPUT_LINES_MAX = 40;
 export interface ChildServer {
   url: string;
   pid: number;
+  /** Headers every request to this server carries (the API key, when it requires one). */
+  request_headers: Readonly<Record<string, string>>;
   rssBytes(): number;
   /** CPU time the process has used so far, all its threads, user and system (ms). */
   cpuMs(): number;
@@ -70,6 +72,7 @@ export interface SpawnOptions {
   env?: Record<string, string>;
   /** Path answered 200 once the child is ready. */
   ready_path: string;
+  request_headers?: Readonly<Record<string, string>>;
 }
 
 export async function spawnServer(script_args: string[], options: SpawnOptions): Promise<ChildServer> {
@@ -97,6 +100,7 @@ export async function spawnServer(script_args: string[], options: SpawnOptions):
   return {
     url,
     pid: child.pid!,
+    request_headers: options.request_headers ?? {},
     rssBytes: () => rssBytesOf(child.pid!),
     cpuMs: () => cpuMsOf(child.pid!),
     async stop() {
@@ -145,23 +149,40 @@ export const START_NODE_FLAGS: readonly string[] = (() => {
   return words.slice(0, script);
 })();
 
-/** The real server on the given database, as `npm start` runs it. */
+/**
+ * The admin key the bench's servers require (STOCKHOLD_API_KEYS) unless run with --keys off: every
+ * request is then checked as a storefront's would be (access control, the per-key limit).
+ */
+export const BENCH_API_KEY = 'bench_admin_key_0123456789abcdefghijklmnopqrstuv';
+
+/** The real server on the given database, as `npm start` runs it; with `keyed`, it requires a key. */
 export function spawnStockhold(
   database_url: string,
   env: Record<string, string>,
   node_args: string[] = [],
+  keyed = false,
 ): Promise<ChildServer> {
   return spawnServer(['bin/stockhold.mjs', 'serve'], {
     node_args: [...START_NODE_FLAGS, ...node_args],
-    env: { LOG_LEVEL: 'warn', ...env, DATABASE_URL: database_url },
+    env: {
+      LOG_LEVEL: 'warn',
+      ...env,
+      DATABASE_URL: database_url,
+      ...(keyed ? { STOCKHOLD_API_KEYS: `admin:${BENCH_API_KEY}` } : {}),
+    },
     ready_path: '/readyz',
+    request_headers: keyed ? { authorization: `Bearer ${BENCH_API_KEY}` } : {},
   });
 }
 
-/** The ceiling: a fastify server that parses the same POST and answers a similar order, doing nothing. */
-export function spawnCeiling(): Promise<ChildServer> {
+/**
+ * The ceiling: a fastify server that parses the same POST and answers a similar order, doing nothing.
+ * With `keyed`, the load sends it the same Authorization header as stockhold's (it ignores it).
+ */
+export function spawnCeiling(keyed = false): Promise<ChildServer> {
   return spawnServer(['--import', 'tsx', 'bench/ceiling-server.ts'], {
     node_args: [...START_NODE_FLAGS],
     ready_path: '/healthz',
+    request_headers: keyed ? { authorization: `Bearer ${BENCH_API_KEY}` } : {},
   });
 }

@@ -54,6 +54,8 @@ export interface Settings {
   rss_orders: number;
   /** Node flags every measured server ran with (`npm start`'s); absent in results before 2026-11-30. */
   node_flags?: readonly string[];
+  /** Whether the servers required an API key on every request (absent in results before 2026-12-03). */
+  api_keys?: boolean;
 }
 
 export interface Target {
@@ -231,7 +233,8 @@ export function toMarkdown(report: Report): string {
   );
   lines.push(
     `Settings: ${settings.connections} connections, ${settings.duration_seconds} s per case, ` +
-      `BATCH_SIZE_MAX ${settings.batch_size_max}, ${settings.node_flags?.length ? `servers and the sweeper run with node ${settings.node_flags.join(' ')} (as \`npm start\`), ` : ''}durable commits (SQLite synchronous=FULL, PostgreSQL synchronous_commit=on). ` +
+      `BATCH_SIZE_MAX ${settings.batch_size_max}, ${settings.node_flags?.length ? `servers and the sweeper run with node ${settings.node_flags.join(' ')} (as \`npm start\`), ` : ''}durable commits (SQLite synchronous=FULL, PostgreSQL synchronous_commit=on)` +
+      `${settings.api_keys === undefined ? '' : settings.api_keys ? ', an API key required and sent on every request' : ', no API key (open on loopback)'}. ` +
       'Each case runs right after a ceiling run; "x ceiling" is its share of that one.',
   );
   lines.push(

@@ -7,7 +7,10 @@
 //   npm run bench -- [--quick] [--duration 15] [--connections 256] [--stores sqlite,postgres]
 //                    [--workloads hot,uniform,limited,read,health] [--paths ceiling,naive,coalesced]
 //                    [--sweep-holds 1000000] [--sweep-skus 100] [--storm-holds 100000]
-//                    [--rss-orders 0] [--profile]
+//                    [--rss-orders 0] [--keys on|off] [--profile]
+//
+// --keys on (the default): the servers require an API key and every request carries one, so access
+// control and the per-key limit are measured as a storefront meets them.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, platform, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -44,8 +47,11 @@ const { values: args } = parseArgs({
     'rss-orders': { type: 'string' },
     'results-dir': { type: 'string', default: join(ROOT, 'bench', 'results') },
     profile: { type: 'boolean', default: false },
+    keys: { type: 'string', default: 'on' },
   },
 });
+if (args.keys !== 'on' && args.keys !== 'off') throw new Error(`--keys must be on or off, not ${args.keys}`);
+const keyed = args.keys === 'on';
 
 function integerArg(name: string, value: string | undefined, fallback: number, minimum = 0): number {
   if (value === undefined) return fallback;
@@ -81,6 +87,7 @@ const settings: Settings = {
   storm_holds: integerArg('storm-holds', args['storm-holds'], args.quick ? 5_000 : 100_000),
   rss_orders: integerArg('rss-orders', args['rss-orders'], 0),
   node_flags: START_NODE_FLAGS,
+  api_keys: keyed,
 };
 /** Each case first runs this long unmeasured, so every server is measured warm (JIT, caches). */
 const warmup_seconds = Math.max(1, Math.round(settings.duration_seconds / 5));
@@ -136,7 +143,10 @@ async function runCase(workload: Workload, mode: Mode, store: StoreName | null):
 
 async function measureCase(workload: Workload, mode: Mode, store: StoreName | null): Promise<CaseResult> {
   if (store === null) {
-    const result = await withServer(spawnCeiling, (server) => measure(server, workload));
+    const result = await withServer(
+      () => spawnCeiling(keyed),
+      (server) => measure(server, workload),
+    );
     return { workload, mode, store, ...result };
   }
   const database = await freshDatabase(store);
@@ -144,7 +154,7 @@ async function measureCase(workload: Workload, mode: Mode, store: StoreName | nu
     const env = { COALESCE: mode === 'coalesced' ? 'on' : 'off' };
     await seedSkus(database.url, workload);
     const result = await withServer(
-      () => spawnStockhold(database.url, env, node_args),
+      () => spawnStockhold(database.url, env, node_args, keyed),
       (server) => measure(server, workload),
     );
     return { workload, mode, store, ...result };
@@ -160,7 +170,7 @@ async function runRss(store: StoreName, orders: number): Promise<RssResult> {
   try {
     await seedSkus(database.url, 'hot');
     return await withServer(
-      () => spawnStockhold(database.url, { COALESCE: 'on' }, node_args),
+      () => spawnStockhold(database.url, { COALESCE: 'on' }, node_args, keyed),
       async (server) => {
         const rss_start_bytes = server.rssBytes();
         let rss_max_bytes = rss_start_bytes;
@@ -203,7 +213,7 @@ async function runStorm(store: StoreName): Promise<StormRun> {
   try {
     await seedSkus(database.url, 'hot');
     const result = await withServer(
-      () => spawnStockhold(database.url, { COALESCE: 'on' }, node_args),
+      () => spawnStockhold(database.url, { COALESCE: 'on' }, node_args, keyed),
       (server) =>
         benchStorm(server, database.url, {
           holds: settings.storm_holds,
