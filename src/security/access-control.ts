@@ -26,17 +26,17 @@ export interface AccessControlOptions {
   isStoredReplay(idempotency: Idempotency): Promise<boolean>;
 }
 
-/** Routes limited per customer_id (the body's), on top of the per-key limit. */
-const CUSTOMER_LIMITED_ROUTES = new Set(['POST /v1/orders']);
+/** Routes limited per customer_id (the body's), on top of the per-key limit: method, then pattern. */
+const CUSTOMER_LIMITED_ROUTES: ReadonlyMap<string, string> = new Map([['POST', '/v1/orders']]);
 /** Distinct keys, IPs and customers the in-memory rate-limit store remembers (LRU). */
 const RATE_LIMIT_ENTRIES_MAX = 100_000;
 
 /** Routes registered before this plugin (Swagger UI's) carry no rule: /docs is public, the rest admin. */
-function ruleOf(request: FastifyRequest): AccessRule {
-  const rule = request.routeOptions.config?.access;
+function ruleOf(request: FastifyRequest, route = request.routeOptions): AccessRule {
+  const rule = route.config?.access;
   if (rule !== undefined) return rule;
   if (request.is404) return 'public';
-  const url = request.routeOptions.url ?? '';
+  const url = route.url ?? '';
   return url === '/docs' || url.startsWith('/docs/') ? 'public' : { scopes: [] };
 }
 
@@ -132,7 +132,9 @@ async function checkKeyedRequest(
   options: AccessControlOptions,
   per_customer: Limiter,
 ): Promise<void> {
-  const rule = ruleOf(request);
+  // Fastify builds a new routeOptions object on each read: read once.
+  const route = request.routeOptions;
+  const rule = ruleOf(request, route);
   if (rule !== 'public' && rule.own_orders && principal.scope === 'checkout') {
     // Another key's order answers exactly like a missing one, so order ids never leak. The
     // creating key never changes, so this read cannot race with the command that follows.
@@ -148,7 +150,7 @@ async function checkKeyedRequest(
   // read, only for requests that carry an Idempotency-Key).
   if (
     options.rate_limit_per_customer_per_minute > 0 &&
-    CUSTOMER_LIMITED_ROUTES.has(`${request.method} ${request.routeOptions.url}`)
+    CUSTOMER_LIMITED_ROUTES.get(request.method) === route.url
   ) {
     const idempotency = idempotencyOf(request);
     if (idempotency !== undefined && (await options.isStoredReplay(idempotency))) return;
