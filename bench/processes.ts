@@ -155,15 +155,18 @@ export const START_NODE_FLAGS: readonly string[] = (() => {
  */
 export const BENCH_API_KEY = 'bench_admin_key_0123456789abcdefghijklmnopqrstuv';
 
-/** The real server on the given database, as `npm start` runs it; with `keyed`, it requires a key. */
+/**
+ * The real server on the given database, as `npm start` runs it. `keyed`: it requires a key, which
+ * every request carries; `root`: the checkout whose server runs (another one, to compare code).
+ */
 export function spawnStockhold(
   database_url: string,
   env: Record<string, string>,
-  node_args: string[] = [],
-  keyed = false,
+  options: { node_args?: string[]; keyed?: boolean; root?: string } = {},
 ): Promise<ChildServer> {
-  return spawnServer(['bin/stockhold.mjs', 'serve'], {
-    node_args: [...START_NODE_FLAGS, ...node_args],
+  const keyed = options.keyed ?? false;
+  return spawnServer([join(options.root ?? ROOT, 'bin/stockhold.mjs'), 'serve'], {
+    node_args: [...START_NODE_FLAGS, ...(options.node_args ?? [])],
     env: {
       LOG_LEVEL: 'warn',
       ...env,

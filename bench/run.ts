@@ -154,7 +154,7 @@ async function measureCase(workload: Workload, mode: Mode, store: StoreName | nu
     const env = { COALESCE: mode === 'coalesced' ? 'on' : 'off' };
     await seedSkus(database.url, workload);
     const result = await withServer(
-      () => spawnStockhold(database.url, env, node_args, keyed),
+      () => spawnStockhold(database.url, env, { node_args, keyed }),
       (server) => measure(server, workload),
     );
     return { workload, mode, store, ...result };
@@ -170,7 +170,7 @@ async function runRss(store: StoreName, orders: number): Promise<RssResult> {
   try {
     await seedSkus(database.url, 'hot');
     return await withServer(
-      () => spawnStockhold(database.url, { COALESCE: 'on' }, node_args, keyed),
+      () => spawnStockhold(database.url, { COALESCE: 'on' }, { node_args, keyed }),
       async (server) => {
         const rss_start_bytes = server.rssBytes();
         let rss_max_bytes = rss_start_bytes;
@@ -213,7 +213,7 @@ async function runStorm(store: StoreName): Promise<StormRun> {
   try {
     await seedSkus(database.url, 'hot');
     const result = await withServer(
-      () => spawnStockhold(database.url, { COALESCE: 'on' }, node_args, keyed),
+      () => spawnStockhold(database.url, { COALESCE: 'on' }, { node_args, keyed }),
       (server) =>
         benchStorm(server, database.url, {
           holds: settings.storm_holds,
