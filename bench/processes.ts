@@ -4,6 +4,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { assert } from '../src/core/errors.ts';
 
 export const ROOT = join(import.meta.dirname, '..');
 
@@ -87,8 +88,8 @@ export async function spawnServer(script_args: string[], options: SpawnOptions):
     output.push(...chunk.toString().split('\n').filter(Boolean));
     output.splice(0, Math.max(0, output.length - OUTPUT_LINES_MAX));
   };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = `http://127.0.0.1:${port}`;
   try {
@@ -97,12 +98,15 @@ export async function spawnServer(script_args: string[], options: SpawnOptions):
     child.kill('SIGKILL');
     throw new Error(`${(error as Error).message}\n${output.join('\n')}`);
   }
+  const pid = child.pid;
+  // A child that answered its readiness probe was spawned, so it has a pid.
+  assert(pid !== undefined, 'the server answered its readiness probe but has no pid');
   return {
     url,
-    pid: child.pid!,
+    pid,
     request_headers: options.request_headers ?? {},
-    rssBytes: () => rssBytesOf(child.pid!),
-    cpuMs: () => cpuMsOf(child.pid!),
+    rssBytes: () => rssBytesOf(pid),
+    cpuMs: () => cpuMsOf(pid),
     async stop() {
       if (child.exitCode !== null) return;
       child.kill('SIGTERM');
