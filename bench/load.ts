@@ -8,8 +8,12 @@ import { type ChildServer, machineCpuMs } from './processes.ts';
 /**
  * hot: one SKU everybody buys; uniform: 10,000 SKUs drawn uniformly; limited: the hot SKU with a
  * max_per_customer, so every checkout also reads what its customer already holds or bought.
+ * read: GET /v1/skus/{sku} of the hot SKU; health: GET /healthz. The last two write nothing.
  */
-export type Workload = 'hot' | 'uniform' | 'limited';
+export type Workload = 'hot' | 'uniform' | 'limited' | 'read' | 'health';
+export const WORKLOADS: readonly Workload[] = ['hot', 'uniform', 'limited', 'read', 'health'];
+/** Workloads that only read: stockhold's coalescing of writes does not apply, one path is measured. */
+export const READ_WORKLOADS: readonly Workload[] = ['read', 'health'];
 export type Mode = 'ceiling' | 'naive' | 'coalesced';
 
 export const HOT_SKU = 'hot';
@@ -25,6 +29,7 @@ const SEED_BATCH_SKUS = 500;
 const REQUEST_TIMEOUT_SECONDS = 10;
 
 export interface LoadResult {
+  /** Successful (2xx) answers per second: checkouts, or reads for the read workloads. */
   checkouts_per_second: number;
   requests_total: number;
   successes: number;
@@ -81,13 +86,20 @@ export async function seedSkus(database_url: string, workload: Workload): Promis
   }
 }
 
+/** GET /healthz, GET /v1/skus/{hot SKU}, or a checkout for the workloads that write. */
+function workloadRequest(workload: Workload, headers: Readonly<Record<string, string>>) {
+  if (workload === 'health') return { method: 'GET', path: '/healthz', headers };
+  if (workload === 'read') return { method: 'GET', path: `/v1/skus/${HOT_SKU}`, headers };
+  return checkoutRequest(workload, headers);
+}
+
 /** POST /v1/orders, one unit, a new customer each time; the SKU is the hot one or drawn uniformly. */
-function checkoutRequest(workload: Workload) {
+function checkoutRequest(workload: Workload, headers: Readonly<Record<string, string>>) {
   let customer = 0;
   return {
     method: 'POST',
     path: '/v1/orders',
-    headers: { 'content-type': 'application/json' },
+    headers: { ...headers, 'content-type': 'application/json' },
     setupRequest(request: { body?: string }) {
       customer += 1;
       const sku = workload === 'uniform' ? uniformSku(Math.floor(Math.random() * UNIFORM_SKUS)) : HOT_SKU;
@@ -113,7 +125,7 @@ export async function drive(
     ...(options.duration_seconds === undefined ? {} : { duration: options.duration_seconds }),
     ...(options.amount === undefined ? {} : { amount: options.amount }),
     timeout: REQUEST_TIMEOUT_SECONDS,
-    requests: [checkoutRequest(workload)],
+    requests: [workloadRequest(workload, server.request_headers)],
   });
   const rss_after_bytes = server.rssBytes();
   const own_cpu = process.cpuUsage(own_cpu_start);

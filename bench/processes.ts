@@ -4,6 +4,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { assert } from '../src/core/errors.ts';
 
 export const ROOT = join(import.meta.dirname, '..');
 
@@ -16,6 +17,8 @@ const OUTPUT_LINES_MAX = 40;
 export interface ChildServer {
   url: string;
   pid: number;
+  /** Headers every request to this server carries (the API key, when it requires one). */
+  request_headers: Readonly<Record<string, string>>;
   rssBytes(): number;
   /** CPU time the process has used so far, all its threads, user and system (ms). */
   cpuMs(): number;
@@ -70,6 +73,7 @@ export interface SpawnOptions {
   env?: Record<string, string>;
   /** Path answered 200 once the child is ready. */
   ready_path: string;
+  request_headers?: Readonly<Record<string, string>>;
 }
 
 export async function spawnServer(script_args: string[], options: SpawnOptions): Promise<ChildServer> {
@@ -84,8 +88,8 @@ export async function spawnServer(script_args: string[], options: SpawnOptions):
     output.push(...chunk.toString().split('\n').filter(Boolean));
     output.splice(0, Math.max(0, output.length - OUTPUT_LINES_MAX));
   };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = `http://127.0.0.1:${port}`;
   try {
@@ -94,11 +98,15 @@ export async function spawnServer(script_args: string[], options: SpawnOptions):
     child.kill('SIGKILL');
     throw new Error(`${(error as Error).message}\n${output.join('\n')}`);
   }
+  const pid = child.pid;
+  // A child that answered its readiness probe was spawned, so it has a pid.
+  assert(pid !== undefined, 'the server answered its readiness probe but has no pid');
   return {
     url,
-    pid: child.pid!,
-    rssBytes: () => rssBytesOf(child.pid!),
-    cpuMs: () => cpuMsOf(child.pid!),
+    pid,
+    request_headers: options.request_headers ?? {},
+    rssBytes: () => rssBytesOf(pid),
+    cpuMs: () => cpuMsOf(pid),
     async stop() {
       if (child.exitCode !== null) return;
       child.kill('SIGTERM');
@@ -145,23 +153,43 @@ export const START_NODE_FLAGS: readonly string[] = (() => {
   return words.slice(0, script);
 })();
 
-/** The real server on the given database, as `npm start` runs it. */
+/**
+ * The admin key the bench's servers require (STOCKHOLD_API_KEYS) unless run with --keys off: every
+ * request is then checked as a storefront's would be (access control, the per-key limit).
+ */
+export const BENCH_API_KEY = 'bench_admin_key_0123456789abcdefghijklmnopqrstuv';
+
+/**
+ * The real server on the given database, as `npm start` runs it. `keyed`: it requires a key, which
+ * every request carries; `root`: the checkout whose server runs (another one, to compare code).
+ */
 export function spawnStockhold(
   database_url: string,
   env: Record<string, string>,
-  node_args: string[] = [],
+  options: { node_args?: string[]; keyed?: boolean; root?: string } = {},
 ): Promise<ChildServer> {
-  return spawnServer(['bin/stockhold.mjs', 'serve'], {
-    node_args: [...START_NODE_FLAGS, ...node_args],
-    env: { LOG_LEVEL: 'warn', ...env, DATABASE_URL: database_url },
+  const keyed = options.keyed ?? false;
+  return spawnServer([join(options.root ?? ROOT, 'bin/stockhold.mjs'), 'serve'], {
+    node_args: [...START_NODE_FLAGS, ...(options.node_args ?? [])],
+    env: {
+      LOG_LEVEL: 'warn',
+      ...env,
+      DATABASE_URL: database_url,
+      ...(keyed ? { STOCKHOLD_API_KEYS: `admin:${BENCH_API_KEY}` } : {}),
+    },
     ready_path: '/readyz',
+    request_headers: keyed ? { authorization: `Bearer ${BENCH_API_KEY}` } : {},
   });
 }
 
-/** The ceiling: a fastify server that parses the same POST and answers a similar order, doing nothing. */
-export function spawnCeiling(): Promise<ChildServer> {
+/**
+ * The ceiling: a fastify server that parses the same POST and answers a similar order, doing nothing.
+ * With `keyed`, the load sends it the same Authorization header as stockhold's (it ignores it).
+ */
+export function spawnCeiling(keyed = false): Promise<ChildServer> {
   return spawnServer(['--import', 'tsx', 'bench/ceiling-server.ts'], {
     node_args: [...START_NODE_FLAGS],
     ready_path: '/healthz',
+    request_headers: keyed ? { authorization: `Bearer ${BENCH_API_KEY}` } : {},
   });
 }

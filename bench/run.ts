@@ -1,18 +1,23 @@
 // `npm run bench`: the hot-SKU benchmark. Starts each server fresh (no-op ceiling, naive one
 // transaction per checkout, stockhold with group commit; SQLite and PostgreSQL), drives it with
-// autocannon, times the sweeper on a million expired holds, and writes bench/results/.
+// autocannon, times the sweeper on a million expired holds, and writes bench/results/. The read
+// and health workloads (GET /v1/skus/{sku}, GET /healthz) write nothing: they run stockhold as
+// shipped once per store, under the path name `coalesced`, each after a ceiling run of their own.
 //
 //   npm run bench -- [--quick] [--duration 15] [--connections 256] [--stores sqlite,postgres]
-//                    [--workloads hot,uniform,limited] [--paths ceiling,naive,coalesced]
+//                    [--workloads hot,uniform,limited,read,health] [--paths ceiling,naive,coalesced]
 //                    [--sweep-holds 1000000] [--sweep-skus 100] [--storm-holds 100000]
-//                    [--rss-orders 0] [--profile]
+//                    [--rss-orders 0] [--keys on|off] [--profile]
+//
+// --keys on (the default): the servers require an API key and every request carries one, so access
+// control and the per-key limit are measured as a storefront meets them.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, platform, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.ts';
 import { createTestDatabase } from '../test/support/postgres.ts';
-import { drive, type Mode, seedSkus, type Workload } from './load.ts';
+import { drive, type Mode, READ_WORKLOADS, seedSkus, WORKLOADS, type Workload } from './load.ts';
 import { type ChildServer, ROOT, START_NODE_FLAGS, spawnCeiling, spawnStockhold } from './processes.ts';
 import {
   type CaseResult,
@@ -34,7 +39,7 @@ const { values: args } = parseArgs({
     duration: { type: 'string' },
     connections: { type: 'string', default: '256' },
     stores: { type: 'string', default: 'sqlite,postgres' },
-    workloads: { type: 'string', default: 'hot,uniform,limited' },
+    workloads: { type: 'string', default: WORKLOADS.join(',') },
     paths: { type: 'string', default: 'ceiling,naive,coalesced' },
     'sweep-holds': { type: 'string' },
     'sweep-skus': { type: 'string', default: '100' },
@@ -42,8 +47,11 @@ const { values: args } = parseArgs({
     'rss-orders': { type: 'string' },
     'results-dir': { type: 'string', default: join(ROOT, 'bench', 'results') },
     profile: { type: 'boolean', default: false },
+    keys: { type: 'string', default: 'on' },
   },
 });
+if (args.keys !== 'on' && args.keys !== 'off') throw new Error(`--keys must be on or off, not ${args.keys}`);
+const keyed = args.keys === 'on';
 
 function integerArg(name: string, value: string | undefined, fallback: number, minimum = 0): number {
   if (value === undefined) return fallback;
@@ -65,7 +73,7 @@ function listArg<T extends string>(name: string, value: string, allowed: readonl
     return item as T;
   });
 }
-const workloads = listArg<Workload>('workloads', args.workloads, ['hot', 'uniform', 'limited']);
+const workloads = listArg<Workload>('workloads', args.workloads, WORKLOADS);
 const paths = listArg<Mode>('paths', args.paths, ['ceiling', 'naive', 'coalesced']);
 const defaults = loadConfig({}, undefined);
 const settings: Settings = {
@@ -79,6 +87,7 @@ const settings: Settings = {
   storm_holds: integerArg('storm-holds', args['storm-holds'], args.quick ? 5_000 : 100_000),
   rss_orders: integerArg('rss-orders', args['rss-orders'], 0),
   node_flags: START_NODE_FLAGS,
+  api_keys: keyed,
 };
 /** Each case first runs this long unmeasured, so every server is measured warm (JIT, caches). */
 const warmup_seconds = Math.max(1, Math.round(settings.duration_seconds / 5));
@@ -127,14 +136,17 @@ async function runCase(workload: Workload, mode: Mode, store: StoreName | null):
   log(`${workload} / ${store ?? '-'} / ${mode}`);
   const result = await measureCase(workload, mode, store);
   log(
-    `  ${Math.round(result.checkouts_per_second)} checkouts/s, p50 ${result.p50_ms} ms, p99 ${result.p99_ms} ms, ${result.errors} errors`,
+    `  ${Math.round(result.checkouts_per_second)} answers (2xx)/s, p50 ${result.p50_ms} ms, p99 ${result.p99_ms} ms, ${result.errors} errors`,
   );
   return result;
 }
 
 async function measureCase(workload: Workload, mode: Mode, store: StoreName | null): Promise<CaseResult> {
   if (store === null) {
-    const result = await withServer(spawnCeiling, (server) => measure(server, workload));
+    const result = await withServer(
+      () => spawnCeiling(keyed),
+      (server) => measure(server, workload),
+    );
     return { workload, mode, store, ...result };
   }
   const database = await freshDatabase(store);
@@ -142,7 +154,7 @@ async function measureCase(workload: Workload, mode: Mode, store: StoreName | nu
     const env = { COALESCE: mode === 'coalesced' ? 'on' : 'off' };
     await seedSkus(database.url, workload);
     const result = await withServer(
-      () => spawnStockhold(database.url, env, node_args),
+      () => spawnStockhold(database.url, env, { node_args, keyed }),
       (server) => measure(server, workload),
     );
     return { workload, mode, store, ...result };
@@ -158,7 +170,7 @@ async function runRss(store: StoreName, orders: number): Promise<RssResult> {
   try {
     await seedSkus(database.url, 'hot');
     return await withServer(
-      () => spawnStockhold(database.url, { COALESCE: 'on' }, node_args),
+      () => spawnStockhold(database.url, { COALESCE: 'on' }, { node_args, keyed }),
       async (server) => {
         const rss_start_bytes = server.rssBytes();
         let rss_max_bytes = rss_start_bytes;
@@ -201,7 +213,7 @@ async function runStorm(store: StoreName): Promise<StormRun> {
   try {
     await seedSkus(database.url, 'hot');
     const result = await withServer(
-      () => spawnStockhold(database.url, { COALESCE: 'on' }, node_args),
+      () => spawnStockhold(database.url, { COALESCE: 'on' }, { node_args, keyed }),
       (server) =>
         benchStorm(server, database.url, {
           holds: settings.storm_holds,
@@ -212,7 +224,7 @@ async function runStorm(store: StoreName): Promise<StormRun> {
         }),
     );
     log(
-      `  ${Math.round(result.checkouts_per_second)} checkouts/s, p50 ${result.p50_ms} ms, p99 ${result.p99_ms} ms; released ${result.released_after_seconds === null ? 'not within a minute after the run' : `${result.released_after_seconds.toFixed(1)} s after falling due${result.released_under_load ? '' : ', the last after the run'}`}`,
+      `  ${Math.round(result.checkouts_per_second)} answers (2xx)/s, p50 ${result.p50_ms} ms, p99 ${result.p99_ms} ms; released ${result.released_after_seconds === null ? 'not within a minute after the run' : `${result.released_after_seconds.toFixed(1)} s after falling due${result.released_under_load ? '' : ', the last after the run'}`}`,
     );
     return { store, ...result };
   } finally {
@@ -263,6 +275,8 @@ async function main(): Promise<void> {
     for (const store of stores) {
       for (const mode of ['naive', 'coalesced'] as const) {
         if (!paths.includes(mode)) continue;
+        // A read does not go through the command queue: naive and coalesced are the same server.
+        if (mode === 'naive' && READ_WORKLOADS.includes(workload)) continue;
         // This machine's speed drifts from minute to minute (it is shared, and so are its cores):
         // each case is measured right after a ceiling run, and its ratio is taken to that one.
         let ceiling: CaseResult | null = null;

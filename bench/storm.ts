@@ -83,6 +83,6 @@ export async function benchStorm(
 
 /** Orders the server's sweeper has expired since it started, from its /metrics. */
 async function sweptOrders(server: ChildServer): Promise<number> {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const text = await (await fetch(`${server.url}/metrics`, { headers: server.request_headers })).text();
   return Number(SWEPT_METRIC.exec(text)?.[1] ?? 0);
 }

@@ -13,6 +13,7 @@ import Fastify, {
 import { v4 as uuidv4 } from 'uuid';
 import { StockholdError } from '../core/errors.ts';
 import { LIMITS } from '../core/limits.ts';
+import { LazyChildLogger } from '../logger.ts';
 import type { AppContext } from './context.ts';
 import { errorHandler, sendError } from './errors.ts';
 import { SWAGGER_OPTIONS } from './openapi.ts';
@@ -106,8 +107,8 @@ export function undecodableQueryField(url: string): string | null {
 /** Whether arrays and objects in `value` nest deeper than `depth_max` (iterative: no recursion). */
 function nestingExceeds(value: unknown, depth_max: number): boolean {
   const pending: [unknown, number][] = [[value, 0]];
-  while (pending.length > 0) {
-    const [item, depth] = pending.pop()!;
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [item, depth] = next;
     if (item === null || typeof item !== 'object') continue;
     if (depth >= depth_max) return true;
     for (const child of Object.values(item)) pending.push([child, depth + 1]);
@@ -115,10 +116,31 @@ function nestingExceeds(value: unknown, depth_max: number): boolean {
   return false;
 }
 
-export async function buildApp(context: AppContext, options: AppOptions): Promise<FastifyInstance> {
-  const app = Fastify({
+/** The path of a request URL, without its query string. */
+function pathOf(url: string): string {
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+}
+
+/**
+ * Fastify's per-request logger, made lazily (src/logger.ts): most requests log nothing. A route with
+ * its own level or serializers gets the usual child.
+ */
+const childLoggerFactory: FastifyServerOptions['childLoggerFactory'] = (logger, bindings, options) => {
+  const parent = logger as FastifyBaseLogger & { isLevelEnabled?: (level: string) => boolean };
+  if (options.level !== undefined || options.serializers !== undefined || !parent.isLevelEnabled) {
+    return logger.child(bindings, options);
+  }
+  // The app's logger is pino (src/logger.ts), which has isLevelEnabled; tests may pass another.
+  const pino_logger = parent as unknown as ConstructorParameters<typeof LazyChildLogger>[0];
+  return new LazyChildLogger(pino_logger, bindings) as unknown as FastifyBaseLogger;
+};
+
+function createFastify(options: AppOptions) {
+  return Fastify({
     loggerInstance: options.logger === false ? undefined : options.logger,
     logger: options.logger === false ? false : undefined,
+    childLoggerFactory,
     bodyLimit: LIMITS.body_bytes_max,
     requestIdHeader: 'x-request-id',
     genReqId: () => uuidv4(),
@@ -135,7 +157,7 @@ export async function buildApp(context: AppContext, options: AppOptions): Promis
     frameworkErrors: (error, request, reply) => {
       const message =
         error.code === 'FST_ERR_BAD_URL'
-          ? `the path is not valid percent-encoded UTF-8 (a broken escape or an encoded lone surrogate): ${request.url.split('?')[0]!.slice(0, 300)}`
+          ? `the path is not valid percent-encoded UTF-8 (a broken escape or an encoded lone surrogate): ${pathOf(request.url).slice(0, 300)}`
           : error.message;
       sendError(reply, new StockholdError('invalid_request', message));
     },
@@ -143,64 +165,78 @@ export async function buildApp(context: AppContext, options: AppOptions): Promis
     // cost more than the checkouts they describe.
     logController: new LogController({ disableRequestLogging: true }),
   } satisfies FastifyServerOptions).withTypeProvider<TypeBoxTypeProvider>();
+}
 
-  const { body, text } = validators();
-  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? body : text).compile(schema));
-  app.setErrorHandler(errorHandler);
-  // A known path asked with a method it does not answer is 405 with Allow, not "no route" (404) nor
-  // a body-parsing refusal (QUERY): checked before parsing, as the first hook.
+type App = ReturnType<typeof createFastify>;
+
+/**
+ * A known path asked with a method it does not answer is 405 with Allow, not "no route" (404) nor
+ * a body-parsing refusal (QUERY): checked before parsing, as the first hook. Unknown fields are
+ * refused, never ignored (README), query strings included: a /v1 route that declares no query
+ * parameters takes none.
+ */
+function addRouteChecks(app: App): void {
   const route_methods = new RouteMethods();
   app.addHook('onRoute', (route) => route_methods.add(route.url, [route.method].flat()));
-  // Unknown fields are refused, never ignored (README), query strings included: a /v1 route that
-  // declares no query parameters takes none.
   app.addHook('onRoute', (route) => {
     if (!route.url.startsWith('/v1/')) return;
     route.schema = route.schema ?? {};
     route.schema.querystring ??= NoQuery;
   });
-  app.addHook('onRequest', async (request, reply) => {
-    if (!request.is404) return;
-    const path = request.url.split('?')[0]!;
+  // Callback hooks, not async ones: no promise per request on the hot path.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (!request.is404) return done();
+    const path = pathOf(request.url);
     const allowed = route_methods.allowed(path);
-    if (allowed.length === 0) return;
+    if (allowed.length === 0) return done();
     reply.header('allow', allowed.join(', '));
-    throw new StockholdError(
-      'method_not_allowed',
-      `${request.method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`,
-      { allowed },
+    done(
+      new StockholdError(
+        'method_not_allowed',
+        `${request.method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`,
+        { allowed },
+      ),
     );
   });
   // With validation (after the key is checked), before the schemas see the text the parser kept.
-  app.addHook('preValidation', async (request) => {
-    // Routes that read no query string (health, the document) ignore it, as they always have.
-    if (request.is404 || !request.routeOptions.schema?.querystring) return;
+  app.addHook('preValidation', (request, _reply, done) => {
+    // Routes that read no query string (health, the document) ignore it, as they always have; only
+    // a URL with a query string is looked at.
+    if (request.is404 || !request.url.includes('?') || !request.routeOptions.schema?.querystring)
+      return done();
     const field = undecodableQueryField(request.url);
-    if (field !== null) {
-      throw new StockholdError(
+    if (field === null) return done();
+    done(
+      new StockholdError(
         'invalid_request',
         `querystring/${field} is not valid percent-encoded UTF-8 (a broken escape or an encoded lone surrogate)`,
         [{ path: `querystring/${field}`, message: 'is not valid percent-encoded UTF-8' }],
-      );
-    }
+      ),
+    );
   });
-  app.addHook('onResponse', async (request, reply) => {
+}
+
+/** One line per answered request, at debug level, built only when it will be written. */
+function addRequestLog(app: App): void {
+  app.addHook('onResponse', (request, reply, done) => {
     // 503 is an answer given on purpose (overloaded, storage_unavailable, not_ready), logged once per
     // cause where it arises: a line per refused request would flood the log during an outage.
     const level = reply.statusCode >= 500 && reply.statusCode !== 503 ? 'error' : 'debug';
-    request.log[level](
-      { method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime },
-      'request completed',
-    );
+    const log = request.log as FastifyBaseLogger & { isLevelEnabled?: (level: string) => boolean };
+    if (log.isLevelEnabled?.(level) !== false) {
+      log[level](
+        { method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime },
+        'request completed',
+      );
+    }
+    done();
   });
-  app.setNotFoundHandler((request, reply) =>
-    sendError(
-      reply,
-      new StockholdError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`),
-    ),
-  );
+}
+
+/** JSON only, any other media type answered 415 rather than parsed into a string; no deep nesting. */
+function addJsonParser(app: App): void {
   // An empty body is "no body" (a bare POST .../cancel with a JSON content type), not a parse error.
   const parseJson = app.getDefaultJsonParser('error', 'error');
-  // JSON only: any other media type is answered 415 rather than parsed into a string.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, raw, done) => {
     const text = raw as string;
@@ -218,9 +254,11 @@ export async function buildApp(context: AppContext, options: AppOptions): Promis
       done(null, body);
     });
   });
+}
 
+/** The OpenAPI document and the UI, which reads the same document clients fetch and shows its address. */
+async function addDocumentation(app: App): Promise<void> {
   await app.register(swagger, SWAGGER_OPTIONS);
-  // The UI reads the same document clients fetch, and shows its address.
   await app.register(swaggerUi, {
     routePrefix: '/docs',
     uiConfig: {
@@ -228,6 +266,20 @@ export async function buildApp(context: AppContext, options: AppOptions): Promis
       persistAuthorization: true,
     },
   });
+}
+
+export async function buildApp(context: AppContext, options: AppOptions): Promise<FastifyInstance> {
+  const app = createFastify(options);
+  const { body, text } = validators();
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? body : text).compile(schema));
+  app.setErrorHandler(errorHandler);
+  addRouteChecks(app);
+  addRequestLog(app);
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, new StockholdError('not_found', `no route ${request.method} ${pathOf(request.url)}`)),
+  );
+  addJsonParser(app);
+  await addDocumentation(app);
 
   for (const plugin of options.plugins ?? []) await plugin(app);
   await app.register(operationRoutes, context);

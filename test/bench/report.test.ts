@@ -62,3 +62,33 @@ it('does not count the ceiling target met against one slow ceiling run', () => {
   ];
   expect(ceilingTarget(both)).toMatchObject({ met: true });
 });
+
+it("judges the read and health cases against their own ceilings: 70% and 80%, with each one's CPU", () => {
+  const of = (
+    workload: CaseResult['workload'],
+    mode: CaseResult['mode'],
+    rate: number,
+    ceiling?: number,
+  ) => ({
+    ...measured(mode, rate, ceiling),
+    workload,
+  });
+  const cases = [
+    of('health', 'ceiling', 60_000),
+    of('health', 'coalesced', 45_000, 60_000),
+    of('read', 'ceiling', 58_000),
+    of('read', 'coalesced', 42_000, 58_000),
+    // Slow POST ceilings: a GET case is never judged against their median.
+    of('hot', 'ceiling', 20_000),
+    of('hot', 'coalesced', 11_000, 20_000),
+  ];
+  const targets = evaluateTargets(cases, [], [], ['sqlite']);
+  const target = (name: string) => targets.find((t) => t.target.startsWith(name));
+  expect(target('healthz, sqlite: >= 80%')).toMatchObject({ met: false });
+  expect(target('healthz, sqlite: >= 80%')?.measured).toContain('75% of the median (60,000/s)');
+  expect(target('SKU read, sqlite: >= 70%')).toMatchObject({ met: true });
+  expect(target('SKU read, sqlite: >= 70%')?.measured).toContain('server CPU 1 µs/request');
+  expect(target('hot SKU, sqlite: >= 50%')).toMatchObject({ met: true });
+  for (const name of ['hot SKU', 'SKU read', 'healthz'])
+    expect(target(`${name}, sqlite: coalesced p99 <= 50 ms`)).toMatchObject({ met: true });
+});
