@@ -36,6 +36,10 @@ const FIXTURES: Record<string, string> = {
   'src/http/driver-subpath.ts': "import { sql } from 'kysely/helpers/postgres';\nexport const x = sql;\n",
   'src/http/upward.ts':
     "import type { KeyVerifier } from '../security/key-verifier.ts';\nexport type X = KeyVerifier;\n",
+  // Code shape (issue 20): no non-null assertion, no function over 70 lines, in src only.
+  'src/core/non-null.ts': 'export const first = (items: string[]) => items[0]!;\n',
+  'src/core/long.ts': `export function long(): number {\n  let total = 0;\n${'  total += 1;\n'.repeat(71)}  return total;\n}\n`,
+  'test/non-null.ts': 'export const first = (items: string[]) => items[0]!;\n',
   'src/webhooks/sibling.ts':
     "import type { Sweeper } from '../sweeper/sweeper.ts';\nexport type X = Sweeper;\n",
   // The files that were exceptions until issue 20 moved their SQL into src/store: the rule holds.
@@ -87,6 +91,12 @@ describe('npm run check refuses', () => {
   it('an import of another folder from src/core', () => {
     expect(rulesOf('src/core/upward.ts')).toEqual(['lint/style/noRestrictedImports']);
     expect(messagesOf('src/core/upward.ts')[0]).toContain('src/core is the bottom layer');
+  });
+
+  it('a non-null assertion or a function over 70 lines in src, not in test', () => {
+    expect(rulesOf('src/core/non-null.ts')).toEqual(['lint/style/noNonNullAssertion']);
+    expect(rulesOf('src/core/long.ts')).toEqual(['lint/complexity/noExcessiveLinesPerFunction']);
+    expect(rulesOf('test/non-null.ts')).toEqual([]);
   });
 
   it('an import cycle', () => {
