@@ -3,10 +3,13 @@
 
 import { ADJUST } from './command-adjust.ts';
 import { CANCEL } from './command-cancel.ts';
+import { CHANGE_ORDER } from './command-change-order.ts';
 import { CHECKOUT } from './command-checkout.ts';
 import { CREATE_SKU } from './command-create-sku.ts';
 import type { CommandDefinition, CommandDefinitions, CustomerSku, LoadedRows } from './command-definition.ts';
+import { EXTEND } from './command-extend.ts';
 import { PAY } from './command-pay.ts';
+import { RETURN } from './command-return.ts';
 import type { Command } from './types.ts';
 import type { OrderView, SkuView } from './views.ts';
 import { type Decision, usageKey, type Workspace } from './workspace.ts';
@@ -20,6 +23,9 @@ export const COMMANDS: CommandDefinitions = {
   checkout: CHECKOUT,
   pay: PAY,
   cancel: CANCEL,
+  extend: EXTEND,
+  change_order: CHANGE_ORDER,
+  return: RETURN,
 };
 
 /** The definition of a command's kind. */

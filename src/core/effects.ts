@@ -2,7 +2,7 @@
 // knowing which command caused it. Each kind is a net change of rows: within one transaction an
 // order created and then closed is one created row with no holds, a SKU moved twice is one update.
 import { assert } from './errors.ts';
-import type { DomainEvent, LedgerEntry, OrderLine, OrderState, SkuState } from './types.ts';
+import type { DomainEvent, LedgerEntry, OrderLine, OrderReturn, OrderState, SkuState } from './types.ts';
 
 /** One SKU a pending order holds, until its deadline. */
 export interface Hold {
@@ -31,6 +31,10 @@ export interface Effects {
   readonly holds_replaced: readonly { order_id: string; holds: readonly Hold[] }[];
   /** Orders whose holds keep their quantities and get a new deadline (an extension). */
   readonly holds_rescheduled: readonly { order_id: string; expires_at_ms: number }[];
+  /** Units sold per SKU by the orders paid in this transaction (a partial capture sells part). */
+  readonly sold_lines_placed: readonly { order_id: string; lines: readonly OrderLine[] }[];
+  /** Returns of paid orders, each with its number within its order (0 for the first). */
+  readonly returns_recorded: readonly { order_id: string; return_no: number; record: OrderReturn }[];
   /** Ledger entries, in the order the movements happened. */
   readonly ledger: readonly LedgerEntry[];
   /** Events for the outbox, in the order they happened. */
@@ -56,6 +60,8 @@ export class EffectsRecorder {
   /** Holds of orders created in this transaction: inserted as they are at the end. */
   private readonly new_holds = new Map<string, Hold[]>();
   private readonly existing_holds = new Map<string, ExistingHolds>();
+  private readonly sold_lines = new Set<string>();
+  private readonly returns: { order_id: string; return_no: number; record: OrderReturn }[] = [];
   readonly ledger: LedgerEntry[] = [];
   readonly events: DomainEvent[] = [];
 
@@ -84,6 +90,17 @@ export class EffectsRecorder {
   linesReplaced(order_id: string): void {
     this.orderChanged(order_id);
     if (!this.orders_created.has(order_id)) this.lines_replaced.add(order_id);
+  }
+
+  /** The order was paid: its sold lines are written as it holds them at the end. */
+  soldLinesPlaced(order_id: string): void {
+    this.orderChanged(order_id);
+    assert(!this.sold_lines.has(order_id), `order ${order_id} is paid once`);
+    this.sold_lines.add(order_id);
+  }
+
+  returnRecorded(order_id: string, return_no: number, record: OrderReturn): void {
+    this.returns.push({ order_id, return_no, record });
   }
 
   /** Holds of an order created in this transaction. */
@@ -160,6 +177,11 @@ export class EffectsRecorder {
       holds_rescheduled: existing.flatMap(([order_id, holds]) =>
         holds.change === 'rescheduled' ? [{ order_id, expires_at_ms: holds.expires_at_ms }] : [],
       ),
+      sold_lines_placed: [...this.sold_lines].map((id) => ({
+        order_id: id,
+        lines: order(id).sold_lines ?? [],
+      })),
+      returns_recorded: this.returns,
       ledger: this.ledger,
       events: this.events,
     };

@@ -41,6 +41,22 @@ export interface OrderState {
   closed_at_ms: number | null;
   /** The API key that created the order (null in open mode): a checkout key sees only its own. */
   api_key_id?: string | null;
+  /** How many times the deadline was extended (issue 23); 0 when absent. */
+  extensions?: number;
+  /** How many times its lines were changed while held (issue 23); 0 when absent. */
+  changes?: number;
+  /** Units sold per SKU, once paid: a partial capture sells part of the lines. Absent: all of them. */
+  sold_lines?: OrderLine[] | null;
+  /** The returns of a paid order, oldest first; none when absent. */
+  returns?: OrderReturn[];
+}
+
+/** Units of a paid order given back: restocked (sold -> available) or written off (they leave the stock). */
+export interface OrderReturn {
+  at_ms: number;
+  lines: OrderLine[];
+  restock: boolean;
+  reason: string | null;
 }
 
 export const MOVEMENT_KIND = Object.freeze({
@@ -51,6 +67,16 @@ export const MOVEMENT_KIND = Object.freeze({
   cancel_release: 'cancel_release',
   expiry_release: 'expiry_release',
   late_payment: 'late_payment',
+  /** A change of a held order takes more units (available -> on_hold). */
+  change_hold: 'change_hold',
+  /** A change of a held order gives units back (on_hold -> available). */
+  change_release: 'change_release',
+  /** A partial capture: the held units not paid for go back (on_hold -> available). */
+  capture_release: 'capture_release',
+  /** A return put back on sale (sold -> available). */
+  return_restock: 'return_restock',
+  /** A return written off: the units leave the stock (sold goes down, nothing else). */
+  return_writeoff: 'return_writeoff',
 } as const);
 export type MovementKind = (typeof MOVEMENT_KIND)[keyof typeof MOVEMENT_KIND];
 
@@ -58,6 +84,7 @@ export type MovementKind = (typeof MOVEMENT_KIND)[keyof typeof MOVEMENT_KIND];
 export const STOCK_CHANGING_KINDS: ReadonlySet<MovementKind> = new Set([
   MOVEMENT_KIND.create,
   MOVEMENT_KIND.adjustment,
+  MOVEMENT_KIND.return_writeoff,
 ]);
 
 export interface LedgerEntry {
@@ -83,6 +110,9 @@ export const EVENT_TYPES = Object.freeze([
   'order.paid',
   'order.cancelled',
   'order.expired',
+  'order.extended',
+  'order.changed',
+  'order.returned',
 ] as const);
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -124,6 +154,8 @@ export interface PayCommand {
   kind: 'pay';
   order_id: string;
   payment_id: string;
+  /** A partial capture: the units to sell, at most what is held per SKU; the rest is released. */
+  lines?: OrderLine[] | null;
 }
 
 export interface CancelCommand {
@@ -131,4 +163,40 @@ export interface CancelCommand {
   order_id: string;
 }
 
-export type Command = CreateSkuCommand | AdjustCommand | CheckoutCommand | PayCommand | CancelCommand;
+/** Moves a pending order's deadline later, within the caps the server is configured with. */
+export interface ExtendCommand {
+  kind: 'extend';
+  order_id: string;
+  seconds: number;
+  reason: string | null;
+  /** HOLD_EXTENSIONS_MAX: extensions an order may have. */
+  extensions_max: number;
+  /** HOLD_SECONDS_TOTAL_MAX: the deadline never passes created_at plus this. */
+  hold_seconds_total_max: number;
+}
+
+/** Replaces a pending order's lines: increases are held, decreases released; the deadline stays. */
+export interface ChangeOrderCommand {
+  kind: 'change_order';
+  order_id: string;
+  lines: OrderLine[];
+}
+
+/** Gives back units of a paid order: restocked, or written off. */
+export interface ReturnCommand {
+  kind: 'return';
+  order_id: string;
+  lines: OrderLine[];
+  restock: boolean;
+  reason: string | null;
+}
+
+export type Command =
+  | CreateSkuCommand
+  | AdjustCommand
+  | CheckoutCommand
+  | PayCommand
+  | CancelCommand
+  | ExtendCommand
+  | ChangeOrderCommand
+  | ReturnCommand;

@@ -75,10 +75,41 @@ export function invalidReason(command: Command): string | null {
       return null;
     case 'pay':
       if (!isText(command.payment_id, 1, LIMITS.payment_id_length_max)) return 'payment_id is required';
-      return null;
+      return command.lines == null ? null : invalidLines(command.lines);
     case 'cancel':
       return null;
+    case 'extend':
+      if (!isIntegerIn(command.seconds, LIMITS.extension_seconds_min, LIMITS.extension_seconds_max)) {
+        return `seconds must be an integer in ${LIMITS.extension_seconds_min}..${LIMITS.extension_seconds_max}`;
+      }
+      if (!isIntegerIn(command.extensions_max, 0, Number.MAX_SAFE_INTEGER))
+        return 'extensions_max is out of range';
+      if (!isIntegerIn(command.hold_seconds_total_max, 1, Number.MAX_SAFE_INTEGER))
+        return 'hold_seconds_total_max is out of range';
+      return invalidReasonText(command.reason);
+    case 'change_order':
+      return invalidLines(command.lines);
+    case 'return':
+      if (typeof command.restock !== 'boolean') return 'restock must be true or false';
+      return invalidLines(command.lines) ?? invalidReasonText(command.reason);
   }
+}
+
+/** Why an order's (or a capture's or a return's) lines are invalid, or null. */
+function invalidLines(lines: readonly { sku: string; quantity: number }[]): string | null {
+  if (lines.length < 1 || lines.length > LIMITS.lines_per_order_max) {
+    return `lines must be 1..${LIMITS.lines_per_order_max} (to remove every line, cancel the order)`;
+  }
+  for (const line of lines) {
+    if (!sku_id.test(line.sku)) return 'sku must be 1..64 of [A-Za-z0-9._-]';
+    if (!isIntegerIn(line.quantity, LIMITS.quantity_min, LIMITS.quantity_max))
+      return 'quantity is out of range';
+  }
+  return null;
+}
+
+function invalidReasonText(reason: string | null): string | null {
+  return reason !== null && !isText(reason, 0, LIMITS.reason_length_max) ? 'reason is too long' : null;
 }
 
 export function validateCommand(command: Command): StockholdError | null {

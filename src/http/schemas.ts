@@ -99,9 +99,29 @@ export const Order = Type.Object(
     }),
     created_at: Timestamp,
     expires_at: Timestamp,
+    extensions: Type.Integer({ minimum: 0, description: 'how many times the deadline was extended' }),
     paid_at: Type.Optional(Timestamp),
     payment_id: Type.Optional(Type.String()),
     late: Type.Optional(Type.Boolean()),
+    sold_lines: Type.Optional(
+      Type.Array(Type.Object({ sku: SkuId, quantity: Quantity }), {
+        description: 'once paid: the units sold per SKU (a partial capture sells part of the lines)',
+      }),
+    ),
+    released_lines: Type.Optional(
+      Type.Array(Type.Object({ sku: SkuId, quantity: Quantity }), {
+        description: 'once paid: the units of the lines not sold, returned to available',
+      }),
+    ),
+    returns: Type.Array(
+      Type.Object({
+        at: Timestamp,
+        lines: Type.Array(Type.Object({ sku: SkuId, quantity: Quantity })),
+        restock: Type.Boolean({ description: 'true: back to available; false: written off' }),
+        reason: Type.Union([Type.String(), Type.Null()]),
+      }),
+      { maxItems: LIMITS.order_returns_max, description: 'the returns of a paid order, oldest first' },
+    ),
   },
   {
     $id: 'Order',
@@ -113,6 +133,8 @@ export const Order = Type.Object(
         lines: [{ sku: 'sneaker-42', quantity: 2 }],
         created_at: '2026-12-12T00:00:03.000Z',
         expires_at: '2026-12-12T00:15:03.000Z',
+        extensions: 0,
+        returns: [],
       },
     ],
   },
@@ -200,6 +222,31 @@ export const ERROR_EXAMPLES: Record<ErrorCode, { when: string; message: string; 
   already_paid: {
     when: 'the order was paid with another payment_id',
     message: 'the order was paid with another payment_id',
+  },
+  extension_limit: {
+    when: 'the extension would pass HOLD_EXTENSIONS_MAX extensions or created_at + HOLD_SECONDS_TOTAL_MAX',
+    message: 'the order was extended 3 times, the most allowed',
+    details: {
+      order_id: '0193a6f0-3c7e-7a51-9b1e-2f4d5c6b7a80',
+      extensions: 3,
+      extensions_max: 3,
+      latest_expires_at: '2026-12-12T01:00:03.000Z',
+    },
+  },
+  capture_exceeds_hold: {
+    when: 'a payment line captures more than the order holds of its SKU',
+    message: 'the payment captures more than the order holds',
+    details: { lines: [{ sku: 'sneaker-42', requested: 3, held: 2 }] },
+  },
+  return_exceeds_sold: {
+    when: 'a return line gives back more than was sold and not yet returned',
+    message: 'a line returns more than was sold and not yet returned',
+    details: { lines: [{ sku: 'sneaker-42', requested: 2, sold: 2, returned: 1 }] },
+  },
+  order_not_paid: {
+    when: 'only a paid order takes returns',
+    message: 'only a paid order takes returns; this one is pending_payment',
+    details: { order_id: '0193a6f0-3c7e-7a51-9b1e-2f4d5c6b7a80', status: 'pending_payment' },
   },
   idempotency_key_in_use: {
     when: 'a request with this Idempotency-Key is still running: retry',
@@ -377,8 +424,60 @@ export const CheckoutBody = Type.Object(
 );
 
 export const PaymentBody = Type.Object(
-  { payment_id: Text({ minLength: 1, maxLength: LIMITS.payment_id_length_max }) },
-  { additionalProperties: false, examples: [{ payment_id: 'pay-123' }] },
+  {
+    payment_id: Text({ minLength: 1, maxLength: LIMITS.payment_id_length_max }),
+    lines: Type.Optional(
+      Type.Array(OrderLine, {
+        minItems: 1,
+        maxItems: LIMITS.lines_per_order_max,
+        description: 'a partial capture: the units sold (each at most what is held); the rest is released',
+      }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    examples: [
+      { payment_id: 'pay-123' },
+      { payment_id: 'pay-124', lines: [{ sku: 'sneaker-42', quantity: 1 }] },
+    ],
+  },
+);
+
+const Reason = Text({ maxLength: LIMITS.reason_length_max });
+
+export const ExtensionBody = Type.Object(
+  {
+    seconds: Type.Integer({
+      minimum: LIMITS.extension_seconds_min,
+      maximum: LIMITS.extension_seconds_max,
+      description: 'how much later the deadline falls, from the current deadline',
+    }),
+    reason: Type.Optional(Reason),
+  },
+  { additionalProperties: false, examples: [{ seconds: 300, reason: 'payment provider is slow' }] },
+);
+
+export const OrderChangeBody = Type.Object(
+  {
+    lines: Type.Array(OrderLine, {
+      minItems: 1,
+      maxItems: LIMITS.lines_per_order_max,
+      description: 'the new full set of lines (to remove every line, cancel the order)',
+    }),
+  },
+  { additionalProperties: false, examples: [{ lines: [{ sku: 'sneaker-42', quantity: 1 }] }] },
+);
+
+export const ReturnBody = Type.Object(
+  {
+    lines: Type.Array(OrderLine, { minItems: 1, maxItems: LIMITS.lines_per_order_max }),
+    restock: Type.Boolean({ description: 'true: sold -> available; false: written off (leaves the stock)' }),
+    reason: Type.Optional(Reason),
+  },
+  {
+    additionalProperties: false,
+    examples: [{ lines: [{ sku: 'sneaker-42', quantity: 1 }], restock: true, reason: 'wrong size' }],
+  },
 );
 
 export const OrderListQuery = Type.Object(

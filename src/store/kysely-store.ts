@@ -7,12 +7,15 @@ import { decide, definitionOf, ordersNeeded, shortSkus, skusNeeded, usageNeeded 
 import type { Effects } from '../core/effects.ts';
 import { assert, type ErrorBody, StockholdError } from '../core/errors.ts';
 import { LIMITS } from '../core/limits.ts';
+import { linesInOrderOf } from '../core/lines.ts';
 import {
   type Command,
   type DomainEvent,
   type LedgerEntry,
   type MovementKind,
   ORDER_STATUS,
+  type OrderLine,
+  type OrderReturn,
   type OrderState,
   type OrderStatus,
   type SkuState,
@@ -44,6 +47,8 @@ import {
   ORDER_CHANGE_COLUMNS,
   ORDER_COLUMNS,
   ORDER_LINE_COLUMNS,
+  ORDER_RETURN_COLUMNS,
+  ORDER_SOLD_LINE_COLUMNS,
   type OrdersTable,
   OUTBOX_COLUMNS,
   SKU_COLUMNS,
@@ -291,7 +296,8 @@ export class KyselyStore implements Store {
 
   async orderLedger(order_id: string): Promise<LedgerEntry[]> {
     // No pages: an order has at most 100 SKUs and each moves at most 3 times for it (hold; payment,
-    // cancel or expiry; a late payment after an expiry), so at most 300 rows. One more is read so a
+    // cancel or expiry; a late payment after an expiry), plus its bounded changes and returns
+    // (LIMITS.order_ledger_entries_max). One more is read so a
     // broken bound fails loudly instead of answering a truncated list. Served by ledger_by_order.
     const entries_max = LIMITS.order_ledger_entries_max;
     const rows = await this.read_db
@@ -633,7 +639,7 @@ export class KyselyStore implements Store {
   }
 
   private async withLines(db: Tx, rows: OrdersTable[]): Promise<OrderState[]> {
-    const lines = new Map<string, { sku: string; quantity: number }[]>();
+    const lines = new Map<string, OrderLine[]>();
     for (const chunk of chunks(
       rows.map((row) => row.id),
       IN_LIST_MAX,
@@ -651,7 +657,59 @@ export class KyselyStore implements Store {
         lines.set(line.order_id, list);
       }
     }
-    return rows.map((row) => orderFromRow(row, lines.get(row.id) ?? []));
+    const after_payment = await this.afterPayment(
+      db,
+      rows.filter((row) => row.status === ORDER_STATUS.paid).map((row) => row.id),
+    );
+    return rows.map((row) => {
+      const order = orderFromRow(row, lines.get(row.id) ?? []);
+      if (order.status !== ORDER_STATUS.paid) return order;
+      return {
+        ...order,
+        sold_lines: linesInOrderOf(order.lines, after_payment.sold.get(row.id) ?? new Map()),
+        returns: after_payment.returns.get(row.id) ?? [],
+      };
+    });
+  }
+
+  /** What paid orders sold per SKU and their returns: read only for paid orders (none on the checkout path). */
+  private async afterPayment(db: Tx, paid_ids: readonly string[]) {
+    const sold = new Map<string, Map<string, number>>();
+    const returns = new Map<string, OrderReturn[]>();
+    for (const chunk of chunks(paid_ids, IN_LIST_MAX)) {
+      const sold_rows = await db
+        .selectFrom('order_sold_lines')
+        .selectAll()
+        .where('order_id', 'in', chunk)
+        .orderBy('order_id')
+        .orderBy('sku')
+        .execute();
+      for (const row of sold_rows) {
+        const totals = sold.get(row.order_id) ?? new Map<string, number>();
+        totals.set(row.sku, Number(row.quantity));
+        sold.set(row.order_id, totals);
+      }
+      const return_rows = await db
+        .selectFrom('order_returns')
+        .selectAll()
+        .where('order_id', 'in', chunk)
+        .orderBy('order_id')
+        .orderBy('return_no')
+        .orderBy('line_no')
+        .execute();
+      for (const raw of return_rows) {
+        const row = decodeRow(ORDER_RETURN_COLUMNS, raw);
+        const list = returns.get(row.order_id) ?? [];
+        if (list.length === row.return_no) {
+          list.push({ at_ms: row.at_ms, lines: [], restock: row.restock === 1, reason: row.reason });
+        }
+        const record = list[row.return_no];
+        assert(record !== undefined, `returns of order ${row.order_id} are numbered from 0 without gaps`);
+        record.lines.push({ sku: row.sku, quantity: row.quantity });
+        returns.set(row.order_id, list);
+      }
+    }
+    return { sold, returns };
   }
 
   /**
@@ -734,6 +792,31 @@ function effectWrites(effects: Effects, extra: readonly BulkWrite[]): BulkWrite[
       rows: effects.orders_changed.map((order) => valuesOf(ORDER_CHANGE_COLUMNS, orderRow(order))),
     },
     { kind: 'delete', table: 'holds', column: 'order_id', type: 'text', values: effects.holds_released },
+    {
+      kind: 'insert',
+      table: 'order_sold_lines',
+      columns: ORDER_SOLD_LINE_COLUMNS,
+      rows: effects.sold_lines_placed.flatMap(({ order_id, lines }) =>
+        lines.map((line) => [order_id, line.sku, line.quantity]),
+      ),
+    },
+    {
+      kind: 'insert',
+      table: 'order_returns',
+      columns: ORDER_RETURN_COLUMNS,
+      rows: effects.returns_recorded.flatMap(({ order_id, return_no, record }) =>
+        record.lines.map((line, line_no) => [
+          order_id,
+          return_no,
+          line_no,
+          line.sku,
+          line.quantity,
+          record.restock ? 1 : 0,
+          record.at_ms,
+          record.reason,
+        ]),
+      ),
+    },
     {
       kind: 'update',
       table: 'holds',
@@ -819,6 +902,8 @@ function orderFromRow(row: OrdersTable, lines: { sku: string; quantity: number }
     late: Number(row.late) === 1,
     closed_at_ms: row.closed_at_ms === null ? null : Number(row.closed_at_ms),
     api_key_id: row.api_key_id ?? null,
+    extensions: Number(row.extensions),
+    changes: Number(row.changes),
   };
 }
 
@@ -834,5 +919,7 @@ function orderRow(order: OrderState): OrdersTable {
     late: order.late ? 1 : 0,
     closed_at_ms: order.closed_at_ms,
     api_key_id: order.api_key_id ?? null,
+    extensions: order.extensions ?? 0,
+    changes: order.changes ?? 0,
   };
 }

@@ -81,6 +81,9 @@ export const ORDER_COLUMNS = {
   closed_at_ms: 'bigint null',
   /** Added by migration 0003_api_keys. */
   api_key_id: 'text null',
+  /** Added by migration 0006_order_life. */
+  extensions: 'integer',
+  changes: 'integer',
 } as const satisfies Columns;
 export type OrdersTable = RowOf<typeof ORDER_COLUMNS>;
 /** What changes of an existing order (it leaves pending_payment, or gets a new deadline), by its id (the first column). */
@@ -92,6 +95,8 @@ export const ORDER_CHANGE_COLUMNS = someColumns(ORDER_COLUMNS, [
   'late',
   'closed_at_ms',
   'expires_at_ms',
+  'extensions',
+  'changes',
 ]);
 
 export const ORDER_LINE_COLUMNS = {
@@ -101,6 +106,27 @@ export const ORDER_LINE_COLUMNS = {
   quantity: 'bigint',
 } as const satisfies Columns;
 export type OrderLinesTable = RowOf<typeof ORDER_LINE_COLUMNS>;
+
+/** Units a paid order sold per SKU (migration 0006_order_life). */
+export const ORDER_SOLD_LINE_COLUMNS = {
+  order_id: 'text',
+  sku: 'text',
+  quantity: 'bigint',
+} as const satisfies Columns;
+export type OrderSoldLinesTable = RowOf<typeof ORDER_SOLD_LINE_COLUMNS>;
+
+/** One row per line of each return of a paid order (migration 0006_order_life). */
+export const ORDER_RETURN_COLUMNS = {
+  order_id: 'text',
+  return_no: 'integer',
+  line_no: 'integer',
+  sku: 'text',
+  quantity: 'bigint',
+  restock: 'integer',
+  at_ms: 'bigint',
+  reason: 'text null',
+} as const satisfies Columns;
+export type OrderReturnsTable = RowOf<typeof ORDER_RETURN_COLUMNS>;
 
 /** One row per SKU a pending order holds; deleted when the order leaves pending_payment. */
 export const HOLD_COLUMNS = {
@@ -187,8 +213,14 @@ export interface OutboxCursorsTable {
 
 export interface Database {
   skus: SkusTable;
-  orders: OrdersTable;
+  /** extensions and changes have defaults (0): a row written without them, as before 0006, is valid. */
+  orders: Omit<OrdersTable, 'extensions' | 'changes'> & {
+    extensions: Generated<number>;
+    changes: Generated<number>;
+  };
   order_lines: OrderLinesTable;
+  order_sold_lines: OrderSoldLinesTable;
+  order_returns: OrderReturnsTable;
   holds: HoldsTable;
   ledger: LedgerTable;
   idempotency_keys: IdempotencyKeysTable;

@@ -69,7 +69,7 @@ export interface Store {
   ledger(sku: string, limit: number, beyond_seq?: number, newest_first?: boolean): Promise<LedgerEntry[]>;
   /**
    * Every movement of one order, all its SKUs, by sku then seq; empty for an unknown order. Not
-   * paged: at most LIMITS.order_ledger_entries_max (300) entries.
+   * paged: at most LIMITS.order_ledger_entries_max entries.
    */
   orderLedger(order_id: string): Promise<LedgerEntry[]>;
   eventsAfter(after_id: number, limit: number): Promise<StoredEvent[]>;

@@ -162,6 +162,15 @@ describe('command definitions', () => {
     // @ts-expect-error: the registry is typed by Command['kind'], so leaving a kind out is an error.
     const incomplete: CommandDefinitions = { create_sku: COMMANDS.create_sku };
     expect(Object.keys(incomplete)).toHaveLength(1);
-    expect(Object.keys(COMMANDS).sort()).toEqual(['adjust', 'cancel', 'checkout', 'create_sku', 'pay']);
+    expect(Object.keys(COMMANDS).sort()).toEqual([
+      'adjust',
+      'cancel',
+      'change_order',
+      'checkout',
+      'create_sku',
+      'extend',
+      'pay',
+      'return',
+    ]);
   });
 });

@@ -16,6 +16,8 @@ const NOTHING = {
   holds_released: [],
   holds_replaced: [],
   holds_rescheduled: [],
+  sold_lines_placed: [],
+  returns_recorded: [],
   ledger: [],
   events: [],
 };

@@ -7,6 +7,9 @@
 // Some steps are bursts: several commands decided in one transaction (group commit), which must
 // answer exactly as if they had run one after the other.
 //
+// The rest of a hold's life (issue 23) is in the mix: extensions against both caps, changes of a
+// held order's lines, partial captures (also late), and returns restocked or written off.
+//
 // Replay a failure: STOCKHOLD_MODEL_SEED=<seed printed> (and STOCKHOLD_MODEL_RUNS=1 to run only it).
 // Longer soak: STOCKHOLD_MODEL_RUNS, STOCKHOLD_MODEL_STEPS, STOCKHOLD_MODEL_PG_RUNS.
 import { isDeepStrictEqual } from 'node:util';
@@ -44,11 +47,26 @@ interface ModelOrder {
   expires_at_ms: number;
   payment_id: string | null;
   late: boolean;
+  created_at_ms: number;
+  extensions: number;
+  changes: number;
+  /** Once paid: units sold per SKU. */
+  sold: Map<string, number>;
+  /** Units returned per SKU (restocked or written off), and how many returns. */
+  returned: Map<string, number>;
+  returns: number;
 }
+
+/** The caps the model's extensions run against (HOLD_EXTENSIONS_MAX, HOLD_SECONDS_TOTAL_MAX). */
+const EXTENSIONS_MAX = 2;
+const HOLD_SECONDS_TOTAL_MAX = 150;
+/** LIMITS.order_changes_max and order_returns_max, as DESIGN-level numbers. */
+const CHANGES_MAX = 10;
+const RETURNS_MAX = 10;
 
 type Expected =
   | { ok: true; sku: string; buckets: Omit<ModelSku, 'total'> }
-  | { ok: true; order: Omit<ModelOrder, 'lines'> & { lines: OrderLine[] } }
+  | { ok: true; order: ModelOrder }
   | { ok: false; code: string };
 
 const HOLD = 'pending_payment';
@@ -67,7 +85,10 @@ class Model {
   }
 
   private orderAnswer(order: ModelOrder): Expected {
-    return { ok: true, order: { ...order, lines: order.lines.map((line) => ({ ...line })) } };
+    return {
+      ok: true,
+      order: { ...order, lines: order.lines.map((line) => ({ ...line })), sold: new Map(order.sold) },
+    };
   }
 
   private perSku(lines: OrderLine[]): Map<string, number> {
@@ -111,9 +132,14 @@ class Model {
           command.lines.some((line) => line.quantity < 1 || line.quantity > 1_000_000 || !sku_ok(line.sku))
         );
       case 'pay':
-        return command.payment_id.length === 0;
+        return command.payment_id.length === 0 || (command.lines != null && !linesOk(command.lines));
       case 'cancel':
         return false;
+      case 'extend':
+        return command.seconds < 1 || command.seconds > 86_400;
+      case 'change_order':
+      case 'return':
+        return !linesOk(command.lines);
     }
   }
 
@@ -144,43 +170,14 @@ class Model {
       }
       case 'checkout':
         return this.checkout(command);
-      case 'pay': {
-        const order = this.orders.get(command.order_id);
-        if (!order) return { ok: false, code: 'order_not_found' };
-        if (this.isOverdue(order)) this.expire(order);
-        if (order.status === 'paid') {
-          return order.payment_id === command.payment_id
-            ? this.orderAnswer(order)
-            : { ok: false, code: 'already_paid' };
-        }
-        if (order.status === 'cancelled') return { ok: false, code: 'order_cancelled' };
-        const totals = this.perSku(order.lines);
-        if (order.status === 'expired') {
-          // Late payment: within the customer's limits (as a new checkout would be) and with every
-          // unit available again, or nothing happens.
-          for (const [sku, quantity] of totals) {
-            const limit = this.skus.get(sku)!.max_per_customer;
-            if (limit !== null && this.customerUnits(order.customer_id, sku) + quantity > limit)
-              return { ok: false, code: 'order_expired' };
-          }
-          for (const [sku, quantity] of totals) {
-            if (this.skus.get(sku)!.available < quantity) return { ok: false, code: 'order_expired' };
-          }
-          for (const [sku, quantity] of totals) {
-            this.skus.get(sku)!.available -= quantity;
-            this.skus.get(sku)!.sold += quantity;
-          }
-          order.late = true;
-        } else {
-          for (const [sku, quantity] of totals) {
-            this.skus.get(sku)!.on_hold -= quantity;
-            this.skus.get(sku)!.sold += quantity;
-          }
-        }
-        order.status = 'paid';
-        order.payment_id = command.payment_id;
-        return this.orderAnswer(order);
-      }
+      case 'pay':
+        return this.pay(command);
+      case 'extend':
+        return this.extend(command);
+      case 'change_order':
+        return this.change(command);
+      case 'return':
+        return this.giveBack(command);
       case 'cancel': {
         const order = this.orders.get(command.order_id);
         if (!order) return { ok: false, code: 'order_not_found' };
@@ -196,6 +193,133 @@ class Model {
         return this.orderAnswer(order);
       }
     }
+  }
+
+  private pay(command: Extract<Command, { kind: 'pay' }>): Expected {
+    const order = this.orders.get(command.order_id);
+    if (!order) return { ok: false, code: 'order_not_found' };
+    if (this.isOverdue(order)) this.expire(order);
+    if (order.status === 'paid') {
+      return order.payment_id === command.payment_id
+        ? this.orderAnswer(order)
+        : { ok: false, code: 'already_paid' };
+    }
+    if (order.status === 'cancelled') return { ok: false, code: 'order_cancelled' };
+    const held = this.perSku(order.lines);
+    const totals = command.lines ? this.perSku(command.lines) : held;
+    for (const [sku, quantity] of totals) {
+      if (quantity > (held.get(sku) ?? 0)) return { ok: false, code: 'capture_exceeds_hold' };
+    }
+    if (order.status === 'expired') {
+      // Late payment: within the customer's limits (as a new checkout would be) and with every
+      // unit captured available again, or nothing happens.
+      for (const [sku, quantity] of totals) {
+        const limit = this.skus.get(sku)!.max_per_customer;
+        if (limit !== null && this.customerUnits(order.customer_id, sku) + quantity > limit)
+          return { ok: false, code: 'order_expired' };
+      }
+      for (const [sku, quantity] of totals) {
+        if (this.skus.get(sku)!.available < quantity) return { ok: false, code: 'order_expired' };
+      }
+      for (const [sku, quantity] of totals) {
+        this.skus.get(sku)!.available -= quantity;
+        this.skus.get(sku)!.sold += quantity;
+      }
+      order.late = true;
+    } else {
+      for (const [sku, quantity] of held) {
+        const sold = totals.get(sku) ?? 0;
+        const s = this.skus.get(sku)!;
+        s.on_hold -= quantity;
+        s.sold += sold;
+        s.available += quantity - sold;
+      }
+    }
+    order.status = 'paid';
+    order.payment_id = command.payment_id;
+    order.sold = new Map([...totals].filter(([, quantity]) => quantity > 0));
+    return this.orderAnswer(order);
+  }
+
+  /** A pending order in time, or the refusal of its state (a lapsed hold is expired first). */
+  private held(order_id: string): ModelOrder | { ok: false; code: string } {
+    const order = this.orders.get(order_id);
+    if (!order) return { ok: false, code: 'order_not_found' };
+    if (this.isOverdue(order)) this.expire(order);
+    if (order.status === 'paid') return { ok: false, code: 'order_paid' };
+    if (order.status === 'cancelled') return { ok: false, code: 'order_cancelled' };
+    if (order.status === 'expired') return { ok: false, code: 'order_expired' };
+    return order;
+  }
+
+  private extend(command: Extract<Command, { kind: 'extend' }>): Expected {
+    const order = this.held(command.order_id);
+    if ('ok' in order) return order;
+    const expires_at_ms = order.expires_at_ms + command.seconds * 1000;
+    if (
+      order.extensions >= command.extensions_max ||
+      expires_at_ms > order.created_at_ms + command.hold_seconds_total_max * 1000
+    ) {
+      return { ok: false, code: 'extension_limit' };
+    }
+    order.expires_at_ms = expires_at_ms;
+    order.extensions += 1;
+    return this.orderAnswer(order);
+  }
+
+  private change(command: Extract<Command, { kind: 'change_order' }>): Expected {
+    const order = this.held(command.order_id);
+    if ('ok' in order) return order;
+    if (order.changes >= CHANGES_MAX) return { ok: false, code: 'limit_exceeded' };
+    const totals = this.perSku(command.lines);
+    for (const sku of totals.keys()) if (!this.skus.has(sku)) return { ok: false, code: 'sku_not_found' };
+    const before = this.perSku(order.lines);
+    for (const [sku, quantity] of totals) {
+      const limit = this.skus.get(sku)!.max_per_customer;
+      if (limit === null) continue;
+      const others = this.customerUnits(order.customer_id, sku) - (before.get(sku) ?? 0);
+      if (others + quantity > limit) return { ok: false, code: 'limit_exceeded' };
+    }
+    const short = () =>
+      [...totals].filter(
+        ([sku, quantity]) => this.skus.get(sku)!.available < quantity - (before.get(sku) ?? 0),
+      );
+    const short_skus = new Set(short().map(([sku]) => sku));
+    if (short_skus.size > 0) {
+      for (const other of this.orders.values()) {
+        if (this.isOverdue(other) && other.lines.some((line) => short_skus.has(line.sku))) this.expire(other);
+      }
+      if (short().length > 0) return { ok: false, code: 'insufficient_stock' };
+    }
+    for (const sku of new Set([...before.keys(), ...totals.keys()])) {
+      const delta = (totals.get(sku) ?? 0) - (before.get(sku) ?? 0);
+      this.skus.get(sku)!.available -= delta;
+      this.skus.get(sku)!.on_hold += delta;
+    }
+    order.lines = command.lines.map((line) => ({ ...line }));
+    order.changes += 1;
+    return this.orderAnswer(order);
+  }
+
+  private giveBack(command: Extract<Command, { kind: 'return' }>): Expected {
+    const order = this.orders.get(command.order_id);
+    if (!order) return { ok: false, code: 'order_not_found' };
+    if (order.status !== 'paid') return { ok: false, code: 'order_not_paid' };
+    if (order.returns >= RETURNS_MAX) return { ok: false, code: 'limit_exceeded' };
+    const totals = this.perSku(command.lines);
+    for (const [sku, quantity] of totals) {
+      if (quantity > (order.sold.get(sku) ?? 0) - (order.returned.get(sku) ?? 0))
+        return { ok: false, code: 'return_exceeds_sold' };
+    }
+    for (const [sku, quantity] of totals) {
+      const s = this.skus.get(sku)!;
+      s.sold -= quantity;
+      if (command.restock) s.available += quantity;
+      else s.total -= quantity;
+      order.returned.set(sku, (order.returned.get(sku) ?? 0) + quantity);
+    }
+    order.returns += 1;
+    return this.orderAnswer(order);
   }
 
   /** Units of `sku` the customer holds before its deadline, or bought. */
@@ -235,6 +359,12 @@ class Model {
       expires_at_ms: this.now_ms + command.hold_seconds * 1000,
       payment_id: null,
       late: false,
+      created_at_ms: this.now_ms,
+      extensions: 0,
+      changes: 0,
+      sold: new Map(),
+      returned: new Map(),
+      returns: 0,
     };
     this.orders.set(order.id, order);
     for (const [sku, quantity] of totals) {
@@ -261,11 +391,9 @@ class Model {
       let pending = 0;
       let paid = 0;
       for (const order of this.orders.values()) {
-        for (const line of order.lines) {
-          if (line.sku !== id) continue;
-          if (order.status === HOLD) pending += line.quantity;
-          if (order.status === 'paid') paid += line.quantity;
-        }
+        for (const line of order.lines)
+          if (line.sku === id && order.status === HOLD) pending += line.quantity;
+        if (order.status === 'paid') paid += (order.sold.get(id) ?? 0) - (order.returned.get(id) ?? 0);
       }
       const holds =
         sku.available >= 0 &&
@@ -362,14 +490,58 @@ class Generator {
         hold_seconds: this.chance(0.5) ? this.int(1, 5) : this.int(10, 120),
       };
     }
-    if (roll < 0.8) {
+    if (roll < 0.72) {
       const order_id = this.someOrderId();
       const existing = this.model.orders.get(order_id)?.payment_id;
       const payment_id =
         existing && this.chance(0.5) ? existing : this.chance(0.01) ? '' : `pay-${this.next_payment++}`;
-      return { kind: 'pay', order_id, payment_id };
+      // A partial capture: part of some lines (now and then more than held, or a SKU not held).
+      const lines = this.chance(0.3) ? this.someLinesOf(order_id, 1) : null;
+      return { kind: 'pay', order_id, payment_id, lines };
     }
-    return { kind: 'cancel', order_id: this.someOrderId() };
+    if (roll < 0.78) return { kind: 'cancel', order_id: this.someOrderId() };
+    if (roll < 0.86) {
+      return {
+        kind: 'extend',
+        order_id: this.someOrderId(),
+        seconds: this.chance(0.02) ? 0 : this.int(1, 90),
+        reason: this.chance(0.5) ? 'slow payment' : null,
+        extensions_max: EXTENSIONS_MAX,
+        hold_seconds_total_max: HOLD_SECONDS_TOTAL_MAX,
+      };
+    }
+    if (roll < 0.93) {
+      const order_id = this.someOrderId();
+      const lines = this.someLinesOf(order_id, 3);
+      if (this.chance(0.3)) lines.push({ sku: this.pick(SKU_POOL), quantity: this.int(1, 4) });
+      return { kind: 'change_order', order_id, lines: this.chance(0.02) ? [] : lines };
+    }
+    const order_id = this.someOrderId();
+    return {
+      kind: 'return',
+      order_id,
+      lines: this.someLinesOf(order_id, 1),
+      restock: this.chance(0.5),
+      reason: this.chance(0.5) ? 'returned' : null,
+    };
+  }
+
+  /** Some of an order's SKUs with a quantity near its line's (0 up to `over` past it). */
+  private someLinesOf(order_id: string, over: number): OrderLine[] {
+    const order = this.model.orders.get(order_id);
+    const skus = [...new Set(order?.lines.map((line) => line.sku) ?? [this.pick(SKU_POOL)])];
+    const lines = skus
+      .filter(() => this.chance(0.7))
+      .map((sku) => {
+        const quantity = order?.lines.find((line) => line.sku === sku)?.quantity ?? 1;
+        return {
+          sku,
+          quantity: Math.max(1, this.int(quantity - 2, quantity + (this.chance(0.1) ? over : 0))),
+        };
+      });
+    if (lines.length === 0) lines.push({ sku: skus[0] ?? this.pick(SKU_POOL), quantity: 1 });
+    if (this.chance(0.03)) lines.push({ sku: this.pick(SKU_POOL), quantity: 1 });
+    return lines;
   }
 
   envelope(): CommandEnvelope {
@@ -453,6 +625,9 @@ function expectAnswer(actual: CommandResult['outcome'], expected: Expected, wher
         expires_at: value.expires_at,
         payment_id: value.payment_id ?? null,
         late: value.late ?? false,
+        extensions: value.extensions,
+        sold_lines: value.sold_lines ?? null,
+        returns: (value.returns as unknown[]).length,
       },
       {
         id: order.id,
@@ -461,10 +636,32 @@ function expectAnswer(actual: CommandResult['outcome'], expected: Expected, wher
         expires_at: new Date(order.expires_at_ms).toISOString(),
         payment_id: order.payment_id,
         late: order.late,
+        extensions: order.extensions,
+        sold_lines: order.status === 'paid' ? soldLines(order) : null,
+        returns: order.returns,
       },
       where,
     );
   }
+}
+
+/** The sold lines the API shows: per SKU, in the order the SKUs first appear in the lines. */
+function soldLines(order: ModelOrder): OrderLine[] {
+  const skus = [...new Set(order.lines.map((line) => line.sku))];
+  return skus.flatMap((sku) => {
+    const quantity = order.sold.get(sku) ?? 0;
+    return quantity > 0 ? [{ sku, quantity }] : [];
+  });
+}
+
+function linesOk(lines: readonly OrderLine[]): boolean {
+  return (
+    lines.length >= 1 &&
+    lines.length <= 100 &&
+    lines.every(
+      (line) => line.quantity >= 1 && line.quantity <= 1_000_000 && /^[A-Za-z0-9._-]{1,64}$/.test(line.sku),
+    )
+  );
 }
 
 function pick(value: Record<string, unknown>, keys: string[]): Record<string, unknown> {
@@ -625,6 +822,8 @@ describe('the store agrees with the reference model', () => {
           'skus',
           'orders',
           'order_lines',
+          'order_sold_lines',
+          'order_returns',
           'holds',
           'ledger',
           'idempotency_keys',

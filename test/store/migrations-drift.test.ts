@@ -29,6 +29,7 @@ const FIELD_MIGRATION_NAMES = [
   '0003_api_keys',
   '0004_ledger_by_order',
   '0005_api_key_last_used',
+  '0006_order_life',
 ];
 
 // What each shipped migration runs, per dialect: the SHA-256 (first 16 hex digits) of its statements,
@@ -43,6 +44,7 @@ const FIELD_FINGERPRINTS: Record<DialectName, Record<string, string>> = {
     '0003_api_keys': '2142a275937d59ef',
     '0004_ledger_by_order': '48b998d9f1f95a2c',
     '0005_api_key_last_used': 'd46d8366c27b1a42',
+    '0006_order_life': '97058df8cacdff8a',
   },
   postgres: {
     // Differs from SQLite's in the outbox's generated key only.
@@ -51,6 +53,7 @@ const FIELD_FINGERPRINTS: Record<DialectName, Record<string, string>> = {
     '0003_api_keys': '2142a275937d59ef',
     '0004_ledger_by_order': '48b998d9f1f95a2c',
     '0005_api_key_last_used': 'd46d8366c27b1a42',
+    '0006_order_life': '97058df8cacdff8a',
   },
 };
 
@@ -60,6 +63,8 @@ const TABLES_OF_LATEST = [
   'idempotency_keys',
   'ledger',
   'order_lines',
+  'order_returns',
+  'order_sold_lines',
   'orders',
   'outbox',
   'outbox_cursors',

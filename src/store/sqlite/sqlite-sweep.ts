@@ -39,7 +39,8 @@ export async function sweepExpiredSqlite(
   // order of insertion (the rowid `pos`) is the order the orders are taken in.
   await sql`create temp table if not exists sweep_due (
       pos integer primary key, id text not null, customer_id text not null,
-      created_at_ms integer not null, expires_at_ms integer not null)`.execute(trx);
+      created_at_ms integer not null, expires_at_ms integer not null,
+      extensions integer not null)`.execute(trx);
   // One row per order and SKU: the quantity the order returns to it (its lines summed, as
   // quantitiesBySku does), in the order the SKU first appears among its lines, and the running
   // total returned to that SKU by this batch up to and including this order.
@@ -52,8 +53,8 @@ export async function sweepExpiredSqlite(
 
   // Without statistics SQLite's planner reads every pending order through orders_by_status and
   // sorts them: the partial index gives the due ones in deadline order directly.
-  const due = await sql`insert into temp.sweep_due (id, customer_id, created_at_ms, expires_at_ms)
-    select id, customer_id, created_at_ms, expires_at_ms
+  const due = await sql`insert into temp.sweep_due (id, customer_id, created_at_ms, expires_at_ms, extensions)
+    select id, customer_id, created_at_ms, expires_at_ms, extensions
     from orders indexed by orders_pending_by_deadline
     where status = ${PENDING} and ${pastDeadline('expires_at_ms', now_ms)}
     order by expires_at_ms limit ${limit}`.execute(trx);
@@ -88,7 +89,9 @@ export async function sweepExpiredSqlite(
         'lines', json((select json_group_array(json_object('sku', l.sku, 'quantity', l.quantity) order by l.line_no)
           from order_lines l where l.order_id = d.id)),
         'created_at', ${iso(sql.ref('d.created_at_ms'))},
-        'expires_at', ${iso(sql.ref('d.expires_at_ms'))}),
+        'expires_at', ${iso(sql.ref('d.expires_at_ms'))},
+        'extensions', d.extensions,
+        'returns', json('[]')),
       'skus', json((select json_group_array(json_object('sku', r.sku, 'available', k.available + r.returned,
           'on_hold', k.on_hold - r.returned, 'sold', k.sold) order by r.first_line)
         from temp.sweep_release r join skus k on k.sku = r.sku where r.pos = d.pos))),
