@@ -2,7 +2,7 @@
 // is the same rule at the domain's door, so no caller (CLI, simulator, tests) can slip past it.
 import { StockholdError } from './errors.ts';
 import { LIMITS } from './limits.ts';
-import type { Command } from './types.ts';
+import type { Command, UpdateSkuCommand } from './types.ts';
 
 const sku_id = new RegExp(LIMITS.sku_id_pattern);
 
@@ -78,7 +78,49 @@ export function invalidReason(command: Command): string | null {
       return null;
     case 'cancel':
       return null;
+    case 'update_sku':
+      return invalidUpdate(command);
+    case 'count':
+      if (!sku_id.test(command.sku)) return 'sku must be 1..64 of [A-Za-z0-9._-]';
+      if (!isIntegerIn(command.unsold, 0, LIMITS.count_unsold_max)) return 'unsold is out of range';
+      if (command.reason !== null && !isText(command.reason, 0, LIMITS.reason_length_max))
+        return 'reason is too long';
+      return invalidExpectedVersion(command.expected_version);
+    case 'delete_sku':
+      return sku_id.test(command.sku) ? null : 'sku must be 1..64 of [A-Za-z0-9._-]';
   }
+}
+
+function invalidExpectedVersion(expected_version: number | null): string | null {
+  if (expected_version !== null && !isIntegerIn(expected_version, 0, Number.MAX_SAFE_INTEGER)) {
+    return `expected_version must be an integer in 0..${Number.MAX_SAFE_INTEGER}`;
+  }
+  return null;
+}
+
+function invalidUpdate(command: UpdateSkuCommand): string | null {
+  if (!sku_id.test(command.sku)) return 'sku must be 1..64 of [A-Za-z0-9._-]';
+  const { name, max_per_customer, low_stock_threshold, archived } = command;
+  if (name === undefined && max_per_customer === undefined && low_stock_threshold === undefined) {
+    if (archived === undefined) return 'name, max_per_customer, low_stock_threshold or archived is required';
+  }
+  if (name !== undefined && !isText(name, 0, LIMITS.name_length_max)) return 'name is too long';
+  if (
+    max_per_customer !== undefined &&
+    max_per_customer !== null &&
+    !isIntegerIn(max_per_customer, 1, LIMITS.max_per_customer_max)
+  ) {
+    return 'max_per_customer is out of range';
+  }
+  if (
+    low_stock_threshold !== undefined &&
+    low_stock_threshold !== null &&
+    !isIntegerIn(low_stock_threshold, 0, LIMITS.low_stock_threshold_max)
+  ) {
+    return 'low_stock_threshold is out of range';
+  }
+  if (archived !== undefined && typeof archived !== 'boolean') return 'archived must be true or false';
+  return invalidExpectedVersion(command.expected_version);
 }
 
 export function validateCommand(command: Command): StockholdError | null {
