@@ -17,6 +17,10 @@ export interface Effects {
   readonly skus_created: readonly SkuState[];
   /** Existing SKUs whose buckets (and so version and updated_at) changed: their state at the end. */
   readonly skus_changed: readonly SkuState[];
+  /** Existing SKUs whose fields changed too (a PATCH): their whole state at the end; not in skus_changed. */
+  readonly skus_updated: readonly SkuState[];
+  /** SKUs removed with their ledger (a delete); written before every other row of the transaction. */
+  readonly skus_deleted: readonly string[];
   /** New orders with their lines, as they are at the end of the transaction. */
   readonly orders_created: readonly OrderState[];
   /** Existing orders whose fields changed (status, deadline, payment, closed_at): their state at the end. */
@@ -54,6 +58,8 @@ type ExistingHolds =
 export class EffectsRecorder {
   private readonly skus_created = new Set<string>();
   private readonly skus_changed = new Set<string>();
+  private readonly skus_updated = new Set<string>();
+  private readonly skus_deleted = new Set<string>();
   private readonly orders_created = new Set<string>();
   private readonly orders_changed = new Set<string>();
   private readonly lines_replaced = new Set<string>();
@@ -75,6 +81,25 @@ export class EffectsRecorder {
 
   skuChanged(sku: string): void {
     if (!this.skus_created.has(sku)) this.skus_changed.add(sku);
+  }
+
+  /** The SKU's fields (name, limits, archived) changed: its whole row is written. */
+  skuUpdated(sku: string): void {
+    if (!this.skus_created.has(sku)) this.skus_updated.add(sku);
+  }
+
+  /**
+   * The SKU and its ledger are gone. Only a SKU without movements is deleted, so its entries of this
+   * transaction, if any, are its creation's: they go too, as does a creation in this transaction.
+   */
+  skuDeleted(sku: string): void {
+    this.skus_created.delete(sku);
+    this.skus_changed.delete(sku);
+    this.skus_updated.delete(sku);
+    this.skus_deleted.add(sku);
+    for (let index = this.ledger.length - 1; index >= 0; index--) {
+      if (this.ledger[index]?.sku === sku) this.ledger.splice(index, 1);
+    }
   }
 
   orderCreated(order_id: string): void {
@@ -150,8 +175,15 @@ export class EffectsRecorder {
     }
   }
 
-  /** The effects, with each SKU and order as `skus` and `orders` hold them now. */
-  effects(skus: ReadonlyMap<string, SkuState>, orders: ReadonlyMap<string, OrderState>): Effects {
+  /**
+   * The effects, with each SKU and order as `skus` and `orders` hold them now; `events_after` follow
+   * the decisions' events (the stock events of the whole transaction).
+   */
+  effects(
+    skus: ReadonlyMap<string, SkuState>,
+    orders: ReadonlyMap<string, OrderState>,
+    events_after: readonly DomainEvent[] = [],
+  ): Effects {
     const sku = (id: string) => {
       const state = skus.get(id);
       assert(state !== undefined, `changed sku ${id} is in the workspace`);
@@ -165,7 +197,9 @@ export class EffectsRecorder {
     const existing = [...this.existing_holds];
     return {
       skus_created: [...this.skus_created].map(sku),
-      skus_changed: [...this.skus_changed].map(sku),
+      skus_changed: [...this.skus_changed].filter((id) => !this.skus_updated.has(id)).map(sku),
+      skus_updated: [...this.skus_updated].map(sku),
+      skus_deleted: [...this.skus_deleted],
       orders_created: [...this.orders_created].map(order),
       orders_changed: [...this.orders_changed].map(order),
       order_lines_replaced: [...this.lines_replaced].map((id) => ({ order_id: id, lines: order(id).lines })),
@@ -183,7 +217,7 @@ export class EffectsRecorder {
       })),
       returns_recorded: this.returns,
       ledger: this.ledger,
-      events: this.events,
+      events: [...this.events, ...events_after],
     };
   }
 }

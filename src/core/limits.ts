@@ -36,6 +36,9 @@ export const LIMITS = {
   adjustment_delta_max: 1_000_000_000,
   initial_available_max: 1_000_000_000,
   max_per_customer_max: 1_000_000,
+  /** The largest low_stock_threshold, and the largest count an ERP may send (as for a new SKU). */
+  low_stock_threshold_max: 1_000_000_000,
+  count_unsold_max: 1_000_000_000,
   idempotency_key_length_max: 255,
   idempotency_retention_ms: 24 * 60 * 60 * 1000,
   body_bytes_max: 64 * 1024,

@@ -7,7 +7,11 @@ export interface SkuState {
   on_hold: number;
   sold: number;
   max_per_customer: number | null;
-  /** Bumped by every movement; the ledger sequence number of the SKU's latest entry. */
+  /** `sku.low_stock` fires when available falls to or below it; null: never. */
+  low_stock_threshold: number | null;
+  /** An archived SKU takes no new checkouts; its existing holds live on (issue 23). */
+  archived: boolean;
+  /** Bumped by every movement and field change; the ledger sequence number of the SKU's latest entry. */
   version: number;
   created_at_ms: number;
   updated_at_ms: number;
@@ -77,6 +81,10 @@ export const MOVEMENT_KIND = Object.freeze({
   return_restock: 'return_restock',
   /** A return written off: the units leave the stock (sold goes down, nothing else). */
   return_writeoff: 'return_writeoff',
+  /** A change of the SKU's fields (PATCH): no units move, but the version and the chain go on. */
+  update: 'update',
+  /** An ERP's count of the unsold units: available becomes the count minus on_hold. */
+  count: 'count',
 } as const);
 export type MovementKind = (typeof MOVEMENT_KIND)[keyof typeof MOVEMENT_KIND];
 
@@ -85,6 +93,7 @@ export const STOCK_CHANGING_KINDS: ReadonlySet<MovementKind> = new Set([
   MOVEMENT_KIND.create,
   MOVEMENT_KIND.adjustment,
   MOVEMENT_KIND.return_writeoff,
+  MOVEMENT_KIND.count,
 ]);
 
 export interface LedgerEntry {
@@ -113,6 +122,12 @@ export const EVENT_TYPES = Object.freeze([
   'order.extended',
   'order.changed',
   'order.returned',
+  'sku.updated',
+  'sku.counted',
+  'sku.deleted',
+  'sku.low_stock',
+  'sku.sold_out',
+  'sku.back_in_stock',
 ] as const);
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -191,6 +206,32 @@ export interface ReturnCommand {
   reason: string | null;
 }
 
+/** A change of a SKU's fields; an absent field stays as it is. */
+export interface UpdateSkuCommand {
+  kind: 'update_sku';
+  sku: string;
+  name?: string;
+  max_per_customer?: number | null;
+  low_stock_threshold?: number | null;
+  archived?: boolean;
+  expected_version: number | null;
+}
+
+/** An ERP's count: `unsold` units are not sold (available + on_hold); the holds stay. */
+export interface CountCommand {
+  kind: 'count';
+  sku: string;
+  unsold: number;
+  reason: string | null;
+  expected_version: number | null;
+}
+
+/** Removes a SKU that never moved stock nor was changed since its creation. */
+export interface DeleteSkuCommand {
+  kind: 'delete_sku';
+  sku: string;
+}
+
 export type Command =
   | CreateSkuCommand
   | AdjustCommand
@@ -199,4 +240,7 @@ export type Command =
   | CancelCommand
   | ExtendCommand
   | ChangeOrderCommand
-  | ReturnCommand;
+  | ReturnCommand
+  | UpdateSkuCommand
+  | CountCommand
+  | DeleteSkuCommand;

@@ -10,6 +10,10 @@ export interface SkuView {
   on_hold: number;
   sold: number;
   max_per_customer: number | null;
+  low_stock_threshold: number | null;
+  archived: boolean;
+  /** Grows with every movement and field change: the seq of the SKU's latest ledger entry. */
+  version: number;
   updated_at: string;
 }
 
@@ -64,6 +68,9 @@ export function skuView(sku: SkuState): SkuView {
     on_hold: sku.on_hold,
     sold: sku.sold,
     max_per_customer: sku.max_per_customer,
+    low_stock_threshold: sku.low_stock_threshold,
+    archived: sku.archived,
+    version: sku.version,
     updated_at: iso(sku.updated_at_ms),
   };
 }

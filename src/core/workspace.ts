@@ -3,7 +3,14 @@
 // holds, ledger, events). Pure: no I/O. Every movement asserts the bucket invariants, so a wrong
 // decision cannot be written.
 import { type Effects, EffectsRecorder, type Hold } from './effects.ts';
-import { assert, orderNotFound, StockholdError, skuNotFound } from './errors.ts';
+import {
+  assert,
+  orderNotFound,
+  StockholdError,
+  skuArchived,
+  skuNotFound,
+  skuVersionConflict,
+} from './errors.ts';
 import { LIMITS } from './limits.ts';
 import { linesInOrderOf, quantitiesBySku } from './lines.ts';
 import {
@@ -11,7 +18,9 @@ import {
   type CancelCommand,
   type ChangeOrderCommand,
   type CheckoutCommand,
+  type CountCommand,
   type CreateSkuCommand,
+  type DeleteSkuCommand,
   type DomainEvent,
   type EventType,
   type ExtendCommand,
@@ -25,6 +34,7 @@ import {
   type ReturnCommand,
   type SkuState,
   STOCK_CHANGING_KINDS,
+  type UpdateSkuCommand,
 } from './types.ts';
 import { type OrderView, orderView, returnView, type SkuView, skuView } from './views.ts';
 
@@ -60,6 +70,12 @@ export function holdsOf(order: OrderState, totals = quantitiesBySku(order.lines)
   }));
 }
 
+/** The refusal of a compare-and-set on the SKU's version, or null when it matches (or none is asked). */
+function versionConflict(sku: SkuState, expected_version: number | null): StockholdError | null {
+  if (expected_version === null || expected_version === sku.version) return null;
+  return skuVersionConflict(sku.sku, sku.version, expected_version);
+}
+
 /** The key of one customer's use of one SKU, wherever per-customer limits are counted. */
 export const usageKey = (customer_id: string, sku: string): string => `${customer_id}\u0000${sku}`;
 
@@ -69,6 +85,8 @@ export class Workspace {
   private readonly recorded = new EffectsRecorder();
   /** Units a customer holds or bought per limited SKU; loaded only for the pairs being checked. */
   private readonly usage = new Map<string, number>();
+  /** Each existing SKU's available before this transaction first moved it: the stock events' baseline. */
+  private readonly available_before = new Map<string, number>();
 
   constructor(readonly now_ms: number) {}
 
@@ -77,14 +95,41 @@ export class Workspace {
     return this.recorded.ledger;
   }
 
-  /** Events of this transaction's decisions, in order. */
+  /** Events of this transaction's decisions, in order, then its stock events. */
   get events(): readonly DomainEvent[] {
-    return this.recorded.events;
+    return [...this.recorded.events, ...this.stockEvents()];
   }
 
   /** What the store must write for every decision taken so far. */
   effects(): Effects {
-    return this.recorded.effects(this.skus, this.orders);
+    return this.recorded.effects(this.skus, this.orders, this.stockEvents());
+  }
+
+  /**
+   * sku.low_stock, sku.sold_out and sku.back_in_stock, once per SKU per transaction: its available
+   * before the transaction's first movement of it against its available at the end. A group commit
+   * of 300 checkouts that crosses the threshold once emits one event; a transaction that sells out
+   * and restocks a SKU emits none (the state a reader meets after the commit never crossed).
+   */
+  private stockEvents(): DomainEvent[] {
+    const events: DomainEvent[] = [];
+    for (const [id, before] of this.available_before) {
+      const sku = this.skus.get(id);
+      if (sku === undefined) continue; // deleted in this transaction
+      const after = sku.available;
+      const threshold = sku.low_stock_threshold;
+      const data = { sku: skuView(sku), available_before: before };
+      if (threshold !== null && before > threshold && after <= threshold) {
+        events.push(this.stockEvent('sku.low_stock', id, data));
+      }
+      if (before > 0 && after === 0) events.push(this.stockEvent('sku.sold_out', id, data));
+      if (before === 0 && after > 0) events.push(this.stockEvent('sku.back_in_stock', id, data));
+    }
+    return events;
+  }
+
+  private stockEvent(type: EventType, subject_id: string, data: Record<string, unknown>): DomainEvent {
+    return { type, subject_id, at_ms: this.now_ms, data };
   }
 
   loadSku(sku: SkuState): void {
@@ -114,6 +159,8 @@ export class Workspace {
       on_hold: 0,
       sold: 0,
       max_per_customer: command.max_per_customer,
+      low_stock_threshold: null,
+      archived: false,
       version: 0,
       created_at_ms: this.now_ms,
       updated_at_ms: this.now_ms,
@@ -155,11 +202,99 @@ export class Workspace {
     return accept(skuView(sku));
   }
 
+  /** A change of the SKU's fields; an absent field stays. One `update` ledger entry names the fields. */
+  updateSku(command: UpdateSkuCommand): Decision<SkuView> {
+    const sku = this.skus.get(command.sku);
+    if (!sku) return refuse(skuNotFound([command.sku]));
+    const conflict = versionConflict(sku, command.expected_version);
+    if (conflict) return refuse(conflict);
+    const changed: string[] = [];
+    const set = <F extends 'name' | 'max_per_customer' | 'low_stock_threshold' | 'archived'>(
+      field: F,
+      value: SkuState[F] | undefined,
+    ) => {
+      if (value === undefined || value === sku[field]) return;
+      sku[field] = value;
+      changed.push(field);
+    };
+    set('name', command.name);
+    set('max_per_customer', command.max_per_customer);
+    set('low_stock_threshold', command.low_stock_threshold);
+    set('archived', command.archived);
+    // Nothing differs: nothing to record, the version stays.
+    if (changed.length === 0) return accept(skuView(sku));
+    this.move(sku, MOVEMENT_KIND.update, null, 0, 0, 0, `updated ${changed.join(', ')}`);
+    this.recorded.skuUpdated(sku.sku);
+    this.emit('sku.updated', sku.sku, { sku: skuView(sku), changed });
+    return accept(skuView(sku));
+  }
+
+  /**
+   * An ERP's count: `unsold` units are available or held. The holds stay, so available becomes
+   * unsold - on_hold in one movement; a count below the holds would lose a hold and is refused.
+   */
+  count(command: CountCommand): Decision<SkuView> {
+    const sku = this.skus.get(command.sku);
+    if (!sku) return refuse(skuNotFound([command.sku]));
+    const conflict = versionConflict(sku, command.expected_version);
+    if (conflict) return refuse(conflict);
+    if (command.unsold < sku.on_hold) {
+      return refuse(
+        new StockholdError(
+          'count_below_holds',
+          `the count ${command.unsold} is below the ${sku.on_hold} units on hold`,
+          { sku: sku.sku, unsold: command.unsold, on_hold: sku.on_hold },
+        ),
+      );
+    }
+    const delta = command.unsold - sku.on_hold - sku.available;
+    this.move(sku, MOVEMENT_KIND.count, null, delta, 0, 0, command.reason);
+    this.emit('sku.counted', sku.sku, {
+      sku: skuView(sku),
+      unsold: command.unsold,
+      delta,
+      reason: command.reason,
+    });
+    return accept(skuView(sku));
+  }
+
+  /** Removes a SKU whose ledger is its creation alone: it never had an order, a movement or a change. */
+  deleteSku(command: DeleteSkuCommand): Decision<SkuView> {
+    const sku = this.skus.get(command.sku);
+    if (!sku) return refuse(skuNotFound([command.sku]));
+    if (sku.version !== 1) {
+      return refuse(
+        new StockholdError(
+          'sku_in_use',
+          `sku ${sku.sku} has a history (${sku.version} ledger entries): archive it instead`,
+          { sku: sku.sku, version: sku.version },
+        ),
+      );
+    }
+    assert(sku.on_hold === 0 && sku.sold === 0, `sku ${sku.sku} at version 1 holds and sold nothing`);
+    this.skus.delete(sku.sku);
+    this.available_before.delete(sku.sku);
+    this.recorded.skuDeleted(sku.sku);
+    this.emit('sku.deleted', sku.sku, { sku: skuView(sku) });
+    return accept(skuView(sku));
+  }
+
+  /**
+   * The refusal of new holds of archived SKUs among `sku_ids` (all loaded), or null when none is.
+   * Checkout decides with it; so does a change of an order's lines, for the SKUs it adds or raises.
+   */
+  archivedRefusal(sku_ids: Iterable<string>): StockholdError | null {
+    const archived = [...sku_ids].filter((id) => this.requireSku(id).archived);
+    return archived.length === 0 ? null : skuArchived(archived);
+  }
+
   checkout(command: CheckoutCommand): Decision<OrderView> {
     assert(!this.orders.has(command.order_id), `order id ${command.order_id} is new`);
     const totals = quantitiesBySku(command.lines);
     const missing = [...totals.keys()].filter((id) => !this.skus.has(id));
     if (missing.length > 0) return refuse(skuNotFound(missing));
+    const archived = this.archivedRefusal(totals.keys());
+    if (archived) return refuse(archived);
 
     const over_limit = this.overLimit(command.customer_id, totals);
     if (over_limit.length > 0) {
@@ -401,7 +536,11 @@ export class Workspace {
       const delta = (totals.get(id) ?? 0) - (before.get(id) ?? 0);
       if (delta !== 0) deltas.set(id, delta);
     }
-    const short = this.shortLines(new Map([...deltas].filter(([, delta]) => delta > 0)));
+    const increases = new Map([...deltas].filter(([, delta]) => delta > 0));
+    // An archived SKU takes no new holds: a change may keep or lower its units, never add any.
+    const archived = this.archivedRefusal(increases.keys());
+    if (archived) return refuse(archived);
+    const short = this.shortLines(increases);
     if (short.length > 0) {
       return refuse(
         new StockholdError('insufficient_stock', 'not enough stock for every increase', { lines: short }),
@@ -628,6 +767,9 @@ export class Workspace {
       STOCK_CHANGING_KINDS.has(kind) || delta_available + delta_on_hold + delta_sold === 0,
       `${kind} on ${sku.sku} conserves stock`,
     );
+    if (!this.recorded.isNewSku(sku.sku) && !this.available_before.has(sku.sku)) {
+      this.available_before.set(sku.sku, sku.available);
+    }
     sku.available += delta_available;
     sku.on_hold += delta_on_hold;
     sku.sold += delta_sold;

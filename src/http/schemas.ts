@@ -68,6 +68,16 @@ export const Sku = Type.Object(
       Type.Integer({ minimum: 1, maximum: LIMITS.max_per_customer_max }),
       Type.Null(),
     ]),
+    low_stock_threshold: Type.Union([
+      Type.Integer({ minimum: 0, maximum: LIMITS.low_stock_threshold_max }),
+      Type.Null(),
+    ]),
+    archived: Type.Boolean(),
+    version: Type.Integer({
+      minimum: 0,
+      maximum: INTEGER_MAX,
+      description: 'grows with every movement and field change; expected_version compares with it',
+    }),
     updated_at: Timestamp,
   },
   {
@@ -80,6 +90,9 @@ export const Sku = Type.Object(
         on_hold: 2,
         sold: 0,
         max_per_customer: 2,
+        low_stock_threshold: 10,
+        archived: false,
+        version: 3,
         updated_at: '2026-12-12T00:00:03.000Z',
       },
     ],
@@ -201,7 +214,7 @@ export const ERROR_EXAMPLES: Record<ErrorCode, { when: string; message: string; 
     details: { lines: [{ sku: 'sneaker-42', requested: 3, available: 1 }] },
   },
   version_conflict: {
-    when: 'expected_available differs from available (compare-and-set)',
+    when: "expected_available differs from available, or expected_version from the SKU's version (compare-and-set)",
     message: 'available is 97, not the expected 98',
     details: { sku: 'sneaker-42', available: 97, expected_available: 98 },
   },
@@ -269,6 +282,21 @@ export const ERROR_EXAMPLES: Record<ErrorCode, { when: string; message: string; 
     when: 'only a failed webhook delivery can be redelivered',
     message: 'webhook delivery 0193a6f0 is pending: only a failed delivery is redelivered',
     details: { delivery_id: '0193a6f0', status: 'pending' },
+  },
+  sku_archived: {
+    when: 'a SKU of the request is archived and takes no new holds',
+    message: 'sku sneaker-42 is archived: it takes no new holds',
+    details: { skus: ['sneaker-42'] },
+  },
+  sku_in_use: {
+    when: 'the SKU has a history (an order, a movement or a change): archive it instead',
+    message: 'sku sneaker-42 has a history (3 ledger entries): archive it instead',
+    details: { sku: 'sneaker-42', version: 3 },
+  },
+  count_below_holds: {
+    when: 'the count is below the units on hold, which would lose holds',
+    message: 'the count 1 is below the 2 units on hold',
+    details: { sku: 'sneaker-42', unsold: 1, on_hold: 2 },
   },
   webhook_target_forbidden: {
     when: 'the webhook url resolves to a private or loopback address',
@@ -402,6 +430,51 @@ export const AdjustmentBody = Type.Object(
     additionalProperties: false,
     examples: [{ delta: 50, reason: 'delivery', expected_available: 98 }],
   },
+);
+
+const ExpectedVersion = Type.Integer({
+  minimum: 0,
+  maximum: INTEGER_MAX,
+  description: "compare-and-set: refused with version_conflict unless equal to the SKU's version",
+});
+
+export const UpdateSkuBody = Type.Object(
+  {
+    name: Type.Optional(Text({ maxLength: LIMITS.name_length_max })),
+    max_per_customer: Type.Optional(
+      Type.Union([Type.Integer({ minimum: 1, maximum: LIMITS.max_per_customer_max }), Type.Null()], {
+        description: 'units one customer may hold or buy of this SKU; null clears the limit',
+      }),
+    ),
+    low_stock_threshold: Type.Optional(
+      Type.Union([Type.Integer({ minimum: 0, maximum: LIMITS.low_stock_threshold_max }), Type.Null()], {
+        description: 'sku.low_stock fires when available falls to or below it; null clears it',
+      }),
+    ),
+    archived: Type.Optional(
+      Type.Boolean({ description: 'an archived SKU takes no new holds; its existing holds live on' }),
+    ),
+    expected_version: Type.Optional(ExpectedVersion),
+  },
+  {
+    additionalProperties: false,
+    minProperties: 1,
+    description: 'the fields to change (at least one); absent fields stay as they are',
+    examples: [{ low_stock_threshold: 10, expected_version: 3 }],
+  },
+);
+
+export const CountBody = Type.Object(
+  {
+    unsold: Type.Integer({
+      minimum: 0,
+      maximum: LIMITS.count_unsold_max,
+      description: 'units the ERP counts as not yet sold: available becomes unsold - on_hold',
+    }),
+    expected_version: Type.Optional(ExpectedVersion),
+    reason: Type.Optional(Text({ maxLength: LIMITS.reason_length_max })),
+  },
+  { additionalProperties: false, examples: [{ unsold: 120, reason: 'stocktake', expected_version: 3 }] },
 );
 
 export const CheckoutBody = Type.Object(

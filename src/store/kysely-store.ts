@@ -52,6 +52,7 @@ import {
   type OrdersTable,
   OUTBOX_COLUMNS,
   SKU_COLUMNS,
+  SKU_FIELD_UPDATE_COLUMNS,
   SKU_UPDATE_COLUMNS,
   type SkusTable,
 } from './schema.ts';
@@ -250,9 +251,10 @@ export class KyselyStore implements Store {
     return row ? skuFromRow(row) : null;
   }
 
-  async listSkus(limit: number, after_sku?: string): Promise<SkuState[]> {
+  async listSkus(limit: number, after_sku?: string, with_archived = false): Promise<SkuState[]> {
     let query = this.read_db.selectFrom('skus').selectAll();
     if (after_sku !== undefined) query = query.where('sku', '>', after_sku);
+    if (!with_archived) query = query.where('archived', '=', 0);
     const rows = await query.orderBy('sku').limit(limit).execute();
     return rows.map(skuFromRow);
   }
@@ -742,6 +744,10 @@ function replacedRowDeletes(effects: Effects): BulkWrite[] {
       values: effects.order_lines_replaced.map((replaced) => replaced.order_id),
     },
     { kind: 'delete', table: 'holds', column: 'order_id', type: 'text', values: holds_of },
+    // A deleted SKU goes with its ledger (its creation alone); a SKU of the same id created later in
+    // the transaction is inserted after this.
+    { kind: 'delete', table: 'ledger', column: 'sku', type: 'text', values: effects.skus_deleted },
+    { kind: 'delete', table: 'skus', column: 'sku', type: 'text', values: effects.skus_deleted },
   ];
 }
 
@@ -757,13 +763,19 @@ function effectWrites(effects: Effects, extra: readonly BulkWrite[]): BulkWrite[
       kind: 'insert',
       table: 'skus',
       columns: SKU_COLUMNS,
-      rows: effects.skus_created.map((sku) => valuesOf(SKU_COLUMNS, sku)),
+      rows: effects.skus_created.map((sku) => valuesOf(SKU_COLUMNS, skuRow(sku))),
     },
     {
       kind: 'update',
       table: 'skus',
       columns: SKU_UPDATE_COLUMNS,
       rows: effects.skus_changed.map((sku) => valuesOf(SKU_UPDATE_COLUMNS, sku)),
+    },
+    {
+      kind: 'update',
+      table: 'skus',
+      columns: SKU_FIELD_UPDATE_COLUMNS,
+      rows: effects.skus_updated.map((sku) => valuesOf(SKU_FIELD_UPDATE_COLUMNS, skuRow(sku))),
     },
     {
       kind: 'insert',
@@ -882,7 +894,12 @@ function skusOfOrders(workspace: Workspace, order_ids: readonly string[]): strin
 }
 
 function skuFromRow(row: SkusTable): SkuState {
-  return decodeRow(SKU_COLUMNS, row);
+  const decoded = decodeRow(SKU_COLUMNS, row);
+  return { ...decoded, archived: decoded.archived === 1 };
+}
+
+function skuRow(sku: SkuState): SkusTable {
+  return { ...sku, archived: sku.archived ? 1 : 0 };
 }
 
 function ledgerEntryFromRow(row: LedgerTable): LedgerEntry {

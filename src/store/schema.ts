@@ -57,14 +57,34 @@ export const SKU_COLUMNS = {
   version: 'bigint',
   created_at_ms: 'bigint',
   updated_at_ms: 'bigint',
+  /** Added by migration 0007_sku_life. */
+  low_stock_threshold: 'bigint null',
+  /** 0/1; added by migration 0007_sku_life. */
+  archived: 'integer',
 } as const satisfies Columns;
 export type SkusTable = RowOf<typeof SKU_COLUMNS>;
-/** A SKU's buckets after a write, by its key (the first column). */
+/**
+ * A SKU's buckets after a write, by its key (the first column). A change of its fields (a PATCH)
+ * writes every column but the creation time instead (SKU_FIELD_UPDATE_COLUMNS).
+ */
 export const SKU_UPDATE_COLUMNS = someColumns(SKU_COLUMNS, [
   'sku',
   'available',
   'on_hold',
   'sold',
+  'version',
+  'updated_at_ms',
+]);
+/** A SKU whose fields changed, by its key: its buckets and every field. */
+export const SKU_FIELD_UPDATE_COLUMNS = someColumns(SKU_COLUMNS, [
+  'sku',
+  'name',
+  'available',
+  'on_hold',
+  'sold',
+  'max_per_customer',
+  'low_stock_threshold',
+  'archived',
   'version',
   'updated_at_ms',
 ]);

@@ -59,7 +59,8 @@ export interface Store {
   /** Forgets idempotency keys created before the given time; returns how many. */
   purgeIdempotencyKeys(created_before_ms: number): Promise<number>;
   getSku(sku: string): Promise<SkuState | null>;
-  listSkus(limit: number, after_sku?: string): Promise<SkuState[]>;
+  /** SKUs by id after `after_sku`; archived ones only `with_archived` (then with the others). */
+  listSkus(limit: number, after_sku?: string, with_archived?: boolean): Promise<SkuState[]>;
   getOrder(id: string): Promise<OrderState | null>;
   listOrders(filter: OrderFilter): Promise<OrderState[]>;
   /**

@@ -4,6 +4,8 @@
 // against the real store and against a small reference model written from DESIGN.md alone. After every
 // step the service's answer and every bucket must equal the model's; every few steps the store's audit
 // runs, and at the end of each run `verify`'s deep walk (ledger chains, each order's movements).
+// The life of a SKU (issue 23) is in the mix: field changes and archiving (compare-and-set on the
+// version), ERP counts, deletes; the model counts each SKU's version as one per movement it makes.
 // Some steps are bursts: several commands decided in one transaction (group commit), which must
 // answer exactly as if they had run one after the other.
 //
@@ -35,6 +37,10 @@ interface ModelSku {
   /** Sum of every adjustment, creation included: what the three buckets must add up to. */
   total: number;
   max_per_customer: number | null;
+  low_stock_threshold: number | null;
+  archived: boolean;
+  /** One per movement of the SKU (creation, adjustment, count, change, and each order's moves). */
+  version: number;
 }
 
 type ModelStatus = 'pending_payment' | 'paid' | 'cancelled' | 'expired';
@@ -76,12 +82,14 @@ class Model {
   readonly orders = new Map<string, ModelOrder>();
   /** Idempotency key -> the fingerprint that claimed it and the service's first answer. */
   readonly keys = new Map<string, { fingerprint: string; first: CommandResult['outcome'] }>();
+  /** Each SKU's name, apart from the buckets the answers compare. */
+  readonly names = new Map<string, string>();
 
   constructor(public now_ms: number) {}
 
   private skuAnswer(sku: string): Expected {
-    const { available, on_hold, sold, max_per_customer } = this.skus.get(sku)!;
-    return { ok: true, sku, buckets: { available, on_hold, sold, max_per_customer } };
+    const { total: _total, ...buckets } = this.skus.get(sku)!;
+    return { ok: true, sku, buckets };
   }
 
   private orderAnswer(order: ModelOrder): Expected {
@@ -97,12 +105,18 @@ class Model {
     return totals;
   }
 
+  /** Each SKU of the lines moved once more (the ledger entry a movement writes). */
+  private moved(totals: Map<string, number>): void {
+    for (const sku of totals.keys()) this.skus.get(sku)!.version += 1;
+  }
+
   /** A pending order past its deadline gives its units back. */
   private expire(order: ModelOrder): void {
     for (const [sku, quantity] of this.perSku(order.lines)) {
       const s = this.skus.get(sku)!;
       s.on_hold -= quantity;
       s.available += quantity;
+      s.version += 1;
     }
     order.status = 'expired';
   }
@@ -140,7 +154,64 @@ class Model {
       case 'change_order':
       case 'return':
         return !linesOk(command.lines);
+      case 'update_sku':
+        return (
+          !sku_ok(command.sku) ||
+          (command.name === undefined &&
+            command.max_per_customer === undefined &&
+            command.low_stock_threshold === undefined &&
+            command.archived === undefined)
+        );
+      case 'count':
+        return !sku_ok(command.sku) || command.unsold < 0;
+      case 'delete_sku':
+        return !sku_ok(command.sku);
     }
+  }
+
+  /** PATCH: compare-and-set on the version, then each given field; a change is one movement. */
+  private updateSku(command: Extract<Command, { kind: 'update_sku' }>): Expected {
+    const sku = this.skus.get(command.sku);
+    if (!sku) return { ok: false, code: 'sku_not_found' };
+    if (command.expected_version !== null && command.expected_version !== sku.version)
+      return { ok: false, code: 'version_conflict' };
+    let changed = false;
+    for (const field of ['name', 'max_per_customer', 'low_stock_threshold', 'archived'] as const) {
+      const value = command[field];
+      if (value === undefined || field === 'name') continue;
+      if ((sku as unknown as Record<string, unknown>)[field] !== value) changed = true;
+      (sku as unknown as Record<string, unknown>)[field] = value;
+    }
+    if (command.name !== undefined && command.name !== this.names.get(command.sku)) {
+      this.names.set(command.sku, command.name);
+      changed = true;
+    }
+    if (changed) sku.version += 1;
+    return this.skuAnswer(command.sku);
+  }
+
+  /** An ERP count: available becomes unsold - on_hold, never below the holds. */
+  private count(command: Extract<Command, { kind: 'count' }>): Expected {
+    const sku = this.skus.get(command.sku);
+    if (!sku) return { ok: false, code: 'sku_not_found' };
+    if (command.expected_version !== null && command.expected_version !== sku.version)
+      return { ok: false, code: 'version_conflict' };
+    if (command.unsold < sku.on_hold) return { ok: false, code: 'count_below_holds' };
+    const delta = command.unsold - sku.on_hold - sku.available;
+    sku.available += delta;
+    sku.total += delta;
+    sku.version += 1;
+    return this.skuAnswer(command.sku);
+  }
+
+  /** A delete: only of a SKU whose one movement is its creation. */
+  private deleteSku(command: Extract<Command, { kind: 'delete_sku' }>): Expected {
+    const sku = this.skus.get(command.sku);
+    if (!sku) return { ok: false, code: 'sku_not_found' };
+    if (sku.version !== 1) return { ok: false, code: 'sku_in_use' };
+    const answer = this.skuAnswer(command.sku);
+    this.skus.delete(command.sku);
+    return answer;
   }
 
   decide(command: Command): Expected {
@@ -154,9 +225,19 @@ class Model {
           sold: 0,
           total: command.available,
           max_per_customer: command.max_per_customer,
+          low_stock_threshold: null,
+          archived: false,
+          version: 1,
         });
+        this.names.set(command.sku, command.name);
         return this.skuAnswer(command.sku);
       }
+      case 'update_sku':
+        return this.updateSku(command);
+      case 'count':
+        return this.count(command);
+      case 'delete_sku':
+        return this.deleteSku(command);
       case 'adjust': {
         const sku = this.skus.get(command.sku);
         if (!sku) return { ok: false, code: 'sku_not_found' };
@@ -166,6 +247,7 @@ class Model {
         if (sku.available + command.delta < 0) return { ok: false, code: 'insufficient_stock' };
         sku.available += command.delta;
         sku.total += command.delta;
+        sku.version += 1;
         return this.skuAnswer(command.sku);
       }
       case 'checkout':
@@ -189,6 +271,7 @@ class Model {
           this.skus.get(sku)!.on_hold -= quantity;
           this.skus.get(sku)!.available += quantity;
         }
+        this.moved(this.perSku(order.lines));
         order.status = 'cancelled';
         return this.orderAnswer(order);
       }
@@ -225,6 +308,7 @@ class Model {
         this.skus.get(sku)!.available -= quantity;
         this.skus.get(sku)!.sold += quantity;
       }
+      this.moved(totals);
       order.late = true;
     } else {
       for (const [sku, quantity] of held) {
@@ -233,6 +317,8 @@ class Model {
         s.on_hold -= quantity;
         s.sold += sold;
         s.available += quantity - sold;
+        // A payment movement for what is sold, a release for the rest: one version each.
+        s.version += (sold > 0 ? 1 : 0) + (quantity - sold > 0 ? 1 : 0);
       }
     }
     order.status = 'paid';
@@ -280,6 +366,11 @@ class Model {
       const others = this.customerUnits(order.customer_id, sku) - (before.get(sku) ?? 0);
       if (others + quantity > limit) return { ok: false, code: 'limit_exceeded' };
     }
+    // An archived SKU takes no new holds: a change may keep or lower its units, never add any.
+    for (const [sku, quantity] of totals) {
+      if (quantity > (before.get(sku) ?? 0) && this.skus.get(sku)!.archived)
+        return { ok: false, code: 'sku_archived' };
+    }
     const short = () =>
       [...totals].filter(
         ([sku, quantity]) => this.skus.get(sku)!.available < quantity - (before.get(sku) ?? 0),
@@ -293,8 +384,10 @@ class Model {
     }
     for (const sku of new Set([...before.keys(), ...totals.keys()])) {
       const delta = (totals.get(sku) ?? 0) - (before.get(sku) ?? 0);
-      this.skus.get(sku)!.available -= delta;
-      this.skus.get(sku)!.on_hold += delta;
+      const s = this.skus.get(sku)!;
+      s.available -= delta;
+      s.on_hold += delta;
+      if (delta !== 0) s.version += 1;
     }
     order.lines = command.lines.map((line) => ({ ...line }));
     order.changes += 1;
@@ -317,6 +410,7 @@ class Model {
       if (command.restock) s.available += quantity;
       else s.total -= quantity;
       order.returned.set(sku, (order.returned.get(sku) ?? 0) + quantity);
+      s.version += 1;
     }
     order.returns += 1;
     return this.orderAnswer(order);
@@ -336,6 +430,9 @@ class Model {
   private checkout(command: Extract<Command, { kind: 'checkout' }>): Expected {
     const totals = this.perSku(command.lines);
     for (const sku of totals.keys()) if (!this.skus.has(sku)) return { ok: false, code: 'sku_not_found' };
+    // An archived SKU takes no new holds (its existing ones live on).
+    for (const sku of totals.keys())
+      if (this.skus.get(sku)!.archived) return { ok: false, code: 'sku_archived' };
     for (const [sku, quantity] of totals) {
       const limit = this.skus.get(sku)!.max_per_customer;
       if (limit === null) continue;
@@ -371,6 +468,7 @@ class Model {
       this.skus.get(sku)!.available -= quantity;
       this.skus.get(sku)!.on_hold += quantity;
     }
+    this.moved(totals);
     return this.orderAnswer(order);
   }
 
@@ -471,7 +569,8 @@ class Generator {
         expected_available: this.chance(0.5) ? null : current + (this.chance(0.8) ? 0 : this.int(-1, 1)),
       };
     }
-    if (roll < 0.52) {
+    if (roll < 0.25) return this.skuLifeCommand(roll);
+    if (roll < 0.55) {
       const lines: OrderLine[] = [];
       const count = this.chance(0.01) ? 0 : this.int(1, 3);
       for (let i = 0; i < count; i++) {
@@ -544,6 +643,27 @@ class Generator {
     return lines;
   }
 
+  /** A PATCH (archiving often, so archived SKUs meet checkouts and come back), a count or a delete. */
+  private skuLifeCommand(roll: number): Command {
+    const sku = this.chance(0.95) ? this.pick(SKU_POOL) : 'missing';
+    const version = this.model.skus.get(sku)?.version ?? 1;
+    const expected_version = this.chance(0.5) ? null : version + (this.chance(0.8) ? 0 : this.int(-1, 1));
+    if (roll < 0.2) {
+      const command: Command = { kind: 'update_sku', sku, expected_version };
+      if (this.chance(0.5)) command.archived = this.chance(0.4);
+      if (this.chance(0.3)) command.max_per_customer = this.chance(0.3) ? null : this.int(1, 6);
+      if (this.chance(0.3)) command.low_stock_threshold = this.chance(0.3) ? null : this.int(0, 8);
+      if (this.chance(0.2)) command.name = this.pick(['item', 'renamed']);
+      return command;
+    }
+    if (roll < 0.23) {
+      const on_hold = this.model.skus.get(sku)?.on_hold ?? 0;
+      const unsold = Math.max(0, on_hold + this.int(-2, 15));
+      return { kind: 'count', sku, unsold, reason: this.chance(0.5) ? 'stocktake' : null, expected_version };
+    }
+    return { kind: 'delete_sku', sku };
+  }
+
   envelope(): CommandEnvelope {
     if (this.keyed.length > 0 && this.chance(0.08)) {
       const prior = this.pick(this.keyed);
@@ -611,7 +731,18 @@ function expectAnswer(actual: CommandResult['outcome'], expected: Expected, wher
   const value = actual.value as unknown as Record<string, unknown>;
   if ('sku' in expected) {
     same(
-      { sku: value.sku, ...pick(value, ['available', 'on_hold', 'sold', 'max_per_customer']) },
+      {
+        sku: value.sku,
+        ...pick(value, [
+          'available',
+          'on_hold',
+          'sold',
+          'max_per_customer',
+          'low_stock_threshold',
+          'archived',
+          'version',
+        ]),
+      },
       { sku: expected.sku, ...expected.buckets },
       where,
     );
@@ -746,10 +877,14 @@ async function runSequence(
         operations += step.envelopes.length;
       }
       model.checkInvariants();
-      const rows = await store.listSkus(100);
+      const rows = await store.listSkus(100, undefined, true);
       same(
-        Object.fromEntries(rows.map((row) => [row.sku, [row.available, row.on_hold, row.sold]])),
-        Object.fromEntries([...model.skus].map(([sku, s]) => [sku, [s.available, s.on_hold, s.sold]])),
+        Object.fromEntries(
+          rows.map((row) => [row.sku, [row.available, row.on_hold, row.sold, row.version, row.archived]]),
+        ),
+        Object.fromEntries(
+          [...model.skus].map(([sku, s]) => [sku, [s.available, s.on_hold, s.sold, s.version, s.archived]]),
+        ),
         where,
       );
       if ((index + 1) % audit_every_steps === 0) expect((await store.audit()).problems, where()).toEqual([]);

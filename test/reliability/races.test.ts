@@ -183,6 +183,92 @@ for (const makeBackend of [sqliteBackend, postgresBackend]) {
       await expectVerified(stores[0]!);
     });
 
+    it('never makes available negative nor loses a hold when ERP counts race checkouts', async () => {
+      await one(
+        stores[0]!,
+        {
+          command: {
+            kind: 'create_sku',
+            sku: 'counted',
+            name: 'counted',
+            available: 40,
+            max_per_customer: null,
+          },
+        },
+        START_MS,
+      );
+      const random = seededRandom(envCount('STOCKHOLD_RACE_SEED', 8) + 1);
+      const pick = () => stores[Math.floor(random() * stores.length)]!;
+      // Counts from 0 (below any holds) to 60; each names its count in its reason, to check it after.
+      const counts = Array.from({ length: 12 }, (_, i) => i * 5);
+      const checkouts = Array.from({ length: 60 }, (_, i) =>
+        one(
+          pick(),
+          {
+            command: {
+              kind: 'checkout',
+              order_id: `counted-${i}`,
+              customer_id: `c${i}`,
+              lines: [{ sku: 'counted', quantity: 1 + (i % 2) }],
+              hold_seconds: 600,
+            },
+          },
+          START_MS,
+        ),
+      );
+      const counted = counts.map((unsold) =>
+        one(
+          pick(),
+          {
+            command: {
+              kind: 'count',
+              sku: 'counted',
+              unsold,
+              reason: `count ${unsold}`,
+              expected_version: null,
+            },
+          },
+          START_MS,
+        ),
+      );
+      const [held, answered] = await Promise.all([Promise.all(checkouts), Promise.all(counted)]);
+      expect(held.map(code).every((outcome) => outcome === 'ok' || outcome === 'insufficient_stock')).toBe(
+        true,
+      );
+      expect(answered.map(code).every((outcome) => outcome === 'ok' || outcome === 'count_below_holds')).toBe(
+        true,
+      );
+      // Every hold taken is still whole: on_hold is exactly the units of the checkouts that succeeded.
+      const held_units = held.reduce((sum, result, i) => sum + (code(result) === 'ok' ? 1 + (i % 2) : 0), 0);
+      const sku = (await stores[stores.length - 1]!.getSku('counted'))!;
+      expect(sku.on_hold).toBe(held_units);
+      expect(sku.available).toBeGreaterThanOrEqual(0);
+      // Each count that passed set available + on_hold to its count, at its moment; each refused one
+      // met more units on hold than it counted.
+      const ledger = await stores[0]!.ledger('counted', 1000);
+      const count_entries = ledger.filter((entry) => entry.kind === 'count');
+      expect(count_entries).toHaveLength(answered.filter((result) => code(result) === 'ok').length);
+      for (const entry of count_entries) {
+        expect(`count ${entry.available_after + entry.on_hold_after}`).toBe(entry.reason);
+      }
+      for (const [i, result] of answered.entries()) {
+        if (code(result) === 'count_below_holds') {
+          const details = (result.outcome as { error: { details: { on_hold: number } } }).error.details;
+          expect(details.on_hold).toBeGreaterThan(counts[i]!);
+        }
+      }
+      const tally = (results: CommandResult[]) => {
+        const all: Record<string, number> = {};
+        for (const result of results) all[code(result)] = (all[code(result)] ?? 0) + 1;
+        return all;
+      };
+      reportFigure(
+        `count race on ${backend.name}`,
+        JSON.stringify({ checkouts: tally(held), counts: tally(answered) }),
+      );
+      await expectVerified(stores[0]!);
+    });
+
     it('lets a checkout reclaim an expired hold whose cancel arrives in the same group commit', async () => {
       // Regression: the lazy reclaim skipped overdue orders already loaded by another command of the
       // batch, so this checkout was refused although any serial order of the two would accept it.

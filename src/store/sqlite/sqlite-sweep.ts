@@ -98,6 +98,8 @@ export async function sweepExpiredSqlite(
       ${now_ms}
     from temp.sweep_due d order by d.pos`.execute(trx);
 
+  await insertBackInStock(trx, now_ms);
+
   await sql`update skus set available = available + t.quantity, on_hold = on_hold - t.quantity,
       version = version + t.moves, updated_at_ms = ${now_ms}
     from (select sku, sum(quantity) as quantity, count(*) as moves from temp.sweep_release group by sku) as t
@@ -106,4 +108,33 @@ export async function sweepExpiredSqlite(
     where id in (select id from temp.sweep_due)`.execute(trx);
   await sql`delete from holds where order_id in (select id from temp.sweep_due)`.execute(trx);
   return count;
+}
+
+/**
+ * sku.back_in_stock for each SKU the batch returns units to while it has none available, after the
+ * batch's order.expired events, in the order the batch first moved each SKU: what the Workspace's
+ * stock events write for the same batch (an expiry only raises available, so it crosses no other
+ * way). The payload is skuView's (src/core/views.ts) after the batch, keys in its order.
+ */
+async function insertBackInStock(trx: Kysely<Database>, now_ms: number): Promise<void> {
+  const updated_at = new Date(now_ms).toISOString();
+  await sql`insert into outbox (type, subject_id, payload, created_at_ms)
+    select 'sku.back_in_stock', k.sku, json_object(
+      'sku', json_object(
+        'sku', k.sku,
+        'name', k.name,
+        'available', k.available + t.quantity,
+        'on_hold', k.on_hold - t.quantity,
+        'sold', k.sold,
+        'max_per_customer', k.max_per_customer,
+        'low_stock_threshold', k.low_stock_threshold,
+        'archived', json(case when k.archived = 1 then 'true' else 'false' end),
+        'version', k.version + t.moves,
+        'updated_at', ${updated_at}),
+      'available_before', 0), ${now_ms}
+    from (select sku, sum(quantity) as quantity, count(*) as moves, min(pos * 1000 + first_line) as first_move
+      from temp.sweep_release group by sku) as t
+    join skus k on k.sku = t.sku
+    where k.available = 0
+    order by t.first_move`.execute(trx);
 }
