@@ -302,8 +302,10 @@ export class Workspace {
     }
     for (const [id, quantity] of totals) {
       this.move(this.requireSku(id), MOVEMENT_KIND.late_payment, order.id, -quantity, 0, quantity, null);
-      this.addUsage(order.customer_id, id, quantity);
     }
+    // A paid order counts toward max_per_customer with all its lines (the usage read counts them so),
+    // also when a partial capture sold fewer.
+    for (const [id, quantity] of quantitiesBySku(order.lines)) this.addUsage(order.customer_id, id, quantity);
     this.markPaid(order, command.payment_id, true, totals);
     return accept(orderView(order));
   }
