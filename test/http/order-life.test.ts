@@ -146,6 +146,20 @@ describe.each(DIALECTS)('the life of a hold, on %s', (dialect) => {
       expect(await buckets(sku)).toEqual({ available: 5, on_hold: 0, sold: 0 });
     });
 
+    it('is honoured by the lazy reclaim: a checkout at the old deadline finds the units still held', async () => {
+      const sku = await newSku(2);
+      const order = await checkout([{ sku, quantity: 2 }], 60);
+      await api.post(`/v1/orders/${order.id}/extension`, { seconds: 60 });
+      clock.advance(60_000);
+      const early = await api.post('/v1/orders', { customer_id: 'bob', lines: [{ sku, quantity: 1 }] });
+      expect(early.body.error.code).toBe('insufficient_stock');
+      expect((await api.get(`/v1/orders/${order.id}`)).body.status).toBe('pending_payment');
+      clock.advance(60_000);
+      const reclaimed = await api.post('/v1/orders', { customer_id: 'bob', lines: [{ sku, quantity: 1 }] });
+      expect(reclaimed.status).toBe(201);
+      expect((await api.get(`/v1/orders/${order.id}`)).body.status).toBe('expired');
+    });
+
     it('replays an Idempotency-Key with the first answer, extending once', async () => {
       const sku = await newSku(5);
       const order = await checkout([{ sku, quantity: 1 }]);
