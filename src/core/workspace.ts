@@ -418,7 +418,8 @@ export class Workspace {
     order.changes = changes + 1;
     this.recorded.linesReplaced(order.id);
     this.recorded.holdsReplaced(order.id, holdsOf(order, totals));
-    this.emitOrder('order.changed', order);
+    // Every SKU that moved, a removed one included, so a follower of the events sees its buckets.
+    this.emitOrder('order.changed', order, {}, new Set([...totals.keys(), ...deltas.keys()]));
     return accept(orderView(order));
   }
 
@@ -657,8 +658,14 @@ export class Workspace {
     this.recorded.events.push({ type, subject_id, at_ms: this.now_ms, data });
   }
 
-  private emitOrder(type: EventType, order: OrderState, extra: Record<string, unknown> = {}): void {
-    const skus = [...quantitiesBySku(order.lines).keys()].map((id) => {
+  /** An order event: the order's view and the buckets of its SKUs (`skus` names others, for a change). */
+  private emitOrder(
+    type: EventType,
+    order: OrderState,
+    extra: Record<string, unknown> = {},
+    sku_ids: Iterable<string> = quantitiesBySku(order.lines).keys(),
+  ): void {
+    const skus = [...sku_ids].map((id) => {
       const sku = this.requireSku(id);
       return { sku: id, available: sku.available, on_hold: sku.on_hold, sold: sku.sold };
     });

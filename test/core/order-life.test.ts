@@ -144,6 +144,9 @@ describe('change_order', () => {
       },
     ]);
     expect(effects.order_lines_replaced).toHaveLength(1);
+    const changed = effects.events.find((event) => event.type === 'order.changed');
+    const skus = (changed?.data.skus ?? []) as { sku: string }[];
+    expect(skus.map((each) => each.sku)).toEqual(['a', 'c', 'b']);
   });
 
   it('refuses a short increase naming each short line, and moves nothing', () => {
