@@ -437,8 +437,10 @@ export class Workspace {
     }
     for (const [id, quantity] of totals) {
       this.move(this.requireSku(id), MOVEMENT_KIND.late_payment, order.id, -quantity, 0, quantity, null);
-      this.addUsage(order.customer_id, id, quantity);
     }
+    // A paid order counts toward max_per_customer with all its lines (the usage read counts them so),
+    // also when a partial capture sold fewer.
+    for (const [id, quantity] of quantitiesBySku(order.lines)) this.addUsage(order.customer_id, id, quantity);
     this.markPaid(order, command.payment_id, true, totals);
     return accept(orderView(order));
   }
@@ -555,7 +557,8 @@ export class Workspace {
     order.changes = changes + 1;
     this.recorded.linesReplaced(order.id);
     this.recorded.holdsReplaced(order.id, holdsOf(order, totals));
-    this.emitOrder('order.changed', order);
+    // Every SKU that moved, a removed one included, so a follower of the events sees its buckets.
+    this.emitOrder('order.changed', order, {}, new Set([...totals.keys(), ...deltas.keys()]));
     return accept(orderView(order));
   }
 
@@ -797,8 +800,14 @@ export class Workspace {
     this.recorded.events.push({ type, subject_id, at_ms: this.now_ms, data });
   }
 
-  private emitOrder(type: EventType, order: OrderState, extra: Record<string, unknown> = {}): void {
-    const skus = [...quantitiesBySku(order.lines).keys()].map((id) => {
+  /** An order event: the order's view and the buckets of its SKUs (`skus` names others, for a change). */
+  private emitOrder(
+    type: EventType,
+    order: OrderState,
+    extra: Record<string, unknown> = {},
+    sku_ids: Iterable<string> = quantitiesBySku(order.lines).keys(),
+  ): void {
+    const skus = [...sku_ids].map((id) => {
       const sku = this.requireSku(id);
       return { sku: id, available: sku.available, on_hold: sku.on_hold, sold: sku.sold };
     });

@@ -106,7 +106,7 @@ export const ORDER_COLUMNS = {
   changes: 'integer',
 } as const satisfies Columns;
 export type OrdersTable = RowOf<typeof ORDER_COLUMNS>;
-/** What changes of an existing order (it leaves pending_payment, or gets a new deadline), by its id (the first column). */
+/** What changes of an existing order (it leaves pending_payment, gets a new deadline, is extended or changed), by its id (the first column). */
 export const ORDER_CHANGE_COLUMNS = someColumns(ORDER_COLUMNS, [
   'id',
   'status',

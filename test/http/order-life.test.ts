@@ -3,9 +3,10 @@
 // returns. Every refusal leaves buckets and order as they were; every test ends with the audit.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.ts';
+import { bearer, createTestKeys, type TestKeys } from '../security/support.ts';
 import { expectConservation } from '../support/invariants.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
-import { apiClient, startTestServer, type TestServer } from '../support/server.ts';
+import { apiClient, startTestServer, type TestServer, temporarySqliteUrl } from '../support/server.ts';
 import { DIALECTS } from '../support/stores.ts';
 
 type Line = { sku: string; quantity: number };
@@ -143,6 +144,20 @@ describe.each(DIALECTS)('the life of a hold, on %s', (dialect) => {
         extensions: 1,
       });
       expect(await buckets(sku)).toEqual({ available: 5, on_hold: 0, sold: 0 });
+    });
+
+    it('is honoured by the lazy reclaim: a checkout at the old deadline finds the units still held', async () => {
+      const sku = await newSku(2);
+      const order = await checkout([{ sku, quantity: 2 }], 60);
+      await api.post(`/v1/orders/${order.id}/extension`, { seconds: 60 });
+      clock.advance(60_000);
+      const early = await api.post('/v1/orders', { customer_id: 'bob', lines: [{ sku, quantity: 1 }] });
+      expect(early.body.error.code).toBe('insufficient_stock');
+      expect((await api.get(`/v1/orders/${order.id}`)).body.status).toBe('pending_payment');
+      clock.advance(60_000);
+      const reclaimed = await api.post('/v1/orders', { customer_id: 'bob', lines: [{ sku, quantity: 1 }] });
+      expect(reclaimed.status).toBe(201);
+      expect((await api.get(`/v1/orders/${order.id}`)).body.status).toBe('expired');
     });
 
     it('replays an Idempotency-Key with the first answer, extending once', async () => {
@@ -405,5 +420,62 @@ describe.each(DIALECTS)('the life of a hold, on %s', (dialect) => {
     }
     const report = await server.store.verify();
     expect(report.ok).toBe(true);
+  });
+});
+
+describe('the new routes and API keys', () => {
+  let server: TestServer;
+  let keys: TestKeys;
+  beforeAll(async () => {
+    const { url } = temporarySqliteUrl();
+    keys = await createTestKeys(url);
+    server = await startTestServer({ database_url: url });
+  });
+  afterAll(() => server?.dispose());
+
+  it("let a checkout key extend, change, pay in part and return only its own orders; another's answer 404", async () => {
+    const as = (key: string) => ({ ...bearer(key) });
+    const api = apiClient(server.url);
+    expect((await api.post('/v1/skus', { sku: 'mug', available: 10 }, as(keys.admin))).status).toBe(201);
+    const lines = [{ sku: 'mug', quantity: 2 }];
+    const theirs = await api.post('/v1/orders', { customer_id: 'bob', lines }, as(keys.other_checkout));
+    const other = theirs.body.id as string;
+    const attempts: [string, string, unknown][] = [
+      ['POST', `/v1/orders/${other}/extension`, { seconds: 60 }],
+      ['PATCH', `/v1/orders/${other}`, { lines: [{ sku: 'mug', quantity: 1 }] }],
+      ['POST', `/v1/orders/${other}/payment`, { payment_id: 'steal', lines: [{ sku: 'mug', quantity: 1 }] }],
+      ['POST', `/v1/orders/${other}/returns`, { lines: [{ sku: 'mug', quantity: 1 }], restock: true }],
+    ];
+    for (const [method, path, body] of attempts) {
+      const answer = await api.raw(method, path, body, as(keys.checkout));
+      expect(answer.status, `${method} ${path}`).toBe(404);
+      expect(answer.body.error.code).toBe('order_not_found');
+      expect((await api.raw(method, path, body, as(keys.read))).status, `${method} ${path} as read`).toBe(
+        403,
+      );
+    }
+    expect((await api.get(`/v1/orders/${other}`, as(keys.admin))).body).toMatchObject({
+      status: 'pending_payment',
+      extensions: 0,
+      lines,
+    });
+    const mine = await api.post('/v1/orders', { customer_id: 'amy', lines }, as(keys.checkout));
+    const id = mine.body.id as string;
+    expect((await api.post(`/v1/orders/${id}/extension`, { seconds: 60 }, as(keys.checkout))).status).toBe(
+      200,
+    );
+    const paid = await api.post(
+      `/v1/orders/${id}/payment`,
+      { payment_id: 'mine', lines: [{ sku: 'mug', quantity: 1 }] },
+      as(keys.checkout),
+    );
+    expect(paid.status).toBe(200);
+    const returned = await api.post(
+      `/v1/orders/${id}/returns`,
+      { lines: [{ sku: 'mug', quantity: 1 }], restock: true },
+      as(keys.checkout),
+    );
+    expect(returned.status).toBe(201);
+    await expectConservation(server.store);
   });
 });
