@@ -25,7 +25,13 @@ async function storedSku(store: KyselyStore, sku: string) {
 }
 
 function checkout(order_id: string, sku: string, quantity: number, hold_seconds = 60): Command {
-  return { kind: 'checkout', order_id, customer_id: `c-${order_id}`, lines: [{ sku, quantity }], hold_seconds };
+  return {
+    kind: 'checkout',
+    order_id,
+    customer_id: `c-${order_id}`,
+    lines: [{ sku, quantity }],
+    hold_seconds,
+  };
 }
 
 describe.each(DIALECTS)('the read path on %s', (dialect) => {
@@ -96,13 +102,23 @@ describe.each(DIALECTS)('the read path on %s', (dialect) => {
 
   it('reads what the sweeper released, right after its batch (SQLite sweeps in SQL, outside the Workspace)', async () => {
     await run(store, { kind: 'create_sku', sku: 'hot', name: 'Hot', available: 10, max_per_customer: null });
-    await run(store, { kind: 'create_sku', sku: 'cold', name: 'Cold', available: 10, max_per_customer: null });
+    await run(store, {
+      kind: 'create_sku',
+      sku: 'cold',
+      name: 'Cold',
+      available: 10,
+      max_per_customer: null,
+    });
     await run(store, checkout('o-1', 'hot', 4, 10));
     await run(store, checkout('o-2', 'cold', 1, 10));
     expect(await store.getSku('hot')).toMatchObject({ available: 6, on_hold: 4 });
     expect(await store.getSku('cold')).toMatchObject({ available: 9, on_hold: 1 });
     expect(await store.sweepExpired(T0 + 10_000, 100)).toBe(2);
-    expect(await store.getSku('hot')).toEqual({ ...(await storedSku(store, 'hot')), available: 10, on_hold: 0 });
+    expect(await store.getSku('hot')).toEqual({
+      ...(await storedSku(store, 'hot')),
+      available: 10,
+      on_hold: 0,
+    });
     expect(await store.getSku('cold')).toMatchObject({ available: 10, on_hold: 0 });
     expect(await store.getOrder('o-1')).toMatchObject({ status: 'expired', closed_at_ms: T0 + 10_000 });
   });
@@ -134,7 +150,7 @@ describe.runIf(DIALECTS.includes('postgres'))('reads on PostgreSQL, with other p
   });
   afterAll(async () => subject?.dispose());
 
-  it("answers a write another store instance (another process) committed, never a state kept in memory", async () => {
+  it('answers a write another store instance (another process) committed, never a state kept in memory', async () => {
     const first = subject.store;
     const other = await subject.another();
     await run(first, { kind: 'create_sku', sku: 'hot', name: 'Hot', available: 50, max_per_customer: null });
@@ -197,7 +213,13 @@ describe.runIf(DIALECTS.includes('sqlite'))('SKU states kept in memory on SQLite
 
   it('forgets every kept SKU when the migrations run', async () => {
     const store = subject.store;
-    await run(store, { kind: 'create_sku', sku: 'migrated', name: 'M', available: 5, max_per_customer: null });
+    await run(store, {
+      kind: 'create_sku',
+      sku: 'migrated',
+      name: 'M',
+      available: 5,
+      max_per_customer: null,
+    });
     const before = await store.getSku('migrated');
     await store.migrate();
     const after = await store.getSku('migrated');
