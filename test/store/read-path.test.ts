@@ -5,7 +5,9 @@
 import BetterSqlite3 from 'better-sqlite3';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { decide } from '../../src/core/commands.ts';
 import type { Command, SkuState } from '../../src/core/types.ts';
+import { Workspace } from '../../src/core/workspace.ts';
 import type { KyselyStore } from '../../src/store/kysely-store.ts';
 import { SqliteSkuCache } from '../../src/store/sqlite/sku-cache.ts';
 import { rawDatabase } from '../support/raw-database.ts';
@@ -229,17 +231,21 @@ describe.runIf(DIALECTS.includes('sqlite'))('SKU states kept in memory on SQLite
 });
 
 describe('the SQLite SKU cache', () => {
-  const sku = (id: string, available: number): SkuState => ({
-    sku: id,
-    name: id,
-    available,
-    on_hold: 0,
-    sold: 0,
-    max_per_customer: null,
-    version: 1,
-    created_at_ms: T0,
-    updated_at_ms: T0,
-  });
+  /** A SKU as the core creates it (every field it has, whatever they are). */
+  function sku(id: string, available: number): SkuState {
+    const workspace = new Workspace(T0);
+    const created = decide(workspace, {
+      kind: 'create_sku',
+      sku: id,
+      name: id,
+      available,
+      max_per_customer: null,
+    });
+    expect(created.ok).toBe(true);
+    const [state] = workspace.effects().skus_created;
+    if (state === undefined) throw new Error(`${id} was not created`);
+    return state;
+  }
 
   it('keeps at most its bound, the least recently read going first', () => {
     const cache = new SqliteSkuCache(() => 1, 2);
