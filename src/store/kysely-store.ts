@@ -149,7 +149,7 @@ export class KyselyStore implements Store {
     if (envelopes.length === 0) return [];
     let events: readonly DomainEvent[] = [];
     let skus_written: readonly SkuState[] = [];
-    const results = await this.withRetries(() =>
+    const results = await this.committing(() =>
       this.adapter.writeTransaction(this.db, async (trx) => {
         const decided = await this.decideAndWrite(trx, envelopes, now_ms);
         events = decided.events;
@@ -179,14 +179,14 @@ export class KyselyStore implements Store {
   async sweepExpired(now_ms: number, limit: number): Promise<number> {
     const set_based = this.adapter.sweepExpired;
     if (set_based) {
-      const swept = await this.withRetries(() =>
+      const swept = await this.committing(() =>
         this.adapter.writeTransaction(this.db, (trx) => set_based(trx, now_ms, limit)),
       );
       // Its SKUs' states were written in SQL, not decided here: the cache reads them again.
       this.adapter.sku_cache?.forget(swept.skus_changed);
       return this.sweptOrders(swept.expired_orders);
     }
-    const { expired_orders, effects } = await this.withRetries(() =>
+    const { expired_orders, effects } = await this.committing(() =>
       this.adapter.writeTransaction(this.db, (trx) => this.expireDueOrders(trx, now_ms, limit)),
     );
     this.adapter.sku_cache?.committed(skusWritten(effects));
@@ -243,7 +243,7 @@ export class KyselyStore implements Store {
    * of the writer and tools, never for a request.
    */
   async writeEffects(effects: Effects): Promise<void> {
-    await this.withRetries(() => this.adapter.writeTransaction(this.db, (trx) => this.write(trx, effects)));
+    await this.committing(() => this.adapter.writeTransaction(this.db, (trx) => this.write(trx, effects)));
     this.adapter.sku_cache?.committed(skusWritten(effects));
   }
 
@@ -427,6 +427,19 @@ export class KyselyStore implements Store {
     } catch (error) {
       if (isStorageUnavailable(error)) this.outages.failed(error);
       else this.outages.succeeded();
+    }
+  }
+
+  /**
+   * A write transaction, with the store's retries. One that failed may still have committed (a
+   * connection lost during COMMIT): the SKU cache then cannot know, and reads every SKU again.
+   */
+  private async committing<T>(transaction: () => Promise<T>): Promise<T> {
+    try {
+      return await this.withRetries(transaction);
+    } catch (error) {
+      this.adapter.sku_cache?.clear();
+      throw error;
     }
   }
 

@@ -213,6 +213,20 @@ describe.runIf(DIALECTS.includes('sqlite'))('SKU states kept in memory on SQLite
     expect(await store.getSku('kept')).toMatchObject({ available: 99 });
   });
 
+  it('forgets every kept SKU after a write that failed (one whose COMMIT failed may have committed)', async () => {
+    const store = subject.store;
+    await run(store, { kind: 'create_sku', sku: 'failed', name: 'F', available: 5, max_per_customer: null });
+    const kept = await store.getSku('failed');
+    expect(await store.getSku('failed')).toBe(kept);
+    // The same SKU created again: the insert breaks its primary key and nothing commits.
+    const workspace = new Workspace(T0);
+    decide(workspace, { kind: 'create_sku', sku: 'failed', name: 'F', available: 5, max_per_customer: null });
+    await expect(store.writeEffects(workspace.effects())).rejects.toThrow();
+    const after = await store.getSku('failed');
+    expect(after).not.toBe(kept);
+    expect(after).toEqual(kept);
+  });
+
   it('forgets every kept SKU when the migrations run', async () => {
     const store = subject.store;
     await run(store, {
