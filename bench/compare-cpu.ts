@@ -5,6 +5,10 @@
 //
 //   npx tsx bench/compare-cpu.ts --roots /path/to/before,/path/to/after [--workloads health,read,hot]
 //                                [--rounds 3] [--requests 20000] [--connections 64] [--keys on|off]
+//                                [--idempotency-keys on|off] [--store sqlite|postgres]
+//
+// --idempotency-keys on: every checkout carries a new Idempotency-Key (the replay check it pays).
+// --store postgres: a database of its own on the test server (test/support/postgres.ts), dropped after.
 //
 // A root is a checkout of this repository with its node_modules (e.g. `git worktree add` or
 // `git archive <commit> | tar -x -C <dir>` with a node_modules link).
@@ -12,6 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { createTestDatabase } from '../test/support/postgres.ts';
 import { drive, seedSkus, WORKLOADS, type Workload } from './load.ts';
 import { spawnStockhold } from './processes.ts';
 
@@ -23,6 +28,8 @@ const { values: args } = parseArgs({
     requests: { type: 'string', default: '20000' },
     connections: { type: 'string', default: '64' },
     keys: { type: 'string', default: 'on' },
+    'idempotency-keys': { type: 'string', default: 'off' },
+    store: { type: 'string', default: 'sqlite' },
   },
 });
 if (!args.roots) throw new Error('--roots <before>,<after> is required');
@@ -37,8 +44,10 @@ const connections = Number(args.connections);
 /** Requests each server answers, unmeasured, before the measured ones (JIT, caches). */
 const WARMUP_REQUESTS = 10_000;
 
+const idempotency_keys = args['idempotency-keys'] === 'on';
 const directory = mkdtempSync(join(tmpdir(), 'stockhold-compare-'));
-const database_url = `sqlite:${join(directory, 'compare.db')}`;
+const postgres = args.store === 'postgres' ? await createTestDatabase('stockhold_compare') : null;
+const database_url = postgres?.url ?? `sqlite:${join(directory, 'compare.db')}`;
 const cpu_us: Map<string, number[]> = new Map();
 try {
   // One SKU serves every case: the checkouts take one unit each of its 10⁹.
@@ -48,8 +57,8 @@ try {
       const server = await spawnStockhold(database_url, {}, { root, keyed: args.keys === 'on' });
       try {
         for (const workload of workloads) {
-          await drive(server, workload, { connections, amount: WARMUP_REQUESTS });
-          const result = await drive(server, workload, { connections, amount: requests });
+          await drive(server, workload, { connections, amount: WARMUP_REQUESTS, idempotency_keys });
+          const result = await drive(server, workload, { connections, amount: requests, idempotency_keys });
           if (result.errors > 0) throw new Error(`${root} ${workload}: ${result.errors} errors`);
           const key = `${workload} ${root}`;
           cpu_us.set(key, [...(cpu_us.get(key) ?? []), result.cpu_us_per_request.server]);
@@ -62,6 +71,7 @@ try {
   }
 } finally {
   rmSync(directory, { recursive: true, force: true });
+  await postgres?.drop();
 }
 for (const [key, values] of cpu_us) {
   const sorted = [...values].sort((a, b) => a - b);

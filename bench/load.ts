@@ -87,23 +87,37 @@ export async function seedSkus(database_url: string, workload: Workload): Promis
 }
 
 /** GET /healthz, GET /v1/skus/{hot SKU}, or a checkout for the workloads that write. */
-function workloadRequest(workload: Workload, headers: Readonly<Record<string, string>>) {
+function workloadRequest(
+  workload: Workload,
+  headers: Readonly<Record<string, string>>,
+  idempotency_keys: boolean,
+) {
   if (workload === 'health') return { method: 'GET', path: '/healthz', headers };
   if (workload === 'read') return { method: 'GET', path: `/v1/skus/${HOT_SKU}`, headers };
-  return checkoutRequest(workload, headers);
+  return checkoutRequest(workload, headers, idempotency_keys);
 }
 
-/** POST /v1/orders, one unit, a new customer each time; the SKU is the hot one or drawn uniformly. */
-function checkoutRequest(workload: Workload, headers: Readonly<Record<string, string>>) {
+/**
+ * POST /v1/orders, one unit, a new customer each time; the SKU is the hot one or drawn uniformly.
+ * With `idempotency_keys`, each carries a new Idempotency-Key, as a storefront's retries need.
+ */
+function checkoutRequest(
+  workload: Workload,
+  headers: Readonly<Record<string, string>>,
+  idempotency_keys: boolean,
+) {
   let customer = 0;
+  // Keys of one run never meet those of another on the same database.
+  const run = `${process.pid}-${Date.now()}`;
   return {
     method: 'POST',
     path: '/v1/orders',
     headers: { ...headers, 'content-type': 'application/json' },
-    setupRequest(request: { body?: string }) {
+    setupRequest(request: { body?: string; headers?: Record<string, string> }) {
       customer += 1;
       const sku = workload === 'uniform' ? uniformSku(Math.floor(Math.random() * UNIFORM_SKUS)) : HOT_SKU;
       request.body = JSON.stringify({ customer_id: `shopper-${customer}`, lines: [{ sku, quantity: 1 }] });
+      if (idempotency_keys) request.headers = { ...request.headers, 'idempotency-key': `${run}-${customer}` };
       return request;
     },
   };
@@ -112,7 +126,7 @@ function checkoutRequest(workload: Workload, headers: Readonly<Record<string, st
 export async function drive(
   server: ChildServer,
   workload: Workload,
-  options: { connections: number; duration_seconds?: number; amount?: number },
+  options: { connections: number; duration_seconds?: number; amount?: number; idempotency_keys?: boolean },
 ): Promise<LoadResult> {
   const rss_before_bytes = server.rssBytes();
   const server_cpu_start_ms = server.cpuMs();
@@ -125,7 +139,7 @@ export async function drive(
     ...(options.duration_seconds === undefined ? {} : { duration: options.duration_seconds }),
     ...(options.amount === undefined ? {} : { amount: options.amount }),
     timeout: REQUEST_TIMEOUT_SECONDS,
-    requests: [workloadRequest(workload, server.request_headers)],
+    requests: [workloadRequest(workload, server.request_headers, options.idempotency_keys ?? false)],
   });
   const rss_after_bytes = server.rssBytes();
   const own_cpu = process.cpuUsage(own_cpu_start);

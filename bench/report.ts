@@ -294,6 +294,7 @@ export function toMarkdown(report: Report): string {
         ['seed s', 'number'],
         ['sweep s', 'number'],
         ['releases/s', 'number'],
+        ['CPU µs/release: sweeper / database', 'text'],
         ['audit problems', 'number'],
       ],
       report.sweeper.map((s) => [
@@ -304,6 +305,7 @@ export function toMarkdown(report: Report): string {
         s.seed_seconds.toFixed(1),
         s.sweep_seconds.toFixed(1),
         rate(s.releases_per_second),
+        `${s.cpu_us_per_release.process.toFixed(1)} / ${s.store === 'postgres' ? s.cpu_us_per_release.database.toFixed(1) : '-'}`,
         s.audit_problems < 0 ? 'not run' : s.audit_problems,
       ]),
     );

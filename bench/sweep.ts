@@ -11,7 +11,7 @@ import { openMigratedStore } from '../src/server.ts';
 import type { DialectName } from '../src/store/migrations.ts';
 import type { Database } from '../src/store/schema.ts';
 import { rawDatabase } from '../test/support/raw-database.ts';
-import { ROOT, START_NODE_FLAGS } from './processes.ts';
+import { cpuMsOf, ROOT, START_NODE_FLAGS } from './processes.ts';
 
 export interface SweepResult {
   store: DialectName;
@@ -21,7 +21,29 @@ export interface SweepResult {
   seed_seconds: number;
   sweep_seconds: number;
   releases_per_second: number;
+  /**
+   * CPU per release, in µs, while sweeping: the sweeping process (all its threads) and, on
+   * PostgreSQL, the database's backends serving it (read from /proc: the same machine). Unlike the
+   * rate, these hold still when other programs take the machine.
+   */
+  cpu_us_per_release: { process: number; database: number };
   audit_problems: number;
+}
+
+/** CPU time so far of the PostgreSQL backends connected to the store's database (0 on SQLite), in ms. */
+async function databaseCpuMs(db: Kysely<Database>, dialect: DialectName): Promise<number> {
+  if (dialect !== 'postgres') return 0;
+  const { rows } = await sql<{ pid: number }>`
+    select pid from pg_stat_activity where datname = current_database()`.execute(db);
+  let total_ms = 0;
+  for (const { pid } of rows) {
+    try {
+      total_ms += cpuMsOf(pid);
+    } catch {
+      // A backend that ended meanwhile.
+    }
+  }
+  return total_ms;
 }
 
 /**
@@ -130,6 +152,9 @@ async function benchSweeper(database_url: string, options: SweepOptions): Promis
     await seedExpired(rawDatabase(store), store.dialect, options.holds, options.skus);
     const seed_seconds = (performance.now() - seed_started_ms) / 1000;
 
+    const db = rawDatabase(store);
+    const database_cpu_start_ms = await databaseCpuMs(db, store.dialect);
+    const process_cpu_start = process.cpuUsage();
     const sweep_started_ms = performance.now();
     let released = 0;
     // The sweeper's own loop (Sweeper.sweepOnce) without its per-tick pause: batch after batch.
@@ -139,6 +164,8 @@ async function benchSweeper(database_url: string, options: SweepOptions): Promis
       if (count < config.SWEEP_BATCH_SIZE) break;
     }
     const sweep_seconds = (performance.now() - sweep_started_ms) / 1000;
+    const process_cpu = process.cpuUsage(process_cpu_start);
+    const database_cpu_ms = (await databaseCpuMs(db, store.dialect)) - database_cpu_start_ms;
     if (released !== options.holds) throw new Error(`released ${released} of ${options.holds} holds`);
     const audit_problems = options.audit ? (await store.audit()).problems.length : -1;
     return {
@@ -149,6 +176,10 @@ async function benchSweeper(database_url: string, options: SweepOptions): Promis
       seed_seconds,
       sweep_seconds,
       releases_per_second: released / sweep_seconds,
+      cpu_us_per_release: {
+        process: (process_cpu.user + process_cpu.system) / released,
+        database: (database_cpu_ms * 1000) / released,
+      },
       audit_problems,
     };
   } finally {

@@ -1,11 +1,12 @@
 // What differs between databases, as capabilities: each folder (src/store/sqlite, src/store/postgres)
 // supplies one Dialect, listed in src/store/dialects.ts, and shared code asks these, never a name.
 import type { CompiledQuery, Kysely } from 'kysely';
+import type { SkuState } from '../core/types.ts';
 import type { BulkWriter } from './bulk-writes.ts';
 import type { DialectName } from './dialects.ts';
 import type { MigrationDialect } from './migrations/dialect.ts';
 import type { DatabaseUrlConfig, StoreConfig } from './open-store.ts';
-import type { Database } from './schema.ts';
+import type { Database, OrdersTable, SkusTable } from './schema.ts';
 
 /** What differs between databases; everything else is shared. */
 export interface DialectAdapter {
@@ -29,7 +30,17 @@ export interface DialectAdapter {
    * first, writing exactly what Workspace.expire writes; returns how many. Without it the store
    * loads the due orders and expires them with the Workspace.
    */
-  sweepExpired?(trx: Kysely<Database>, now_ms: number, limit: number): Promise<number>;
+  sweepExpired?(trx: Kysely<Database>, now_ms: number, limit: number): Promise<SetBasedSweep>;
+  /**
+   * The request path's reads of one row by its key, as statements prepared once and reused (no query
+   * building per request). Without them the store builds these reads with Kysely.
+   */
+  readonly prepared_reads?: PreparedReads;
+  /**
+   * SKU states kept in memory, where this process is the only writer (SQLite): the store keeps them
+   * current from what it commits. None where another process may write (PostgreSQL).
+   */
+  readonly sku_cache?: SkuCache;
   /**
    * Throws when a write that needs new space would fail now (a full disk), where reads alone cannot
    * tell: readiness asks it during an outage, to see the end of it without a request's write.
@@ -38,6 +49,44 @@ export interface DialectAdapter {
   /** Connections of the pool, where the dialect has one (metrics). */
   poolStats?(): PoolStats;
   close(): Promise<void>;
+}
+
+/** What a set-based sweep did: the orders it expired and the SKUs whose rows it changed. */
+export interface SetBasedSweep {
+  expired_orders: number;
+  skus_changed: readonly string[];
+}
+
+/** A row of an order's lines, in line order. */
+export interface OrderLineRow {
+  sku: string;
+  quantity: number;
+}
+
+/** Whole rows by key (`select *`, so the row mappers see every column), each one prepared statement. */
+export interface PreparedReads {
+  sku(sku: string): Promise<SkusTable | undefined>;
+  /** The order and its lines, as of one moment. */
+  order(id: string): Promise<{ row: OrdersTable; lines: OrderLineRow[] } | undefined>;
+  /** The fingerprint stored under an idempotency key. */
+  storedFingerprint(key: string): Promise<string | undefined>;
+}
+
+/**
+ * SKU states in memory, each as the last commit left it. A read that missed fills it with what it
+ * read, unless a write was applied meanwhile (`generation`): that read may be older than the write.
+ */
+export interface SkuCache {
+  get(sku: string): SkuState | undefined;
+  /** Changes with every write applied: taken before a read, handed back to `fill`. */
+  generation(): number;
+  fill(sku: SkuState, generation: number): void;
+  /** After a commit: the states it wrote replace the ones kept (SKUs not kept stay out). */
+  committed(skus: readonly SkuState[]): void;
+  /** After a commit that wrote these SKUs without their states at hand (a set-based sweep). */
+  forget(skus: readonly string[]): void;
+  /** After a write the cache cannot follow (migrations). */
+  clear(): void;
 }
 
 export interface PoolStats {

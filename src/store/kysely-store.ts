@@ -143,19 +143,27 @@ export class KyselyStore implements Store {
   }
 
   async migrate(): Promise<string[]> {
-    return migrateToLatest(this.db as unknown as Kysely<unknown>, this.dialect);
+    try {
+      return await migrateToLatest(this.db as unknown as Kysely<unknown>, this.dialect);
+    } finally {
+      // A migration may rewrite any row: the cache reads every SKU again.
+      this.adapter.sku_cache?.clear();
+    }
   }
 
   async execute(envelopes: readonly CommandEnvelope[], now_ms: number): Promise<CommandResult[]> {
     if (envelopes.length === 0) return [];
     let events: readonly DomainEvent[] = [];
-    const results = await this.withRetries(() =>
+    let skus_written: readonly SkuState[] = [];
+    const results = await this.committing(() =>
       this.adapter.writeTransaction(this.db, async (trx) => {
         const decided = await this.decideAndWrite(trx, envelopes, now_ms);
         events = decided.events;
+        skus_written = decided.skus_written;
         return decided.results;
       }),
     );
+    this.adapter.sku_cache?.committed(skus_written);
     this.commits.publish({ source: 'execute', envelopes, results, events });
     return results;
   }
@@ -175,10 +183,23 @@ export class KyselyStore implements Store {
   }
 
   async sweepExpired(now_ms: number, limit: number): Promise<number> {
-    const sweep = this.adapter.sweepExpired ?? ((trx, at_ms, max) => this.expireDueOrders(trx, at_ms, max));
-    const expired_orders = await this.withRetries(() =>
-      this.adapter.writeTransaction(this.db, (trx) => sweep(trx, now_ms, limit)),
+    const set_based = this.adapter.sweepExpired;
+    if (set_based) {
+      const swept = await this.committing(() =>
+        this.adapter.writeTransaction(this.db, (trx) => set_based(trx, now_ms, limit)),
+      );
+      // Its SKUs' states were written in SQL, not decided here: the cache reads them again.
+      this.adapter.sku_cache?.forget(swept.skus_changed);
+      return this.sweptOrders(swept.expired_orders);
+    }
+    const { expired_orders, effects } = await this.committing(() =>
+      this.adapter.writeTransaction(this.db, (trx) => this.expireDueOrders(trx, now_ms, limit)),
     );
+    this.adapter.sku_cache?.committed(skusWritten(effects));
+    return this.sweptOrders(expired_orders);
+  }
+
+  private sweptOrders(expired_orders: number): number {
     if (expired_orders > 0) this.commits.publish({ source: 'sweep', expired_orders });
     return expired_orders;
   }
@@ -189,7 +210,11 @@ export class KyselyStore implements Store {
    * On PostgreSQL this measured faster than the same work as set-based SQL (README, Performance):
    * there the database, not JavaScript, is the bound.
    */
-  private async expireDueOrders(trx: Tx, now_ms: number, limit: number): Promise<number> {
+  private async expireDueOrders(
+    trx: Tx,
+    now_ms: number,
+    limit: number,
+  ): Promise<{ expired_orders: number; effects: Effects }> {
     // `<=`: a hold is valid while now < expires_at, so an order whose deadline is now is due.
     const due = await this.lockOrders(
       trx
@@ -201,8 +226,8 @@ export class KyselyStore implements Store {
         .limit(limit),
       'skip_locked',
     ).execute();
-    if (due.length === 0) return 0;
     const workspace = new Workspace(now_ms);
+    if (due.length === 0) return { expired_orders: 0, effects: workspace.effects() };
     await this.loadOrderRows(trx, workspace, due);
     await this.loadSkus(
       trx,
@@ -213,8 +238,9 @@ export class KyselyStore implements Store {
       ),
     );
     for (const row of due) workspace.expire(row.id);
-    await this.write(trx, workspace.effects());
-    return due.length;
+    const effects = workspace.effects();
+    await this.write(trx, effects);
+    return { expired_orders: due.length, effects };
   }
 
   /**
@@ -223,7 +249,8 @@ export class KyselyStore implements Store {
    * of the writer and tools, never for a request.
    */
   async writeEffects(effects: Effects): Promise<void> {
-    await this.withRetries(() => this.adapter.writeTransaction(this.db, (trx) => this.write(trx, effects)));
+    await this.committing(() => this.adapter.writeTransaction(this.db, (trx) => this.write(trx, effects)));
+    this.adapter.sku_cache?.committed(skusWritten(effects));
   }
 
   async purgeIdempotencyKeys(created_before_ms: number): Promise<number> {
@@ -247,8 +274,16 @@ export class KyselyStore implements Store {
   }
 
   async getSku(sku: string): Promise<SkuState | null> {
-    const row = await this.read_db.selectFrom('skus').selectAll().where('sku', '=', sku).executeTakeFirst();
-    return row ? skuFromRow(row) : null;
+    const cache = this.adapter.sku_cache;
+    const cached = cache?.get(sku);
+    if (cached) return cached;
+    const generation = cache?.generation() ?? 0;
+    const row = await (this.adapter.prepared_reads?.sku(sku) ??
+      this.read_db.selectFrom('skus').selectAll().where('sku', '=', sku).executeTakeFirst());
+    if (!row) return null;
+    const state = skuFromRow(row);
+    cache?.fill(state, generation);
+    return state;
   }
 
   async listSkus(limit: number, after_sku?: string, with_archived = false): Promise<SkuState[]> {
@@ -260,6 +295,11 @@ export class KyselyStore implements Store {
   }
 
   async getOrder(id: string): Promise<OrderState | null> {
+    const reads = this.adapter.prepared_reads;
+    if (reads) {
+      const found = await reads.order(id);
+      return found ? orderFromRow(found.row, found.lines) : null;
+    }
     const row = await this.read_db.selectFrom('orders').selectAll().where('id', '=', id).executeTakeFirst();
     if (!row) return null;
     const [order] = await this.withLines(this.read_db, [row]);
@@ -354,7 +394,7 @@ export class KyselyStore implements Store {
    * again, it is a replay, answered from that record without doing the work.
    */
   isStoredReplay(idempotency: Idempotency): Promise<boolean> {
-    return isStoredReplay(this.read_db, idempotency);
+    return isStoredReplay(this.adapter.prepared_reads ?? this.read_db, idempotency);
   }
 
   async checkReady(): Promise<void> {
@@ -395,6 +435,19 @@ export class KyselyStore implements Store {
     } catch (error) {
       if (isStorageUnavailable(error)) this.outages.failed(error);
       else this.outages.succeeded();
+    }
+  }
+
+  /**
+   * A write transaction, with the store's retries. One that failed may still have committed (a
+   * connection lost during COMMIT): the SKU cache then cannot know, and reads every SKU again.
+   */
+  private async committing<T>(transaction: () => Promise<T>): Promise<T> {
+    try {
+      return await this.withRetries(transaction);
+    } catch (error) {
+      this.adapter.sku_cache?.clear();
+      throw error;
     }
   }
 
@@ -444,7 +497,8 @@ export class KyselyStore implements Store {
       results[index] = { outcome: resultAt(results, first).outcome, replayed: true };
     }
 
-    await this.write(trx, workspace.effects(), [
+    const effects = workspace.effects();
+    await this.write(trx, effects, [
       {
         kind: 'insert',
         table: 'idempotency_keys',
@@ -457,7 +511,11 @@ export class KyselyStore implements Store {
         ]),
       },
     ]);
-    return { results: envelopes.map((_, index) => resultAt(results, index)), events: workspace.events };
+    return {
+      results: envelopes.map((_, index) => resultAt(results, index)),
+      events: workspace.events,
+      skus_written: skusWritten(effects),
+    };
   }
 
   /**
@@ -887,6 +945,11 @@ function keyReused(): StockholdError {
     'idempotency_key_reused',
     'this Idempotency-Key was used with another request; use a new key for a new request',
   );
+}
+
+/** The SKU states a transaction wrote, as it left them. */
+function skusWritten(effects: Effects): SkuState[] {
+  return [...effects.skus_created, ...effects.skus_changed];
 }
 
 function skusOfOrders(workspace: Workspace, order_ids: readonly string[]): string[] {

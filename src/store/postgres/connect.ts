@@ -6,6 +6,7 @@ import type { DialectAdapter, StoreParts } from '../dialect.ts';
 import type { Database } from '../schema.ts';
 import { postgresBulkWriter } from './bulk-writes.ts';
 import { pipelinedPool } from './pipelined-pool.ts';
+import { postgresPreparedReads } from './prepared-reads.ts';
 
 export interface PostgresOptions {
   url: string;
@@ -74,6 +75,7 @@ export async function connectPostgres(options: PostgresOptions): Promise<StorePa
     name: 'postgres',
     locks_rows: true,
     bulk_writer: postgresBulkWriter,
+    prepared_reads: postgresPreparedReads(pool),
     async writeTransaction(database, work) {
       let first_error: unknown;
       try {

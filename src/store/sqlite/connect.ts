@@ -11,6 +11,8 @@ import { Kysely, type SqliteDatabase, SqliteDialect, sql } from 'kysely';
 import type { DialectAdapter, StoreParts } from '../dialect.ts';
 import type { Database } from '../schema.ts';
 import { sqliteBulkWriter } from './bulk-writes.ts';
+import { type Prepare, sqlitePreparedReads } from './prepared-reads.ts';
+import { SqliteSkuCache } from './sku-cache.ts';
 import { sweepExpiredSqlite } from './sqlite-sweep.ts';
 
 export const SQLITE_MEMORY = ':memory:';
@@ -28,29 +30,31 @@ function openConnection(path: string, readonly: boolean): BetterSqlite3.Database
 /** Prepared statements kept per connection, by text; the least recently used goes first. */
 const STATEMENT_CACHE_MAX = 256;
 
+/** The connection's prepared statements, reused by text; the least recently used goes first. */
+function statementCache(connection: BetterSqlite3.Database): Prepare {
+  const statements = new Map<string, BetterSqlite3.Statement>();
+  return (text) => {
+    let statement = statements.get(text);
+    if (statement) {
+      statements.delete(text);
+    } else {
+      statement = connection.prepare(text);
+      // The least recently used statement goes first: a Map keeps insertion order, and a hit above
+      // moves its statement to the end.
+      const oldest = statements.keys().next();
+      if (statements.size >= STATEMENT_CACHE_MAX && !oldest.done) statements.delete(oldest.value);
+    }
+    statements.set(text, statement);
+    return statement;
+  };
+}
+
 /**
  * The connection as Kysely's dialect sees it, with prepared statements reused: Kysely prepares every
  * query it runs, and preparing cost as much as running the small statements of the write path.
  */
 function withStatementCache(connection: BetterSqlite3.Database): SqliteDatabase {
-  const statements = new Map<string, BetterSqlite3.Statement>();
-  return {
-    close: () => connection.close(),
-    prepare(text: string) {
-      let statement = statements.get(text);
-      if (statement) {
-        statements.delete(text);
-      } else {
-        statement = connection.prepare(text);
-        // The least recently used statement goes first: a Map keeps insertion order, and a hit above
-        // moves its statement to the end.
-        const oldest = statements.keys().next();
-        if (statements.size >= STATEMENT_CACHE_MAX && !oldest.done) statements.delete(oldest.value);
-      }
-      statements.set(text, statement);
-      return statement;
-    },
-  };
+  return { close: () => connection.close(), prepare: statementCache(connection) };
 }
 
 function isBusy(error: unknown): boolean {
@@ -117,6 +121,11 @@ export async function connectSqlite(path: string): Promise<StoreParts> {
       : new Kysely<Database>({
           dialect: new SqliteDialect({ database: withStatementCache(openConnection(path, true)) }),
         });
+  // The request path's reads by key, on a connection of their own (prepared-reads.ts). An in-memory
+  // database has one connection, whose open transactions they would see: Kysely's reads serve it.
+  const reads_connection = path === SQLITE_MEMORY ? null : openConnection(path, true);
+  // data_version of the writer moves only when another connection commits: another process.
+  const others_version = writer_connection.prepare('pragma data_version').pluck();
   const adapter: DialectAdapter = {
     name: 'sqlite',
     locks_rows: false,
@@ -145,11 +154,14 @@ export async function connectSqlite(path: string): Promise<StoreParts> {
       }
     },
     sweepExpired: sweepExpiredSqlite,
+    ...(reads_connection && { prepared_reads: sqlitePreparedReads(statementCache(reads_connection)) }),
+    sku_cache: new SqliteSkuCache(() => others_version.get() as number),
     isRetryable: isBusy,
     // SQLite's only "busy" is the file lock, retried above; past the retries it is overload too.
     isOverloaded: () => false,
     async close() {
       await checkpointer?.stop();
+      reads_connection?.close();
       if (reader !== writer) await reader.destroy();
       await writer.destroy();
     },

@@ -16,6 +16,7 @@
 import { type Kysely, sql } from 'kysely';
 import { MOVEMENT_KIND, ORDER_STATUS } from '../../core/types.ts';
 import { pastDeadline } from '../deadline-sql.ts';
+import type { SetBasedSweep } from '../dialect.ts';
 import type { Database } from '../schema.ts';
 
 const PENDING = sql.lit(ORDER_STATUS.pending_payment);
@@ -28,13 +29,13 @@ function iso(ms: ReturnType<typeof sql.ref>) {
 
 /**
  * Expires up to `limit` pending orders whose deadline is `now_ms` or earlier, oldest deadline
- * first, inside the caller's write transaction; returns how many.
+ * first, inside the caller's write transaction; returns how many, and the SKUs it changed.
  */
 export async function sweepExpiredSqlite(
   trx: Kysely<Database>,
   now_ms: number,
   limit: number,
-): Promise<number> {
+): Promise<SetBasedSweep> {
   // Temporary tables of the writer's connection, invisible to others; emptied at every batch. The
   // order of insertion (the rowid `pos`) is the order the orders are taken in.
   await sql`create temp table if not exists sweep_due (
@@ -59,7 +60,7 @@ export async function sweepExpiredSqlite(
     where status = ${PENDING} and ${pastDeadline('expires_at_ms', now_ms)}
     order by expires_at_ms limit ${limit}`.execute(trx);
   const count = Number(due.numAffectedRows ?? 0);
-  if (count === 0) return 0;
+  if (count === 0) return { expired_orders: 0, skus_changed: [] };
 
   await sql`insert into temp.sweep_release
     select d.pos, l.sku, d.id, sum(l.quantity), min(l.line_no),
@@ -100,14 +101,15 @@ export async function sweepExpiredSqlite(
 
   await insertBackInStock(trx, now_ms);
 
-  await sql`update skus set available = available + t.quantity, on_hold = on_hold - t.quantity,
-      version = version + t.moves, updated_at_ms = ${now_ms}
+  // The SKUs it changed: the store's SKU cache forgets them once this commits.
+  const changed = await sql<{ sku: string }>`update skus set available = available + t.quantity,
+      on_hold = on_hold - t.quantity, version = version + t.moves, updated_at_ms = ${now_ms}
     from (select sku, sum(quantity) as quantity, count(*) as moves from temp.sweep_release group by sku) as t
-    where skus.sku = t.sku`.execute(trx);
+    where skus.sku = t.sku returning sku`.execute(trx);
   await sql`update orders set status = ${EXPIRED}, closed_at_ms = ${now_ms}
     where id in (select id from temp.sweep_due)`.execute(trx);
   await sql`delete from holds where order_id in (select id from temp.sweep_due)`.execute(trx);
-  return count;
+  return { expired_orders: count, skus_changed: changed.rows.map((row) => row.sku) };
 }
 
 /**
