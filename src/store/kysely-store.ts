@@ -154,18 +154,24 @@ export class KyselyStore implements Store {
   async execute(envelopes: readonly CommandEnvelope[], now_ms: number): Promise<CommandResult[]> {
     if (envelopes.length === 0) return [];
     let events: readonly DomainEvent[] = [];
-    let skus_written: readonly SkuState[] = [];
+    let effects: Effects | null = null;
     const results = await this.committing(() =>
       this.adapter.writeTransaction(this.db, async (trx) => {
         const decided = await this.decideAndWrite(trx, envelopes, now_ms);
         events = decided.events;
-        skus_written = decided.skus_written;
+        effects = decided.effects;
         return decided.results;
       }),
     );
-    this.adapter.sku_cache?.committed(skus_written);
+    if (effects !== null) this.cacheCommitted(effects);
     this.commits.publish({ source: 'execute', envelopes, results, events });
     return results;
+  }
+
+  /** Tells the SKU cache (where the database has one) what a committed transaction wrote and deleted. */
+  private cacheCommitted(effects: Effects): void {
+    const written = [...effects.skus_created, ...effects.skus_changed, ...effects.skus_updated];
+    this.adapter.sku_cache?.committed(written, effects.skus_deleted);
   }
 
   async rehearse(envelopes: readonly CommandEnvelope[], now_ms: number): Promise<void> {
@@ -195,7 +201,7 @@ export class KyselyStore implements Store {
     const { expired_orders, effects } = await this.committing(() =>
       this.adapter.writeTransaction(this.db, (trx) => this.expireDueOrders(trx, now_ms, limit)),
     );
-    this.adapter.sku_cache?.committed(skusWritten(effects));
+    this.cacheCommitted(effects);
     return this.sweptOrders(expired_orders);
   }
 
@@ -250,7 +256,7 @@ export class KyselyStore implements Store {
    */
   async writeEffects(effects: Effects): Promise<void> {
     await this.committing(() => this.adapter.writeTransaction(this.db, (trx) => this.write(trx, effects)));
-    this.adapter.sku_cache?.committed(skusWritten(effects));
+    this.cacheCommitted(effects);
   }
 
   async purgeIdempotencyKeys(created_before_ms: number): Promise<number> {
@@ -514,7 +520,7 @@ export class KyselyStore implements Store {
     return {
       results: envelopes.map((_, index) => resultAt(results, index)),
       events: workspace.events,
-      skus_written: skusWritten(effects),
+      effects,
     };
   }
 
@@ -945,11 +951,6 @@ function keyReused(): StockholdError {
     'idempotency_key_reused',
     'this Idempotency-Key was used with another request; use a new key for a new request',
   );
-}
-
-/** The SKU states a transaction wrote, as it left them. */
-function skusWritten(effects: Effects): SkuState[] {
-  return [...effects.skus_created, ...effects.skus_changed];
 }
 
 function skusOfOrders(workspace: Workspace, order_ids: readonly string[]): string[] {
