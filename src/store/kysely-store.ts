@@ -304,7 +304,9 @@ export class KyselyStore implements Store {
     const reads = this.adapter.prepared_reads;
     if (reads) {
       const found = await reads.order(id);
-      return found ? orderFromRow(found.row, found.lines) : null;
+      if (!found) return null;
+      const [order] = await this.withAfterPayment(this.read_db, [orderFromRow(found.row, found.lines)]);
+      return order ?? null;
     }
     const row = await this.read_db.selectFrom('orders').selectAll().where('id', '=', id).executeTakeFirst();
     if (!row) return null;
@@ -723,17 +725,24 @@ export class KyselyStore implements Store {
         lines.set(line.order_id, list);
       }
     }
+    return this.withAfterPayment(
+      db,
+      rows.map((row) => orderFromRow(row, lines.get(row.id) ?? [])),
+    );
+  }
+
+  /** Paid orders with what they sold and their returns (the other orders as they are). */
+  private async withAfterPayment(db: Tx, orders: OrderState[]): Promise<OrderState[]> {
     const after_payment = await this.afterPayment(
       db,
-      rows.filter((row) => row.status === ORDER_STATUS.paid).map((row) => row.id),
+      orders.filter((order) => order.status === ORDER_STATUS.paid).map((order) => order.id),
     );
-    return rows.map((row) => {
-      const order = orderFromRow(row, lines.get(row.id) ?? []);
+    return orders.map((order) => {
       if (order.status !== ORDER_STATUS.paid) return order;
       return {
         ...order,
-        sold_lines: linesInOrderOf(order.lines, after_payment.sold.get(row.id) ?? new Map()),
-        returns: after_payment.returns.get(row.id) ?? [],
+        sold_lines: linesInOrderOf(order.lines, after_payment.sold.get(order.id) ?? new Map()),
+        returns: after_payment.returns.get(order.id) ?? [],
       };
     });
   }

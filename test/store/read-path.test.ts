@@ -133,6 +133,31 @@ describe.each(DIALECTS)('the read path on %s', (dialect) => {
     expect(await store.getSku('cup')).toBeNull();
   });
 
+  it("reads a paid order's sold lines and returns, as the order view shows them", async () => {
+    await run(store, { kind: 'create_sku', sku: 'tv', name: 'TV', available: 10, max_per_customer: null });
+    await run(store, checkout('o-1', 'tv', 3));
+    await run(store, {
+      kind: 'pay',
+      order_id: 'o-1',
+      payment_id: 'p-1',
+      lines: [{ sku: 'tv', quantity: 2 }],
+    });
+    await run(store, {
+      kind: 'return',
+      order_id: 'o-1',
+      lines: [{ sku: 'tv', quantity: 1 }],
+      restock: true,
+      reason: 'broken',
+    });
+    expect(await store.getOrder('o-1')).toMatchObject({
+      status: 'paid',
+      sold_lines: [{ sku: 'tv', quantity: 2 }],
+      returns: [{ lines: [{ sku: 'tv', quantity: 1 }], restock: true, reason: 'broken' }],
+    });
+    const [listed] = await store.listOrders({ limit: 1 });
+    expect(await store.getOrder('o-1')).toEqual(listed);
+  });
+
   it('reads what the sweeper released, right after its batch (SQLite sweeps in SQL, outside the Workspace)', async () => {
     await run(store, { kind: 'create_sku', sku: 'hot', name: 'Hot', available: 10, max_per_customer: null });
     await run(store, {
