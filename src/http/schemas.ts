@@ -438,28 +438,47 @@ const ExpectedVersion = Type.Integer({
   description: "compare-and-set: refused with version_conflict unless equal to the SKU's version",
 });
 
-export const UpdateSkuBody = Type.Object(
+/** The fields a PATCH of a SKU may change. */
+const SKU_FIELDS = {
+  name: Text({ maxLength: LIMITS.name_length_max }),
+  max_per_customer: Type.Union(
+    [Type.Integer({ minimum: 1, maximum: LIMITS.max_per_customer_max }), Type.Null()],
+    { description: 'units one customer may hold or buy of this SKU; null clears the limit' },
+  ),
+  low_stock_threshold: Type.Union(
+    [Type.Integer({ minimum: 0, maximum: LIMITS.low_stock_threshold_max }), Type.Null()],
+    { description: 'sku.low_stock fires when available falls to or below it; null clears it' },
+  ),
+  archived: Type.Boolean({ description: 'an archived SKU takes no new holds; its existing holds live on' }),
+};
+type SkuField = keyof typeof SKU_FIELDS;
+
+/** The PATCH body that names `field` (and any others): one branch of UpdateSkuBody. */
+function updateNaming<F extends SkuField>(field: F) {
+  const named = { [field]: SKU_FIELDS[field] } as Pick<typeof SKU_FIELDS, F>;
+  return Type.Object(
+    {
+      name: Type.Optional(SKU_FIELDS.name),
+      max_per_customer: Type.Optional(SKU_FIELDS.max_per_customer),
+      low_stock_threshold: Type.Optional(SKU_FIELDS.low_stock_threshold),
+      archived: Type.Optional(SKU_FIELDS.archived),
+      expected_version: Type.Optional(ExpectedVersion),
+      ...named,
+    },
+    { additionalProperties: false },
+  );
+}
+
+/** At least one field to change (an empty PATCH is refused); absent fields stay as they are. */
+export const UpdateSkuBody = Type.Union(
+  [
+    updateNaming('name'),
+    updateNaming('max_per_customer'),
+    updateNaming('low_stock_threshold'),
+    updateNaming('archived'),
+  ],
   {
-    name: Type.Optional(Text({ maxLength: LIMITS.name_length_max })),
-    max_per_customer: Type.Optional(
-      Type.Union([Type.Integer({ minimum: 1, maximum: LIMITS.max_per_customer_max }), Type.Null()], {
-        description: 'units one customer may hold or buy of this SKU; null clears the limit',
-      }),
-    ),
-    low_stock_threshold: Type.Optional(
-      Type.Union([Type.Integer({ minimum: 0, maximum: LIMITS.low_stock_threshold_max }), Type.Null()], {
-        description: 'sku.low_stock fires when available falls to or below it; null clears it',
-      }),
-    ),
-    archived: Type.Optional(
-      Type.Boolean({ description: 'an archived SKU takes no new holds; its existing holds live on' }),
-    ),
-    expected_version: Type.Optional(ExpectedVersion),
-  },
-  {
-    additionalProperties: false,
-    minProperties: 1,
-    description: 'the fields to change (at least one); absent fields stay as they are',
+    description: 'the fields to change, at least one of them; absent fields stay as they are',
     examples: [{ low_stock_threshold: 10, expected_version: 3 }],
   },
 );

@@ -259,9 +259,9 @@ for (const makeBackend of [sqliteBackend, postgresBackend]) {
         }
       }
       const tally = (results: CommandResult[]) => {
-        const all: Record<string, number> = {};
-        for (const result of results) all[code(result)] = (all[code(result)] ?? 0) + 1;
-        return all;
+        const counted: Record<string, number> = {};
+        for (const result of results) counted[code(result)] = (counted[code(result)] ?? 0) + 1;
+        return counted;
       };
       reportFigure(
         `count race on ${backend.name}`,

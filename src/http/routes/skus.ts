@@ -73,8 +73,8 @@ const listSkusRoute: FastifyPluginAsyncTypebox<AppContext> = async (app, { store
           {
             ...PageQuery,
             archived: Type.Optional(
-              Type.Boolean({
-                default: false,
+              OneOf(['true', 'false'], {
+                default: 'false',
                 description: 'true: archived SKUs are listed too, with the others; false: left out',
               }),
             ),
@@ -87,7 +87,7 @@ const listSkusRoute: FastifyPluginAsyncTypebox<AppContext> = async (app, { store
     async (request) => {
       const limit = request.query.limit ?? LIMITS.page_size_default;
       const after_sku = decodeCursor(request.query.cursor, 'string');
-      const skus = await store.listSkus(limit, after_sku, request.query.archived === true);
+      const skus = await store.listSkus(limit, after_sku, request.query.archived === 'true');
       return { items: skus.map(skuView), next_cursor: nextCursor(skus, limit, (sku) => sku.sku) };
     },
   );
