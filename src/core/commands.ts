@@ -65,5 +65,7 @@ export function usageNeeded(commands: readonly Command[], loaded: LoadedRows): C
 }
 
 export function decide(workspace: Workspace, command: Command): Decision<SkuView | OrderView> {
-  return definitionOf(command).decide(workspace, command);
+  const decision = definitionOf(command).decide(workspace, command);
+  workspace.settleStockEvents();
+  return decision;
 }

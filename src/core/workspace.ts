@@ -106,10 +106,21 @@ export class Workspace {
   }
 
   /**
-   * sku.low_stock, sku.sold_out and sku.back_in_stock, once per SKU per transaction: its available
-   * before the transaction's first movement of it against its available at the end. A group commit
-   * of 300 checkouts that crosses the threshold once emits one event; a transaction that sells out
-   * and restocks a SKU emits none (the state a reader meets after the commit never crossed).
+   * Emits the stock events of the decision just taken (one command), after its own events, and
+   * starts the next decision's baseline. Called once per command (`decide` in commands.ts), so a
+   * group commit emits what the same commands would emit one transaction each: 300 checkouts that
+   * cross the threshold once emit one event, and a SKU sold out, restocked and sold out again by
+   * three commands emits the events of each crossing. A sweep's batch settles once, at the end.
+   */
+  settleStockEvents(): void {
+    for (const event of this.stockEvents()) this.emit(event.type, event.subject_id, event.data);
+    this.available_before.clear();
+  }
+
+  /**
+   * sku.low_stock, sku.sold_out and sku.back_in_stock of the SKUs moved since the last settlement:
+   * each SKU's available before its first movement since then against its available now (a decision
+   * that sells out and restocks a SKU emits none: the state a reader meets never crossed).
    */
   private stockEvents(): DomainEvent[] {
     const events: DomainEvent[] = [];
@@ -770,7 +781,8 @@ export class Workspace {
       STOCK_CHANGING_KINDS.has(kind) || delta_available + delta_on_hold + delta_sold === 0,
       `${kind} on ${sku.sku} conserves stock`,
     );
-    if (!this.recorded.isNewSku(sku.sku) && !this.available_before.has(sku.sku)) {
+    // A SKU's creation is no crossing; its later movements are (also in the same transaction).
+    if (kind !== MOVEMENT_KIND.create && !this.available_before.has(sku.sku)) {
       this.available_before.set(sku.sku, sku.available);
     }
     sku.available += delta_available;
