@@ -29,6 +29,14 @@ export const ConfigSchema = Type.Object(
       LIMITS.hold_seconds_max,
       LIMITS.hold_seconds_default,
     ),
+    /** Extensions one held order may have (POST /v1/orders/{id}/extension). */
+    HOLD_EXTENSIONS_MAX: Integer(0, 1000, LIMITS.hold_extensions_max_default),
+    /** An extension never moves the deadline past created_at plus this many seconds. */
+    HOLD_SECONDS_TOTAL_MAX: Integer(
+      LIMITS.hold_seconds_min,
+      30 * LIMITS.hold_seconds_max,
+      LIMITS.hold_seconds_total_max_default,
+    ),
     LOG_LEVEL: Type.String({ pattern: '^(fatal|error|warn|info|debug|trace|silent)$', default: 'info' }),
     /** Group commit of concurrent writes: `on` coalesces, `off` runs one transaction per request. */
     COALESCE: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on' }),

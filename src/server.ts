@@ -221,7 +221,15 @@ async function httpApp(
   });
   const draining = drainSwitch();
   const app = await buildApp(
-    { store, queue: parts.queue, clock, events, default_hold_seconds: config.DEFAULT_HOLD_SECONDS },
+    {
+      store,
+      queue: parts.queue,
+      clock,
+      events,
+      default_hold_seconds: config.DEFAULT_HOLD_SECONDS,
+      hold_extensions_max: config.HOLD_EXTENSIONS_MAX,
+      hold_seconds_total_max: config.HOLD_SECONDS_TOTAL_MAX,
+    },
     {
       logger,
       // Access control first: it only sees (and guards) the routes registered after it.

@@ -79,13 +79,13 @@ export function withQuery(path: string, query: Record<string, string | number | 
 }
 
 /**
- * One request to the API. Resolves with the parsed answer of a success, and with --json prints it as
- * the server sent it. A refusal throws a CliError (exit 1) naming its code (with --json the error
+ * One request to the API. Resolves with the parsed answer of a success (null for 204 No Content,
+ * which prints nothing with --json either), and with --json prints it as the server sent it. A refusal throws a CliError (exit 1) naming its code (with --json the error
  * body goes to stdout too); a server that cannot be reached or does not answer, one with exit 2.
  */
 export async function callApi<T>(
   options: ApiOptions,
-  method: 'GET' | 'POST',
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
   path: string,
   body?: unknown,
 ): Promise<T> {
@@ -112,6 +112,7 @@ export async function callApi<T>(
     const reason = cause.code ?? errorText(cause);
     throw new CliError(`cannot reach the server at ${options.url} (${reason}): is \`npm start\` running?`);
   }
+  if (status === 204) return null as T;
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

@@ -131,34 +131,70 @@ export interface OrderAuditInput {
   holds: Map<string, { quantity: number; expires_at_ms: number }>;
   /** Per SKU, per movement kind: how many ledger rows and their summed deltas. */
   movements: Map<string, Map<string, { count: number } & Buckets>>;
+  /** Per SKU, the units a paid order sold (its sold lines). */
+  sold: Map<string, number>;
+  /** Per SKU, the units of its returns put back on sale, and written off. */
+  restocked: Map<string, number>;
+  written_off: Map<string, number>;
 }
 
-/** The movements each final state implies, per SKU of the order: stock moved exactly once. */
-const EXPECTED_KINDS: Record<string, string[]> = {
-  pending_payment: ['hold'],
-  paid: ['hold', 'payment'],
-  paid_late: ['hold', 'expiry_release', 'late_payment'],
-  cancelled: ['hold', 'cancel_release'],
-  expired: ['hold', 'expiry_release'],
+const CHANGES = ['change_hold', 'change_release'];
+const RETURNS = ['return_restock', 'return_writeoff'];
+/** The movement kinds an order in each state may have made, per SKU. */
+const ALLOWED_KINDS: Record<string, readonly string[]> = {
+  pending_payment: ['hold', ...CHANGES],
+  paid: ['hold', ...CHANGES, 'payment', 'capture_release', ...RETURNS],
+  paid_late: ['hold', ...CHANGES, 'expiry_release', 'late_payment', ...RETURNS],
+  cancelled: ['hold', ...CHANGES, 'cancel_release'],
+  expired: ['hold', ...CHANGES, 'expiry_release'],
 };
+/** Kinds that happen at most once per order and SKU: a hold is taken once and closed once. */
+const ONCE = new Set([
+  'hold',
+  'payment',
+  'capture_release',
+  'cancel_release',
+  'expiry_release',
+  'late_payment',
+]);
 
-/** The net change of each bucket, per unit held, for an order in each state. */
-const EXPECTED_NET: Record<string, Buckets> = {
-  pending_payment: { available: -1, on_hold: 1, sold: 0 },
-  paid: { available: -1, on_hold: 0, sold: 1 },
-  paid_late: { available: -1, on_hold: 0, sold: 1 },
-  cancelled: { available: 0, on_hold: 0, sold: 0 },
-  expired: { available: 0, on_hold: 0, sold: 0 },
-};
+/** The kinds a SKU of the order's lines must have been moved by, in its state (besides the taking). */
+function requiredKinds(state: string, quantity: number, sold: number): string[] {
+  switch (state) {
+    case 'paid':
+      return [...(sold > 0 ? ['payment'] : []), ...(sold < quantity ? ['capture_release'] : [])];
+    case 'paid_late':
+      return ['expiry_release', ...(sold > 0 ? ['late_payment'] : [])];
+    case 'cancelled':
+      return ['cancel_release'];
+    case 'expired':
+      return ['expiry_release'];
+    default:
+      return [];
+  }
+}
 
-/** Checks one order against its holds and its ledger movements. */
+/** The net change of each bucket the order's movements of one SKU must add up to. */
+function expectedNet(
+  state: string,
+  quantity: number,
+  sold: number,
+  restocked: number,
+  written_off: number,
+): Buckets {
+  if (state === 'pending_payment') return { available: -quantity, on_hold: quantity, sold: 0 };
+  if (state === 'paid' || state === 'paid_late') {
+    return { available: -sold + restocked, on_hold: 0, sold: sold - restocked - written_off };
+  }
+  return { available: 0, on_hold: 0, sold: 0 };
+}
+
+/** Checks one order against its holds, its sold lines, its returns and its ledger movements. */
 export function auditOrder(order: OrderAuditInput): string[] {
   const problems: string[] = [];
   const say = (what: string) => problems.push(`order ${order.id}: ${what}`);
   const state = order.status === 'paid' && order.late ? 'paid_late' : order.status;
-  const kinds = EXPECTED_KINDS[state];
-  const net = EXPECTED_NET[state];
-  if (!kinds || !net) return [`order ${order.id}: unknown status ${order.status}`];
+  if (!ALLOWED_KINDS[state]) return [`order ${order.id}: unknown status ${order.status}`];
   if (order.quantities.size === 0) say('has no lines');
   if (order.late && order.status !== 'paid') say(`is marked late but is ${order.status}`);
   if (order.status === 'paid' && (order.payment_id === null || order.paid_at_ms === null)) {
@@ -167,40 +203,58 @@ export function auditOrder(order: OrderAuditInput): string[] {
   if ((order.status === 'pending_payment') !== (order.closed_at_ms === null)) {
     say(`is ${order.status} with closed_at ${order.closed_at_ms ?? 'unset'}`);
   }
-  for (const sku of order.movements.keys()) {
-    if (!order.quantities.has(sku)) say(`has ledger movements of ${sku}, which it has no line of`);
-  }
+  if (order.status !== 'paid' && order.sold.size > 0) say(`is ${order.status} but has sold lines`);
   for (const sku of order.holds.keys()) {
     if (!order.quantities.has(sku)) say(`holds ${sku}, which it has no line of`);
   }
-  for (const [sku, quantity] of order.quantities) {
-    const hold = order.holds.get(sku);
-    if (order.status === 'pending_payment') {
-      if (!hold || hold.quantity !== quantity)
-        say(`holds ${hold?.quantity ?? 0} of ${sku}, its lines sum to ${quantity}`);
-      else if (hold.expires_at_ms !== order.expires_at_ms)
-        say(`hold of ${sku} expires at another time than the order`);
-    } else if (hold) {
-      say(`is ${order.status} but still holds ${hold.quantity} of ${sku}`);
-    }
-    const movements = order.movements.get(sku) ?? new Map<string, { count: number } & Buckets>();
-    const seen = [...movements.keys()].sort().join(',');
-    const want = [...kinds].sort().join(',');
-    const counts = [...movements.values()].map((m) => m.count);
-    if (seen !== want || counts.some((count) => count !== 1)) {
-      const described = [...movements].map(([kind, m]) => `${kind} x${m.count}`).join(', ') || 'none';
-      say(`${sku} moved by [${described}], a ${state} order moves it by [${want}] once each`);
-    }
-    const total = { available: 0, on_hold: 0, sold: 0 };
-    for (const m of movements.values()) {
-      total.available += m.available;
-      total.on_hold += m.on_hold;
-      total.sold += m.sold;
-    }
-    for (const bucket of ['available', 'on_hold', 'sold'] as const) {
-      if (total[bucket] !== net[bucket] * quantity) {
-        say(`${sku}: its movements change ${bucket} by ${total[bucket]}, expected ${net[bucket] * quantity}`);
-      }
+  const skus = new Set([...order.quantities.keys(), ...order.movements.keys(), ...order.sold.keys()]);
+  for (const sku of skus)
+    problems.push(...auditOrderSku(order, state, sku).map((what) => `order ${order.id}: ${what}`));
+  return problems;
+}
+
+/** One SKU of an order: its hold, what it sold and returned, and the movements that add up to them. */
+function auditOrderSku(order: OrderAuditInput, state: string, sku: string): string[] {
+  const problems: string[] = [];
+  const quantity = order.quantities.get(sku) ?? 0;
+  const sold = order.sold.get(sku) ?? 0;
+  const restocked = order.restocked.get(sku) ?? 0;
+  const written_off = order.written_off.get(sku) ?? 0;
+  const hold = order.holds.get(sku);
+  if (state === 'pending_payment' && quantity > 0) {
+    if (!hold || hold.quantity !== quantity)
+      problems.push(`holds ${hold?.quantity ?? 0} of ${sku}, its lines sum to ${quantity}`);
+    else if (hold.expires_at_ms !== order.expires_at_ms)
+      problems.push(`hold of ${sku} expires at another time than the order`);
+  } else if (hold && state !== 'pending_payment') {
+    problems.push(`is ${order.status} but still holds ${hold.quantity} of ${sku}`);
+  }
+  if (sold > quantity) problems.push(`sold ${sold} of ${sku}, its lines sum to ${quantity}`);
+  if (restocked + written_off > sold)
+    problems.push(`returned ${restocked + written_off} of ${sku}, sold ${sold}`);
+  const movements = order.movements.get(sku) ?? new Map<string, { count: number } & Buckets>();
+  const allowed = ALLOWED_KINDS[state] ?? [];
+  const required = quantity > 0 ? requiredKinds(state, quantity, sold) : [];
+  const taken = movements.has('hold') || movements.has('change_hold');
+  const wrong =
+    [...movements].some(([kind, m]) => !allowed.includes(kind) || (ONCE.has(kind) && m.count !== 1)) ||
+    required.some((kind) => !movements.has(kind)) ||
+    (quantity > 0 && !taken);
+  if (wrong) {
+    const described = [...movements].map(([kind, m]) => `${kind} x${m.count}`).join(', ') || 'none';
+    const want = ['hold', ...required].join(',');
+    problems.push(`${sku} moved by [${described}], a ${state} order moves it by [${want}] once each`);
+  }
+  const total = { available: 0, on_hold: 0, sold: 0 };
+  for (const m of movements.values()) {
+    total.available += m.available;
+    total.on_hold += m.on_hold;
+    total.sold += m.sold;
+  }
+  const net = expectedNet(state, quantity, sold, restocked, written_off);
+  for (const bucket of ['available', 'on_hold', 'sold'] as const) {
+    if (total[bucket] !== net[bucket]) {
+      problems.push(`${sku}: its movements change ${bucket} by ${total[bucket]}, expected ${net[bucket]}`);
     }
   }
   return problems;

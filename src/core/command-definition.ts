@@ -16,6 +16,8 @@ export interface LoadedRows {
   readonly now_ms: number;
   readonly orders: ReadonlyMap<string, OrderState>;
   readonly skus: ReadonlyMap<string, SkuState>;
+  /** SKUs a command of the batch may give a max_per_customer: limited for the commands after it. */
+  readonly limiting?: ReadonlySet<string>;
 }
 
 export interface CommandDefinition<C extends Command> {
@@ -30,6 +32,11 @@ export interface CommandDefinition<C extends Command> {
    * SKUs went back to available (lazy reclaim), so availability never waits for the sweeper.
    */
   readonly reclaims_when_short: boolean;
+  /**
+   * SKUs whose max_per_customer the command may set (a PATCH): a checkout after it in the same batch
+   * reads its customer's usage of them, as of a limited SKU. None when absent.
+   */
+  limits?(command: C): readonly string[];
   decide(workspace: Workspace, command: C): Decision<SkuView | OrderView>;
 }
 
@@ -45,7 +52,10 @@ export function limitedPairs(
   lines: readonly OrderLine[],
 ): CustomerSku[] {
   return lines
-    .filter((line) => (loaded.skus.get(line.sku)?.max_per_customer ?? null) !== null)
+    .filter(
+      (line) =>
+        (loaded.skus.get(line.sku)?.max_per_customer ?? null) !== null || loaded.limiting?.has(line.sku),
+    )
     .map((line) => ({ customer_id, sku: line.sku }));
 }
 

@@ -3,10 +3,16 @@
 
 import { ADJUST } from './command-adjust.ts';
 import { CANCEL } from './command-cancel.ts';
+import { CHANGE_ORDER } from './command-change-order.ts';
 import { CHECKOUT } from './command-checkout.ts';
+import { COUNT } from './command-count.ts';
 import { CREATE_SKU } from './command-create-sku.ts';
 import type { CommandDefinition, CommandDefinitions, CustomerSku, LoadedRows } from './command-definition.ts';
+import { DELETE_SKU } from './command-delete-sku.ts';
+import { EXTEND } from './command-extend.ts';
 import { PAY } from './command-pay.ts';
+import { RETURN } from './command-return.ts';
+import { UPDATE_SKU } from './command-update-sku.ts';
 import type { Command } from './types.ts';
 import type { OrderView, SkuView } from './views.ts';
 import { type Decision, usageKey, type Workspace } from './workspace.ts';
@@ -20,6 +26,12 @@ export const COMMANDS: CommandDefinitions = {
   checkout: CHECKOUT,
   pay: PAY,
   cancel: CANCEL,
+  extend: EXTEND,
+  change_order: CHANGE_ORDER,
+  return: RETURN,
+  update_sku: UPDATE_SKU,
+  count: COUNT,
+  delete_sku: DELETE_SKU,
 };
 
 /** The definition of a command's kind. */
@@ -41,9 +53,11 @@ export function skusNeeded(commands: readonly Command[], loaded: LoadedRows): st
 
 /** Customer/SKU pairs whose usage the batch reads, each once, given its orders and SKUs. */
 export function usageNeeded(commands: readonly Command[], loaded: LoadedRows): CustomerSku[] {
+  const limiting = new Set(commands.flatMap((command) => definitionOf(command).limits?.(command) ?? []));
+  const rows: LoadedRows = { now_ms: loaded.now_ms, orders: loaded.orders, skus: loaded.skus, limiting };
   const pairs = new Map<string, CustomerSku>();
   for (const command of commands) {
-    for (const pair of definitionOf(command).usage(command, loaded)) {
+    for (const pair of definitionOf(command).usage(command, rows)) {
       pairs.set(usageKey(pair.customer_id, pair.sku), pair);
     }
   }
@@ -51,5 +65,7 @@ export function usageNeeded(commands: readonly Command[], loaded: LoadedRows): C
 }
 
 export function decide(workspace: Workspace, command: Command): Decision<SkuView | OrderView> {
-  return definitionOf(command).decide(workspace, command);
+  const decision = definitionOf(command).decide(workspace, command);
+  workspace.settleStockEvents();
+  return decision;
 }

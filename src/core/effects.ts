@@ -2,7 +2,7 @@
 // knowing which command caused it. Each kind is a net change of rows: within one transaction an
 // order created and then closed is one created row with no holds, a SKU moved twice is one update.
 import { assert } from './errors.ts';
-import type { DomainEvent, LedgerEntry, OrderLine, OrderState, SkuState } from './types.ts';
+import type { DomainEvent, LedgerEntry, OrderLine, OrderReturn, OrderState, SkuState } from './types.ts';
 
 /** One SKU a pending order holds, until its deadline. */
 export interface Hold {
@@ -17,6 +17,10 @@ export interface Effects {
   readonly skus_created: readonly SkuState[];
   /** Existing SKUs whose buckets (and so version and updated_at) changed: their state at the end. */
   readonly skus_changed: readonly SkuState[];
+  /** Existing SKUs whose fields changed too (a PATCH): their whole state at the end; not in skus_changed. */
+  readonly skus_updated: readonly SkuState[];
+  /** SKUs removed with their ledger (a delete); written before every other row of the transaction. */
+  readonly skus_deleted: readonly string[];
   /** New orders with their lines, as they are at the end of the transaction. */
   readonly orders_created: readonly OrderState[];
   /** Existing orders whose fields changed (status, deadline, payment, closed_at): their state at the end. */
@@ -31,6 +35,10 @@ export interface Effects {
   readonly holds_replaced: readonly { order_id: string; holds: readonly Hold[] }[];
   /** Orders whose holds keep their quantities and get a new deadline (an extension). */
   readonly holds_rescheduled: readonly { order_id: string; expires_at_ms: number }[];
+  /** Units sold per SKU by the orders paid in this transaction (a partial capture sells part). */
+  readonly sold_lines_placed: readonly { order_id: string; lines: readonly OrderLine[] }[];
+  /** Returns of paid orders, each with its number within its order (0 for the first). */
+  readonly returns_recorded: readonly { order_id: string; return_no: number; record: OrderReturn }[];
   /** Ledger entries, in the order the movements happened. */
   readonly ledger: readonly LedgerEntry[];
   /** Events for the outbox, in the order they happened. */
@@ -50,12 +58,16 @@ type ExistingHolds =
 export class EffectsRecorder {
   private readonly skus_created = new Set<string>();
   private readonly skus_changed = new Set<string>();
+  private readonly skus_updated = new Set<string>();
+  private readonly skus_deleted = new Set<string>();
   private readonly orders_created = new Set<string>();
   private readonly orders_changed = new Set<string>();
   private readonly lines_replaced = new Set<string>();
   /** Holds of orders created in this transaction: inserted as they are at the end. */
   private readonly new_holds = new Map<string, Hold[]>();
   private readonly existing_holds = new Map<string, ExistingHolds>();
+  private readonly sold_lines = new Set<string>();
+  private readonly returns: { order_id: string; return_no: number; record: OrderReturn }[] = [];
   readonly ledger: LedgerEntry[] = [];
   readonly events: DomainEvent[] = [];
 
@@ -71,6 +83,25 @@ export class EffectsRecorder {
     if (!this.skus_created.has(sku)) this.skus_changed.add(sku);
   }
 
+  /** The SKU's fields (name, limits, archived) changed: its whole row is written. */
+  skuUpdated(sku: string): void {
+    if (!this.skus_created.has(sku)) this.skus_updated.add(sku);
+  }
+
+  /**
+   * The SKU and its ledger are gone. Only a SKU without movements is deleted, so its entries of this
+   * transaction, if any, are its creation's: they go too, as does a creation in this transaction.
+   */
+  skuDeleted(sku: string): void {
+    this.skus_created.delete(sku);
+    this.skus_changed.delete(sku);
+    this.skus_updated.delete(sku);
+    this.skus_deleted.add(sku);
+    for (let index = this.ledger.length - 1; index >= 0; index--) {
+      if (this.ledger[index]?.sku === sku) this.ledger.splice(index, 1);
+    }
+  }
+
   orderCreated(order_id: string): void {
     assert(!this.orders_created.has(order_id), `order ${order_id} is created once`);
     this.orders_created.add(order_id);
@@ -84,6 +115,17 @@ export class EffectsRecorder {
   linesReplaced(order_id: string): void {
     this.orderChanged(order_id);
     if (!this.orders_created.has(order_id)) this.lines_replaced.add(order_id);
+  }
+
+  /** The order was paid: its sold lines are written as it holds them at the end. */
+  soldLinesPlaced(order_id: string): void {
+    this.orderChanged(order_id);
+    assert(!this.sold_lines.has(order_id), `order ${order_id} is paid once`);
+    this.sold_lines.add(order_id);
+  }
+
+  returnRecorded(order_id: string, return_no: number, record: OrderReturn): void {
+    this.returns.push({ order_id, return_no, record });
   }
 
   /** Holds of an order created in this transaction. */
@@ -133,8 +175,15 @@ export class EffectsRecorder {
     }
   }
 
-  /** The effects, with each SKU and order as `skus` and `orders` hold them now. */
-  effects(skus: ReadonlyMap<string, SkuState>, orders: ReadonlyMap<string, OrderState>): Effects {
+  /**
+   * The effects, with each SKU and order as `skus` and `orders` hold them now; `events_after` follow
+   * the decisions' events (the stock events of the whole transaction).
+   */
+  effects(
+    skus: ReadonlyMap<string, SkuState>,
+    orders: ReadonlyMap<string, OrderState>,
+    events_after: readonly DomainEvent[] = [],
+  ): Effects {
     const sku = (id: string) => {
       const state = skus.get(id);
       assert(state !== undefined, `changed sku ${id} is in the workspace`);
@@ -148,7 +197,9 @@ export class EffectsRecorder {
     const existing = [...this.existing_holds];
     return {
       skus_created: [...this.skus_created].map(sku),
-      skus_changed: [...this.skus_changed].map(sku),
+      skus_changed: [...this.skus_changed].filter((id) => !this.skus_updated.has(id)).map(sku),
+      skus_updated: [...this.skus_updated].map(sku),
+      skus_deleted: [...this.skus_deleted],
       orders_created: [...this.orders_created].map(order),
       orders_changed: [...this.orders_changed].map(order),
       order_lines_replaced: [...this.lines_replaced].map((id) => ({ order_id: id, lines: order(id).lines })),
@@ -160,8 +211,13 @@ export class EffectsRecorder {
       holds_rescheduled: existing.flatMap(([order_id, holds]) =>
         holds.change === 'rescheduled' ? [{ order_id, expires_at_ms: holds.expires_at_ms }] : [],
       ),
+      sold_lines_placed: [...this.sold_lines].map((id) => ({
+        order_id: id,
+        lines: order(id).sold_lines ?? [],
+      })),
+      returns_recorded: this.returns,
       ledger: this.ledger,
-      events: this.events,
+      events: [...this.events, ...events_after],
     };
   }
 }

@@ -16,7 +16,14 @@ export const ERROR_STATUS = {
   order_paid: 409,
   already_paid: 409,
   idempotency_key_in_use: 409,
+  extension_limit: 409,
+  capture_exceeds_hold: 409,
+  return_exceeds_sold: 409,
+  order_not_paid: 409,
   delivery_not_failed: 409,
+  sku_archived: 409,
+  sku_in_use: 409,
+  count_below_holds: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   idempotency_key_reused: 422,
@@ -70,6 +77,28 @@ export function skuNotFound(skus: readonly string[]): StockholdError {
   const message =
     skus.length === 1 ? `sku ${skus[0]} does not exist` : `skus ${skus.join(', ')} do not exist`;
   return new StockholdError('sku_not_found', message, { skus: [...skus] });
+}
+
+/** SKUs that are archived and so take no new holds, named in the message and listed in details. */
+export function skuArchived(skus: readonly string[]): StockholdError {
+  const message =
+    skus.length === 1
+      ? `sku ${skus[0]} is archived: it takes no new holds`
+      : `skus ${skus.join(', ')} are archived: they take no new holds`;
+  return new StockholdError('sku_archived', message, { skus: [...skus] });
+}
+
+/** A compare-and-set on a SKU's version that found another version. */
+export function skuVersionConflict(sku: string, version: number, expected_version: number): StockholdError {
+  return new StockholdError(
+    'version_conflict',
+    `sku ${sku} is at version ${version}, not ${expected_version}`,
+    {
+      sku,
+      version,
+      expected_version,
+    },
+  );
 }
 
 /** Thrown when an invariant is broken: a bug to fix, never a condition to catch and carry on. */

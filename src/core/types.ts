@@ -7,7 +7,11 @@ export interface SkuState {
   on_hold: number;
   sold: number;
   max_per_customer: number | null;
-  /** Bumped by every movement; the ledger sequence number of the SKU's latest entry. */
+  /** `sku.low_stock` fires when available falls to or below it; null: never. */
+  low_stock_threshold: number | null;
+  /** An archived SKU takes no new checkouts; its existing holds live on (issue 23). */
+  archived: boolean;
+  /** Bumped by every movement and field change; the ledger sequence number of the SKU's latest entry. */
   version: number;
   created_at_ms: number;
   updated_at_ms: number;
@@ -41,6 +45,22 @@ export interface OrderState {
   closed_at_ms: number | null;
   /** The API key that created the order (null in open mode): a checkout key sees only its own. */
   api_key_id?: string | null;
+  /** How many times the deadline was extended (issue 23); 0 when absent. */
+  extensions?: number;
+  /** How many times its lines were changed while held (issue 23); 0 when absent. */
+  changes?: number;
+  /** Units sold per SKU, once paid: a partial capture sells part of the lines. Absent: all of them. */
+  sold_lines?: OrderLine[] | null;
+  /** The returns of a paid order, oldest first; none when absent. */
+  returns?: OrderReturn[];
+}
+
+/** Units of a paid order given back: restocked (sold -> available) or written off (they leave the stock). */
+export interface OrderReturn {
+  at_ms: number;
+  lines: OrderLine[];
+  restock: boolean;
+  reason: string | null;
 }
 
 export const MOVEMENT_KIND = Object.freeze({
@@ -51,6 +71,20 @@ export const MOVEMENT_KIND = Object.freeze({
   cancel_release: 'cancel_release',
   expiry_release: 'expiry_release',
   late_payment: 'late_payment',
+  /** A change of a held order takes more units (available -> on_hold). */
+  change_hold: 'change_hold',
+  /** A change of a held order gives units back (on_hold -> available). */
+  change_release: 'change_release',
+  /** A partial capture: the held units not paid for go back (on_hold -> available). */
+  capture_release: 'capture_release',
+  /** A return put back on sale (sold -> available). */
+  return_restock: 'return_restock',
+  /** A return written off: the units leave the stock (sold goes down, nothing else). */
+  return_writeoff: 'return_writeoff',
+  /** A change of the SKU's fields (PATCH): no units move, but the version and the chain go on. */
+  update: 'update',
+  /** An ERP's count of the unsold units: available becomes the count minus on_hold. */
+  count: 'count',
 } as const);
 export type MovementKind = (typeof MOVEMENT_KIND)[keyof typeof MOVEMENT_KIND];
 
@@ -58,6 +92,8 @@ export type MovementKind = (typeof MOVEMENT_KIND)[keyof typeof MOVEMENT_KIND];
 export const STOCK_CHANGING_KINDS: ReadonlySet<MovementKind> = new Set([
   MOVEMENT_KIND.create,
   MOVEMENT_KIND.adjustment,
+  MOVEMENT_KIND.return_writeoff,
+  MOVEMENT_KIND.count,
 ]);
 
 export interface LedgerEntry {
@@ -83,6 +119,15 @@ export const EVENT_TYPES = Object.freeze([
   'order.paid',
   'order.cancelled',
   'order.expired',
+  'order.extended',
+  'order.changed',
+  'order.returned',
+  'sku.updated',
+  'sku.counted',
+  'sku.deleted',
+  'sku.low_stock',
+  'sku.sold_out',
+  'sku.back_in_stock',
 ] as const);
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -124,6 +169,8 @@ export interface PayCommand {
   kind: 'pay';
   order_id: string;
   payment_id: string;
+  /** A partial capture: the units to sell, at most what is held per SKU; the rest is released. */
+  lines?: OrderLine[] | null;
 }
 
 export interface CancelCommand {
@@ -131,4 +178,69 @@ export interface CancelCommand {
   order_id: string;
 }
 
-export type Command = CreateSkuCommand | AdjustCommand | CheckoutCommand | PayCommand | CancelCommand;
+/** Moves a pending order's deadline later, within the caps the server is configured with. */
+export interface ExtendCommand {
+  kind: 'extend';
+  order_id: string;
+  seconds: number;
+  reason: string | null;
+  /** HOLD_EXTENSIONS_MAX: extensions an order may have. */
+  extensions_max: number;
+  /** HOLD_SECONDS_TOTAL_MAX: the deadline never passes created_at plus this. */
+  hold_seconds_total_max: number;
+}
+
+/** Replaces a pending order's lines: increases are held, decreases released; the deadline stays. */
+export interface ChangeOrderCommand {
+  kind: 'change_order';
+  order_id: string;
+  lines: OrderLine[];
+}
+
+/** Gives back units of a paid order: restocked, or written off. */
+export interface ReturnCommand {
+  kind: 'return';
+  order_id: string;
+  lines: OrderLine[];
+  restock: boolean;
+  reason: string | null;
+}
+
+/** A change of a SKU's fields; an absent field stays as it is. */
+export interface UpdateSkuCommand {
+  kind: 'update_sku';
+  sku: string;
+  name?: string;
+  max_per_customer?: number | null;
+  low_stock_threshold?: number | null;
+  archived?: boolean;
+  expected_version: number | null;
+}
+
+/** An ERP's count: `unsold` units are not sold (available + on_hold); the holds stay. */
+export interface CountCommand {
+  kind: 'count';
+  sku: string;
+  unsold: number;
+  reason: string | null;
+  expected_version: number | null;
+}
+
+/** Removes a SKU that never moved stock nor was changed since its creation. */
+export interface DeleteSkuCommand {
+  kind: 'delete_sku';
+  sku: string;
+}
+
+export type Command =
+  | CreateSkuCommand
+  | AdjustCommand
+  | CheckoutCommand
+  | PayCommand
+  | CancelCommand
+  | ExtendCommand
+  | ChangeOrderCommand
+  | ReturnCommand
+  | UpdateSkuCommand
+  | CountCommand
+  | DeleteSkuCommand;

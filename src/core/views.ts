@@ -1,5 +1,7 @@
 // The API's view of domain state (DESIGN.md: a sku, an order): what clients see and replays return.
-import type { LedgerEntry, OrderState, OrderStatus, SkuState } from './types.ts';
+
+import { linesOf, quantitiesBySku } from './lines.ts';
+import type { LedgerEntry, OrderLine, OrderReturn, OrderState, OrderStatus, SkuState } from './types.ts';
 
 export interface SkuView {
   sku: string;
@@ -8,6 +10,10 @@ export interface SkuView {
   on_hold: number;
   sold: number;
   max_per_customer: number | null;
+  low_stock_threshold: number | null;
+  archived: boolean;
+  /** Grows with every movement and field change: the seq of the SKU's latest ledger entry. */
+  version: number;
   updated_at: string;
 }
 
@@ -18,9 +24,22 @@ export interface OrderView {
   lines: { sku: string; quantity: number }[];
   created_at: string;
   expires_at: string;
+  /** How many times the deadline was extended. */
+  extensions: number;
   paid_at?: string;
   payment_id?: string;
   late?: boolean;
+  /** Once paid: the units sold per SKU, and the units of the lines that went back to available. */
+  sold_lines?: OrderLine[];
+  released_lines?: OrderLine[];
+  returns: ReturnView[];
+}
+
+export interface ReturnView {
+  at: string;
+  lines: OrderLine[];
+  restock: boolean;
+  reason: string | null;
 }
 
 export interface LedgerEntryView {
@@ -49,23 +68,45 @@ export function skuView(sku: SkuState): SkuView {
     on_hold: sku.on_hold,
     sold: sku.sold,
     max_per_customer: sku.max_per_customer,
+    low_stock_threshold: sku.low_stock_threshold,
+    archived: sku.archived,
+    version: sku.version,
     updated_at: iso(sku.updated_at_ms),
   };
 }
 
 export function orderView(order: OrderState): OrderView {
-  const view: OrderView = {
+  // returns last: the keys keep the order the SQLite sweep renders (test/store/sweep-equivalence.test.ts).
+  const view: Omit<OrderView, 'returns'> = {
     id: order.id,
     customer_id: order.customer_id,
     status: order.status,
     lines: order.lines.map((line) => ({ sku: line.sku, quantity: line.quantity })),
     created_at: iso(order.created_at_ms),
     expires_at: iso(order.expires_at_ms),
+    extensions: order.extensions ?? 0,
   };
   if (order.paid_at_ms !== null) view.paid_at = iso(order.paid_at_ms);
   if (order.payment_id !== null) view.payment_id = order.payment_id;
   if (order.late) view.late = true;
-  return view;
+  if (order.status === 'paid') {
+    const held = quantitiesBySku(order.lines);
+    const sold = quantitiesBySku(order.sold_lines ?? order.lines);
+    view.sold_lines = linesOf(sold);
+    view.released_lines = linesOf(
+      new Map([...held].map(([sku, quantity]) => [sku, quantity - (sold.get(sku) ?? 0)])),
+    );
+  }
+  return { ...view, returns: (order.returns ?? []).map(returnView) };
+}
+
+export function returnView(record: OrderReturn): ReturnView {
+  return {
+    at: iso(record.at_ms),
+    lines: record.lines.map((line) => ({ sku: line.sku, quantity: line.quantity })),
+    restock: record.restock,
+    reason: record.reason,
+  };
 }
 
 export function ledgerEntryView(entry: LedgerEntry): LedgerEntryView {

@@ -10,4 +10,8 @@ export interface AppContext {
   clock: Clock;
   events: EventHub;
   default_hold_seconds: number;
+  /** HOLD_EXTENSIONS_MAX (LIMITS.hold_extensions_max_default when absent). */
+  hold_extensions_max?: number;
+  /** HOLD_SECONDS_TOTAL_MAX (LIMITS.hold_seconds_total_max_default when absent). */
+  hold_seconds_total_max?: number;
 }

@@ -68,6 +68,16 @@ export const Sku = Type.Object(
       Type.Integer({ minimum: 1, maximum: LIMITS.max_per_customer_max }),
       Type.Null(),
     ]),
+    low_stock_threshold: Type.Union([
+      Type.Integer({ minimum: 0, maximum: LIMITS.low_stock_threshold_max }),
+      Type.Null(),
+    ]),
+    archived: Type.Boolean(),
+    version: Type.Integer({
+      minimum: 0,
+      maximum: INTEGER_MAX,
+      description: 'grows with every movement and field change; expected_version compares with it',
+    }),
     updated_at: Timestamp,
   },
   {
@@ -80,6 +90,9 @@ export const Sku = Type.Object(
         on_hold: 2,
         sold: 0,
         max_per_customer: 2,
+        low_stock_threshold: 10,
+        archived: false,
+        version: 3,
         updated_at: '2026-12-12T00:00:03.000Z',
       },
     ],
@@ -99,9 +112,29 @@ export const Order = Type.Object(
     }),
     created_at: Timestamp,
     expires_at: Timestamp,
+    extensions: Type.Integer({ minimum: 0, description: 'how many times the deadline was extended' }),
     paid_at: Type.Optional(Timestamp),
     payment_id: Type.Optional(Type.String()),
     late: Type.Optional(Type.Boolean()),
+    sold_lines: Type.Optional(
+      Type.Array(Type.Object({ sku: SkuId, quantity: Quantity }), {
+        description: 'once paid: the units sold per SKU (a partial capture sells part of the lines)',
+      }),
+    ),
+    released_lines: Type.Optional(
+      Type.Array(Type.Object({ sku: SkuId, quantity: Quantity }), {
+        description: 'once paid: the units of the lines not sold, returned to available',
+      }),
+    ),
+    returns: Type.Array(
+      Type.Object({
+        at: Timestamp,
+        lines: Type.Array(Type.Object({ sku: SkuId, quantity: Quantity })),
+        restock: Type.Boolean({ description: 'true: back to available; false: written off' }),
+        reason: Type.Union([Type.String(), Type.Null()]),
+      }),
+      { maxItems: LIMITS.order_returns_max, description: 'the returns of a paid order, oldest first' },
+    ),
   },
   {
     $id: 'Order',
@@ -113,6 +146,8 @@ export const Order = Type.Object(
         lines: [{ sku: 'sneaker-42', quantity: 2 }],
         created_at: '2026-12-12T00:00:03.000Z',
         expires_at: '2026-12-12T00:15:03.000Z',
+        extensions: 0,
+        returns: [],
       },
     ],
   },
@@ -179,7 +214,7 @@ export const ERROR_EXAMPLES: Record<ErrorCode, { when: string; message: string; 
     details: { lines: [{ sku: 'sneaker-42', requested: 3, available: 1 }] },
   },
   version_conflict: {
-    when: 'expected_available differs from available (compare-and-set)',
+    when: "expected_available differs from available, or expected_version from the SKU's version (compare-and-set)",
     message: 'available is 97, not the expected 98',
     details: { sku: 'sneaker-42', available: 97, expected_available: 98 },
   },
@@ -200,6 +235,31 @@ export const ERROR_EXAMPLES: Record<ErrorCode, { when: string; message: string; 
   already_paid: {
     when: 'the order was paid with another payment_id',
     message: 'the order was paid with another payment_id',
+  },
+  extension_limit: {
+    when: 'the extension would pass HOLD_EXTENSIONS_MAX extensions or created_at + HOLD_SECONDS_TOTAL_MAX',
+    message: 'the order was extended 3 times, the most allowed',
+    details: {
+      order_id: '0193a6f0-3c7e-7a51-9b1e-2f4d5c6b7a80',
+      extensions: 3,
+      extensions_max: 3,
+      latest_expires_at: '2026-12-12T01:00:03.000Z',
+    },
+  },
+  capture_exceeds_hold: {
+    when: 'a payment line captures more than the order holds of its SKU',
+    message: 'the payment captures more than the order holds',
+    details: { lines: [{ sku: 'sneaker-42', requested: 3, held: 2 }] },
+  },
+  return_exceeds_sold: {
+    when: 'a return line gives back more than was sold and not yet returned',
+    message: 'a line returns more than was sold and not yet returned',
+    details: { lines: [{ sku: 'sneaker-42', requested: 2, sold: 2, returned: 1 }] },
+  },
+  order_not_paid: {
+    when: 'only a paid order takes returns',
+    message: 'only a paid order takes returns; this one is pending_payment',
+    details: { order_id: '0193a6f0-3c7e-7a51-9b1e-2f4d5c6b7a80', status: 'pending_payment' },
   },
   idempotency_key_in_use: {
     when: 'a request with this Idempotency-Key is still running: retry',
@@ -222,6 +282,21 @@ export const ERROR_EXAMPLES: Record<ErrorCode, { when: string; message: string; 
     when: 'only a failed webhook delivery can be redelivered',
     message: 'webhook delivery 0193a6f0 is pending: only a failed delivery is redelivered',
     details: { delivery_id: '0193a6f0', status: 'pending' },
+  },
+  sku_archived: {
+    when: 'a SKU of the request is archived and takes no new holds',
+    message: 'sku sneaker-42 is archived: it takes no new holds',
+    details: { skus: ['sneaker-42'] },
+  },
+  sku_in_use: {
+    when: 'the SKU has a history (an order, a movement or a change): archive it instead',
+    message: 'sku sneaker-42 has a history (3 ledger entries): archive it instead',
+    details: { sku: 'sneaker-42', version: 3 },
+  },
+  count_below_holds: {
+    when: 'the count is below the units on hold, which would lose holds',
+    message: 'the count 1 is below the 2 units on hold',
+    details: { sku: 'sneaker-42', unsold: 1, on_hold: 2 },
   },
   webhook_target_forbidden: {
     when: 'the webhook url resolves to a private or loopback address',
@@ -357,6 +432,70 @@ export const AdjustmentBody = Type.Object(
   },
 );
 
+const ExpectedVersion = Type.Integer({
+  minimum: 0,
+  maximum: INTEGER_MAX,
+  description: "compare-and-set: refused with version_conflict unless equal to the SKU's version",
+});
+
+/** The fields a PATCH of a SKU may change. */
+const SKU_FIELDS = {
+  name: Text({ maxLength: LIMITS.name_length_max }),
+  max_per_customer: Type.Union(
+    [Type.Integer({ minimum: 1, maximum: LIMITS.max_per_customer_max }), Type.Null()],
+    { description: 'units one customer may hold or buy of this SKU; null clears the limit' },
+  ),
+  low_stock_threshold: Type.Union(
+    [Type.Integer({ minimum: 0, maximum: LIMITS.low_stock_threshold_max }), Type.Null()],
+    { description: 'sku.low_stock fires when available falls to or below it; null clears it' },
+  ),
+  archived: Type.Boolean({ description: 'an archived SKU takes no new holds; its existing holds live on' }),
+};
+type SkuField = keyof typeof SKU_FIELDS;
+
+/** The PATCH body that names `field` (and any others): one branch of UpdateSkuBody. */
+function updateNaming<F extends SkuField>(field: F) {
+  const named = { [field]: SKU_FIELDS[field] } as Pick<typeof SKU_FIELDS, F>;
+  return Type.Object(
+    {
+      name: Type.Optional(SKU_FIELDS.name),
+      max_per_customer: Type.Optional(SKU_FIELDS.max_per_customer),
+      low_stock_threshold: Type.Optional(SKU_FIELDS.low_stock_threshold),
+      archived: Type.Optional(SKU_FIELDS.archived),
+      expected_version: Type.Optional(ExpectedVersion),
+      ...named,
+    },
+    { additionalProperties: false },
+  );
+}
+
+/** At least one field to change (an empty PATCH is refused); absent fields stay as they are. */
+export const UpdateSkuBody = Type.Union(
+  [
+    updateNaming('name'),
+    updateNaming('max_per_customer'),
+    updateNaming('low_stock_threshold'),
+    updateNaming('archived'),
+  ],
+  {
+    description: 'the fields to change, at least one of them; absent fields stay as they are',
+    examples: [{ low_stock_threshold: 10, expected_version: 3 }],
+  },
+);
+
+export const CountBody = Type.Object(
+  {
+    unsold: Type.Integer({
+      minimum: 0,
+      maximum: LIMITS.count_unsold_max,
+      description: 'units the ERP counts as not yet sold: available becomes unsold - on_hold',
+    }),
+    expected_version: Type.Optional(ExpectedVersion),
+    reason: Type.Optional(Text({ maxLength: LIMITS.reason_length_max })),
+  },
+  { additionalProperties: false, examples: [{ unsold: 120, reason: 'stocktake', expected_version: 3 }] },
+);
+
 export const CheckoutBody = Type.Object(
   {
     customer_id: Text({ minLength: 1, maxLength: LIMITS.customer_id_length_max, examples: ['cust-1'] }),
@@ -377,8 +516,60 @@ export const CheckoutBody = Type.Object(
 );
 
 export const PaymentBody = Type.Object(
-  { payment_id: Text({ minLength: 1, maxLength: LIMITS.payment_id_length_max }) },
-  { additionalProperties: false, examples: [{ payment_id: 'pay-123' }] },
+  {
+    payment_id: Text({ minLength: 1, maxLength: LIMITS.payment_id_length_max }),
+    lines: Type.Optional(
+      Type.Array(OrderLine, {
+        minItems: 1,
+        maxItems: LIMITS.lines_per_order_max,
+        description: 'a partial capture: the units sold (each at most what is held); the rest is released',
+      }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    examples: [
+      { payment_id: 'pay-123' },
+      { payment_id: 'pay-124', lines: [{ sku: 'sneaker-42', quantity: 1 }] },
+    ],
+  },
+);
+
+const Reason = Text({ maxLength: LIMITS.reason_length_max });
+
+export const ExtensionBody = Type.Object(
+  {
+    seconds: Type.Integer({
+      minimum: LIMITS.extension_seconds_min,
+      maximum: LIMITS.extension_seconds_max,
+      description: 'how much later the deadline falls, from the current deadline',
+    }),
+    reason: Type.Optional(Reason),
+  },
+  { additionalProperties: false, examples: [{ seconds: 300, reason: 'payment provider is slow' }] },
+);
+
+export const OrderChangeBody = Type.Object(
+  {
+    lines: Type.Array(OrderLine, {
+      minItems: 1,
+      maxItems: LIMITS.lines_per_order_max,
+      description: 'the new full set of lines (to remove every line, cancel the order)',
+    }),
+  },
+  { additionalProperties: false, examples: [{ lines: [{ sku: 'sneaker-42', quantity: 1 }] }] },
+);
+
+export const ReturnBody = Type.Object(
+  {
+    lines: Type.Array(OrderLine, { minItems: 1, maxItems: LIMITS.lines_per_order_max }),
+    restock: Type.Boolean({ description: 'true: sold -> available; false: written off (leaves the stock)' }),
+    reason: Type.Optional(Reason),
+  },
+  {
+    additionalProperties: false,
+    examples: [{ lines: [{ sku: 'sneaker-42', quantity: 1 }], restock: true, reason: 'wrong size' }],
+  },
 );
 
 export const OrderListQuery = Type.Object(

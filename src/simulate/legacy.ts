@@ -223,6 +223,11 @@ export class LegacyStrategy implements Strategy {
     await this.db.setOrderStatus(order_id, 'cancelled');
   }
 
+  /** Nothing is held, so there is no deadline to move. */
+  async extend(): Promise<boolean> {
+    return false;
+  }
+
   async counters(skus: readonly string[]): Promise<Record<string, StockCounters>> {
     const counters: Record<string, StockCounters> = {};
     for (const sku of skus) counters[sku] = { available: (await this.db.readStock(sku)) ?? 0, on_hold: 0 };

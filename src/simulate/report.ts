@@ -20,6 +20,7 @@ export const ROWS: readonly Row[] = [
   { label: 'turned away at checkout ("out of stock")', value: (m) => count(m.turned_away) },
   { label: 'paid (customer told "paid")', value: (m) => count(m.paid) },
   { label: '  of which paid after the deadline', value: (m) => count(m.paid_late) },
+  { label: 'holds extended once (slow payment)', value: (m) => count(m.extended_holds) },
   { label: 'late payments refused at once (refunded)', value: (m) => count(m.payments_refused) },
   { label: 'cancelled by the shopper', value: (m) => count(m.cancelled_by_shopper) },
   { label: 'expired holds returned to stock', value: (m) => count(m.expired_holds) },
@@ -69,7 +70,8 @@ export function formatParameters(
     `seed ${p.seed}: ${count(p.shoppers)} shoppers, ${p.skus} SKUs (${p.hot_skus} hot with ${p.hot_stock} units, ` +
     `the others ${p.cold_stock}), ${Math.round(p.burst_share * 100)}% arrive at 00:00:00, hold ${p.hold_seconds} s, ` +
     `${Math.round(p.abandon_share * 100)}% abandon, ${Math.round(p.cancel_share * 100)}% cancel, ` +
-    `${Math.round(p.late_share * 100)}% pay late; ${database}, ${concurrency} requests in flight`
+    `${Math.round(p.late_share * 100)}% pay late (${Math.round(p.extend_share * 100)}% of them extend once); ` +
+    `${database}, ${concurrency} requests in flight`
   );
 }
 
@@ -223,7 +225,7 @@ code { background: #f3f3f3; padding: 0 3px; }
 <b>legacy</b> reserves nothing at checkout and, after payment, reads the stock, computes the new
 value in the application and writes it back (read-modify-write, no lock). <b>stockhold</b> is the
 real service, driven over its HTTP API: checkout holds the stock until a payment deadline,
-payment sells it, cancel and expiry return it.</p>
+payment sells it, cancel and expiry return it; a slow payer may extend the deadline once.</p>
 <p>${escapeHtml(formatParameters(result.parameters, result.database, result.concurrency))}</p>
 <p>${databases}</p>
 <h2>Results</h2>

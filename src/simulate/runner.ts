@@ -36,6 +36,8 @@ export interface Metrics {
   turned_away: number;
   paid: number;
   paid_late: number;
+  /** Holds a slow payer extended once before the deadline (stockhold; the legacy store holds nothing). */
+  extended_holds: number;
   /** Late payments refused at once (money returned immediately), instead of cancelled days later. */
   payments_refused: number;
   cancelled_by_shopper: number;
@@ -70,7 +72,7 @@ export interface StrategyRun {
   duration_ms: number;
 }
 
-type Event = { kind: 'checkout' | 'act'; shopper: number };
+type Event = { kind: 'checkout' | 'act' | 'extend'; shopper: number };
 
 interface ShopperState {
   order_id: string | null;
@@ -93,6 +95,7 @@ interface Tally {
     paid_late: number;
     refused: number;
     cancelled: number;
+    extended: number;
   };
 }
 
@@ -118,6 +121,8 @@ export function eventsBySecond(script: ShopperScript): Map<number, Event[]> {
     add(shopper.arrival_s, { kind: 'checkout', shopper: index });
     if (shopper.action_delay_s !== null)
       add(shopper.arrival_s + shopper.action_delay_s, { kind: 'act', shopper: index });
+    if (shopper.extend_delay_s !== null)
+      add(shopper.arrival_s + shopper.extend_delay_s, { kind: 'extend', shopper: index });
   });
   return seconds;
 }
@@ -133,7 +138,7 @@ export async function runStrategy(
     turned_away: new Map(),
     units_paid: new Map(),
     paid_orders: [],
-    counts: { accepted: 0, turned_away: 0, paid: 0, paid_late: 0, refused: 0, cancelled: 0 },
+    counts: { accepted: 0, turned_away: 0, paid: 0, paid_late: 0, refused: 0, cancelled: 0, extended: 0 },
   };
   const { time_s, series } = await replay(strategy, script, tally, options);
   const end = await strategy.finish(script.skus.map((plan) => plan.sku));
@@ -186,8 +191,8 @@ async function replay(
     if (now.length > 0 || deadlines.has(second)) {
       await strategy.advanceTo(SALE_START_MS + second * 1000);
       await runLimited(now, options.concurrency, async (event) => {
-        const accepted = await handle(strategy, script, tally, event);
-        if (accepted) deadlines.add(second + parameters.hold_seconds);
+        const deadline_s = await handle(strategy, script, tally, event);
+        if (deadline_s !== null) deadlines.add(deadline_s);
         done += 1;
         options.on_progress?.(done, total);
       });
@@ -204,45 +209,60 @@ async function replay(
   return { time_s, series };
 }
 
-/** Sends one event; true when it was a checkout the store accepted (a hold with a deadline). */
+/**
+ * Sends one event; answers the simulated second of the hold's deadline when it placed or moved one
+ * (a checkout the store accepted, an extension), else null.
+ */
 async function handle(
   strategy: Strategy,
   script: ShopperScript,
   tally: Tally,
   event: Event,
-): Promise<boolean> {
+): Promise<number | null> {
   const shopper = script.shoppers[event.shopper];
   const state = tally.states[event.shopper];
   assert(shopper !== undefined && state !== undefined, 'an event names a shopper of the script');
   const { counts } = tally;
+  const { hold_seconds } = script.parameters;
   if (event.kind === 'checkout') {
     const answer = await strategy.checkout(shopper.id, shopper.lines);
     if (answer.ok) {
       state.order_id = answer.order_id;
       counts.accepted += 1;
-      return true;
+      return shopper.arrival_s + hold_seconds;
     }
     counts.turned_away += 1;
     for (const sku of answer.short_skus) tally.turned_away.set(sku, (tally.turned_away.get(sku) ?? 0) + 1);
-    return false;
+    return null;
   }
-  if (state.order_id === null) return false; // turned away at checkout: nothing to pay or cancel
+  if (state.order_id === null) return null; // turned away at checkout: nothing to pay, cancel or extend
+  if (event.kind === 'extend') {
+    // One extension of one more hold: the slow payment gets a second window.
+    if (!(await strategy.extend(state.order_id, hold_seconds))) return null;
+    counts.extended += 1;
+    return shopper.arrival_s + 2 * hold_seconds;
+  }
   if (shopper.intent === 'cancel') {
     await strategy.cancel(state.order_id);
     counts.cancelled += 1;
-    return false;
+    return null;
   }
-  const answer = await strategy.pay(state.order_id, `payment-${shopper.id}`);
+  await payFor(strategy, tally, shopper, state.order_id);
+  return null;
+}
+
+async function payFor(strategy: Strategy, tally: Tally, shopper: Shopper, order_id: string): Promise<void> {
+  const { counts } = tally;
+  const answer = await strategy.pay(order_id, `payment-${shopper.id}`);
   if (!answer.ok) {
     counts.refused += 1;
-    return false;
+    return;
   }
   counts.paid += 1;
   if (answer.late) counts.paid_late += 1;
   tally.paid_orders.push(shopper);
   for (const line of shopper.lines)
     tally.units_paid.set(line.sku, (tally.units_paid.get(line.sku) ?? 0) + line.quantity);
-  return false;
 }
 
 /**
@@ -294,6 +314,7 @@ function metricsOf(script: ShopperScript, tally: Tally, end: StrategyEnd, skus: 
     turned_away: counts.turned_away,
     paid: counts.paid,
     paid_late: counts.paid_late,
+    extended_holds: counts.extended,
     payments_refused: counts.refused,
     cancelled_by_shopper: counts.cancelled,
     expired_holds: end.expired_holds,

@@ -24,6 +24,11 @@ export interface SimulationParameters {
   late_share: number;
   /** Median of the log-normal delay between checkout and payment of on-time payers. */
   payment_median_seconds: number;
+  /**
+   * Share of the slow payers (those who pay after their deadline) who, as the deadline nears, ask
+   * once for more time: stockhold extends the hold by hold_seconds (issue 23).
+   */
+  extend_share: number;
 }
 
 export const DEFAULT_PARAMETERS: SimulationParameters = Object.freeze({
@@ -41,6 +46,7 @@ export const DEFAULT_PARAMETERS: SimulationParameters = Object.freeze({
   cancel_share: 0.05,
   late_share: 0.08,
   payment_median_seconds: 40,
+  extend_share: 0.5,
 });
 
 /** Bounds of the parameters, so a typo cannot start a run that never ends. */
@@ -73,6 +79,8 @@ export interface Shopper {
   intent: Intent;
   /** Seconds after checkout at which the shopper pays or cancels (null when abandoning). */
   action_delay_s: number | null;
+  /** Seconds after checkout at which a slow payer asks once for more time (null: never). */
+  extend_delay_s: number | null;
 }
 
 export interface ShopperScript {
@@ -132,6 +140,7 @@ export function validateParameters(parameters: SimulationParameters): string[] {
     'abandon_share',
     'cancel_share',
     'late_share',
+    'extend_share',
   ] as const)
     share(name);
   if (parameters.abandon_share + parameters.cancel_share + parameters.late_share > 1)
@@ -139,10 +148,22 @@ export function validateParameters(parameters: SimulationParameters): string[] {
   return problems;
 }
 
+/** Mixed into the seed for the extensions' own random stream. */
+const EXTEND_STREAM = 0x5eed_e47e;
+
+/** When a slow payer asks for more time: in the last fifth of the hold, or never (1 - extend_share). */
+function extendDelay(random: () => number, parameters: SimulationParameters): number | null {
+  const asks = random() < parameters.extend_share;
+  const before_deadline_s = 1 + Math.floor(random() * Math.max(1, Math.floor(parameters.hold_seconds / 5)));
+  return asks ? parameters.hold_seconds - before_deadline_s : null;
+}
+
 export function generateScript(parameters: SimulationParameters): ShopperScript {
   const problems = validateParameters(parameters);
   if (problems.length > 0) throw new RangeError(problems.join('; '));
   const random = seededRandom(parameters.seed);
+  // The extensions draw from a stream of their own: the rest of a seed's sale stays what it was.
+  const extend_random = seededRandom(parameters.seed ^ EXTEND_STREAM);
   const skus: SkuPlan[] = [];
   for (let index = 0; index < parameters.skus; index++) {
     const hot = index < parameters.hot_skus;
@@ -196,6 +217,7 @@ export function generateScript(parameters: SimulationParameters): ShopperScript 
       lines,
       intent,
       action_delay_s,
+      extend_delay_s: intent === 'pay_late' ? extendDelay(extend_random, parameters) : null,
     });
   }
   return { parameters, skus, shoppers };

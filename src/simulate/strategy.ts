@@ -1,5 +1,5 @@
-// What the runner asks of an inventory strategy: the three things a shopper does, a clock tick, and
-// a look at the stock counters. The legacy store and stockhold both answer to it.
+// What the runner asks of an inventory strategy: the things a shopper does (check out, pay, cancel,
+// ask for more time), a clock tick, and a look at the stock counters. The legacy store and stockhold both answer to it.
 import type { ScriptLine, SkuPlan } from './script.ts';
 
 export type StrategyName = 'legacy' | 'stockhold';
@@ -41,6 +41,8 @@ export interface Strategy {
   checkout(customer_id: string, lines: readonly ScriptLine[]): Promise<CheckoutAnswer>;
   pay(order_id: string, payment_id: string): Promise<PaymentAnswer>;
   cancel(order_id: string): Promise<void>;
+  /** Moves the order's payment deadline `seconds` later; false when the strategy holds nothing to extend. */
+  extend(order_id: string, seconds: number): Promise<boolean>;
   counters(skus: readonly string[]): Promise<Record<string, StockCounters>>;
   finish(skus: readonly string[]): Promise<StrategyEnd>;
   close(): Promise<void>;

@@ -81,8 +81,8 @@ export interface SkuCache {
   /** Changes with every write applied: taken before a read, handed back to `fill`. */
   generation(): number;
   fill(sku: SkuState, generation: number): void;
-  /** After a commit: the states it wrote replace the ones kept (SKUs not kept stay out). */
-  committed(skus: readonly SkuState[]): void;
+  /** After a commit: the states it wrote replace the ones kept (SKUs not kept stay out); the SKUs it deleted leave. */
+  committed(skus: readonly SkuState[], deleted?: readonly string[]): void;
   /** After a commit that wrote these SKUs without their states at hand (a set-based sweep). */
   forget(skus: readonly string[]): void;
   /** After a write the cache cannot follow (migrations). */

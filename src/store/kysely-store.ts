@@ -7,12 +7,15 @@ import { decide, definitionOf, ordersNeeded, shortSkus, skusNeeded, usageNeeded 
 import type { Effects } from '../core/effects.ts';
 import { assert, type ErrorBody, StockholdError } from '../core/errors.ts';
 import { LIMITS } from '../core/limits.ts';
+import { linesInOrderOf } from '../core/lines.ts';
 import {
   type Command,
   type DomainEvent,
   type LedgerEntry,
   type MovementKind,
   ORDER_STATUS,
+  type OrderLine,
+  type OrderReturn,
   type OrderState,
   type OrderStatus,
   type SkuState,
@@ -44,9 +47,12 @@ import {
   ORDER_CHANGE_COLUMNS,
   ORDER_COLUMNS,
   ORDER_LINE_COLUMNS,
+  ORDER_RETURN_COLUMNS,
+  ORDER_SOLD_LINE_COLUMNS,
   type OrdersTable,
   OUTBOX_COLUMNS,
   SKU_COLUMNS,
+  SKU_FIELD_UPDATE_COLUMNS,
   SKU_UPDATE_COLUMNS,
   type SkusTable,
 } from './schema.ts';
@@ -148,18 +154,24 @@ export class KyselyStore implements Store {
   async execute(envelopes: readonly CommandEnvelope[], now_ms: number): Promise<CommandResult[]> {
     if (envelopes.length === 0) return [];
     let events: readonly DomainEvent[] = [];
-    let skus_written: readonly SkuState[] = [];
+    let effects: Effects | null = null;
     const results = await this.committing(() =>
       this.adapter.writeTransaction(this.db, async (trx) => {
         const decided = await this.decideAndWrite(trx, envelopes, now_ms);
         events = decided.events;
-        skus_written = decided.skus_written;
+        effects = decided.effects;
         return decided.results;
       }),
     );
-    this.adapter.sku_cache?.committed(skus_written);
+    if (effects !== null) this.cacheCommitted(effects);
     this.commits.publish({ source: 'execute', envelopes, results, events });
     return results;
+  }
+
+  /** Tells the SKU cache (where the database has one) what a committed transaction wrote and deleted. */
+  private cacheCommitted(effects: Effects): void {
+    const written = [...effects.skus_created, ...effects.skus_changed, ...effects.skus_updated];
+    this.adapter.sku_cache?.committed(written, effects.skus_deleted);
   }
 
   async rehearse(envelopes: readonly CommandEnvelope[], now_ms: number): Promise<void> {
@@ -189,7 +201,7 @@ export class KyselyStore implements Store {
     const { expired_orders, effects } = await this.committing(() =>
       this.adapter.writeTransaction(this.db, (trx) => this.expireDueOrders(trx, now_ms, limit)),
     );
-    this.adapter.sku_cache?.committed(skusWritten(effects));
+    this.cacheCommitted(effects);
     return this.sweptOrders(expired_orders);
   }
 
@@ -244,7 +256,7 @@ export class KyselyStore implements Store {
    */
   async writeEffects(effects: Effects): Promise<void> {
     await this.committing(() => this.adapter.writeTransaction(this.db, (trx) => this.write(trx, effects)));
-    this.adapter.sku_cache?.committed(skusWritten(effects));
+    this.cacheCommitted(effects);
   }
 
   async purgeIdempotencyKeys(created_before_ms: number): Promise<number> {
@@ -280,9 +292,10 @@ export class KyselyStore implements Store {
     return state;
   }
 
-  async listSkus(limit: number, after_sku?: string): Promise<SkuState[]> {
+  async listSkus(limit: number, after_sku?: string, with_archived = false): Promise<SkuState[]> {
     let query = this.read_db.selectFrom('skus').selectAll();
     if (after_sku !== undefined) query = query.where('sku', '>', after_sku);
+    if (!with_archived) query = query.where('archived', '=', 0);
     const rows = await query.orderBy('sku').limit(limit).execute();
     return rows.map(skuFromRow);
   }
@@ -291,7 +304,9 @@ export class KyselyStore implements Store {
     const reads = this.adapter.prepared_reads;
     if (reads) {
       const found = await reads.order(id);
-      return found ? orderFromRow(found.row, found.lines) : null;
+      if (!found) return null;
+      const [order] = await this.withAfterPayment(this.read_db, [orderFromRow(found.row, found.lines)]);
+      return order ?? null;
     }
     const row = await this.read_db.selectFrom('orders').selectAll().where('id', '=', id).executeTakeFirst();
     if (!row) return null;
@@ -331,7 +346,8 @@ export class KyselyStore implements Store {
 
   async orderLedger(order_id: string): Promise<LedgerEntry[]> {
     // No pages: an order has at most 100 SKUs and each moves at most 3 times for it (hold; payment,
-    // cancel or expiry; a late payment after an expiry), so at most 300 rows. One more is read so a
+    // cancel or expiry; a late payment after an expiry), plus its bounded changes and returns
+    // (LIMITS.order_ledger_entries_max). One more is read so a
     // broken bound fails loudly instead of answering a truncated list. Served by ledger_by_order.
     const entries_max = LIMITS.order_ledger_entries_max;
     const rows = await this.read_db
@@ -506,7 +522,7 @@ export class KyselyStore implements Store {
     return {
       results: envelopes.map((_, index) => resultAt(results, index)),
       events: workspace.events,
-      skus_written: skusWritten(effects),
+      effects,
     };
   }
 
@@ -691,7 +707,7 @@ export class KyselyStore implements Store {
   }
 
   private async withLines(db: Tx, rows: OrdersTable[]): Promise<OrderState[]> {
-    const lines = new Map<string, { sku: string; quantity: number }[]>();
+    const lines = new Map<string, OrderLine[]>();
     for (const chunk of chunks(
       rows.map((row) => row.id),
       IN_LIST_MAX,
@@ -709,7 +725,66 @@ export class KyselyStore implements Store {
         lines.set(line.order_id, list);
       }
     }
-    return rows.map((row) => orderFromRow(row, lines.get(row.id) ?? []));
+    return this.withAfterPayment(
+      db,
+      rows.map((row) => orderFromRow(row, lines.get(row.id) ?? [])),
+    );
+  }
+
+  /** Paid orders with what they sold and their returns (the other orders as they are). */
+  private async withAfterPayment(db: Tx, orders: OrderState[]): Promise<OrderState[]> {
+    const after_payment = await this.afterPayment(
+      db,
+      orders.filter((order) => order.status === ORDER_STATUS.paid).map((order) => order.id),
+    );
+    return orders.map((order) => {
+      if (order.status !== ORDER_STATUS.paid) return order;
+      return {
+        ...order,
+        sold_lines: linesInOrderOf(order.lines, after_payment.sold.get(order.id) ?? new Map()),
+        returns: after_payment.returns.get(order.id) ?? [],
+      };
+    });
+  }
+
+  /** What paid orders sold per SKU and their returns: read only for paid orders (none on the checkout path). */
+  private async afterPayment(db: Tx, paid_ids: readonly string[]) {
+    const sold = new Map<string, Map<string, number>>();
+    const returns = new Map<string, OrderReturn[]>();
+    for (const chunk of chunks(paid_ids, IN_LIST_MAX)) {
+      const sold_rows = await db
+        .selectFrom('order_sold_lines')
+        .selectAll()
+        .where('order_id', 'in', chunk)
+        .orderBy('order_id')
+        .orderBy('sku')
+        .execute();
+      for (const row of sold_rows) {
+        const totals = sold.get(row.order_id) ?? new Map<string, number>();
+        totals.set(row.sku, Number(row.quantity));
+        sold.set(row.order_id, totals);
+      }
+      const return_rows = await db
+        .selectFrom('order_returns')
+        .selectAll()
+        .where('order_id', 'in', chunk)
+        .orderBy('order_id')
+        .orderBy('return_no')
+        .orderBy('line_no')
+        .execute();
+      for (const raw of return_rows) {
+        const row = decodeRow(ORDER_RETURN_COLUMNS, raw);
+        const list = returns.get(row.order_id) ?? [];
+        if (list.length === row.return_no) {
+          list.push({ at_ms: row.at_ms, lines: [], restock: row.restock === 1, reason: row.reason });
+        }
+        const record = list[row.return_no];
+        assert(record !== undefined, `returns of order ${row.order_id} are numbered from 0 without gaps`);
+        record.lines.push({ sku: row.sku, quantity: row.quantity });
+        returns.set(row.order_id, list);
+      }
+    }
+    return { sold, returns };
   }
 
   /**
@@ -742,6 +817,10 @@ function replacedRowDeletes(effects: Effects): BulkWrite[] {
       values: effects.order_lines_replaced.map((replaced) => replaced.order_id),
     },
     { kind: 'delete', table: 'holds', column: 'order_id', type: 'text', values: holds_of },
+    // A deleted SKU goes with its ledger (its creation alone); a SKU of the same id created later in
+    // the transaction is inserted after this.
+    { kind: 'delete', table: 'ledger', column: 'sku', type: 'text', values: effects.skus_deleted },
+    { kind: 'delete', table: 'skus', column: 'sku', type: 'text', values: effects.skus_deleted },
   ];
 }
 
@@ -757,13 +836,19 @@ function effectWrites(effects: Effects, extra: readonly BulkWrite[]): BulkWrite[
       kind: 'insert',
       table: 'skus',
       columns: SKU_COLUMNS,
-      rows: effects.skus_created.map((sku) => valuesOf(SKU_COLUMNS, sku)),
+      rows: effects.skus_created.map((sku) => valuesOf(SKU_COLUMNS, skuRow(sku))),
     },
     {
       kind: 'update',
       table: 'skus',
       columns: SKU_UPDATE_COLUMNS,
       rows: effects.skus_changed.map((sku) => valuesOf(SKU_UPDATE_COLUMNS, sku)),
+    },
+    {
+      kind: 'update',
+      table: 'skus',
+      columns: SKU_FIELD_UPDATE_COLUMNS,
+      rows: effects.skus_updated.map((sku) => valuesOf(SKU_FIELD_UPDATE_COLUMNS, skuRow(sku))),
     },
     {
       kind: 'insert',
@@ -792,6 +877,31 @@ function effectWrites(effects: Effects, extra: readonly BulkWrite[]): BulkWrite[
       rows: effects.orders_changed.map((order) => valuesOf(ORDER_CHANGE_COLUMNS, orderRow(order))),
     },
     { kind: 'delete', table: 'holds', column: 'order_id', type: 'text', values: effects.holds_released },
+    {
+      kind: 'insert',
+      table: 'order_sold_lines',
+      columns: ORDER_SOLD_LINE_COLUMNS,
+      rows: effects.sold_lines_placed.flatMap(({ order_id, lines }) =>
+        lines.map((line) => [order_id, line.sku, line.quantity]),
+      ),
+    },
+    {
+      kind: 'insert',
+      table: 'order_returns',
+      columns: ORDER_RETURN_COLUMNS,
+      rows: effects.returns_recorded.flatMap(({ order_id, return_no, record }) =>
+        record.lines.map((line, line_no) => [
+          order_id,
+          return_no,
+          line_no,
+          line.sku,
+          line.quantity,
+          record.restock ? 1 : 0,
+          record.at_ms,
+          record.reason,
+        ]),
+      ),
+    },
     {
       kind: 'update',
       table: 'holds',
@@ -852,17 +962,17 @@ function keyReused(): StockholdError {
   );
 }
 
-/** The SKU states a transaction wrote, as it left them. */
-function skusWritten(effects: Effects): SkuState[] {
-  return [...effects.skus_created, ...effects.skus_changed];
-}
-
 function skusOfOrders(workspace: Workspace, order_ids: readonly string[]): string[] {
   return order_ids.flatMap((id) => workspace.orders.get(id)?.lines.map((line) => line.sku) ?? []);
 }
 
 function skuFromRow(row: SkusTable): SkuState {
-  return decodeRow(SKU_COLUMNS, row);
+  const decoded = decodeRow(SKU_COLUMNS, row);
+  return { ...decoded, archived: decoded.archived === 1 };
+}
+
+function skuRow(sku: SkuState): SkusTable {
+  return { ...sku, archived: sku.archived ? 1 : 0 };
 }
 
 function ledgerEntryFromRow(row: LedgerTable): LedgerEntry {
@@ -882,6 +992,8 @@ function orderFromRow(row: OrdersTable, lines: { sku: string; quantity: number }
     late: Number(row.late) === 1,
     closed_at_ms: row.closed_at_ms === null ? null : Number(row.closed_at_ms),
     api_key_id: row.api_key_id ?? null,
+    extensions: Number(row.extensions),
+    changes: Number(row.changes),
   };
 }
 
@@ -897,5 +1009,7 @@ function orderRow(order: OrderState): OrdersTable {
     late: order.late ? 1 : 0,
     closed_at_ms: order.closed_at_ms,
     api_key_id: order.api_key_id ?? null,
+    extensions: order.extensions ?? 0,
+    changes: order.changes ?? 0,
   };
 }

@@ -140,17 +140,34 @@ async function pageSums(snapshot: Snapshot, page: SkuPage) {
     .selectFrom('order_lines as l')
     .innerJoin('orders as o', 'o.id', 'l.order_id')
     .select(['l.sku', 'o.status', sql<number>`sum(l.quantity)`.as('quantity')])
-    .where('o.status', 'in', [ORDER_STATUS.pending_payment, ORDER_STATUS.paid])
+    .where('o.status', '=', ORDER_STATUS.pending_payment)
     .$call((q) => (after === null ? q : q.where('l.sku', '>', after)))
     .$call((q) => (last === null ? q : q.where('l.sku', '<=', last)))
     .groupBy(['l.sku', 'o.status'])
     .execute();
-  return { ledger, holds, by_status };
+  // What paid orders sold (a partial capture sells part of the lines), less what came back.
+  const sold = await snapshot
+    .selectFrom('order_sold_lines as s')
+    .innerJoin('orders as o', 'o.id', 's.order_id')
+    .select(['s.sku', sql<number>`sum(s.quantity)`.as('quantity')])
+    .where('o.status', '=', ORDER_STATUS.paid)
+    .$call((q) => (after === null ? q : q.where('s.sku', '>', after)))
+    .$call((q) => (last === null ? q : q.where('s.sku', '<=', last)))
+    .groupBy('s.sku')
+    .execute();
+  const returned = await snapshot
+    .selectFrom('order_returns')
+    .select(['sku', sql<number>`sum(quantity)`.as('quantity')])
+    .$call((q) => (after === null ? q : q.where('sku', '>', after)))
+    .$call((q) => (last === null ? q : q.where('sku', '<=', last)))
+    .groupBy('sku')
+    .execute();
+  return { ledger, holds, by_status, sold, returned };
 }
 
 /** Audits one page of SKUs; returns how many ledger entries its range holds. */
 async function auditSkuPage(snapshot: Snapshot, page: SkuPage, problems: string[]): Promise<number> {
-  const { ledger, holds, by_status } = await pageSums(snapshot, page);
+  const { ledger, holds, by_status, sold, returned } = await pageSums(snapshot, page);
   const totals = new Map<string, SkuTotals>();
   for (const row of page.rows) {
     totals.set(row.sku, {
@@ -193,9 +210,15 @@ async function auditSkuPage(snapshot: Snapshot, page: SkuPage, problems: string[
   }
   for (const row of by_status) {
     const t = totalsOf(row.sku, 'an order line');
-    if (!t) continue;
-    if (row.status === ORDER_STATUS.pending_payment) t.pending_quantity = Number(row.quantity);
-    else t.paid_quantity = Number(row.quantity);
+    if (t) t.pending_quantity = Number(row.quantity);
+  }
+  for (const row of sold) {
+    const t = totalsOf(row.sku, 'a sold line');
+    if (t) t.paid_quantity += Number(row.quantity);
+  }
+  for (const row of returned) {
+    const t = totalsOf(row.sku, 'a return');
+    if (t) t.paid_quantity -= Number(row.quantity);
   }
   for (const t of totals.values()) problems.push(...auditSku(t));
   return ledger_entries;
@@ -358,6 +381,9 @@ async function orderAuditInputs(
       quantities: new Map(),
       holds: new Map(),
       movements: new Map(),
+      sold: new Map(),
+      restocked: new Map(),
+      written_off: new Map(),
     });
   }
   const inputOf = (order_id: string | null): OrderAuditInput => {
@@ -374,6 +400,7 @@ async function orderAuditInputs(
     const quantities = inputOf(line.order_id).quantities;
     quantities.set(line.sku, (quantities.get(line.sku) ?? 0) + Number(line.quantity));
   }
+  await readSoldAndReturned(snapshot, ids, inputOf);
   const holds = await snapshot.selectFrom('holds').selectAll().where('order_id', 'in', ids).execute();
   for (const hold of holds) {
     inputOf(hold.order_id).holds.set(hold.sku, {
@@ -407,6 +434,30 @@ async function orderAuditInputs(
     per_sku.set(m.sku, kinds);
   }
   return inputs.values();
+}
+
+/** What the page's paid orders sold per SKU, and what their returns restocked or wrote off. */
+async function readSoldAndReturned(
+  snapshot: Snapshot,
+  ids: readonly string[],
+  inputOf: (order_id: string | null) => OrderAuditInput,
+): Promise<void> {
+  const sold = await snapshot
+    .selectFrom('order_sold_lines')
+    .selectAll()
+    .where('order_id', 'in', ids)
+    .execute();
+  for (const row of sold) inputOf(row.order_id).sold.set(row.sku, Number(row.quantity));
+  const returns = await snapshot
+    .selectFrom('order_returns')
+    .selectAll()
+    .where('order_id', 'in', ids)
+    .execute();
+  for (const row of returns) {
+    const input = inputOf(row.order_id);
+    const into = Number(row.restock) === 1 ? input.restocked : input.written_off;
+    into.set(row.sku, (into.get(row.sku) ?? 0) + Number(row.quantity));
+  }
 }
 
 export interface VerifyReport {

@@ -57,14 +57,34 @@ export const SKU_COLUMNS = {
   version: 'bigint',
   created_at_ms: 'bigint',
   updated_at_ms: 'bigint',
+  /** Added by migration 0007_sku_life. */
+  low_stock_threshold: 'bigint null',
+  /** 0/1; added by migration 0007_sku_life. */
+  archived: 'integer',
 } as const satisfies Columns;
 export type SkusTable = RowOf<typeof SKU_COLUMNS>;
-/** A SKU's buckets after a write, by its key (the first column). */
+/**
+ * A SKU's buckets after a write, by its key (the first column). A change of its fields (a PATCH)
+ * writes every column but the creation time instead (SKU_FIELD_UPDATE_COLUMNS).
+ */
 export const SKU_UPDATE_COLUMNS = someColumns(SKU_COLUMNS, [
   'sku',
   'available',
   'on_hold',
   'sold',
+  'version',
+  'updated_at_ms',
+]);
+/** A SKU whose fields changed, by its key: its buckets and every field. */
+export const SKU_FIELD_UPDATE_COLUMNS = someColumns(SKU_COLUMNS, [
+  'sku',
+  'name',
+  'available',
+  'on_hold',
+  'sold',
+  'max_per_customer',
+  'low_stock_threshold',
+  'archived',
   'version',
   'updated_at_ms',
 ]);
@@ -81,9 +101,12 @@ export const ORDER_COLUMNS = {
   closed_at_ms: 'bigint null',
   /** Added by migration 0003_api_keys. */
   api_key_id: 'text null',
+  /** Added by migration 0006_order_life. */
+  extensions: 'integer',
+  changes: 'integer',
 } as const satisfies Columns;
 export type OrdersTable = RowOf<typeof ORDER_COLUMNS>;
-/** What changes of an existing order (it leaves pending_payment, or gets a new deadline), by its id (the first column). */
+/** What changes of an existing order (it leaves pending_payment, gets a new deadline, is extended or changed), by its id (the first column). */
 export const ORDER_CHANGE_COLUMNS = someColumns(ORDER_COLUMNS, [
   'id',
   'status',
@@ -92,6 +115,8 @@ export const ORDER_CHANGE_COLUMNS = someColumns(ORDER_COLUMNS, [
   'late',
   'closed_at_ms',
   'expires_at_ms',
+  'extensions',
+  'changes',
 ]);
 
 export const ORDER_LINE_COLUMNS = {
@@ -101,6 +126,27 @@ export const ORDER_LINE_COLUMNS = {
   quantity: 'bigint',
 } as const satisfies Columns;
 export type OrderLinesTable = RowOf<typeof ORDER_LINE_COLUMNS>;
+
+/** Units a paid order sold per SKU (migration 0006_order_life). */
+export const ORDER_SOLD_LINE_COLUMNS = {
+  order_id: 'text',
+  sku: 'text',
+  quantity: 'bigint',
+} as const satisfies Columns;
+export type OrderSoldLinesTable = RowOf<typeof ORDER_SOLD_LINE_COLUMNS>;
+
+/** One row per line of each return of a paid order (migration 0006_order_life). */
+export const ORDER_RETURN_COLUMNS = {
+  order_id: 'text',
+  return_no: 'integer',
+  line_no: 'integer',
+  sku: 'text',
+  quantity: 'bigint',
+  restock: 'integer',
+  at_ms: 'bigint',
+  reason: 'text null',
+} as const satisfies Columns;
+export type OrderReturnsTable = RowOf<typeof ORDER_RETURN_COLUMNS>;
 
 /** One row per SKU a pending order holds; deleted when the order leaves pending_payment. */
 export const HOLD_COLUMNS = {
@@ -187,8 +233,14 @@ export interface OutboxCursorsTable {
 
 export interface Database {
   skus: SkusTable;
-  orders: OrdersTable;
+  /** extensions and changes have defaults (0): a row written without them, as before 0006, is valid. */
+  orders: Omit<OrdersTable, 'extensions' | 'changes'> & {
+    extensions: Generated<number>;
+    changes: Generated<number>;
+  };
   order_lines: OrderLinesTable;
+  order_sold_lines: OrderSoldLinesTable;
+  order_returns: OrderReturnsTable;
   holds: HoldsTable;
   ledger: LedgerTable;
   idempotency_keys: IdempotencyKeysTable;

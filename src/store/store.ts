@@ -59,7 +59,8 @@ export interface Store {
   /** Forgets idempotency keys created before the given time; returns how many. */
   purgeIdempotencyKeys(created_before_ms: number): Promise<number>;
   getSku(sku: string): Promise<SkuState | null>;
-  listSkus(limit: number, after_sku?: string): Promise<SkuState[]>;
+  /** SKUs by id after `after_sku`; archived ones only `with_archived` (then with the others). */
+  listSkus(limit: number, after_sku?: string, with_archived?: boolean): Promise<SkuState[]>;
   getOrder(id: string): Promise<OrderState | null>;
   listOrders(filter: OrderFilter): Promise<OrderState[]>;
   /**
@@ -69,7 +70,7 @@ export interface Store {
   ledger(sku: string, limit: number, beyond_seq?: number, newest_first?: boolean): Promise<LedgerEntry[]>;
   /**
    * Every movement of one order, all its SKUs, by sku then seq; empty for an unknown order. Not
-   * paged: at most LIMITS.order_ledger_entries_max (300) entries.
+   * paged: at most LIMITS.order_ledger_entries_max entries.
    */
   orderLedger(order_id: string): Promise<LedgerEntry[]>;
   eventsAfter(after_id: number, limit: number): Promise<StoredEvent[]>;

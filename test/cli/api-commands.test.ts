@@ -5,27 +5,12 @@
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliResult, expectOneLineFailure, runStockhold } from '../support/cli.ts';
+import { expectOneLineFailure, runStockhold } from '../support/cli.ts';
 import { apiClient, startTestServer, type TestServer } from '../support/server.ts';
+import { cleanEnv, expectApiError } from './support.ts';
 
 /** Every test here starts several whole node processes; on a busy machine each takes seconds. */
 const CLI_TEST_TIMEOUT_MS = 300_000;
-
-function cleanEnv(env: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const clean: NodeJS.ProcessEnv = { ...process.env };
-  for (const key of ['STOCKHOLD_URL', 'STOCKHOLD_API_KEY', 'DATABASE_URL', 'STOCKHOLD_CONFIG'])
-    delete clean[key];
-  return { ...clean, ...env };
-}
-
-/** An API refusal: exit 1, `stockhold: error <code>: ...` first, a details line at most, no stack. */
-function expectApiError(result: CliResult, code: string): string {
-  expect(result.code, result.stderr).toBe(1);
-  expect(result.stderr).toMatch(new RegExp(`^stockhold: error ${code}: `));
-  expect(result.stderr).not.toMatch(/\n\s+at /);
-  expect(result.stderr.trimEnd().split('\n').length).toBeLessThanOrEqual(2);
-  return result.stderr;
-}
 
 describe('skus and orders commands against a running server', () => {
   let server: TestServer;

@@ -1,7 +1,7 @@
 // Each command's definition: what it declares the store must load and lock before deciding it, and
 // that the batch needs come out once each, in the lock order. Pure, without a database.
 import { describe, expect, it } from 'vitest';
-import type { CommandDefinitions } from '../../src/core/command-definition.ts';
+import type { CommandDefinition, CommandDefinitions } from '../../src/core/command-definition.ts';
 import { COMMANDS, decide, ordersNeeded, skusNeeded, usageNeeded } from '../../src/core/commands.ts';
 import type { Command, OrderState, SkuState } from '../../src/core/types.ts';
 import { Workspace } from '../../src/core/workspace.ts';
@@ -16,6 +16,8 @@ function sku(id: string, max_per_customer: number | null = null): SkuState {
     on_hold: 5,
     sold: 0,
     max_per_customer,
+    low_stock_threshold: null,
+    archived: false,
     version: 1,
     created_at_ms: T0,
     updated_at_ms: T0,
@@ -125,6 +127,32 @@ describe('command definitions', () => {
     expect(COMMANDS.cancel.reclaims_when_short).toBe(false);
   });
 
+  it('update_sku, count and delete_sku need their SKU only; a PATCH that sets a limit makes a later checkout read usage', () => {
+    const rows = loaded(T0);
+    const update: Command = { kind: 'update_sku', sku: 'plain', max_per_customer: 1, expected_version: null };
+    const count: Command = { kind: 'count', sku: 'plain', unsold: 3, reason: null, expected_version: null };
+    const remove: Command = { kind: 'delete_sku', sku: 'plain' };
+    for (const command of [update, count, remove]) {
+      const definition = COMMANDS[command.kind] as CommandDefinition<Command>;
+      expect(definition.orders(command)).toEqual([]);
+      expect(definition.skus(command, rows)).toEqual(['plain']);
+      expect(definition.usage(command, rows)).toEqual([]);
+      expect(definition.reclaims_when_short).toBe(false);
+    }
+    // 'plain' has no limit as loaded; the PATCH before the checkout gives it one.
+    expect(usageNeeded([checkout], rows)).toEqual([{ customer_id: 'bob', sku: 'limited' }]);
+    expect(usageNeeded([update, checkout], rows)).toEqual([
+      { customer_id: 'bob', sku: 'plain' },
+      { customer_id: 'bob', sku: 'limited' },
+    ]);
+    // Clearing a limit needs no usage.
+    expect(usageNeeded([{ ...update, max_per_customer: null }, checkout], rows)).toHaveLength(1);
+    // And the batch decides: the checkout of 1 'plain' fits the new limit of 1.
+    for (const pair of usageNeeded([update, checkout], rows)) rows.loadUsage(pair.customer_id, pair.sku, 0);
+    expect(decide(rows, update)).toMatchObject({ ok: true, value: { max_per_customer: 1, version: 2 } });
+    expect(decide(rows, checkout)).toMatchObject({ ok: true });
+  });
+
   it('gives a batch its orders and SKUs once each in id order, and each usage pair once', () => {
     const batch: Command[] = [
       { kind: 'pay', order_id: 'o2', payment_id: 'p' },
@@ -162,6 +190,18 @@ describe('command definitions', () => {
     // @ts-expect-error: the registry is typed by Command['kind'], so leaving a kind out is an error.
     const incomplete: CommandDefinitions = { create_sku: COMMANDS.create_sku };
     expect(Object.keys(incomplete)).toHaveLength(1);
-    expect(Object.keys(COMMANDS).sort()).toEqual(['adjust', 'cancel', 'checkout', 'create_sku', 'pay']);
+    expect(Object.keys(COMMANDS).sort()).toEqual([
+      'adjust',
+      'cancel',
+      'change_order',
+      'checkout',
+      'count',
+      'create_sku',
+      'delete_sku',
+      'extend',
+      'pay',
+      'return',
+      'update_sku',
+    ]);
   });
 });

@@ -9,6 +9,8 @@ const T0 = Date.UTC(2026, 11, 12);
 const NOTHING = {
   skus_created: [],
   skus_changed: [],
+  skus_updated: [],
+  skus_deleted: [],
   orders_created: [],
   orders_changed: [],
   order_lines_replaced: [],
@@ -16,6 +18,8 @@ const NOTHING = {
   holds_released: [],
   holds_replaced: [],
   holds_rescheduled: [],
+  sold_lines_placed: [],
+  returns_recorded: [],
   ledger: [],
   events: [],
 };
@@ -27,6 +31,8 @@ const SKU_A: SkuState = {
   on_hold: 3,
   sold: 0,
   max_per_customer: null,
+  low_stock_threshold: null,
+  archived: false,
   version: 2,
   created_at_ms: T0,
   updated_at_ms: T0,

@@ -16,6 +16,8 @@ function sku(id: string, available: number, extra: Partial<SkuState> = {}): SkuS
     on_hold: 0,
     sold: 0,
     max_per_customer: null,
+    low_stock_threshold: null,
+    archived: false,
     version: 1,
     created_at_ms: T0,
     updated_at_ms: T0,

@@ -388,6 +388,86 @@ describe('dashboard in Chromium', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
     }
   });
 
+  it('marks low stock and archived SKUs, drops deleted ones, and shows extensions and returns, live and after a reload', async () => {
+    const server = await startTestServer();
+    try {
+      const api = apiClient(server.url);
+      for (const [sku, available] of [
+        ['lamp', 10],
+        ['old-mug', 5],
+        ['gone', 3],
+      ] as const)
+        expect((await api.post('/v1/skus', { sku, available })).status).toBe(201);
+      const { page, errors } = await openDashboard(server.url);
+      const row = (sku: string) => page.locator(`#sku-rows tr[data-sku="${sku}"]`);
+      await page.waitForSelector('#sku-rows tr[data-sku="gone"]');
+
+      // Low stock: available 5 is at the threshold 6 or below, after a checkout (sku.updated, then order.held).
+      expect((await api.raw('PATCH', '/v1/skus/lamp', { low_stock_threshold: 6 })).status).toBe(200);
+      expect(await row('lamp').locator('.mark-low-stock').count()).toBe(0);
+      const { body: order } = await api.post('/v1/orders', {
+        customer_id: 'ana',
+        lines: [{ sku: 'lamp', quantity: 5 }],
+      });
+      await expect.poll(() => row('lamp').locator('.mark-low-stock').count(), PAGE_UPDATE).toBe(1);
+      expect(await row('lamp').getAttribute('class')).toContain('low-stock');
+      await expectRowMatchesApi(page, server.url, 'lamp');
+
+      // Archived: out of the list until asked for, then dimmed and marked (sku.updated).
+      expect((await api.raw('PATCH', '/v1/skus/old-mug', { archived: true })).status).toBe(200);
+      await expect.poll(() => row('old-mug').count(), PAGE_UPDATE).toBe(0);
+      await page.locator('#sku-show-archived').check();
+      await expect.poll(() => row('old-mug').locator('.mark-archived').count(), PAGE_UPDATE).toBe(1);
+      expect(await row('old-mug').getAttribute('class')).toContain('archived');
+      expect(await row('lamp').locator('.mark-archived').count()).toBe(0);
+
+      // Deleted (sku.deleted): the row leaves the table.
+      expect((await api.raw('DELETE', '/v1/skus/gone')).status).toBe(204);
+      await expect.poll(() => row('gone').count(), PAGE_UPDATE).toBe(0);
+
+      // An extension, a payment and a return: the order's row marks both, its detail lists the return.
+      const order_row = page.locator(`#orders tr[data-order-id="${order.id}"]`);
+      expect((await api.post(`/v1/orders/${order.id}/extension`, { seconds: 60 })).status).toBe(200);
+      await expect.poll(() => order_row.locator('.mark-extended').textContent(), PAGE_UPDATE).toBe('+1 ext');
+      expect((await api.post(`/v1/orders/${order.id}/payment`, { payment_id: 'p-1' })).status).toBe(200);
+      expect(
+        (
+          await api.post(`/v1/orders/${order.id}/returns`, {
+            lines: [{ sku: 'lamp', quantity: 2 }],
+            restock: true,
+          })
+        ).status,
+      ).toBe(201);
+      await expect
+        .poll(() => order_row.locator('.mark-returned').textContent(), PAGE_UPDATE)
+        .toBe('2 returned');
+      // The restock lifted lamp from 5 to 7 available, above the threshold: no mark any more.
+      await expectRowMatchesApi(page, server.url, 'lamp');
+      expect(await row('lamp').locator('.mark-low-stock').count()).toBe(0);
+      await order_row.click();
+      await expect.poll(() => page.locator('#detail .returns li').count(), PAGE_UPDATE).toBe(1);
+      expect(await page.locator('#detail .returns li').textContent()).toContain('lamp × 2: restocked');
+      expect(await page.locator('#detail').textContent()).toContain('extensions1');
+
+      // A count down to 4 (sku.counted) brings the mark back; a reload shows the same marks from the snapshot.
+      expect((await api.post('/v1/skus/lamp/count', { unsold: 4 })).status).toBe(200);
+      await expect.poll(() => row('lamp').locator('.mark-low-stock').count(), PAGE_UPDATE).toBe(1);
+      await page.reload();
+      await page.waitForSelector('body[data-loaded="true"]');
+      await page.waitForSelector('#sku-rows tr[data-sku="lamp"] .mark-low-stock');
+      expect(await row('old-mug').count()).toBe(0);
+      await page.locator('#sku-show-archived').check();
+      await expect.poll(() => row('old-mug').locator('.mark-archived').count(), PAGE_UPDATE).toBe(1);
+      expect(await row('gone').count()).toBe(0);
+      await expect.poll(() => order_row.locator('.mark-returned').count(), PAGE_UPDATE).toBe(1);
+      expect(await order_row.locator('.mark-extended').count()).toBe(1);
+      await expectNoPageError(page, errors);
+      await page.close();
+    } finally {
+      await server.dispose();
+    }
+  });
+
   it('asks for an API key on 401, keeps it, and sends it as a Bearer token on every call and the stream', async () => {
     const server = await startTestServer();
     try {

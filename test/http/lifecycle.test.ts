@@ -341,7 +341,8 @@ describe('the movements of one order', () => {
     const route = body.paths['/v1/orders/{id}/ledger'].get;
     expect(Object.keys(route.responses)).toEqual(expect.arrayContaining(['200', '404']));
     const items = route.responses['200'].content['application/json'].schema.properties.items;
-    expect(items.maxItems).toBe(300);
+    // 100 lines x 3 movements, 10 changes x 200, 10 returns x 100 (LIMITS.order_ledger_entries_max).
+    expect(items.maxItems).toBe(3300);
     expect(items.items.required).toContain('sku');
   });
 });

@@ -22,6 +22,13 @@ interface Acknowledged {
   state: 'held' | 'paid' | 'cancelled';
   payment_id?: string;
   hold_seconds: number;
+  /** Extensions answered 200, and the latest deadline one answered (issue 23). */
+  extensions: number;
+  expires_at?: string;
+  /** What a partial capture answered as sold; absent when the whole order was paid. */
+  sold_lines?: { sku: string; quantity: number }[];
+  /** Returns answered 201 (restocked only: a write-off's unknown outcome would blur the stock total). */
+  returns: number;
 }
 
 /** The server under test: SIGKILLed and started again on the same database. */
@@ -65,25 +72,20 @@ async function driveLoad(
           const hold_seconds = random() < 0.3 ? 1 : 600;
           const response = await api.post('/v1/orders', { customer_id: `c${n}`, lines, hold_seconds });
           if (response.status === 201) {
-            acknowledged.set(response.body.id, { lines, state: 'held', hold_seconds });
+            acknowledged.set(response.body.id, {
+              lines,
+              state: 'held',
+              hold_seconds,
+              extensions: 0,
+              returns: 0,
+            });
             counters.acknowledged += 1;
           }
+        } else if (roll < 0.6) {
+          await returnSome(api, random, acknowledged, counters);
         } else {
           const [id, order] = pending[Math.floor(random() * pending.length)]!;
-          if (roll < 0.85) {
-            const payment_id = `pay-${n}-${i}`;
-            const response = await api.post(`/v1/orders/${id}/payment`, { payment_id });
-            if (response.status === 200) {
-              acknowledged.set(id, { ...order, state: 'paid', payment_id: response.body.payment_id });
-              counters.acknowledged += 1;
-            }
-          } else {
-            const response = await api.post(`/v1/orders/${id}/cancel`);
-            if (response.status === 200) {
-              acknowledged.set(id, { ...order, state: 'cancelled' });
-              counters.acknowledged += 1;
-            }
-          }
+          await settle(api, random, id, order, `pay-${n}-${i}`, acknowledged, counters);
         }
       } catch {
         // The connection died with the server: the outcome of this request is unknown, which is fine.
@@ -92,6 +94,73 @@ async function driveLoad(
     }
   };
   await Promise.all(Array.from({ length: CLIENTS }, (_, n) => client(n)));
+}
+
+type Api = ReturnType<typeof apiClient>;
+
+/** Pays (a third of the time only part of the first line), extends or cancels a held order. */
+async function settle(
+  api: Api,
+  random: () => number,
+  id: string,
+  order: Acknowledged,
+  payment_id: string,
+  acknowledged: Map<string, Acknowledged>,
+  counters: { acknowledged: number },
+): Promise<void> {
+  const roll = random();
+  if (roll < 0.6) {
+    const first = order.lines[0];
+    const partial = first !== undefined && first.quantity > 1 && random() < 0.33;
+    const sold_lines = partial ? [{ sku: first.sku, quantity: first.quantity - 1 }] : undefined;
+    const response = await api.post(`/v1/orders/${id}/payment`, {
+      payment_id,
+      ...(sold_lines && { lines: sold_lines }),
+    });
+    if (response.status === 200) {
+      acknowledged.set(id, { ...order, state: 'paid', payment_id: response.body.payment_id, sold_lines });
+      counters.acknowledged += 1;
+    }
+  } else if (roll < 0.85) {
+    const response = await api.post(`/v1/orders/${id}/extension`, { seconds: 30 });
+    if (response.status === 200) {
+      acknowledged.set(id, {
+        ...order,
+        extensions: order.extensions + 1,
+        expires_at: response.body.expires_at,
+      });
+      counters.acknowledged += 1;
+    }
+  } else {
+    const response = await api.post(`/v1/orders/${id}/cancel`);
+    if (response.status === 200) {
+      acknowledged.set(id, { ...order, state: 'cancelled' });
+      counters.acknowledged += 1;
+    }
+  }
+}
+
+/** Returns one unit of a paid order to available (restocked: the stock total stays). */
+async function returnSome(
+  api: Api,
+  random: () => number,
+  acknowledged: Map<string, Acknowledged>,
+  counters: { acknowledged: number },
+): Promise<void> {
+  const paid = [...acknowledged].filter(([, order]) => order.state === 'paid');
+  const picked = paid[Math.floor(random() * paid.length)];
+  if (picked === undefined) return;
+  const [id, order] = picked;
+  const line = (order.sold_lines ?? order.lines)[0];
+  if (line === undefined) return;
+  const response = await api.post(`/v1/orders/${id}/returns`, {
+    lines: [{ sku: line.sku, quantity: 1 }],
+    restock: true,
+  });
+  if (response.status === 201) {
+    acknowledged.set(id, { ...order, returns: order.returns + 1 });
+    counters.acknowledged += 1;
+  }
 }
 
 async function crashCycles(database_url: string, cycles: number, seed: number) {
@@ -141,6 +210,14 @@ async function crashCycles(database_url: string, cycles: number, seed: number) {
         if (expected.state === 'paid')
           expect(order).toMatchObject({ status: 'paid', payment_id: expected.payment_id });
         if (expected.state === 'cancelled') expect(order!.status).toBe('cancelled');
+        // Extensions, partial captures and returns answered before the kill are all there.
+        expect(order!.extensions ?? 0, `extensions of ${id}`).toBeGreaterThanOrEqual(expected.extensions);
+        if (expected.expires_at !== undefined)
+          expect(order!.expires_at_ms, `deadline of ${id}`).toBeGreaterThanOrEqual(
+            Date.parse(expected.expires_at),
+          );
+        if (expected.sold_lines !== undefined) expect(order!.sold_lines).toEqual(expected.sold_lines);
+        expect(order!.returns?.length ?? 0, `returns of ${id}`).toBeGreaterThanOrEqual(expected.returns);
         // The answer a client saw can only move forward: a held order may since be paid, cancelled, expired.
         if (order!.status !== 'pending_payment') {
           acknowledged.set(id, {

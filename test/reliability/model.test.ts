@@ -4,8 +4,13 @@
 // against the real store and against a small reference model written from DESIGN.md alone. After every
 // step the service's answer and every bucket must equal the model's; every few steps the store's audit
 // runs, and at the end of each run `verify`'s deep walk (ledger chains, each order's movements).
+// The life of a SKU (issue 23) is in the mix: field changes and archiving (compare-and-set on the
+// version), ERP counts, deletes; the model counts each SKU's version as one per movement it makes.
 // Some steps are bursts: several commands decided in one transaction (group commit), which must
 // answer exactly as if they had run one after the other.
+//
+// The rest of a hold's life (issue 23) is in the mix: extensions against both caps, changes of a
+// held order's lines, partial captures (also late), and returns restocked or written off.
 //
 // Replay a failure: STOCKHOLD_MODEL_SEED=<seed printed> (and STOCKHOLD_MODEL_RUNS=1 to run only it).
 // Longer soak: STOCKHOLD_MODEL_RUNS, STOCKHOLD_MODEL_STEPS, STOCKHOLD_MODEL_PG_RUNS.
@@ -32,6 +37,10 @@ interface ModelSku {
   /** Sum of every adjustment, creation included: what the three buckets must add up to. */
   total: number;
   max_per_customer: number | null;
+  low_stock_threshold: number | null;
+  archived: boolean;
+  /** One per movement of the SKU (creation, adjustment, count, change, and each order's moves). */
+  version: number;
 }
 
 type ModelStatus = 'pending_payment' | 'paid' | 'cancelled' | 'expired';
@@ -44,11 +53,26 @@ interface ModelOrder {
   expires_at_ms: number;
   payment_id: string | null;
   late: boolean;
+  created_at_ms: number;
+  extensions: number;
+  changes: number;
+  /** Once paid: units sold per SKU. */
+  sold: Map<string, number>;
+  /** Units returned per SKU (restocked or written off), and how many returns. */
+  returned: Map<string, number>;
+  returns: number;
 }
+
+/** The caps the model's extensions run against (HOLD_EXTENSIONS_MAX, HOLD_SECONDS_TOTAL_MAX). */
+const EXTENSIONS_MAX = 2;
+const HOLD_SECONDS_TOTAL_MAX = 150;
+/** LIMITS.order_changes_max and order_returns_max, as DESIGN-level numbers. */
+const CHANGES_MAX = 10;
+const RETURNS_MAX = 10;
 
 type Expected =
   | { ok: true; sku: string; buckets: Omit<ModelSku, 'total'> }
-  | { ok: true; order: Omit<ModelOrder, 'lines'> & { lines: OrderLine[] } }
+  | { ok: true; order: ModelOrder }
   | { ok: false; code: string };
 
 const HOLD = 'pending_payment';
@@ -58,16 +82,21 @@ class Model {
   readonly orders = new Map<string, ModelOrder>();
   /** Idempotency key -> the fingerprint that claimed it and the service's first answer. */
   readonly keys = new Map<string, { fingerprint: string; first: CommandResult['outcome'] }>();
+  /** Each SKU's name, apart from the buckets the answers compare. */
+  readonly names = new Map<string, string>();
 
   constructor(public now_ms: number) {}
 
   private skuAnswer(sku: string): Expected {
-    const { available, on_hold, sold, max_per_customer } = this.skus.get(sku)!;
-    return { ok: true, sku, buckets: { available, on_hold, sold, max_per_customer } };
+    const { total: _total, ...buckets } = this.skus.get(sku)!;
+    return { ok: true, sku, buckets };
   }
 
   private orderAnswer(order: ModelOrder): Expected {
-    return { ok: true, order: { ...order, lines: order.lines.map((line) => ({ ...line })) } };
+    return {
+      ok: true,
+      order: { ...order, lines: order.lines.map((line) => ({ ...line })), sold: new Map(order.sold) },
+    };
   }
 
   private perSku(lines: OrderLine[]): Map<string, number> {
@@ -76,12 +105,18 @@ class Model {
     return totals;
   }
 
+  /** Each SKU of the lines moved once more (the ledger entry a movement writes). */
+  private moved(totals: Map<string, number>): void {
+    for (const sku of totals.keys()) this.skus.get(sku)!.version += 1;
+  }
+
   /** A pending order past its deadline gives its units back. */
   private expire(order: ModelOrder): void {
     for (const [sku, quantity] of this.perSku(order.lines)) {
       const s = this.skus.get(sku)!;
       s.on_hold -= quantity;
       s.available += quantity;
+      s.version += 1;
     }
     order.status = 'expired';
   }
@@ -111,10 +146,72 @@ class Model {
           command.lines.some((line) => line.quantity < 1 || line.quantity > 1_000_000 || !sku_ok(line.sku))
         );
       case 'pay':
-        return command.payment_id.length === 0;
+        return command.payment_id.length === 0 || (command.lines != null && !linesOk(command.lines));
       case 'cancel':
         return false;
+      case 'extend':
+        return command.seconds < 1 || command.seconds > 86_400;
+      case 'change_order':
+      case 'return':
+        return !linesOk(command.lines);
+      case 'update_sku':
+        return (
+          !sku_ok(command.sku) ||
+          (command.name === undefined &&
+            command.max_per_customer === undefined &&
+            command.low_stock_threshold === undefined &&
+            command.archived === undefined)
+        );
+      case 'count':
+        return !sku_ok(command.sku) || command.unsold < 0;
+      case 'delete_sku':
+        return !sku_ok(command.sku);
     }
+  }
+
+  /** PATCH: compare-and-set on the version, then each given field; a change is one movement. */
+  private updateSku(command: Extract<Command, { kind: 'update_sku' }>): Expected {
+    const sku = this.skus.get(command.sku);
+    if (!sku) return { ok: false, code: 'sku_not_found' };
+    if (command.expected_version !== null && command.expected_version !== sku.version)
+      return { ok: false, code: 'version_conflict' };
+    let changed = false;
+    for (const field of ['name', 'max_per_customer', 'low_stock_threshold', 'archived'] as const) {
+      const value = command[field];
+      if (value === undefined || field === 'name') continue;
+      if ((sku as unknown as Record<string, unknown>)[field] !== value) changed = true;
+      (sku as unknown as Record<string, unknown>)[field] = value;
+    }
+    if (command.name !== undefined && command.name !== this.names.get(command.sku)) {
+      this.names.set(command.sku, command.name);
+      changed = true;
+    }
+    if (changed) sku.version += 1;
+    return this.skuAnswer(command.sku);
+  }
+
+  /** An ERP count: available becomes unsold - on_hold, never below the holds. */
+  private count(command: Extract<Command, { kind: 'count' }>): Expected {
+    const sku = this.skus.get(command.sku);
+    if (!sku) return { ok: false, code: 'sku_not_found' };
+    if (command.expected_version !== null && command.expected_version !== sku.version)
+      return { ok: false, code: 'version_conflict' };
+    if (command.unsold < sku.on_hold) return { ok: false, code: 'count_below_holds' };
+    const delta = command.unsold - sku.on_hold - sku.available;
+    sku.available += delta;
+    sku.total += delta;
+    sku.version += 1;
+    return this.skuAnswer(command.sku);
+  }
+
+  /** A delete: only of a SKU whose one movement is its creation. */
+  private deleteSku(command: Extract<Command, { kind: 'delete_sku' }>): Expected {
+    const sku = this.skus.get(command.sku);
+    if (!sku) return { ok: false, code: 'sku_not_found' };
+    if (sku.version !== 1) return { ok: false, code: 'sku_in_use' };
+    const answer = this.skuAnswer(command.sku);
+    this.skus.delete(command.sku);
+    return answer;
   }
 
   decide(command: Command): Expected {
@@ -128,9 +225,19 @@ class Model {
           sold: 0,
           total: command.available,
           max_per_customer: command.max_per_customer,
+          low_stock_threshold: null,
+          archived: false,
+          version: 1,
         });
+        this.names.set(command.sku, command.name);
         return this.skuAnswer(command.sku);
       }
+      case 'update_sku':
+        return this.updateSku(command);
+      case 'count':
+        return this.count(command);
+      case 'delete_sku':
+        return this.deleteSku(command);
       case 'adjust': {
         const sku = this.skus.get(command.sku);
         if (!sku) return { ok: false, code: 'sku_not_found' };
@@ -140,47 +247,19 @@ class Model {
         if (sku.available + command.delta < 0) return { ok: false, code: 'insufficient_stock' };
         sku.available += command.delta;
         sku.total += command.delta;
+        sku.version += 1;
         return this.skuAnswer(command.sku);
       }
       case 'checkout':
         return this.checkout(command);
-      case 'pay': {
-        const order = this.orders.get(command.order_id);
-        if (!order) return { ok: false, code: 'order_not_found' };
-        if (this.isOverdue(order)) this.expire(order);
-        if (order.status === 'paid') {
-          return order.payment_id === command.payment_id
-            ? this.orderAnswer(order)
-            : { ok: false, code: 'already_paid' };
-        }
-        if (order.status === 'cancelled') return { ok: false, code: 'order_cancelled' };
-        const totals = this.perSku(order.lines);
-        if (order.status === 'expired') {
-          // Late payment: within the customer's limits (as a new checkout would be) and with every
-          // unit available again, or nothing happens.
-          for (const [sku, quantity] of totals) {
-            const limit = this.skus.get(sku)!.max_per_customer;
-            if (limit !== null && this.customerUnits(order.customer_id, sku) + quantity > limit)
-              return { ok: false, code: 'order_expired' };
-          }
-          for (const [sku, quantity] of totals) {
-            if (this.skus.get(sku)!.available < quantity) return { ok: false, code: 'order_expired' };
-          }
-          for (const [sku, quantity] of totals) {
-            this.skus.get(sku)!.available -= quantity;
-            this.skus.get(sku)!.sold += quantity;
-          }
-          order.late = true;
-        } else {
-          for (const [sku, quantity] of totals) {
-            this.skus.get(sku)!.on_hold -= quantity;
-            this.skus.get(sku)!.sold += quantity;
-          }
-        }
-        order.status = 'paid';
-        order.payment_id = command.payment_id;
-        return this.orderAnswer(order);
-      }
+      case 'pay':
+        return this.pay(command);
+      case 'extend':
+        return this.extend(command);
+      case 'change_order':
+        return this.change(command);
+      case 'return':
+        return this.giveBack(command);
       case 'cancel': {
         const order = this.orders.get(command.order_id);
         if (!order) return { ok: false, code: 'order_not_found' };
@@ -192,10 +271,149 @@ class Model {
           this.skus.get(sku)!.on_hold -= quantity;
           this.skus.get(sku)!.available += quantity;
         }
+        this.moved(this.perSku(order.lines));
         order.status = 'cancelled';
         return this.orderAnswer(order);
       }
     }
+  }
+
+  private pay(command: Extract<Command, { kind: 'pay' }>): Expected {
+    const order = this.orders.get(command.order_id);
+    if (!order) return { ok: false, code: 'order_not_found' };
+    if (this.isOverdue(order)) this.expire(order);
+    if (order.status === 'paid') {
+      return order.payment_id === command.payment_id
+        ? this.orderAnswer(order)
+        : { ok: false, code: 'already_paid' };
+    }
+    if (order.status === 'cancelled') return { ok: false, code: 'order_cancelled' };
+    const held = this.perSku(order.lines);
+    const totals = command.lines ? this.perSku(command.lines) : held;
+    for (const [sku, quantity] of totals) {
+      if (quantity > (held.get(sku) ?? 0)) return { ok: false, code: 'capture_exceeds_hold' };
+    }
+    if (order.status === 'expired') {
+      // Late payment: within the customer's limits (as a new checkout would be) and with every
+      // unit captured available again, or nothing happens.
+      for (const [sku, quantity] of totals) {
+        const limit = this.skus.get(sku)!.max_per_customer;
+        if (limit !== null && this.customerUnits(order.customer_id, sku) + quantity > limit)
+          return { ok: false, code: 'order_expired' };
+      }
+      for (const [sku, quantity] of totals) {
+        if (this.skus.get(sku)!.available < quantity) return { ok: false, code: 'order_expired' };
+      }
+      for (const [sku, quantity] of totals) {
+        this.skus.get(sku)!.available -= quantity;
+        this.skus.get(sku)!.sold += quantity;
+      }
+      this.moved(totals);
+      order.late = true;
+    } else {
+      for (const [sku, quantity] of held) {
+        const sold = totals.get(sku) ?? 0;
+        const s = this.skus.get(sku)!;
+        s.on_hold -= quantity;
+        s.sold += sold;
+        s.available += quantity - sold;
+        // A payment movement for what is sold, a release for the rest: one version each.
+        s.version += (sold > 0 ? 1 : 0) + (quantity - sold > 0 ? 1 : 0);
+      }
+    }
+    order.status = 'paid';
+    order.payment_id = command.payment_id;
+    order.sold = new Map([...totals].filter(([, quantity]) => quantity > 0));
+    return this.orderAnswer(order);
+  }
+
+  /** A pending order in time, or the refusal of its state (a lapsed hold is expired first). */
+  private held(order_id: string): ModelOrder | { ok: false; code: string } {
+    const order = this.orders.get(order_id);
+    if (!order) return { ok: false, code: 'order_not_found' };
+    if (this.isOverdue(order)) this.expire(order);
+    if (order.status === 'paid') return { ok: false, code: 'order_paid' };
+    if (order.status === 'cancelled') return { ok: false, code: 'order_cancelled' };
+    if (order.status === 'expired') return { ok: false, code: 'order_expired' };
+    return order;
+  }
+
+  private extend(command: Extract<Command, { kind: 'extend' }>): Expected {
+    const order = this.held(command.order_id);
+    if ('ok' in order) return order;
+    const expires_at_ms = order.expires_at_ms + command.seconds * 1000;
+    if (
+      order.extensions >= command.extensions_max ||
+      expires_at_ms > order.created_at_ms + command.hold_seconds_total_max * 1000
+    ) {
+      return { ok: false, code: 'extension_limit' };
+    }
+    order.expires_at_ms = expires_at_ms;
+    order.extensions += 1;
+    return this.orderAnswer(order);
+  }
+
+  private change(command: Extract<Command, { kind: 'change_order' }>): Expected {
+    const order = this.held(command.order_id);
+    if ('ok' in order) return order;
+    if (order.changes >= CHANGES_MAX) return { ok: false, code: 'limit_exceeded' };
+    const totals = this.perSku(command.lines);
+    for (const sku of totals.keys()) if (!this.skus.has(sku)) return { ok: false, code: 'sku_not_found' };
+    const before = this.perSku(order.lines);
+    for (const [sku, quantity] of totals) {
+      const limit = this.skus.get(sku)!.max_per_customer;
+      if (limit === null) continue;
+      const others = this.customerUnits(order.customer_id, sku) - (before.get(sku) ?? 0);
+      if (others + quantity > limit) return { ok: false, code: 'limit_exceeded' };
+    }
+    // An archived SKU takes no new holds: a change may keep or lower its units, never add any.
+    for (const [sku, quantity] of totals) {
+      if (quantity > (before.get(sku) ?? 0) && this.skus.get(sku)!.archived)
+        return { ok: false, code: 'sku_archived' };
+    }
+    const short = () =>
+      [...totals].filter(
+        ([sku, quantity]) => this.skus.get(sku)!.available < quantity - (before.get(sku) ?? 0),
+      );
+    const short_skus = new Set(short().map(([sku]) => sku));
+    if (short_skus.size > 0) {
+      for (const other of this.orders.values()) {
+        if (this.isOverdue(other) && other.lines.some((line) => short_skus.has(line.sku))) this.expire(other);
+      }
+      if (short().length > 0) return { ok: false, code: 'insufficient_stock' };
+    }
+    for (const sku of new Set([...before.keys(), ...totals.keys()])) {
+      const delta = (totals.get(sku) ?? 0) - (before.get(sku) ?? 0);
+      const s = this.skus.get(sku)!;
+      s.available -= delta;
+      s.on_hold += delta;
+      if (delta !== 0) s.version += 1;
+    }
+    order.lines = command.lines.map((line) => ({ ...line }));
+    order.changes += 1;
+    return this.orderAnswer(order);
+  }
+
+  private giveBack(command: Extract<Command, { kind: 'return' }>): Expected {
+    const order = this.orders.get(command.order_id);
+    if (!order) return { ok: false, code: 'order_not_found' };
+    if (order.status !== 'paid') return { ok: false, code: 'order_not_paid' };
+    if (order.returns >= RETURNS_MAX) return { ok: false, code: 'limit_exceeded' };
+    const totals = this.perSku(command.lines);
+    for (const [sku, quantity] of totals) {
+      if (quantity > (order.sold.get(sku) ?? 0) - (order.returned.get(sku) ?? 0))
+        return { ok: false, code: 'return_exceeds_sold' };
+    }
+    for (const [sku, quantity] of totals) {
+      const s = this.skus.get(sku)!;
+      s.sold -= quantity;
+      if (command.restock) s.available += quantity;
+      else s.total -= quantity;
+      order.returned.set(sku, (order.returned.get(sku) ?? 0) + quantity);
+      s.version += 1;
+    }
+    order.returns += 1;
+    return this.orderAnswer(order);
   }
 
   /** Units of `sku` the customer holds before its deadline, or bought. */
@@ -212,6 +430,9 @@ class Model {
   private checkout(command: Extract<Command, { kind: 'checkout' }>): Expected {
     const totals = this.perSku(command.lines);
     for (const sku of totals.keys()) if (!this.skus.has(sku)) return { ok: false, code: 'sku_not_found' };
+    // An archived SKU takes no new holds (its existing ones live on).
+    for (const sku of totals.keys())
+      if (this.skus.get(sku)!.archived) return { ok: false, code: 'sku_archived' };
     for (const [sku, quantity] of totals) {
       const limit = this.skus.get(sku)!.max_per_customer;
       if (limit === null) continue;
@@ -235,12 +456,19 @@ class Model {
       expires_at_ms: this.now_ms + command.hold_seconds * 1000,
       payment_id: null,
       late: false,
+      created_at_ms: this.now_ms,
+      extensions: 0,
+      changes: 0,
+      sold: new Map(),
+      returned: new Map(),
+      returns: 0,
     };
     this.orders.set(order.id, order);
     for (const [sku, quantity] of totals) {
       this.skus.get(sku)!.available -= quantity;
       this.skus.get(sku)!.on_hold += quantity;
     }
+    this.moved(totals);
     return this.orderAnswer(order);
   }
 
@@ -261,11 +489,9 @@ class Model {
       let pending = 0;
       let paid = 0;
       for (const order of this.orders.values()) {
-        for (const line of order.lines) {
-          if (line.sku !== id) continue;
-          if (order.status === HOLD) pending += line.quantity;
-          if (order.status === 'paid') paid += line.quantity;
-        }
+        for (const line of order.lines)
+          if (line.sku === id && order.status === HOLD) pending += line.quantity;
+        if (order.status === 'paid') paid += (order.sold.get(id) ?? 0) - (order.returned.get(id) ?? 0);
       }
       const holds =
         sku.available >= 0 &&
@@ -343,7 +569,8 @@ class Generator {
         expected_available: this.chance(0.5) ? null : current + (this.chance(0.8) ? 0 : this.int(-1, 1)),
       };
     }
-    if (roll < 0.52) {
+    if (roll < 0.25) return this.skuLifeCommand(roll);
+    if (roll < 0.55) {
       const lines: OrderLine[] = [];
       const count = this.chance(0.01) ? 0 : this.int(1, 3);
       for (let i = 0; i < count; i++) {
@@ -362,14 +589,79 @@ class Generator {
         hold_seconds: this.chance(0.5) ? this.int(1, 5) : this.int(10, 120),
       };
     }
-    if (roll < 0.8) {
+    if (roll < 0.72) {
       const order_id = this.someOrderId();
       const existing = this.model.orders.get(order_id)?.payment_id;
       const payment_id =
         existing && this.chance(0.5) ? existing : this.chance(0.01) ? '' : `pay-${this.next_payment++}`;
-      return { kind: 'pay', order_id, payment_id };
+      // A partial capture: part of some lines (now and then more than held, or a SKU not held).
+      const lines = this.chance(0.3) ? this.someLinesOf(order_id, 1) : null;
+      return { kind: 'pay', order_id, payment_id, lines };
     }
-    return { kind: 'cancel', order_id: this.someOrderId() };
+    if (roll < 0.78) return { kind: 'cancel', order_id: this.someOrderId() };
+    if (roll < 0.86) {
+      return {
+        kind: 'extend',
+        order_id: this.someOrderId(),
+        seconds: this.chance(0.02) ? 0 : this.int(1, 90),
+        reason: this.chance(0.5) ? 'slow payment' : null,
+        extensions_max: EXTENSIONS_MAX,
+        hold_seconds_total_max: HOLD_SECONDS_TOTAL_MAX,
+      };
+    }
+    if (roll < 0.93) {
+      const order_id = this.someOrderId();
+      const lines = this.someLinesOf(order_id, 3);
+      if (this.chance(0.3)) lines.push({ sku: this.pick(SKU_POOL), quantity: this.int(1, 4) });
+      return { kind: 'change_order', order_id, lines: this.chance(0.02) ? [] : lines };
+    }
+    const order_id = this.someOrderId();
+    return {
+      kind: 'return',
+      order_id,
+      lines: this.someLinesOf(order_id, 1),
+      restock: this.chance(0.5),
+      reason: this.chance(0.5) ? 'returned' : null,
+    };
+  }
+
+  /** Some of an order's SKUs with a quantity near its line's (0 up to `over` past it). */
+  private someLinesOf(order_id: string, over: number): OrderLine[] {
+    const order = this.model.orders.get(order_id);
+    const skus = [...new Set(order?.lines.map((line) => line.sku) ?? [this.pick(SKU_POOL)])];
+    const lines = skus
+      .filter(() => this.chance(0.7))
+      .map((sku) => {
+        const quantity = order?.lines.find((line) => line.sku === sku)?.quantity ?? 1;
+        return {
+          sku,
+          quantity: Math.max(1, this.int(quantity - 2, quantity + (this.chance(0.1) ? over : 0))),
+        };
+      });
+    if (lines.length === 0) lines.push({ sku: skus[0] ?? this.pick(SKU_POOL), quantity: 1 });
+    if (this.chance(0.03)) lines.push({ sku: this.pick(SKU_POOL), quantity: 1 });
+    return lines;
+  }
+
+  /** A PATCH (archiving often, so archived SKUs meet checkouts and come back), a count or a delete. */
+  private skuLifeCommand(roll: number): Command {
+    const sku = this.chance(0.95) ? this.pick(SKU_POOL) : 'missing';
+    const version = this.model.skus.get(sku)?.version ?? 1;
+    const expected_version = this.chance(0.5) ? null : version + (this.chance(0.8) ? 0 : this.int(-1, 1));
+    if (roll < 0.2) {
+      const command: Command = { kind: 'update_sku', sku, expected_version };
+      if (this.chance(0.5)) command.archived = this.chance(0.4);
+      if (this.chance(0.3)) command.max_per_customer = this.chance(0.3) ? null : this.int(1, 6);
+      if (this.chance(0.3)) command.low_stock_threshold = this.chance(0.3) ? null : this.int(0, 8);
+      if (this.chance(0.2)) command.name = this.pick(['item', 'renamed']);
+      return command;
+    }
+    if (roll < 0.23) {
+      const on_hold = this.model.skus.get(sku)?.on_hold ?? 0;
+      const unsold = Math.max(0, on_hold + this.int(-2, 15));
+      return { kind: 'count', sku, unsold, reason: this.chance(0.5) ? 'stocktake' : null, expected_version };
+    }
+    return { kind: 'delete_sku', sku };
   }
 
   envelope(): CommandEnvelope {
@@ -439,7 +731,18 @@ function expectAnswer(actual: CommandResult['outcome'], expected: Expected, wher
   const value = actual.value as unknown as Record<string, unknown>;
   if ('sku' in expected) {
     same(
-      { sku: value.sku, ...pick(value, ['available', 'on_hold', 'sold', 'max_per_customer']) },
+      {
+        sku: value.sku,
+        ...pick(value, [
+          'available',
+          'on_hold',
+          'sold',
+          'max_per_customer',
+          'low_stock_threshold',
+          'archived',
+          'version',
+        ]),
+      },
       { sku: expected.sku, ...expected.buckets },
       where,
     );
@@ -453,6 +756,9 @@ function expectAnswer(actual: CommandResult['outcome'], expected: Expected, wher
         expires_at: value.expires_at,
         payment_id: value.payment_id ?? null,
         late: value.late ?? false,
+        extensions: value.extensions,
+        sold_lines: value.sold_lines ?? null,
+        returns: (value.returns as unknown[]).length,
       },
       {
         id: order.id,
@@ -461,10 +767,32 @@ function expectAnswer(actual: CommandResult['outcome'], expected: Expected, wher
         expires_at: new Date(order.expires_at_ms).toISOString(),
         payment_id: order.payment_id,
         late: order.late,
+        extensions: order.extensions,
+        sold_lines: order.status === 'paid' ? soldLines(order) : null,
+        returns: order.returns,
       },
       where,
     );
   }
+}
+
+/** The sold lines the API shows: per SKU, in the order the SKUs first appear in the lines. */
+function soldLines(order: ModelOrder): OrderLine[] {
+  const skus = [...new Set(order.lines.map((line) => line.sku))];
+  return skus.flatMap((sku) => {
+    const quantity = order.sold.get(sku) ?? 0;
+    return quantity > 0 ? [{ sku, quantity }] : [];
+  });
+}
+
+function linesOk(lines: readonly OrderLine[]): boolean {
+  return (
+    lines.length >= 1 &&
+    lines.length <= 100 &&
+    lines.every(
+      (line) => line.quantity >= 1 && line.quantity <= 1_000_000 && /^[A-Za-z0-9._-]{1,64}$/.test(line.sku),
+    )
+  );
 }
 
 function pick(value: Record<string, unknown>, keys: string[]): Record<string, unknown> {
@@ -549,10 +877,14 @@ async function runSequence(
         operations += step.envelopes.length;
       }
       model.checkInvariants();
-      const rows = await store.listSkus(100);
+      const rows = await store.listSkus(100, undefined, true);
       same(
-        Object.fromEntries(rows.map((row) => [row.sku, [row.available, row.on_hold, row.sold]])),
-        Object.fromEntries([...model.skus].map(([sku, s]) => [sku, [s.available, s.on_hold, s.sold]])),
+        Object.fromEntries(
+          rows.map((row) => [row.sku, [row.available, row.on_hold, row.sold, row.version, row.archived]]),
+        ),
+        Object.fromEntries(
+          [...model.skus].map(([sku, s]) => [sku, [s.available, s.on_hold, s.sold, s.version, s.archived]]),
+        ),
         where,
       );
       if ((index + 1) % audit_every_steps === 0) expect((await store.audit()).problems, where()).toEqual([]);
@@ -625,6 +957,8 @@ describe('the store agrees with the reference model', () => {
           'skus',
           'orders',
           'order_lines',
+          'order_sold_lines',
+          'order_returns',
           'holds',
           'ledger',
           'idempotency_keys',

@@ -1,4 +1,5 @@
 // Races on one order: payment, cancel and expiry (several sweepers) fired at once from several
+// connections; an extension racing the sweepers at the deadline; two returns of one paid order at once;
 // connections; on PostgreSQL from several store instances, each with its own pool, standing for
 // several server processes. Exactly one outcome per order, its stock moved exactly once (the deep
 // verify matches every order's ledger movements to its final state), and no unit sold twice.
@@ -183,6 +184,92 @@ for (const makeBackend of [sqliteBackend, postgresBackend]) {
       await expectVerified(stores[0]!);
     });
 
+    it('never makes available negative nor loses a hold when ERP counts race checkouts', async () => {
+      await one(
+        stores[0]!,
+        {
+          command: {
+            kind: 'create_sku',
+            sku: 'counted',
+            name: 'counted',
+            available: 40,
+            max_per_customer: null,
+          },
+        },
+        START_MS,
+      );
+      const random = seededRandom(envCount('STOCKHOLD_RACE_SEED', 8) + 1);
+      const pick = () => stores[Math.floor(random() * stores.length)]!;
+      // Counts from 0 (below any holds) to 60; each names its count in its reason, to check it after.
+      const counts = Array.from({ length: 12 }, (_, i) => i * 5);
+      const checkouts = Array.from({ length: 60 }, (_, i) =>
+        one(
+          pick(),
+          {
+            command: {
+              kind: 'checkout',
+              order_id: `counted-${i}`,
+              customer_id: `c${i}`,
+              lines: [{ sku: 'counted', quantity: 1 + (i % 2) }],
+              hold_seconds: 600,
+            },
+          },
+          START_MS,
+        ),
+      );
+      const counted = counts.map((unsold) =>
+        one(
+          pick(),
+          {
+            command: {
+              kind: 'count',
+              sku: 'counted',
+              unsold,
+              reason: `count ${unsold}`,
+              expected_version: null,
+            },
+          },
+          START_MS,
+        ),
+      );
+      const [held, answered] = await Promise.all([Promise.all(checkouts), Promise.all(counted)]);
+      expect(held.map(code).every((outcome) => outcome === 'ok' || outcome === 'insufficient_stock')).toBe(
+        true,
+      );
+      expect(answered.map(code).every((outcome) => outcome === 'ok' || outcome === 'count_below_holds')).toBe(
+        true,
+      );
+      // Every hold taken is still whole: on_hold is exactly the units of the checkouts that succeeded.
+      const held_units = held.reduce((sum, result, i) => sum + (code(result) === 'ok' ? 1 + (i % 2) : 0), 0);
+      const sku = (await stores[stores.length - 1]!.getSku('counted'))!;
+      expect(sku.on_hold).toBe(held_units);
+      expect(sku.available).toBeGreaterThanOrEqual(0);
+      // Each count that passed set available + on_hold to its count, at its moment; each refused one
+      // met more units on hold than it counted.
+      const ledger = await stores[0]!.ledger('counted', 1000);
+      const count_entries = ledger.filter((entry) => entry.kind === 'count');
+      expect(count_entries).toHaveLength(answered.filter((result) => code(result) === 'ok').length);
+      for (const entry of count_entries) {
+        expect(`count ${entry.available_after + entry.on_hold_after}`).toBe(entry.reason);
+      }
+      for (const [i, result] of answered.entries()) {
+        if (code(result) === 'count_below_holds') {
+          const details = (result.outcome as { error: { details: { on_hold: number } } }).error.details;
+          expect(details.on_hold).toBeGreaterThan(counts[i]!);
+        }
+      }
+      const tally = (results: CommandResult[]) => {
+        const counted: Record<string, number> = {};
+        for (const result of results) counted[code(result)] = (counted[code(result)] ?? 0) + 1;
+        return counted;
+      };
+      reportFigure(
+        `count race on ${backend.name}`,
+        JSON.stringify({ checkouts: tally(held), counts: tally(answered) }),
+      );
+      await expectVerified(stores[0]!);
+    });
+
     it('lets a checkout reclaim an expired hold whose cancel arrives in the same group commit', async () => {
       // Regression: the lazy reclaim skipped overdue orders already loaded by another command of the
       // batch, so this checkout was refused although any serial order of the two would accept it.
@@ -226,6 +313,129 @@ for (const makeBackend of [sqliteBackend, postgresBackend]) {
       expect(code(checkout!)).toBe('ok');
       expect(code(cancel!)).toBe('order_expired');
       expect(await store.getSku('batch')).toMatchObject({ available: 0, on_hold: 1, sold: 0 });
+      await expectVerified(store);
+    });
+
+    it('gives an extension racing the sweepers at the deadline one outcome: extended and not swept, or expired', async () => {
+      const store = stores[0]!;
+      await one(
+        store,
+        { command: { kind: 'create_sku', sku: 'ext', name: 'ext', available: 100, max_per_customer: null } },
+        START_MS,
+      );
+      const random = seededRandom(envCount('STOCKHOLD_RACE_SEED', 8) + 1);
+      const count = 20;
+      const deadlineOf = (i: number) => START_MS + (1 + i) * 1000;
+      for (let i = 0; i < count; i++) {
+        const held = await one(
+          stores[i % stores.length]!,
+          {
+            command: {
+              kind: 'checkout',
+              order_id: `ext-${String(i).padStart(3, '0')}`,
+              customer_id: `e${i}`,
+              lines: [{ sku: 'ext', quantity: 1 }],
+              hold_seconds: 1 + i,
+            },
+          },
+          START_MS,
+        );
+        expect(code(held)).toBe('ok');
+      }
+      const pick = () => stores[Math.floor(random() * stores.length)]!;
+      const answers = await Promise.all(
+        Array.from({ length: count }, async (_, i) => {
+          const order_id = `ext-${String(i).padStart(3, '0')}`;
+          const at_ms = () => deadlineOf(i) - (random() < 0.5 ? 1 : 0);
+          const [extended] = await Promise.all([
+            one(
+              pick(),
+              {
+                command: {
+                  kind: 'extend',
+                  order_id,
+                  seconds: 60,
+                  reason: null,
+                  extensions_max: 3,
+                  hold_seconds_total_max: 3600,
+                },
+              },
+              at_ms(),
+            ),
+            pick().sweepExpired(at_ms(), 5),
+            pick().sweepExpired(at_ms(), 5),
+          ]);
+          return { order_id, i, answer: code(extended) };
+        }),
+      );
+      for (const { order_id, i, answer } of answers) {
+        const order = (await store.getOrder(order_id))!;
+        if (answer === 'ok') {
+          // Extended in time: the sweepers at the old deadline left it alone.
+          expect(order).toMatchObject({ status: 'pending_payment', extensions: 1 });
+          expect(order.expires_at_ms).toBe(deadlineOf(i) + 60_000);
+        } else {
+          expect(answer).toBe('order_expired');
+          expect(order).toMatchObject({ status: 'expired', extensions: 0 });
+        }
+      }
+      reportFigure(
+        `extensions that won the race on ${backend.name}`,
+        answers.filter((answer) => answer.answer === 'ok').length,
+      );
+      // At the new deadlines every extended order is swept too; the books stay straight.
+      await stores[stores.length - 1]!.sweepExpired(deadlineOf(count) + 60_000, 10_000);
+      expect(await store.getSku('ext')).toMatchObject({ available: 100, on_hold: 0, sold: 0 });
+      await expectVerified(store);
+    });
+
+    it('lets only what was sold come back when two returns of one order race', async () => {
+      const store = stores[0]!;
+      await one(
+        store,
+        { command: { kind: 'create_sku', sku: 'ret', name: 'ret', available: 100, max_per_customer: null } },
+        START_MS,
+      );
+      const count = 10;
+      for (let i = 0; i < count; i++) {
+        const order_id = `ret-${i}`;
+        const lines = [{ sku: 'ret', quantity: 3 }];
+        const held = await one(
+          store,
+          { command: { kind: 'checkout', order_id, customer_id: `r${i}`, lines, hold_seconds: 600 } },
+          START_MS,
+        );
+        expect(code(held)).toBe('ok');
+        const paid = await one(
+          store,
+          { command: { kind: 'pay', order_id, payment_id: `rp-${i}` } },
+          START_MS,
+        );
+        expect(code(paid)).toBe('ok');
+      }
+      const returnOf = (order_id: string, restock: boolean) =>
+        ({
+          command: { kind: 'return', order_id, lines: [{ sku: 'ret', quantity: 2 }], restock, reason: null },
+        }) satisfies CommandEnvelope;
+      const answers = await Promise.all(
+        Array.from({ length: count }, async (_, i) => {
+          const order_id = `ret-${i}`;
+          const results = await Promise.all([
+            one(stores[i % stores.length]!, returnOf(order_id, true), START_MS + 1000),
+            one(stores[(i + 1) % stores.length]!, returnOf(order_id, i % 2 === 0), START_MS + 1000),
+          ]);
+          return results.map(code).sort();
+        }),
+      );
+      // 3 sold, 2 + 2 asked back: exactly one return of each pair goes through.
+      for (const answer of answers) expect(answer).toEqual(['ok', 'return_exceeds_sold']);
+      for (let i = 0; i < count; i++) {
+        const order = (await store.getOrder(`ret-${i}`))!;
+        expect(order.returns).toHaveLength(1);
+      }
+      const sku = (await store.getSku('ret'))!;
+      expect(sku.sold).toBe(count);
+      expect(sku.available + sku.on_hold + sku.sold).toBeLessThanOrEqual(100);
       await expectVerified(store);
     });
   });

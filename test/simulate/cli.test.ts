@@ -35,6 +35,8 @@ describe('stockhold simulate', () => {
       expect(Number(oversold?.[1])).toBeGreaterThan(0);
       expect(Number(oversold?.[2])).toBe(0);
       expect(stdout).toMatch(/^audit \(buckets vs ledger, holds, orders\)\s+no ledger\s+OK$/m);
+      // Slow payers extend their holds with stockhold; the legacy store has none to extend.
+      expect(stdout).toMatch(/^holds extended once \(slow payment\)\s+0\s+[1-9]\d*$/m);
 
       const html = readFileSync(report, 'utf8');
       // Nothing to fetch: no external script, stylesheet or link (uPlot's licence comment names its home).

@@ -37,6 +37,29 @@ describe('the shopper script', () => {
     }
   });
 
+  it('lets a share of the slow payers ask once for more time before their deadline, leaving the rest of the sale as it was', () => {
+    const never = generateScript({ ...SMALL_SALE, extend_share: 0 });
+    const always = generateScript({ ...SMALL_SALE, extend_share: 1 });
+    const half = generateScript(SMALL_SALE);
+    const without_extensions = (script: typeof half) =>
+      script.shoppers.map(({ extend_delay_s: _, ...shopper }) => shopper);
+    expect(without_extensions(always)).toEqual(without_extensions(never));
+    expect(without_extensions(half)).toEqual(without_extensions(never));
+    expect(never.shoppers.every((shopper) => shopper.extend_delay_s === null)).toBe(true);
+    const late = always.shoppers.filter((shopper) => shopper.intent === 'pay_late');
+    expect(late.length).toBeGreaterThan(0);
+    for (const shopper of always.shoppers) {
+      if (shopper.intent !== 'pay_late') expect(shopper.extend_delay_s).toBeNull();
+      else {
+        expect(shopper.extend_delay_s).toBeGreaterThanOrEqual(1);
+        expect(shopper.extend_delay_s).toBeLessThan(SMALL_SALE.hold_seconds);
+      }
+    }
+    const asking = half.shoppers.filter((shopper) => shopper.extend_delay_s !== null).length;
+    expect(asking).toBeGreaterThan(0);
+    expect(asking).toBeLessThan(late.length);
+  });
+
   it('schedules every shopper action after that shopper checked out', () => {
     const script = generateScript(SMALL_SALE);
     const checkout_second = new Map<number, number>();

@@ -61,19 +61,29 @@ describe('the legacy strategy on SQLite', () => {
   });
 });
 
+/** A stockhold strategy on a new SQLite file, closed and removed after `use`. */
+async function withStockholdOnSqlite(use: (strategy: StockholdStrategy) => Promise<void>): Promise<void> {
+  const directory = mkdtempSync(join(tmpdir(), 'stockhold-simulate-test-'));
+  const strategy = await StockholdStrategy.start({
+    database_url: `sqlite:${join(directory, 'stockhold.db')}`,
+    location: 'test',
+    start_ms: SALE_START_MS,
+    hold_seconds: SMALL_SALE.hold_seconds,
+    sockets_max: CONCURRENCY,
+  });
+  try {
+    await use(strategy);
+  } finally {
+    await strategy.close();
+    rmSync(directory, { recursive: true, force: true });
+  }
+}
+
 describe('the stockhold strategy on SQLite', () => {
   it('never oversells, ends with every invariant exact, and returns abandoned holds', {
     timeout: SIMULATION_TIMEOUT_MS,
   }, async () => {
-    const directory = mkdtempSync(join(tmpdir(), 'stockhold-simulate-test-'));
-    const strategy = await StockholdStrategy.start({
-      database_url: `sqlite:${join(directory, 'stockhold.db')}`,
-      location: 'test',
-      start_ms: SALE_START_MS,
-      hold_seconds: SMALL_SALE.hold_seconds,
-      sockets_max: CONCURRENCY,
-    });
-    try {
+    await withStockholdOnSqlite(async (strategy) => {
       await strategy.setup(script.skus);
       const run = await runStrategy(strategy, script, { concurrency: CONCURRENCY });
       const { metrics } = run;
@@ -88,10 +98,38 @@ describe('the stockhold strategy on SQLite', () => {
         for (const value of [...series.available, ...series.on_hold]) expect(value).toBeGreaterThanOrEqual(0);
       for (const outcome of run.skus) expect(outcome.units_paid).toBeLessThanOrEqual(outcome.stock);
       await expectConservation(strategy.running.store);
-    } finally {
-      await strategy.close();
-      rmSync(directory, { recursive: true, force: true });
-    }
+    });
+  });
+});
+
+describe('slow payers extending their holds on SQLite', () => {
+  it('extends a hold once per slow payer who asks, before its deadline, and never oversells', {
+    timeout: SIMULATION_TIMEOUT_MS,
+  }, async () => {
+    const sale = generateScript({ ...SMALL_SALE, extend_share: 1 });
+    await withStockholdOnSqlite(async (strategy) => {
+      await strategy.setup(sale.skus);
+      const run = await runStrategy(strategy, sale, { concurrency: CONCURRENCY });
+      const { metrics } = run;
+      const orders = await strategy.running.store.listOrders({ limit: SMALL_SALE.shoppers });
+      const extended = orders.filter((order) => (order.extensions ?? 0) > 0);
+      expect(metrics.extended_holds).toBeGreaterThan(0);
+      expect(extended).toHaveLength(metrics.extended_holds);
+      for (const order of extended) {
+        expect(order.extensions).toBe(1);
+        // One more hold: the deadline doubled, never past the cap the simulated shop sets.
+        expect(order.expires_at_ms - order.created_at_ms).toBe(2 * SMALL_SALE.hold_seconds * 1000);
+      }
+      // Every slow payer who got a hold asked (extend_share 1): all but those paying at the very deadline pay in time.
+      const paid_in_time = extended.filter((order) => order.status === 'paid' && !order.late);
+      expect(paid_in_time.length).toBeGreaterThan(0);
+      expect(metrics.paid_late).toBeLessThan(metrics.extended_holds);
+      expect(metrics.oversold_units).toBe(0);
+      expect(metrics.min_stock).toBeGreaterThanOrEqual(0);
+      expect(metrics.miscounted_units).toBe(0);
+      expect(metrics.audit_problems).toEqual([]);
+      await expectConservation(strategy.running.store);
+    });
   });
 });
 

@@ -29,6 +29,8 @@ const FIELD_MIGRATION_NAMES = [
   '0003_api_keys',
   '0004_ledger_by_order',
   '0005_api_key_last_used',
+  '0006_order_life',
+  '0007_sku_life',
 ];
 
 // What each shipped migration runs, per dialect: the SHA-256 (first 16 hex digits) of its statements,
@@ -43,6 +45,8 @@ const FIELD_FINGERPRINTS: Record<DialectName, Record<string, string>> = {
     '0003_api_keys': '2142a275937d59ef',
     '0004_ledger_by_order': '48b998d9f1f95a2c',
     '0005_api_key_last_used': 'd46d8366c27b1a42',
+    '0006_order_life': '97058df8cacdff8a',
+    '0007_sku_life': 'cd60476265e32b58',
   },
   postgres: {
     // Differs from SQLite's in the outbox's generated key only.
@@ -51,6 +55,8 @@ const FIELD_FINGERPRINTS: Record<DialectName, Record<string, string>> = {
     '0003_api_keys': '2142a275937d59ef',
     '0004_ledger_by_order': '48b998d9f1f95a2c',
     '0005_api_key_last_used': 'd46d8366c27b1a42',
+    '0006_order_life': '97058df8cacdff8a',
+    '0007_sku_life': 'cd60476265e32b58',
   },
 };
 
@@ -60,6 +66,8 @@ const TABLES_OF_LATEST = [
   'idempotency_keys',
   'ledger',
   'order_lines',
+  'order_returns',
+  'order_sold_lines',
   'orders',
   'outbox',
   'outbox_cursors',
@@ -292,11 +300,22 @@ for (const dialect of DIALECTS) {
       // The catalogues were read, not two empty answers: a column, an index and a constraint of
       // three different migrations are in them.
       const catalogued = JSON.stringify(fresh_schema.details);
-      for (const name of ['last_used_at_ms', 'ledger_by_order', 'webhook_deliveries_once']) {
+      for (const name of [
+        'last_used_at_ms',
+        'ledger_by_order',
+        'webhook_deliveries_once',
+        'low_stock_threshold',
+      ]) {
         expect(catalogued).toContain(name);
       }
       expect(stepwise_schema).toEqual(fresh_schema);
 
+      // The first release's SKU is not archived and has no low-stock threshold (0007_sku_life).
+      const sku_life = await sql<{ archived: number | string; low_stock_threshold: null }>`
+        select archived, low_stock_threshold from skus where sku = 'SKU-1'`.execute(stepwise);
+      expect(sku_life.rows.map((row) => [Number(row.archived), row.low_stock_threshold])).toEqual([
+        [0, null],
+      ]);
       // The first release's rows read through the latest schema, and the event ids go on after them.
       const order = await sql<{ status: string; api_key_id: string | null }>`
         select status, api_key_id from orders where id = 'order-1'`.execute(stepwise);

@@ -23,7 +23,13 @@ async function run(store: KyselyStore, command: Command, now_ms = T0, key?: stri
 
 /** The SKU's row as the database has it, read without the store's read path. */
 async function storedSku(store: KyselyStore, sku: string) {
-  return rawDatabase(store).selectFrom('skus').selectAll().where('sku', '=', sku).executeTakeFirstOrThrow();
+  const row = await rawDatabase(store)
+    .selectFrom('skus')
+    .selectAll()
+    .where('sku', '=', sku)
+    .executeTakeFirstOrThrow();
+  // Booleans are stored as 0/1 on both databases; the state has them as booleans.
+  return { ...row, archived: Number(row.archived) === 1 };
 }
 
 function checkout(order_id: string, sku: string, quantity: number, hold_seconds = 60): Command {
@@ -100,6 +106,56 @@ describe.each(DIALECTS)('the read path on %s', (dialect) => {
     await run(store, { kind: 'cancel', order_id: 'o-2' });
     expect(await store.getSku('hot')).toEqual(await storedSku(store, 'hot'));
     expect(await store.getOrder('o-2')).toMatchObject({ status: 'cancelled' });
+  });
+
+  it('reads what a PATCH, a count and a delete left: fields, buckets, and no SKU after its delete', async () => {
+    await run(store, { kind: 'create_sku', sku: 'mug', name: 'Mug', available: 5, max_per_customer: null });
+    await run(store, { kind: 'create_sku', sku: 'cup', name: 'Cup', available: 5, max_per_customer: null });
+    expect(await store.getSku('mug')).toMatchObject({ name: 'Mug', archived: false });
+    expect(await store.getSku('cup')).toMatchObject({ name: 'Cup' });
+    await run(store, {
+      kind: 'update_sku',
+      sku: 'mug',
+      name: 'Big mug',
+      archived: true,
+      low_stock_threshold: 2,
+      expected_version: null,
+    });
+    expect(await store.getSku('mug')).toEqual(await storedSku(store, 'mug'));
+    expect(await store.getSku('mug')).toMatchObject({
+      name: 'Big mug',
+      archived: true,
+      low_stock_threshold: 2,
+    });
+    await run(store, { kind: 'count', sku: 'mug', unsold: 9, reason: null, expected_version: null });
+    expect(await store.getSku('mug')).toMatchObject({ available: 9 });
+    await run(store, { kind: 'delete_sku', sku: 'cup' });
+    expect(await store.getSku('cup')).toBeNull();
+  });
+
+  it("reads a paid order's sold lines and returns, as the order view shows them", async () => {
+    await run(store, { kind: 'create_sku', sku: 'tv', name: 'TV', available: 10, max_per_customer: null });
+    await run(store, checkout('o-1', 'tv', 3));
+    await run(store, {
+      kind: 'pay',
+      order_id: 'o-1',
+      payment_id: 'p-1',
+      lines: [{ sku: 'tv', quantity: 2 }],
+    });
+    await run(store, {
+      kind: 'return',
+      order_id: 'o-1',
+      lines: [{ sku: 'tv', quantity: 1 }],
+      restock: true,
+      reason: 'broken',
+    });
+    expect(await store.getOrder('o-1')).toMatchObject({
+      status: 'paid',
+      sold_lines: [{ sku: 'tv', quantity: 2 }],
+      returns: [{ lines: [{ sku: 'tv', quantity: 1 }], restock: true, reason: 'broken' }],
+    });
+    const [listed] = await store.listOrders({ limit: 1 });
+    expect(await store.getOrder('o-1')).toEqual(listed);
   });
 
   it('reads what the sweeper released, right after its batch (SQLite sweeps in SQL, outside the Workspace)', async () => {

@@ -134,4 +134,52 @@ describe.each(DIALECTS)('the sweep on %s writes what Workspace.expire writes', (
     );
     expect((await store.audit()).problems).toEqual([]);
   });
+
+  it('with sku.back_in_stock for the sold-out SKUs a batch returns units to, payload and order included', async () => {
+    await run({ kind: 'create_sku', sku: 'fig', name: 'fig', available: 3, max_per_customer: 2 });
+    await run({ kind: 'create_sku', sku: 'grape', name: 'grape', available: 1, max_per_customer: null });
+    await run({
+      kind: 'update_sku',
+      sku: 'fig',
+      archived: true,
+      low_stock_threshold: 1,
+      expected_version: null,
+    });
+    await run({ kind: 'update_sku', sku: 'fig', archived: false, expected_version: null });
+    const hold = (order_id: string, lines: { sku: string; quantity: number }[]) =>
+      run({ kind: 'checkout', order_id, customer_id: `c-${order_id}`, lines, hold_seconds: 5 });
+    await hold('s-1', [
+      { sku: 'grape', quantity: 1 },
+      { sku: 'fig', quantity: 1 },
+    ]);
+    await hold('s-2', [{ sku: 'fig', quantity: 2 }]);
+    await hold('s-3', [{ sku: 'apple', quantity: 1 }]);
+    clock.advance(5_000);
+    const skus_before = await store.listSkus(100);
+    const due = (await store.listOrders({ status: 'pending_payment', limit: 1000 })).filter(
+      (order) => order.expires_at_ms <= clock.now(),
+    );
+    const last_event_id = await store.lastEventId();
+    expect(await store.sweepExpired(clock.now(), 1000)).toBe(due.length);
+
+    const events = await store.eventsAfter(last_event_id, 1000);
+    const workspace = new Workspace(clock.now());
+    for (const sku of skus_before) workspace.loadSku(sku);
+    for (const order of due) workspace.loadOrder(order);
+    const taken = events.filter((event) => event.type === 'order.expired').map((event) => event.subject_id);
+    for (const id of taken) workspace.expire(id);
+    const stock = (list: readonly { type: string; subject_id: string; data: unknown }[]) =>
+      list
+        .filter((event) => event.type.startsWith('sku.'))
+        .map((event) => ({
+          type: event.type,
+          subject_id: event.subject_id,
+          payload: JSON.stringify(event.data),
+        }));
+    expect(stock(events).map((event) => event.subject_id)).toEqual(['grape', 'fig']);
+    expect(stock(events)).toEqual(stock(workspace.events));
+    expect(await store.listSkus(100, undefined, true)).toEqual(
+      skus_before.map((sku) => workspace.skus.get(sku.sku)),
+    );
+  });
 });

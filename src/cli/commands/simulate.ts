@@ -36,6 +36,7 @@ const PARAMETER_OPTIONS: [string, keyof SimulationParameters, (value: string) =>
   ['--abandon-share <x>', 'abandon_share', share, 'share who check out and never pay'],
   ['--cancel-share <x>', 'cancel_share', share, 'share who cancel'],
   ['--late-share <x>', 'late_share', share, 'share who pay after their deadline'],
+  ['--extend-share <x>', 'extend_share', share, 'share of the late payers who extend their hold once'],
 ];
 
 /** What commander hands the action: the options below, and each of PARAMETER_OPTIONS by its camelCase name. */

@@ -114,7 +114,8 @@ function applyEvent(event: StreamEvent): void {
   events_received += 1;
   const at_ms = Date.parse(event.at);
   const { sku, order, skus } = event.data;
-  if (sku) table.upsertView(sku, 1);
+  if (event.type === 'sku.deleted') table.remove(event.subject_id);
+  else if (sku) table.upsertView(sku, 1);
   if (order) {
     orders.apply(order);
     const series = SERIES_OF[event.type];
@@ -161,6 +162,40 @@ function openDetail(title: string, sku: string | null): void {
   detail.replaceChildren(element('p', 'muted', 'loading…'));
 }
 
+const linesText = (lines: readonly { sku: string; quantity: number }[]): string =>
+  lines.length === 0 ? '—' : lines.map((line) => `${line.sku} × ${line.quantity}`).join(', ');
+
+/** An order's returns, oldest first: when, what, restocked or written off, why. */
+function returnsList(order: OrderView): HTMLElement {
+  const list = element('ul', 'returns');
+  for (const each of order.returns) {
+    const item = element(
+      'li',
+      each.restock ? 'return-restocked' : 'return-written-off',
+      `${each.at.slice(11, 19)} ${linesText(each.lines)}: ${each.restock ? 'restocked' : 'written off'}`,
+    );
+    if (each.reason) item.append(element('span', 'muted', ` (${each.reason})`));
+    list.append(item);
+  }
+  return list;
+}
+
+function orderFacts(order: OrderView): HTMLElement {
+  const facts: [string, string][] = [
+    ['id', order.id],
+    ['customer', order.customer_id],
+    ['status', order.late ? `${order.status} (late payment)` : order.status],
+    ['lines', linesText(order.lines)],
+    ['created', order.created_at],
+    ['deadline', order.expires_at],
+    ['extensions', String(order.extensions)],
+    ['paid', order.paid_at ? `${order.paid_at} (${order.payment_id})` : '—'],
+  ];
+  if (order.sold_lines) facts.push(['sold', linesText(order.sold_lines)]);
+  if (order.released_lines) facts.push(['released at payment', linesText(order.released_lines)]);
+  return definitionList(facts);
+}
+
 function definitionList(pairs: [string, string][]): HTMLElement {
   const list = element('dl', 'facts');
   for (const [term, value] of pairs)
@@ -204,17 +239,9 @@ async function showOrder(id: string): Promise<void> {
       api<OrderView>('GET', `/v1/orders/${encodeURIComponent(id)}`),
       api<{ items: LedgerEntryView[] }>('GET', `/v1/orders/${encodeURIComponent(id)}/ledger`),
     ]);
-    const parts: HTMLElement[] = [
-      definitionList([
-        ['id', order.id],
-        ['customer', order.customer_id],
-        ['status', order.late ? `${order.status} (late payment)` : order.status],
-        ['lines', order.lines.map((line) => `${line.sku} × ${line.quantity}`).join(', ')],
-        ['created', order.created_at],
-        ['deadline', order.expires_at],
-        ['paid', order.paid_at ? `${order.paid_at} (${order.payment_id})` : '—'],
-      ]),
-    ];
+    const parts: HTMLElement[] = [orderFacts(order)];
+    if (order.returns.length > 0)
+      parts.push(element('h3', undefined, `Returns (${order.returns.length})`), returnsList(order));
     parts.push(element('h3', undefined, 'Ledger of this order'), ledgerTable(ledger.items, 'order'));
     if (order.status === 'pending_payment') {
       const cancel = element('button', undefined, 'cancel this order');
@@ -248,6 +275,9 @@ async function showSku(sku: string): Promise<void> {
         ['name', view.name || '—'],
         ['available / on hold / sold', `${view.available} / ${view.on_hold} / ${view.sold}`],
         ['max per customer', view.max_per_customer === null ? '—' : String(view.max_per_customer)],
+        ['low-stock threshold', view.low_stock_threshold === null ? '—' : String(view.low_stock_threshold)],
+        ['archived', view.archived ? 'yes: no new holds' : 'no'],
+        ['version', String(view.version)],
         ['updated', view.updated_at],
       ]),
       // Seqs count a SKU's movements from 1, so the newest one's is how many there are.
@@ -367,7 +397,8 @@ async function start(): Promise<void> {
   renderTotals();
   followEvents({ url: '/v1/events', on_message: onMessage, on_status: onStatus });
   try {
-    await listAll<SkuView>('/v1/skus', SKU_PAGE_SIZE, SKU_PAGES_MAX, (page) => {
+    // Archived SKUs too: the table hides them until asked, and an unarchived one needs no reload.
+    await listAll<SkuView>('/v1/skus?archived=true', SKU_PAGE_SIZE, SKU_PAGES_MAX, (page) => {
       for (const sku of page) table.upsertView(sku);
     });
     const recent = await api<{ items: OrderView[] }>('GET', '/v1/orders?limit=40');

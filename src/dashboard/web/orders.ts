@@ -146,7 +146,7 @@ export class OrdersView {
       row.append(
         element('td', 'mono', shortId(order.id)),
         element('td', `state state-${order.status}`, order.late ? `${order.status} (late)` : order.status),
-        element('td', 'lines', order.lines.map((line) => `${line.sku}×${line.quantity}`).join(', ')),
+        this.linesCell(order),
       );
       const deadline = element('td', 'num');
       if (order.status === 'pending_payment')
@@ -156,6 +156,25 @@ export class OrdersView {
       fragment.append(row);
     }
     this.recent_body.replaceChildren(fragment);
+  }
+
+  /** The lines, after a mark for each extension and return the order had. */
+  private linesCell(order: OrderView): HTMLElement {
+    const cell = element('td', 'lines');
+    if (order.extensions > 0) {
+      const mark = element('span', 'mark mark-extended', `+${order.extensions} ext`);
+      mark.title = `deadline extended ${order.extensions} ${order.extensions === 1 ? 'time' : 'times'}`;
+      cell.append(mark);
+    }
+    if (order.returns.length > 0) {
+      const returned = order.returns.reduce(
+        (sum, each) => sum + each.lines.reduce((units, line) => units + line.quantity, 0),
+        0,
+      );
+      cell.append(element('span', 'mark mark-returned', `${returned} returned`));
+    }
+    cell.append(order.lines.map((line) => `${line.sku}×${line.quantity}`).join(', '));
+    return cell;
   }
 
   private renderExpiring(now_ms: number): void {

@@ -1,4 +1,5 @@
-// The SKU table: one row per SKU with a stacked bar of its buckets, hottest first, searchable.
+// The SKU table: one row per SKU with a stacked bar of its buckets, hottest first, searchable;
+// archived SKUs dimmed and marked (listed only when asked), a low-stock mark at or below the threshold.
 // Only the hottest ROWS_SHOWN_MAX that match the search are in the page (a shop may have 100,000
 // SKUs; a sale's few hot ones rise to the top as their events arrive). A row's element is created
 // the first time it is shown and updated in place; changes are applied once per animation frame.
@@ -13,17 +14,20 @@ export interface Buckets {
 
 const BUCKET_NAMES = ['available', 'on_hold', 'sold'] as const satisfies readonly (keyof Buckets)[];
 
-/** A row's elements in the page: its <tr>, the name, and per bucket its number cell and its bar. */
+/** What a SKU view says about a row beyond its buckets (an event's bucket values leave it as is). */
+type RowFields = Pick<SkuView, 'name' | 'archived' | 'low_stock_threshold'>;
+
+/** A row's elements in the page: its <tr>, the name, its marks, and per bucket its number cell and its bar. */
 interface RowView {
   node: HTMLTableRowElement;
   name: HTMLElement;
+  marks: HTMLElement;
   cells: Record<keyof Buckets, HTMLElement>;
   bars: Record<keyof Buckets, HTMLElement>;
 }
 
-interface Row extends Buckets {
+interface Row extends Buckets, RowFields {
   sku: string;
-  name: string;
   /** Server time of the state shown: older events are ignored (the snapshot already has them). */
   updated_ms: number;
   /** Recent activity, decaying with HEAT_HALF_LIFE_MS. */
@@ -47,6 +51,7 @@ export class SkuTable {
   private last_sort_ms = 0;
   private frame_requested = false;
   private query = '';
+  private show_archived = false;
   /** A SKU's detail, shown in a row right under that SKU's row (wherever sorting moves it). */
   private detail: { sku: string; node: HTMLTableRowElement } | null = null;
   private readonly body = byId<HTMLTableSectionElement>('sku-rows');
@@ -59,6 +64,11 @@ export class SkuTable {
     const search = byId<HTMLInputElement>('sku-search');
     search.addEventListener('input', () => {
       this.query = search.value.trim().toLowerCase();
+      this.layout();
+    });
+    const show_archived = byId<HTMLInputElement>('sku-show-archived');
+    show_archived.addEventListener('change', () => {
+      this.show_archived = show_archived.checked;
       this.layout();
     });
     this.body.addEventListener('click', (event) => {
@@ -107,7 +117,20 @@ export class SkuTable {
 
   /** A SKU read from the API or carried by a sku.* event; `activity` feeds the heat. */
   upsertView(view: SkuView, activity = 0): void {
-    this.apply(view.sku, view, Date.parse(view.updated_at), view.name, activity);
+    this.apply(view.sku, view, Date.parse(view.updated_at), view, activity);
+  }
+
+  /** A deleted SKU (sku.deleted) leaves the table. */
+  remove(sku: string): void {
+    const row = this.rows.get(sku);
+    if (!row) return;
+    this.rows.delete(sku);
+    this.dirty.delete(row);
+    if (this.detail?.sku === sku) this.hideDetail();
+    this.order = this.order.filter((each) => each !== row);
+    row.view?.node.remove();
+    this.layout();
+    this.on_change();
   }
 
   /** Bucket values carried by an event at server time `at_ms`; `activity` feeds the heat. */
@@ -115,12 +138,20 @@ export class SkuTable {
     this.apply(sku, buckets, at_ms, undefined, activity);
   }
 
-  private apply(sku: string, buckets: Buckets, at_ms: number, name: string | undefined, activity: number) {
+  private apply(
+    sku: string,
+    buckets: Buckets,
+    at_ms: number,
+    fields: RowFields | undefined,
+    activity: number,
+  ) {
     let row = this.rows.get(sku);
     if (!row) {
       row = {
         sku,
-        name: name ?? '',
+        name: fields?.name ?? '',
+        archived: fields?.archived ?? false,
+        low_stock_threshold: fields?.low_stock_threshold ?? null,
         available: 0,
         on_hold: 0,
         sold: 0,
@@ -132,7 +163,6 @@ export class SkuTable {
       this.rows.set(sku, row);
       this.order_stale = true;
     }
-    if (name !== undefined) row.name = name;
     if (activity > 0) {
       row.heat = this.heatAt(row, at_ms) + activity;
       row.heat_ms = Math.max(row.heat_ms, at_ms);
@@ -144,6 +174,13 @@ export class SkuTable {
       row.on_hold = buckets.on_hold;
       row.sold = buckets.sold;
       row.updated_ms = at_ms;
+      if (fields) {
+        row.name = fields.name;
+        // An archived SKU leaves the page or comes back: the layout decides which rows are shown.
+        if (row.archived !== fields.archived) this.order_stale = true;
+        row.archived = fields.archived;
+        row.low_stock_threshold = fields.low_stock_threshold;
+      }
     }
     this.dirty.add(row);
     this.schedule();
@@ -194,6 +231,7 @@ export class SkuTable {
   }
 
   private matches(row: Row): boolean {
+    if (row.archived && !this.show_archived) return false;
     return (
       this.query === '' ||
       row.sku.toLowerCase().includes(this.query) ||
@@ -243,7 +281,8 @@ export class SkuTable {
     node.dataset.sku = row.sku;
     const name_cell = element('td', 'sku-name');
     const name = element('span', 'name muted');
-    name_cell.append(element('span', 'sku-id', row.sku), name);
+    const marks = element('span', 'marks');
+    name_cell.append(element('span', 'sku-id', row.sku), marks, name);
     const bar = element('div', 'bar');
     const bars = {
       available: element('span', 'available'),
@@ -259,7 +298,7 @@ export class SkuTable {
       sold: element('td', 'num sold'),
     };
     node.append(name_cell, bar_cell, cells.available, cells.on_hold, cells.sold);
-    return { node, name, cells, bars };
+    return { node, name, marks, cells, bars };
   }
 
   private fill(row: Row, view: RowView): void {
@@ -274,5 +313,24 @@ export class SkuTable {
     const shown_name = row.name === row.sku ? '' : row.name;
     if (view.name.textContent !== shown_name) view.name.textContent = shown_name;
     view.node.title = `${row.sku}: ${row.available} available, ${row.on_hold} on hold, ${row.sold} sold`;
+    this.fillMarks(row, view);
+  }
+
+  /** The archived and low-stock marks (classes on the row, badges beside the id); touched only on change. */
+  private fillMarks(row: Row, view: RowView): void {
+    const low_stock = row.low_stock_threshold !== null && row.available <= row.low_stock_threshold;
+    const key = `${row.archived}/${low_stock}`;
+    if (view.marks.dataset.key === key) return;
+    view.marks.dataset.key = key;
+    view.node.classList.toggle('archived', row.archived);
+    view.node.classList.toggle('low-stock', low_stock);
+    const badges: HTMLElement[] = [];
+    if (row.archived) badges.push(element('span', 'mark mark-archived', 'archived'));
+    if (low_stock) {
+      const badge = element('span', 'mark mark-low-stock', 'low stock');
+      badge.title = `available ${row.available} is at or below the threshold ${row.low_stock_threshold}`;
+      badges.push(badge);
+    }
+    view.marks.replaceChildren(...badges);
   }
 }

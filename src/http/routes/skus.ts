@@ -1,4 +1,5 @@
-// SKU routes: create, list, read, adjust (restock or remove, optionally compare-and-set), ledger.
+// SKU routes: create, list, read, change (PATCH), delete, adjust (restock or remove, optionally
+// compare-and-set), count (an ERP's stocktake), ledger.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { skuNotFound } from '../../core/errors.ts';
@@ -10,16 +11,19 @@ import { sendResult } from '../errors.ts';
 import { idempotencyOf } from '../idempotency.ts';
 import {
   AdjustmentBody,
+  CountBody,
   CreateSkuBody,
   described,
   errorResponses,
   IdempotencyHeaders,
   LedgerEntry,
+  NoBody,
   OneOf,
   Page,
   PageQuery,
   Sku,
   SkuId,
+  UpdateSkuBody,
 } from '../schemas.ts';
 
 const SkuParams = Type.Object({ sku: SkuId });
@@ -64,14 +68,26 @@ const listSkusRoute: FastifyPluginAsyncTypebox<AppContext> = async (app, { store
       config: { access: { scopes: ['read', 'checkout'] } },
       schema: {
         tags: ['skus'],
-        summary: 'List SKUs by id',
-        querystring: Type.Object(PageQuery, { additionalProperties: false }),
+        summary: 'List SKUs by id; archived ones only with archived=true',
+        querystring: Type.Object(
+          {
+            ...PageQuery,
+            archived: Type.Optional(
+              OneOf(['true', 'false'], {
+                default: 'false',
+                description: 'true: archived SKUs are listed too, with the others; false: left out',
+              }),
+            ),
+          },
+          { additionalProperties: false },
+        ),
         response: { 200: described(Page(Sku), 'A page of SKUs by id; next_cursor reads the next') },
       },
     },
     async (request) => {
       const limit = request.query.limit ?? LIMITS.page_size_default;
-      const skus = await store.listSkus(limit, decodeCursor(request.query.cursor, 'string'));
+      const after_sku = decodeCursor(request.query.cursor, 'string');
+      const skus = await store.listSkus(limit, after_sku, request.query.archived === 'true');
       return { items: skus.map(skuView), next_cursor: nextCursor(skus, limit, (sku) => sku.sku) };
     },
   );
@@ -133,6 +149,105 @@ const adjustSkuRoute: FastifyPluginAsyncTypebox<AppContext> = async (app, { queu
   );
 };
 
+const updateSkuRoute: FastifyPluginAsyncTypebox<AppContext> = async (app, { queue }) => {
+  app.patch(
+    '/v1/skus/:sku',
+    {
+      config: { access: { scopes: [] } },
+      schema: {
+        tags: ['skus'],
+        summary: "Change a SKU's name, limit, low-stock threshold or archived flag",
+        params: SkuParams,
+        headers: IdempotencyHeaders,
+        body: UpdateSkuBody,
+        response: {
+          200: described(Sku, 'Changed: the SKU, its version one higher if a field changed'),
+          ...errorResponses('sku_not_found', 'version_conflict', 'overloaded'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { name, max_per_customer, low_stock_threshold, archived, expected_version } = request.body;
+      const result = await queue.submit({
+        command: {
+          kind: 'update_sku',
+          sku: request.params.sku,
+          ...(name === undefined ? {} : { name }),
+          ...(max_per_customer === undefined ? {} : { max_per_customer }),
+          ...(low_stock_threshold === undefined ? {} : { low_stock_threshold }),
+          ...(archived === undefined ? {} : { archived }),
+          expected_version: expected_version ?? null,
+        },
+        idempotency: idempotencyOf(request),
+      });
+      return sendResult(reply, result, 200);
+    },
+  );
+};
+
+const deleteSkuRoute: FastifyPluginAsyncTypebox<AppContext> = async (app, { queue }) => {
+  app.delete(
+    '/v1/skus/:sku',
+    {
+      config: { access: { scopes: [] } },
+      schema: {
+        tags: ['skus'],
+        summary: 'Delete a SKU that never had an order, a movement or a change (else archive it)',
+        params: SkuParams,
+        headers: IdempotencyHeaders,
+        body: NoBody,
+        response: {
+          204: described(Type.Null(), 'Deleted, with its ledger'),
+          ...errorResponses('sku_not_found', 'sku_in_use', 'overloaded'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const result = await queue.submit({
+        command: { kind: 'delete_sku', sku: request.params.sku },
+        idempotency: idempotencyOf(request),
+      });
+      if (!result.outcome.ok) return sendResult(reply, result, 204);
+      if (result.replayed) reply.header('idempotent-replayed', 'true');
+      reply.code(204);
+      return null;
+    },
+  );
+};
+
+const countSkuRoute: FastifyPluginAsyncTypebox<AppContext> = async (app, { queue }) => {
+  app.post(
+    '/v1/skus/:sku/count',
+    {
+      config: { access: { scopes: [] } },
+      schema: {
+        tags: ['skus'],
+        summary: "An ERP's count of the unsold units: available becomes unsold - on_hold, holds kept",
+        params: SkuParams,
+        headers: IdempotencyHeaders,
+        body: CountBody,
+        response: {
+          200: described(Sku, 'Counted: the SKU after the movement'),
+          ...errorResponses('sku_not_found', 'count_below_holds', 'version_conflict', 'overloaded'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const result = await queue.submit({
+        command: {
+          kind: 'count',
+          sku: request.params.sku,
+          unsold: request.body.unsold,
+          reason: request.body.reason ?? null,
+          expected_version: request.body.expected_version ?? null,
+        },
+        idempotency: idempotencyOf(request),
+      });
+      return sendResult(reply, result, 200);
+    },
+  );
+};
+
 const skuLedgerRoute: FastifyPluginAsyncTypebox<AppContext> = async (app, { store }) => {
   app.get(
     '/v1/skus/:sku/ledger',
@@ -172,6 +287,15 @@ const skuLedgerRoute: FastifyPluginAsyncTypebox<AppContext> = async (app, { stor
 
 export const skuRoutes: FastifyPluginAsyncTypebox<AppContext> = async (app, options) => {
   // Called, not registered: the routes stay in this plugin's context, in the OpenAPI document's order.
-  const routes = [createSkuRoute, listSkusRoute, getSkuRoute, adjustSkuRoute, skuLedgerRoute];
+  const routes = [
+    createSkuRoute,
+    listSkusRoute,
+    getSkuRoute,
+    updateSkuRoute,
+    deleteSkuRoute,
+    adjustSkuRoute,
+    countSkuRoute,
+    skuLedgerRoute,
+  ];
   for (const route of routes) await route(app, options);
 };

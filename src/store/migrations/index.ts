@@ -7,6 +7,8 @@ import { webhooksMigration } from './0002-webhooks.ts';
 import { apiKeysMigration } from './0003-api-keys.ts';
 import { ledgerByOrderMigration } from './0004-ledger-by-order.ts';
 import { apiKeyLastUsedMigration } from './0005-api-key-last-used.ts';
+import { orderLifeMigration } from './0006-order-life.ts';
+import { skuLifeMigration } from './0007-sku-life.ts';
 import type { MigrationDialect } from './dialect.ts';
 
 export type { MigrationDialect } from './dialect.ts';
@@ -18,5 +20,7 @@ export function migrations(dialect: MigrationDialect): Record<string, Migration>
     '0003_api_keys': apiKeysMigration,
     '0004_ledger_by_order': ledgerByOrderMigration,
     '0005_api_key_last_used': apiKeyLastUsedMigration,
+    '0006_order_life': orderLifeMigration,
+    '0007_sku_life': skuLifeMigration,
   };
 }

@@ -48,10 +48,11 @@ export class SqliteSkuCache implements SkuCache {
     if (this.skus.size > this.max && !oldest.done) this.skus.delete(oldest.value);
   }
 
-  committed(skus: readonly SkuState[]): void {
+  committed(skus: readonly SkuState[], deleted: readonly string[] = []): void {
     this.writes += 1;
     // Kept SKUs only: a write does not make a SKU worth keeping, a read does.
     for (const sku of skus) if (this.skus.has(sku.sku)) this.skus.set(sku.sku, frozen(sku));
+    for (const sku of deleted) this.skus.delete(sku);
   }
 
   forget(skus: readonly string[]): void {

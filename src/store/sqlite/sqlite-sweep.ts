@@ -40,7 +40,8 @@ export async function sweepExpiredSqlite(
   // order of insertion (the rowid `pos`) is the order the orders are taken in.
   await sql`create temp table if not exists sweep_due (
       pos integer primary key, id text not null, customer_id text not null,
-      created_at_ms integer not null, expires_at_ms integer not null)`.execute(trx);
+      created_at_ms integer not null, expires_at_ms integer not null,
+      extensions integer not null)`.execute(trx);
   // One row per order and SKU: the quantity the order returns to it (its lines summed, as
   // quantitiesBySku does), in the order the SKU first appears among its lines, and the running
   // total returned to that SKU by this batch up to and including this order.
@@ -53,8 +54,8 @@ export async function sweepExpiredSqlite(
 
   // Without statistics SQLite's planner reads every pending order through orders_by_status and
   // sorts them: the partial index gives the due ones in deadline order directly.
-  const due = await sql`insert into temp.sweep_due (id, customer_id, created_at_ms, expires_at_ms)
-    select id, customer_id, created_at_ms, expires_at_ms
+  const due = await sql`insert into temp.sweep_due (id, customer_id, created_at_ms, expires_at_ms, extensions)
+    select id, customer_id, created_at_ms, expires_at_ms, extensions
     from orders indexed by orders_pending_by_deadline
     where status = ${PENDING} and ${pastDeadline('expires_at_ms', now_ms)}
     order by expires_at_ms limit ${limit}`.execute(trx);
@@ -89,12 +90,16 @@ export async function sweepExpiredSqlite(
         'lines', json((select json_group_array(json_object('sku', l.sku, 'quantity', l.quantity) order by l.line_no)
           from order_lines l where l.order_id = d.id)),
         'created_at', ${iso(sql.ref('d.created_at_ms'))},
-        'expires_at', ${iso(sql.ref('d.expires_at_ms'))}),
+        'expires_at', ${iso(sql.ref('d.expires_at_ms'))},
+        'extensions', d.extensions,
+        'returns', json('[]')),
       'skus', json((select json_group_array(json_object('sku', r.sku, 'available', k.available + r.returned,
           'on_hold', k.on_hold - r.returned, 'sold', k.sold) order by r.first_line)
         from temp.sweep_release r join skus k on k.sku = r.sku where r.pos = d.pos))),
       ${now_ms}
     from temp.sweep_due d order by d.pos`.execute(trx);
+
+  await insertBackInStock(trx, now_ms);
 
   // The SKUs it changed: the store's SKU cache forgets them once this commits.
   const changed = await sql<{ sku: string }>`update skus set available = available + t.quantity,
@@ -105,4 +110,33 @@ export async function sweepExpiredSqlite(
     where id in (select id from temp.sweep_due)`.execute(trx);
   await sql`delete from holds where order_id in (select id from temp.sweep_due)`.execute(trx);
   return { expired_orders: count, skus_changed: changed.rows.map((row) => row.sku) };
+}
+
+/**
+ * sku.back_in_stock for each SKU the batch returns units to while it has none available, after the
+ * batch's order.expired events, in the order the batch first moved each SKU: what the Workspace's
+ * stock events write for the same batch (an expiry only raises available, so it crosses no other
+ * way). The payload is skuView's (src/core/views.ts) after the batch, keys in its order.
+ */
+async function insertBackInStock(trx: Kysely<Database>, now_ms: number): Promise<void> {
+  const updated_at = new Date(now_ms).toISOString();
+  await sql`insert into outbox (type, subject_id, payload, created_at_ms)
+    select 'sku.back_in_stock', k.sku, json_object(
+      'sku', json_object(
+        'sku', k.sku,
+        'name', k.name,
+        'available', k.available + t.quantity,
+        'on_hold', k.on_hold - t.quantity,
+        'sold', k.sold,
+        'max_per_customer', k.max_per_customer,
+        'low_stock_threshold', k.low_stock_threshold,
+        'archived', json(case when k.archived = 1 then 'true' else 'false' end),
+        'version', k.version + t.moves,
+        'updated_at', ${updated_at}),
+      'available_before', 0), ${now_ms}
+    from (select sku, sum(quantity) as quantity, count(*) as moves, min(pos * 1000 + first_line) as first_move
+      from temp.sweep_release group by sku) as t
+    join skus k on k.sku = t.sku
+    where k.available = 0
+    order by t.first_move`.execute(trx);
 }
