@@ -5,43 +5,20 @@ import type { CommandDefinition, CommandDefinitions } from '../../src/core/comma
 import { COMMANDS, decide, ordersNeeded, skusNeeded, usageNeeded } from '../../src/core/commands.ts';
 import type { Command, OrderState, SkuState } from '../../src/core/types.ts';
 import { Workspace } from '../../src/core/workspace.ts';
+import { pendingOrder, skuState, T0 } from '../support/states.ts';
 
-const T0 = Date.UTC(2026, 11, 12);
+const sku = (id: string, max_per_customer: number | null = null): SkuState =>
+  skuState(id, { on_hold: 5, max_per_customer });
 
-function sku(id: string, max_per_customer: number | null = null): SkuState {
-  return {
-    sku: id,
-    name: id,
-    available: 10,
-    on_hold: 5,
-    sold: 0,
-    max_per_customer,
-    low_stock_threshold: null,
-    archived: false,
-    version: 1,
-    created_at_ms: T0,
-    updated_at_ms: T0,
-  };
-}
-
-function order(id: string, extra: Partial<OrderState> = {}): OrderState {
-  return {
+const order = (id: string, extra: Partial<OrderState> = {}): OrderState =>
+  pendingOrder(
     id,
-    customer_id: 'alice',
-    status: 'pending_payment',
-    lines: [
+    [
       { sku: 'plain', quantity: 1 },
       { sku: 'limited', quantity: 1 },
     ],
-    created_at_ms: T0,
-    expires_at_ms: T0 + 60_000,
-    paid_at_ms: null,
-    payment_id: null,
-    late: false,
-    closed_at_ms: null,
-    ...extra,
-  };
-}
+    extra,
+  );
 
 /** A workspace that has loaded two SKUs (one limited) and the given orders, at `now_ms`. */
 function loaded(now_ms: number, ...orders: OrderState[]): Workspace {

@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { InvariantViolation } from '../../src/core/errors.ts';
 import type { OrderState, SkuState } from '../../src/core/types.ts';
 import { Workspace } from '../../src/core/workspace.ts';
+import { pendingOrder, skuState, T0 } from '../support/states.ts';
 
-const T0 = Date.UTC(2026, 11, 12);
 const NOTHING = {
   skus_created: [],
   skus_changed: [],
@@ -24,34 +24,15 @@ const NOTHING = {
   events: [],
 };
 
-const SKU_A: SkuState = {
-  sku: 'a',
-  name: 'a',
-  available: 5,
-  on_hold: 3,
-  sold: 0,
-  max_per_customer: null,
-  low_stock_threshold: null,
-  archived: false,
-  version: 2,
-  created_at_ms: T0,
-  updated_at_ms: T0,
-};
-const HELD: OrderState = {
-  id: 'o1',
-  customer_id: 'c',
-  status: 'pending_payment',
-  lines: [
+const SKU_A: SkuState = skuState('a', { available: 5, on_hold: 3, version: 2 });
+const HELD: OrderState = pendingOrder(
+  'o1',
+  [
     { sku: 'a', quantity: 1 },
     { sku: 'a', quantity: 2 },
   ],
-  created_at_ms: T0,
-  expires_at_ms: T0 + 60_000,
-  paid_at_ms: null,
-  payment_id: null,
-  late: false,
-  closed_at_ms: null,
-};
+  { customer_id: 'c' },
+);
 
 function withHeldOrder(now_ms = T0 + 1000): Workspace {
   const workspace = new Workspace(now_ms);

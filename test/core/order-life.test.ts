@@ -6,25 +6,10 @@ import { definitionOf } from '../../src/core/commands.ts';
 import type { ChangeOrderCommand, ExtendCommand, OrderState, SkuState } from '../../src/core/types.ts';
 import { validateCommand } from '../../src/core/validate.ts';
 import { Workspace } from '../../src/core/workspace.ts';
+import { pendingOrder, skuState, T0 } from '../support/states.ts';
 
-const T0 = Date.UTC(2026, 11, 12);
-
-function sku(id: string, available: number, extra: Partial<SkuState> = {}): SkuState {
-  return {
-    sku: id,
-    name: id,
-    available,
-    on_hold: 0,
-    sold: 0,
-    max_per_customer: null,
-    low_stock_threshold: null,
-    archived: false,
-    version: 1,
-    created_at_ms: T0,
-    updated_at_ms: T0,
-    ...extra,
-  };
-}
+const sku = (id: string, available: number, extra: Partial<SkuState> = {}): SkuState =>
+  skuState(id, { available, ...extra });
 
 /** A workspace at `now_ms` holding order o1 (a: 2, b: 1, pending until T0 + 60 s) over SKUs a and b. */
 function held(now_ms = T0 + 1000, extra: Partial<OrderState> = {}): Workspace {
@@ -32,22 +17,16 @@ function held(now_ms = T0 + 1000, extra: Partial<OrderState> = {}): Workspace {
   workspace.loadSku(sku('a', 5, { on_hold: 2 }));
   workspace.loadSku(sku('b', 5, { on_hold: 1 }));
   workspace.loadSku(sku('c', 1));
-  workspace.loadOrder({
-    id: 'o1',
-    customer_id: 'alice',
-    status: 'pending_payment',
-    lines: [
-      { sku: 'a', quantity: 2 },
-      { sku: 'b', quantity: 1 },
-    ],
-    created_at_ms: T0,
-    expires_at_ms: T0 + 60_000,
-    paid_at_ms: null,
-    payment_id: null,
-    late: false,
-    closed_at_ms: null,
-    ...extra,
-  });
+  workspace.loadOrder(
+    pendingOrder(
+      'o1',
+      [
+        { sku: 'a', quantity: 2 },
+        { sku: 'b', quantity: 1 },
+      ],
+      extra,
+    ),
+  );
   return workspace;
 }
 

@@ -5,25 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { InvariantViolation } from '../../src/core/errors.ts';
 import type { Command, SkuState } from '../../src/core/types.ts';
 import { Workspace } from '../../src/core/workspace.ts';
+import { skuState, T0 } from '../support/states.ts';
 
-const T0 = Date.UTC(2026, 11, 12);
-
-function sku(id: string, available: number, extra: Partial<SkuState> = {}): SkuState {
-  return {
-    sku: id,
-    name: id,
-    available,
-    on_hold: 0,
-    sold: 0,
-    max_per_customer: null,
-    low_stock_threshold: null,
-    archived: false,
-    version: 1,
-    created_at_ms: T0,
-    updated_at_ms: T0,
-    ...extra,
-  };
-}
+const sku = (id: string, available: number, extra: Partial<SkuState> = {}): SkuState =>
+  skuState(id, { available, ...extra });
 
 describe('Workspace decisions', () => {
   it('refuses a checkout that would make available negative, and moves nothing', () => {
