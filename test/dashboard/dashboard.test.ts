@@ -349,6 +349,8 @@ describe('dashboard in Chromium', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
         };
         requestAnimationFrame(sample);
       });
+      // A loaded machine can delay the first frame; the burst waits for it so the samples start before it.
+      await page.waitForFunction(() => (window as unknown as { samples: unknown[] }).samples.length > 0);
       const burst = 60;
       const answers = await Promise.all(
         Array.from({ length: burst }, (_, index) =>
@@ -363,6 +365,14 @@ describe('dashboard in Chromium', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
       await expect
         .poll(() => page.locator('.total-pending .value').textContent(), PAGE_UPDATE)
         .toBe(String(burst));
+      // And the samples end after it, on a frame that shows the burst.
+      await page.waitForFunction(
+        (shown) =>
+          (window as unknown as { samples: { header: string }[] }).samples.some(
+            (frame) => frame.header === shown,
+          ),
+        String(burst),
+      );
       const samples = await page.evaluate(() => {
         const sampler = window as unknown as {
           samples: { header: string; panel: string }[];
