@@ -1,5 +1,6 @@
 // Races on one order: payment, cancel and expiry (several sweepers) fired at once from several
 // connections; an extension racing the sweepers at the deadline; two returns of one paid order at once;
+// a checkout with a drop's admission racing the admitters at its lapse; two checkouts with one admission;
 // connections; on PostgreSQL from several store instances, each with its own pool, standing for
 // several server processes. Exactly one outcome per order, its stock moved exactly once (the deep
 // verify matches every order's ledger movements to its final state), and no unit sold twice.
@@ -387,6 +388,138 @@ for (const makeBackend of [sqliteBackend, postgresBackend]) {
       await stores[stores.length - 1]!.sweepExpired(deadlineOf(count) + 60_000, 10_000);
       expect(await store.getSku('ext')).toMatchObject({ available: 100, on_hold: 0, sold: 0 });
       await expectVerified(store);
+    });
+
+    /** A drop over a new SKU of plenty, its line of `count` customers all admitted at `admitted_at_ms`. */
+    async function admittedLine(drop_id: string, count: number, admission_seconds: number) {
+      const store = stores[0]!;
+      const sku = `${drop_id}-sku`;
+      const created = await one(
+        store,
+        { command: { kind: 'create_sku', sku, name: sku, available: 1000, max_per_customer: null } },
+        START_MS,
+      );
+      expect(code(created)).toBe('ok');
+      const starts_at_ms = START_MS + 10_000;
+      const drop = await one(
+        store,
+        {
+          command: {
+            kind: 'create_drop',
+            drop_id,
+            skus: [sku],
+            starts_at_ms,
+            ends_at_ms: null,
+            admission_per_second: 1000,
+            admission_seconds,
+            max_per_customer: null,
+          },
+        },
+        START_MS,
+      );
+      expect(code(drop)).toBe('ok');
+      const customers = Array.from({ length: count }, (_, i) => `${drop_id}-c${i}`);
+      for (const customer of customers) await store.drops.join(drop_id, customer, START_MS);
+      await store.drops.admit(starts_at_ms);
+      const admitted_at_ms = starts_at_ms + 1000;
+      const reports = await store.drops.admit(admitted_at_ms);
+      expect(reports.find((report) => report.drop_id === drop_id)?.admitted).toBe(count);
+      const tokens = new Map<string, string>();
+      for (const customer of customers) {
+        const { ticket } = await store.drops.join(drop_id, customer, admitted_at_ms);
+        tokens.set(customer, ticket.admission_token);
+      }
+      return { sku, customers, tokens, admitted_at_ms };
+    }
+    const admissionCheckout = (sku: string, customer_id: string, token: string, order_id: string) =>
+      ({
+        command: {
+          kind: 'checkout',
+          order_id,
+          customer_id,
+          lines: [{ sku, quantity: 1 }],
+          hold_seconds: 600,
+          admission_token: token,
+        },
+      }) satisfies CommandEnvelope;
+    async function ticketOf(drop_id: string, customer_id: string) {
+      return (await stores[0]!.drops.join(drop_id, customer_id, START_MS)).ticket;
+    }
+
+    it("gives a checkout racing the admitters at its admission's lapse one outcome: used, or expired and refused", async () => {
+      const random = seededRandom(envCount('STOCKHOLD_RACE_SEED', 8) + 2);
+      const pick = () => stores[Math.floor(random() * stores.length)]!;
+      const { sku, customers, tokens, admitted_at_ms } = await admittedLine('lapse-race', 30, 10);
+      const lapse_ms = admitted_at_ms + 10_000;
+      // Each checkout comes a millisecond before the lapse (it may win) or at it (it may not), while
+      // the admitters of every instance expire the lapsed admissions.
+      const checkout_at = new Map(
+        customers.map((customer) => [customer, lapse_ms - (random() < 0.5 ? 1 : 0)]),
+      );
+      const [answers] = await Promise.all([
+        Promise.all(
+          customers.map((customer) =>
+            one(
+              pick(),
+              admissionCheckout(sku, customer, tokens.get(customer)!, `lapse-${customer}`),
+              checkout_at.get(customer)!,
+            ),
+          ),
+        ),
+        pick().drops.admit(lapse_ms),
+        pick().drops.admit(lapse_ms - (random() < 0.5 ? 1 : 0)),
+        pick().drops.admit(lapse_ms),
+      ]);
+      await stores[0]!.drops.admit(lapse_ms + 1);
+      let used = 0;
+      for (const [i, customer] of customers.entries()) {
+        const ticket = await ticketOf('lapse-race', customer);
+        const order = await stores[0]!.getOrder(`lapse-${customer}`);
+        if (code(answers[i]!) === 'ok') {
+          // Held in time: the admission is spent on the order, and no admitter expired it after.
+          expect(checkout_at.get(customer)).toBeLessThan(lapse_ms);
+          expect(ticket).toMatchObject({ status: 'used', order_id: `lapse-${customer}` });
+          expect(order?.status).toBe('pending_payment');
+          used += 1;
+        } else {
+          expect(code(answers[i]!)).toBe('admission_expired');
+          expect(ticket).toMatchObject({ status: 'expired', order_id: null });
+          expect(order).toBeNull();
+        }
+      }
+      expect(await stores[0]!.getSku(sku)).toMatchObject({ on_hold: used, available: 1000 - used });
+      reportFigure(`checkouts that beat the admission's lapse on ${backend.name}`, used);
+      await expectVerified(stores[0]!);
+    });
+
+    it('lets one admission hold stock once when two checkouts present it at once', async () => {
+      const { sku, customers, tokens, admitted_at_ms } = await admittedLine('token-race', 20, 600);
+      const answers = await Promise.all(
+        customers.map(async (customer, i) => {
+          const token = tokens.get(customer)!;
+          const results = await Promise.all([
+            one(
+              stores[i % stores.length]!,
+              admissionCheckout(sku, customer, token, `tok-${customer}-a`),
+              admitted_at_ms,
+            ),
+            one(
+              stores[(i + 1) % stores.length]!,
+              admissionCheckout(sku, customer, token, `tok-${customer}-b`),
+              admitted_at_ms,
+            ),
+          ]);
+          return results.map(code).sort();
+        }),
+      );
+      for (const answer of answers) expect(answer).toEqual(['admission_required', 'ok']);
+      for (const customer of customers) {
+        const ticket = await ticketOf('token-race', customer);
+        expect(ticket.status).toBe('used');
+        expect(await stores[0]!.getOrder(ticket.order_id ?? 'none')).not.toBeNull();
+      }
+      expect(await stores[0]!.getSku(sku)).toMatchObject({ on_hold: customers.length });
+      await expectVerified(stores[0]!);
     });
 
     it('lets only what was sold come back when two returns of one order race', async () => {
