@@ -12,11 +12,19 @@
 // The rest of a hold's life (issue 23) is in the mix: extensions against both caps, changes of a
 // held order's lines, partial captures (also late), and returns restocked or written off.
 //
+// Drops (issue 24, docs/drops.md) are in the mix: create_drop (and its refusals), joins, admission
+// passes (the model's own rate, pause and sold-out release), checkouts with and without the
+// customer's admission token, changes of an order under a drop. The pre-queue's random positions are
+// the one thing the model cannot foresee: it checks they are a permutation of the next positions and
+// takes them. After each step that may move them, every drop's line and ticket must equal the model's.
+//
 // Replay a failure: STOCKHOLD_MODEL_SEED=<seed printed> (and STOCKHOLD_MODEL_RUNS=1 to run only it).
 // Longer soak: STOCKHOLD_MODEL_RUNS, STOCKHOLD_MODEL_STEPS, STOCKHOLD_MODEL_PG_RUNS.
 import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.ts';
+import type { TicketState } from '../../src/core/drops.ts';
+import { StockholdError } from '../../src/core/errors.ts';
 import type { Command, OrderLine } from '../../src/core/types.ts';
 import { CommandQueue } from '../../src/store/command-queue.ts';
 import type { KyselyStore } from '../../src/store/kysely-store.ts';
@@ -63,6 +71,60 @@ interface ModelOrder {
   returns: number;
 }
 
+/** A drop (docs/drops.md): its SKUs behind a line from starts_at, admitted at a rate. */
+interface ModelDrop {
+  id: string;
+  skus: string[];
+  starts_at_ms: number;
+  ends_at_ms: number | null;
+  rate: number;
+  admission_seconds: number;
+  max_per_customer: number | null;
+  sold_out_at_ms: number | null;
+  /** Whether the tickets taken before the start have their positions. */
+  positioned: boolean;
+  /** The last position handed out. */
+  next_position: number;
+  /** Every position up to here was admitted (or released as sold out). */
+  admitted_through: number;
+  /** Admissions are due at the rate from this moment on. */
+  due_from_ms: number;
+}
+
+type ModelTicketStatus = 'waiting' | 'admitted' | 'used' | 'expired' | 'sold_out';
+
+interface ModelTicket {
+  drop_id: string;
+  customer_id: string;
+  joined_at_ms: number;
+  position: number | null;
+  /** As stored: an admission past its lapse stays `admitted` until an admission pass expires it. */
+  status: ModelTicketStatus;
+  /** The secret the store drew; the model only keeps it, to present it at checkout. */
+  token: string;
+  admitted_at_ms: number | null;
+  expires_at_ms: number | null;
+  order_id: string | null;
+}
+
+/** What one admission pass did to one running drop. */
+interface ModelAdmission {
+  drop_id: string;
+  admitted: number;
+  waits_ms: number[];
+  expired: number;
+  sold_out: boolean;
+  waiting: number;
+}
+
+/**
+ * The one number of admission docs/drops.md does not give: a pass admits at most this far behind
+ * the clock, so neither a pause nor an idle admitter banks a burst.
+ */
+const ADMISSION_CATCH_UP_MS = 1_000;
+
+const ticketKey = (drop_id: string, customer_id: string) => `${drop_id}/${customer_id}`;
+
 /** The caps the model's extensions run against (HOLD_EXTENSIONS_MAX, HOLD_SECONDS_TOTAL_MAX). */
 const EXTENSIONS_MAX = 2;
 const HOLD_SECONDS_TOTAL_MAX = 150;
@@ -73,6 +135,7 @@ const RETURNS_MAX = 10;
 type Expected =
   | { ok: true; sku: string; buckets: Omit<ModelSku, 'total'> }
   | { ok: true; order: ModelOrder }
+  | { ok: true; drop: ModelDrop; status: string }
   | { ok: false; code: string };
 
 const HOLD = 'pending_payment';
@@ -84,6 +147,15 @@ class Model {
   readonly keys = new Map<string, { fingerprint: string; first: CommandResult['outcome'] }>();
   /** Each SKU's name, apart from the buckets the answers compare. */
   readonly names = new Map<string, string>();
+  readonly drops = new Map<string, ModelDrop>();
+  /** The drop each SKU was last put in (a SKU is in at most one live drop). */
+  readonly sku_drop = new Map<string, string>();
+  readonly tickets = new Map<string, ModelTicket>();
+  /**
+   * The positions the store gave the pre-queue, by ticket key: the one random choice of drops, which
+   * the model cannot foresee. It checks they are a permutation of the next positions and takes them.
+   */
+  observed_positions = new Map<string, number | null>();
 
   constructor(public now_ms: number) {}
 
@@ -130,7 +202,21 @@ class Model {
     const sku_ok = (sku: string) => /^[A-Za-z0-9._-]{1,64}$/.test(sku);
     switch (command.kind) {
       case 'create_drop':
-        throw new Error('the model does not generate drops');
+        return (
+          !sku_ok(command.drop_id) ||
+          command.drop_id === '.' ||
+          command.drop_id === '..' ||
+          command.skus.length < 1 ||
+          command.skus.length > 50 ||
+          !command.skus.every(sku_ok) ||
+          new Set(command.skus).size !== command.skus.length ||
+          (command.ends_at_ms !== null && command.ends_at_ms <= command.starts_at_ms) ||
+          command.admission_per_second < 1 ||
+          command.admission_per_second > 10_000 ||
+          command.admission_seconds < 10 ||
+          command.admission_seconds > 86_400 ||
+          (command.max_per_customer !== null && command.max_per_customer < 1)
+        );
       case 'create_sku':
         return !sku_ok(command.sku);
       case 'adjust':
@@ -145,6 +231,8 @@ class Model {
           command.lines.length > 100 ||
           command.hold_seconds < 1 ||
           command.hold_seconds > 86_400 ||
+          (command.admission_token != null &&
+            (command.admission_token.length < 1 || command.admission_token.length > 128)) ||
           command.lines.some((line) => line.quantity < 1 || line.quantity > 1_000_000 || !sku_ok(line.sku))
         );
       case 'pay':
@@ -213,14 +301,200 @@ class Model {
     if (sku.version !== 1) return { ok: false, code: 'sku_in_use' };
     const answer = this.skuAnswer(command.sku);
     this.skus.delete(command.sku);
+    this.sku_drop.delete(command.sku);
     return answer;
+  }
+
+  // Drops (docs/drops.md).
+
+  phase(drop: ModelDrop): 'open' | 'running' | 'sold_out' | 'over' {
+    if (drop.sold_out_at_ms !== null) return 'sold_out';
+    if (drop.ends_at_ms !== null && this.now_ms >= drop.ends_at_ms) return 'over';
+    return this.now_ms < drop.starts_at_ms ? 'open' : 'running';
+  }
+
+  /** The drop that governs the SKU now (open or running), if any. */
+  liveDrop(sku: string): ModelDrop | undefined {
+    const id = this.sku_drop.get(sku);
+    const drop = id === undefined ? undefined : this.drops.get(id);
+    if (drop === undefined) return undefined;
+    const phase = this.phase(drop);
+    return phase === 'open' || phase === 'running' ? drop : undefined;
+  }
+
+  private createDrop(command: Extract<Command, { kind: 'create_drop' }>): Expected {
+    if (this.drops.has(command.drop_id)) return { ok: false, code: 'drop_exists' };
+    if (command.skus.some((sku) => !this.skus.has(sku))) return { ok: false, code: 'sku_not_found' };
+    if (command.skus.some((sku) => this.liveDrop(sku))) return { ok: false, code: 'sku_in_drop' };
+    const drop: ModelDrop = {
+      id: command.drop_id,
+      skus: [...command.skus],
+      starts_at_ms: command.starts_at_ms,
+      ends_at_ms: command.ends_at_ms,
+      rate: command.admission_per_second,
+      admission_seconds: command.admission_seconds,
+      max_per_customer: command.max_per_customer,
+      sold_out_at_ms: null,
+      positioned: false,
+      next_position: 0,
+      admitted_through: 0,
+      due_from_ms: command.starts_at_ms,
+    };
+    this.drops.set(drop.id, drop);
+    // Putting a SKU in a drop moves no unit: its version stays.
+    for (const sku of drop.skus) this.sku_drop.set(sku, drop.id);
+    return { ok: true, drop: { ...drop, skus: [...drop.skus] }, status: this.phase(drop) };
+  }
+
+  /** The customer's ticket: the one they have, or a new one (positioned once the drop runs). */
+  join(
+    drop_id: string,
+    customer_id: string,
+  ): { ok: true; created: boolean; ticket: ModelTicket } | { ok: false; code: string } {
+    const drop = this.drops.get(drop_id);
+    if (!drop) return { ok: false, code: 'drop_not_found' };
+    const found = this.tickets.get(ticketKey(drop_id, customer_id));
+    if (found) return { ok: true, created: false, ticket: found };
+    const phase = this.phase(drop);
+    if (phase === 'sold_out' || phase === 'over') return { ok: false, code: 'drop_closed' };
+    let position: number | null = null;
+    if (drop.positioned || phase === 'running') {
+      if (!drop.positioned) this.positionLine(drop);
+      drop.next_position += 1;
+      position = drop.next_position;
+    }
+    const ticket: ModelTicket = {
+      drop_id,
+      customer_id,
+      joined_at_ms: this.now_ms,
+      position,
+      status: 'waiting',
+      token: '',
+      admitted_at_ms: null,
+      expires_at_ms: null,
+      order_id: null,
+    };
+    this.tickets.set(ticketKey(drop_id, customer_id), ticket);
+    return { ok: true, created: true, ticket };
+  }
+
+  /** At the start, the tickets taken so far get positions 1..N in the store's random order. */
+  private positionLine(drop: ModelDrop): void {
+    const line = [...this.tickets.values()].filter((t) => t.drop_id === drop.id && t.position === null);
+    const taken = line.map((t) => this.observed_positions.get(ticketKey(t.drop_id, t.customer_id)) ?? null);
+    const expected = line.map((_, i) => drop.next_position + i + 1);
+    const sorted = [...taken].sort((a, b) => (a ?? 0) - (b ?? 0));
+    if (!isDeepStrictEqual(sorted, expected)) {
+      expect(sorted, `the pre-queue of ${drop.id} is not a permutation of its next positions`).toEqual(
+        expected,
+      );
+    }
+    line.forEach((t, i) => {
+      t.position = taken[i] ?? null;
+    });
+    drop.next_position += line.length;
+    drop.positioned = true;
+  }
+
+  /**
+   * One admission pass: for each running drop in id order, the line is positioned at the start,
+   * lapsed admissions expire, then: every SKU sold with nothing held releases the line as sold out;
+   * nothing available pauses (banking nothing); else the positions due at the rate are admitted.
+   */
+  admit(): ModelAdmission[] {
+    const reports: ModelAdmission[] = [];
+    const by_id = [...this.drops.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    for (const drop of by_id) {
+      if (this.phase(drop) !== 'running') continue;
+      if (!drop.positioned) this.positionLine(drop);
+      const line = [...this.tickets.values()].filter((t) => t.drop_id === drop.id);
+      const report: ModelAdmission = {
+        drop_id: drop.id,
+        admitted: 0,
+        waits_ms: [],
+        expired: 0,
+        sold_out: false,
+        waiting: 0,
+      };
+      for (const t of line) {
+        if (t.status === 'admitted' && this.now_ms >= t.expires_at_ms!) {
+          t.status = 'expired';
+          report.expired += 1;
+        }
+      }
+      const skus = drop.skus.flatMap((id) => this.skus.get(id) ?? []);
+      if (skus.every((sku) => sku.available === 0 && sku.on_hold === 0)) {
+        for (const t of line) if (t.status === 'waiting') t.status = 'sold_out';
+        drop.sold_out_at_ms = this.now_ms;
+        drop.admitted_through = drop.next_position;
+        report.sold_out = true;
+      } else if (skus.every((sku) => sku.available === 0)) {
+        drop.due_from_ms = this.now_ms;
+        report.waiting = drop.next_position - drop.admitted_through;
+      } else {
+        const from_ms = Math.max(drop.due_from_ms, drop.starts_at_ms, this.now_ms - ADMISSION_CATCH_UP_MS);
+        const due = Math.max(0, Math.floor(((this.now_ms - from_ms) * drop.rate) / 1000));
+        const admitted = Math.min(due, drop.next_position - drop.admitted_through);
+        // A line that ran dry banks nothing either; otherwise what was admitted is paid for.
+        drop.due_from_ms = admitted < due ? this.now_ms : from_ms + Math.floor((admitted * 1000) / drop.rate);
+        const through = drop.admitted_through + admitted;
+        for (const t of line) {
+          if (t.position === null || t.position <= drop.admitted_through || t.position > through) continue;
+          t.status = 'admitted';
+          t.admitted_at_ms = this.now_ms;
+          t.expires_at_ms = this.now_ms + drop.admission_seconds * 1000;
+          report.waits_ms.push(this.now_ms - Math.max(t.joined_at_ms, drop.starts_at_ms));
+        }
+        report.admitted = report.waits_ms.length;
+        drop.admitted_through = through;
+        report.waiting = drop.next_position - through;
+      }
+      reports.push(report);
+    }
+    return reports;
+  }
+
+  /**
+   * The gate of a checkout (an admission token) or a change (the order that used the admission) for
+   * the live drops of the SKUs of `totals`: the refusal, or the admitted tickets a checkout uses.
+   */
+  private dropGate(
+    customer_id: string,
+    totals: Map<string, number>,
+    admission: { token: string | null; order_id: string | null },
+  ): { ok: false; code: string } | ModelTicket[] {
+    const units = new Map<ModelDrop, number>();
+    for (const [sku, quantity] of totals) {
+      const drop = this.liveDrop(sku);
+      if (drop) units.set(drop, (units.get(drop) ?? 0) + quantity);
+    }
+    const used: ModelTicket[] = [];
+    for (const [drop, quantity] of units) {
+      if (this.phase(drop) === 'open') return { ok: false, code: 'drop_not_started' };
+      const ticket = this.tickets.get(ticketKey(drop.id, customer_id));
+      if (!ticket) return { ok: false, code: 'admission_required' };
+      if (admission.order_id !== null) {
+        if (ticket.order_id !== admission.order_id) return { ok: false, code: 'admission_required' };
+      } else {
+        if (admission.token !== ticket.token) return { ok: false, code: 'admission_required' };
+        const lapsed = ticket.status === 'admitted' && this.now_ms >= ticket.expires_at_ms!;
+        if (ticket.status === 'expired' || lapsed) return { ok: false, code: 'admission_expired' };
+        if (ticket.status !== 'admitted') return { ok: false, code: 'admission_required' };
+        used.push(ticket);
+      }
+      if (drop.max_per_customer !== null && quantity > drop.max_per_customer) {
+        tallyDropCase("over the drop's max_per_customer");
+        return { ok: false, code: 'limit_exceeded' };
+      }
+    }
+    return used;
   }
 
   decide(command: Command): Expected {
     if (this.isInvalid(command)) return { ok: false, code: 'invalid_request' };
     switch (command.kind) {
       case 'create_drop':
-        throw new Error('the model does not generate drops');
+        return this.createDrop(command);
       case 'create_sku': {
         if (this.skus.has(command.sku)) return { ok: false, code: 'sku_exists' };
         this.skus.set(command.sku, {
@@ -375,6 +649,11 @@ class Model {
       if (quantity > (before.get(sku) ?? 0) && this.skus.get(sku)!.archived)
         return { ok: false, code: 'sku_archived' };
     }
+    // A live drop's SKU may grow only in the order that used the customer's admission.
+    if ([...totals].some(([sku, quantity]) => quantity > (before.get(sku) ?? 0) && this.liveDrop(sku))) {
+      const gate = this.dropGate(order.customer_id, totals, { token: null, order_id: order.id });
+      if ('code' in gate) return gate;
+    }
     const short = () =>
       [...totals].filter(
         ([sku, quantity]) => this.skus.get(sku)!.available < quantity - (before.get(sku) ?? 0),
@@ -437,6 +716,11 @@ class Model {
     // An archived SKU takes no new holds (its existing ones live on).
     for (const sku of totals.keys())
       if (this.skus.get(sku)!.archived) return { ok: false, code: 'sku_archived' };
+    const gate = this.dropGate(command.customer_id, totals, {
+      token: command.admission_token ?? null,
+      order_id: null,
+    });
+    if ('code' in gate) return gate;
     for (const [sku, quantity] of totals) {
       const limit = this.skus.get(sku)!.max_per_customer;
       if (limit === null) continue;
@@ -473,6 +757,11 @@ class Model {
       this.skus.get(sku)!.on_hold += quantity;
     }
     this.moved(totals);
+    // The admission is spent on this order (a refusal above kept it).
+    for (const ticket of gate) {
+      ticket.status = 'used';
+      ticket.order_id = order.id;
+    }
     return this.orderAnswer(order);
   }
 
@@ -512,12 +801,17 @@ class Model {
 
 const SKU_POOL = ['hot', 'warm', 'cold', 'x.y-Z_1'];
 const CUSTOMERS = ['c1', 'c2', 'c3'];
+const DROP_IDS = ['d1', 'd2', 'd3'];
+/** Customers who only join drops' lines: the line the checkout customers wait in. */
+const QUEUERS = ['q1', 'q2', 'q3', 'q4', 'q5', 'q6'];
 
 type Step =
   | { kind: 'command'; envelope: CommandEnvelope }
   | { kind: 'burst'; envelopes: CommandEnvelope[] }
   | { kind: 'advance'; ms: number }
-  | { kind: 'sweep' };
+  | { kind: 'sweep' }
+  | { kind: 'join'; drop_id: string; customer_id: string }
+  | { kind: 'admit' };
 
 class Generator {
   private next_order = 0;
@@ -551,7 +845,67 @@ class Generator {
     return ids[Math.max(0, ids.length - 1 - Math.floor(this.random() ** 2 * ids.length))]!;
   }
 
+  /** A drop over one or two SKUs, starting now or soon, at a slow rate so lines form. */
+  private createDrop(): Command {
+    const skus = [
+      ...new Set(
+        Array.from({ length: this.int(1, 2) }, () => (this.chance(0.95) ? this.pick(SKU_POOL) : 'missing')),
+      ),
+    ];
+    if (this.chance(0.02)) skus.push(skus[0]!);
+    const starts_at_ms =
+      this.model.now_ms +
+      (this.chance(0.2) ? 0 : this.int(1, 40) * 1000 + (this.chance(0.3) ? this.int(1, 999) : 0));
+    const ends_at_ms = this.chance(0.7)
+      ? null
+      : this.chance(0.05)
+        ? starts_at_ms
+        : starts_at_ms + this.int(10, 120) * 1000;
+    return {
+      kind: 'create_drop',
+      drop_id: this.pick(DROP_IDS),
+      skus,
+      starts_at_ms,
+      ends_at_ms,
+      admission_per_second: this.int(1, 3),
+      admission_seconds: this.int(10, 90),
+      max_per_customer: this.chance(0.5) ? null : this.int(1, 4),
+    };
+  }
+
+  /** The token a checkout presents: mostly the customer's own for a drop of its SKUs, now and then another's, a forged one or none. */
+  private tokenFor(customer_id: string, lines: readonly OrderLine[]): string | null | undefined {
+    const drops = [...new Set(lines.flatMap((line) => this.model.sku_drop.get(line.sku) ?? []))];
+    if (drops.length === 0) return this.chance(0.95) ? undefined : this.chance(0.5) ? 'adm_forged' : '';
+    const drop_id = this.pick(drops);
+    const own = this.model.tickets.get(ticketKey(drop_id, customer_id));
+    const roll = this.random();
+    if (own && roll < 0.75) return own.token;
+    if (roll < 0.85) {
+      const others = [...this.model.tickets.values()].filter((t) => t.drop_id === drop_id && t !== own);
+      if (others.length > 0) return this.pick(others).token;
+    }
+    return roll < 0.92 ? 'adm_forged' : null;
+  }
+
+  /** A checkout of an admitted customer of the drop's SKUs, mostly with their token. */
+  private admittedCheckout(ticket: ModelTicket): Command {
+    const drop = this.model.drops.get(ticket.drop_id)!;
+    const lines = drop.skus.filter(() => this.chance(0.7)).map((sku) => ({ sku, quantity: this.int(1, 3) }));
+    if (lines.length === 0) lines.push({ sku: drop.skus[0]!, quantity: 1 });
+    if (this.chance(0.2)) lines.push({ sku: this.pick(SKU_POOL), quantity: 1 });
+    return {
+      kind: 'checkout',
+      order_id: `${this.run_id}-${String(this.next_order++).padStart(6, '0')}`,
+      customer_id: ticket.customer_id,
+      lines,
+      hold_seconds: this.chance(0.5) ? this.int(1, 5) : this.int(10, 120),
+      admission_token: this.chance(0.9) ? ticket.token : null,
+    };
+  }
+
   command(): Command {
+    if (this.chance(0.03)) return this.createDrop();
     const roll = this.random();
     if (roll < 0.06) {
       return {
@@ -575,6 +929,11 @@ class Generator {
     }
     if (roll < 0.25) return this.skuLifeCommand(roll);
     if (roll < 0.55) {
+      const admitted = [...this.model.tickets.values()].filter(
+        (t) => t.status === 'admitted' && CUSTOMERS.includes(t.customer_id),
+      );
+      // A customer admitted to a drop checks out its SKUs: the admission's use, not only its refusals.
+      if (admitted.length > 0 && this.chance(0.4)) return this.admittedCheckout(this.pick(admitted));
       const lines: OrderLine[] = [];
       const count = this.chance(0.01) ? 0 : this.int(1, 3);
       for (let i = 0; i < count; i++) {
@@ -585,13 +944,17 @@ class Generator {
       }
       // A repeated SKU: the lines must be decided against their sum.
       if (count > 0 && this.chance(0.15)) lines.push({ ...lines[0]! });
-      return {
+      const customer_id = this.pick(CUSTOMERS);
+      const command: Command = {
         kind: 'checkout',
         order_id: `${this.run_id}-${String(this.next_order++).padStart(6, '0')}`,
-        customer_id: this.pick(CUSTOMERS),
+        customer_id,
         lines,
         hold_seconds: this.chance(0.5) ? this.int(1, 5) : this.int(10, 120),
       };
+      const admission_token = this.tokenFor(customer_id, lines);
+      if (admission_token !== undefined) command.admission_token = admission_token;
+      return command;
     }
     if (roll < 0.72) {
       const order_id = this.someOrderId();
@@ -695,10 +1058,19 @@ class Generator {
   step(): Step {
     const roll = this.random();
     if (roll < 0.08) {
-      const pending = [...this.model.orders.values()].filter((order) => order.status === HOLD);
-      // Exactly onto a deadline (the boundary: due at expires_at), or just before it, or anywhere.
-      if (pending.length > 0 && this.chance(0.5)) {
-        const target = this.pick(pending).expires_at_ms - (this.chance(0.5) ? 0 : 1);
+      // Exactly onto a deadline, a drop's start or an admission's lapse (the boundary: due at that
+      // moment), or just before it, or anywhere.
+      const deadlines = [
+        ...[...this.model.orders.values()]
+          .filter((order) => order.status === HOLD)
+          .map((o) => o.expires_at_ms),
+        ...[...this.model.drops.values()].map((drop) => drop.starts_at_ms),
+        ...[...this.model.tickets.values()].flatMap((t) =>
+          t.status === 'admitted' ? [t.expires_at_ms!] : [],
+        ),
+      ].filter((at_ms) => at_ms >= this.model.now_ms);
+      if (deadlines.length > 0 && this.chance(0.5)) {
+        const target = this.pick(deadlines) - (this.chance(0.5) ? 0 : 1);
         return { kind: 'advance', ms: Math.max(0, target - this.model.now_ms) };
       }
       return { kind: 'advance', ms: this.int(0, 30) * 1000 };
@@ -707,6 +1079,12 @@ class Generator {
     if (roll < 0.45) {
       const envelopes = Array.from({ length: this.int(2, 8) }, () => this.envelope());
       return { kind: 'burst', envelopes };
+    }
+    // With drops, some of the single commands give way to admission passes and joins.
+    if (this.model.drops.size > 0 && roll < 0.52) return { kind: 'admit' };
+    if (this.model.drops.size > 0 && roll < 0.6) {
+      const drop_id = this.chance(0.97) ? this.pick([...this.model.drops.keys()]) : 'd-none';
+      return { kind: 'join', drop_id, customer_id: this.pick(this.chance(0.7) ? CUSTOMERS : QUEUERS) };
     }
     return { kind: 'command', envelope: this.envelope() };
   }
@@ -733,7 +1111,36 @@ function expectAnswer(actual: CommandResult['outcome'], expected: Expected, wher
   same(actual.ok ? 'ok' : actual.error.code, 'ok', where);
   if (!actual.ok) return;
   const value = actual.value as unknown as Record<string, unknown>;
-  if ('sku' in expected) {
+  if ('drop' in expected) {
+    const drop = expected.drop;
+    same(
+      pick(value, [
+        'id',
+        'skus',
+        'status',
+        'starts_at',
+        'ends_at',
+        'admission_per_second',
+        'admission_seconds',
+        'max_per_customer',
+        'admitted_through',
+        'sold_out_at',
+      ]),
+      {
+        id: drop.id,
+        skus: drop.skus,
+        status: expected.status,
+        starts_at: new Date(drop.starts_at_ms).toISOString(),
+        ends_at: drop.ends_at_ms === null ? null : new Date(drop.ends_at_ms).toISOString(),
+        admission_per_second: drop.rate,
+        admission_seconds: drop.admission_seconds,
+        max_per_customer: drop.max_per_customer,
+        admitted_through: 0,
+        sold_out_at: null,
+      },
+      where,
+    );
+  } else if ('sku' in expected) {
     same(
       {
         sku: value.sku,
@@ -807,6 +1214,106 @@ interface RunOutcome {
   operations: number;
 }
 
+/** How often the drops' cases came up, over every run: a figure that shows the mix reaches them. */
+const drop_cases = new Map<string, number>();
+const tallyDropCase = (name: string, count = 1) => {
+  if (count > 0) drop_cases.set(name, (drop_cases.get(name) ?? 0) + count);
+};
+const DROP_CODES = new Set([
+  'drop_exists',
+  'sku_in_drop',
+  'drop_not_started',
+  'admission_required',
+  'admission_expired',
+  'drop_not_found',
+  'drop_closed',
+]);
+
+const numberOrNull = (value: unknown): number | null => (value === null ? null : Number(value));
+
+/**
+ * Every drop's line and every ticket as stored, against the model's: the parts a step may have
+ * changed (a read of each after every step would cost as much as the step).
+ */
+async function compareDrops(
+  store: KyselyStore,
+  model: Model,
+  parts: { drops: boolean; tickets: boolean },
+  where: () => string,
+): Promise<void> {
+  const db = rawDatabase(store);
+  if (parts.drops) {
+    const drops = await db.selectFrom('drops').selectAll().execute();
+    same(
+      Object.fromEntries(
+        drops.map((row) => [
+          row.id,
+          [
+            Number(row.positioned) === 1,
+            Number(row.next_position),
+            Number(row.admitted_through),
+            numberOrNull(row.sold_out_at_ms),
+          ],
+        ]),
+      ),
+      Object.fromEntries(
+        [...model.drops.values()].map((drop) => [
+          drop.id,
+          [drop.positioned, drop.next_position, drop.admitted_through, drop.sold_out_at_ms],
+        ]),
+      ),
+      where,
+    );
+  }
+  if (!parts.tickets) return;
+  const tickets = await db.selectFrom('drop_tickets').selectAll().execute();
+  same(
+    Object.fromEntries(
+      tickets.map((row) => [
+        ticketKey(row.drop_id, row.customer_id),
+        [
+          numberOrNull(row.position),
+          row.status,
+          row.admission_token,
+          numberOrNull(row.admitted_at_ms),
+          numberOrNull(row.admission_expires_at_ms),
+          row.order_id,
+        ],
+      ]),
+    ),
+    Object.fromEntries(
+      [...model.tickets].map(([key, t]) => [
+        key,
+        [t.position, t.status, t.token, t.admitted_at_ms, t.expires_at_ms, t.order_id],
+      ]),
+    ),
+    where,
+  );
+}
+
+/**
+ * What a step may change of the drops: their rows (create_drop, a join, a pass), or tickets (also a
+ * checkout or change, which uses an admission). The rest leaves them be.
+ */
+function dropsTouched(step: Step, model: Model): { drops: boolean; tickets: boolean } {
+  if (model.drops.size === 0) return { drops: false, tickets: false };
+  if (step.kind === 'join' || step.kind === 'admit') return { drops: true, tickets: true };
+  const envelopes = step.kind === 'command' ? [step.envelope] : step.kind === 'burst' ? step.envelopes : [];
+  const kinds = envelopes.map((envelope) => envelope.command.kind);
+  const uses_tickets = kinds.some((kind) => kind === 'checkout' || kind === 'change_order');
+  return { drops: kinds.includes('create_drop'), tickets: uses_tickets && model.tickets.size > 0 };
+}
+
+/** The positions the store gave, for the model to take when it positions a pre-queue. */
+async function storePositions(store: KyselyStore, model: Model): Promise<Map<string, number | null>> {
+  if ([...model.drops.values()].every((drop) => drop.positioned)) return new Map();
+  const rows = await rawDatabase(store)
+    .selectFrom('drop_tickets')
+    .select(['drop_id', 'customer_id', 'position'])
+    .execute();
+  return new Map(rows.map((row) => [ticketKey(row.drop_id, row.customer_id), numberOrNull(row.position)]));
+}
+
 async function runSequence(
   store: KyselyStore,
   seed: number,
@@ -846,6 +1353,8 @@ async function runSequence(
     }
     same(result.replayed, false, where);
     expectAnswer(result.outcome, expected, where);
+    if (!expected.ok && DROP_CODES.has(expected.code)) tallyDropCase(expected.code);
+    if (envelope.command.kind === 'create_drop' && expected.ok) tallyDropCase('drop created');
     if (key !== undefined) {
       model.keys.set(key, { fingerprint: envelope.idempotency!.fingerprint, first: result.outcome });
     }
@@ -867,6 +1376,43 @@ async function runSequence(
       } else if (step.kind === 'sweep') {
         const swept = await store.sweepExpired(clock.now(), 10_000);
         same(swept, model.sweep(), where);
+        operations += 1;
+      } else if (step.kind === 'join') {
+        let answer: { ok: true; created: boolean; ticket: TicketState } | { ok: false; code: string };
+        try {
+          answer = { ok: true, ...(await store.drops.join(step.drop_id, step.customer_id, clock.now())) };
+        } catch (error) {
+          if (!(error instanceof StockholdError)) throw error;
+          answer = { ok: false, code: error.code };
+        }
+        model.observed_positions = await storePositions(store, model);
+        const expected = model.join(step.drop_id, step.customer_id);
+        same(answer.ok ? 'ok' : answer.code, expected.ok ? 'ok' : expected.code, where);
+        tallyDropCase(expected.ok ? (expected.created ? 'ticket taken' : 'ticket again') : expected.code);
+        if (answer.ok && expected.ok) {
+          if (expected.created) expected.ticket.token = answer.ticket.admission_token;
+          same(
+            [answer.created, answer.ticket.position, answer.ticket.status, answer.ticket.admission_token],
+            [expected.created, expected.ticket.position, expected.ticket.status, expected.ticket.token],
+            where,
+          );
+        }
+        operations += 1;
+      } else if (step.kind === 'admit') {
+        const reports = await store.drops.admit(clock.now());
+        model.observed_positions = await storePositions(store, model);
+        const sorted = (waits: number[]) => [...waits].sort((a, b) => a - b);
+        same(
+          reports.map((report) => ({ ...report, waits_ms: sorted(report.waits_ms) })),
+          model.admit().map((report) => ({ ...report, waits_ms: sorted(report.waits_ms) })),
+          where,
+        );
+        for (const report of reports) {
+          tallyDropCase('admitted', report.admitted);
+          tallyDropCase('admissions lapsed', report.expired);
+          tallyDropCase('sold out', report.sold_out ? 1 : 0);
+          tallyDropCase('paused', !report.sold_out && report.admitted === 0 && report.waiting > 0 ? 1 : 0);
+        }
         operations += 1;
       } else if (step.kind === 'command') {
         const result = await queue.submit(step.envelope);
@@ -891,6 +1437,7 @@ async function runSequence(
         ),
         where,
       );
+      await compareDrops(store, model, dropsTouched(step, model), where);
       if ((index + 1) % audit_every_steps === 0) expect((await store.audit()).problems, where()).toEqual([]);
     } catch (error) {
       process.stdout.write(
@@ -905,7 +1452,9 @@ async function runSequence(
   expect(Object.fromEntries(orders.map((order) => [order.id, order.status]))).toEqual(
     Object.fromEntries([...model.orders].map(([id, order]) => [id, order.status])),
   );
+  await compareDrops(store, model, { drops: true, tickets: true }, () => `seed ${seed}, at the end`);
   await expectVerified(store);
+  tallyDropCase('admissions used', [...model.tickets.values()].filter((t) => t.status === 'used').length);
   return { operations };
 }
 
@@ -936,6 +1485,7 @@ describe('the store agrees with the reference model', () => {
     }
     reportFigure('model operations on SQLite', operations);
     reportFigure('model runs on SQLite', runs);
+    reportFigure('model drop cases', JSON.stringify(Object.fromEntries(drop_cases)));
     reportFigure('model seconds on SQLite', ((performance.now() - started_ms) / 1000).toFixed(1));
     if (runs < SQLITE_RUNS_MAX) expect(operations).toBeGreaterThanOrEqual(SQLITE_OPERATIONS);
   }, 1_200_000);
@@ -967,6 +1517,8 @@ describe('the store agrees with the reference model', () => {
           'ledger',
           'idempotency_keys',
           'outbox',
+          'drop_tickets',
+          'drops',
         ] as const) {
           await rawDatabase(store).deleteFrom(table).execute();
         }
