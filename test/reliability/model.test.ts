@@ -819,6 +819,8 @@ class Generator {
   private next_key = 0;
   /** Envelopes sent with a key, for replays. */
   private readonly keyed: CommandEnvelope[] = [];
+  /** SKUs a create_drop of the step being generated names (refused or not). */
+  private readonly drop_skus = new Set<string>();
 
   constructor(
     private readonly random: () => number,
@@ -853,6 +855,7 @@ class Generator {
       ),
     ];
     if (this.chance(0.02)) skus.push(skus[0]!);
+    for (const sku of skus) this.drop_skus.add(sku);
     const starts_at_ms =
       this.model.now_ms +
       (this.chance(0.2) ? 0 : this.int(1, 40) * 1000 + (this.chance(0.3) ? this.int(1, 999) : 0));
@@ -1028,7 +1031,10 @@ class Generator {
       const unsold = Math.max(0, on_hold + this.int(-2, 15));
       return { kind: 'count', sku, unsold, reason: this.chance(0.5) ? 'stocktake' : null, expected_version };
     }
-    return { kind: 'delete_sku', sku };
+    // A SKU of a live drop (or of one this step creates) is not deleted: whether it may be is an open
+    // question of the design (test/store/drops.test.ts), and the model takes no side on it.
+    const in_drop = this.drop_skus.has(sku) || this.model.liveDrop(sku) !== undefined;
+    return { kind: 'delete_sku', sku: in_drop ? 'missing' : sku };
   }
 
   envelope(): CommandEnvelope {
@@ -1056,6 +1062,7 @@ class Generator {
   }
 
   step(): Step {
+    this.drop_skus.clear();
     const roll = this.random();
     if (roll < 0.08) {
       // Exactly onto a deadline, a drop's start or an admission's lapse (the boundary: due at that

@@ -258,6 +258,36 @@ describe.each(DIALECTS)('drops on %s', (dialect) => {
     expect(positions.sort((a, b) => a - b)).toEqual(oneTo(5));
   }, 120_000);
 
+  it('keeps a SKU in at most one live drop, also across a delete and a re-creation of the SKU', async () => {
+    // docs/drops.md: "A SKU is in at most one drop that is open or running". A SKU put in a drop has
+    // moved no unit, so a delete may find it at version 1; either the delete is refused, or the
+    // SKU created again under the same id is not left listed by the first drop and taken by a second.
+    await newSku('solo', 3);
+    const starts_at_ms = T0 + 60_000;
+    await newDrop('first', ['solo'], starts_at_ms);
+    const deleted = await run({ kind: 'delete_sku', sku: 'solo' }, T0);
+    if (deleted.ok) {
+      await newSku('solo', 3);
+      await run(
+        {
+          kind: 'create_drop',
+          drop_id: 'second',
+          skus: ['solo'],
+          starts_at_ms,
+          ends_at_ms: null,
+          admission_per_second: 50,
+          admission_seconds: 300,
+          max_per_customer: null,
+        },
+        T0,
+      );
+    }
+    const live = (await subject.store.drops.listDrops(10)).filter(
+      (listed) => listed.skus.includes('solo') && listed.sold_out_at_ms === null,
+    );
+    expect(live.map((listed) => listed.id)).toHaveLength(1);
+  });
+
   it('pauses admission while every unit is held and resumes when the holds expire', async () => {
     await newSku('gpu', 2);
     const starts_at_ms = T0 + 60_000;
