@@ -1080,6 +1080,8 @@ class Generator {
         const target = this.pick(deadlines) - (this.chance(0.5) ? 0 : 1);
         return { kind: 'advance', ms: Math.max(0, target - this.model.now_ms) };
       }
+      // Now and then less than a second: the admission passes' budget is counted in milliseconds.
+      if (this.model.drops.size > 0 && this.chance(0.3)) return { kind: 'advance', ms: this.int(1, 1500) };
       return { kind: 'advance', ms: this.int(0, 30) * 1000 };
     }
     if (roll < 0.12) return { kind: 'sweep' };
