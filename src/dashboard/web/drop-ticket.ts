@@ -106,6 +106,8 @@ export class TicketPanel {
 
   /** A poll failed: the last state stays, with a note that it may be stale. */
   showTrouble(text: string | null): void {
+    // Shown even before the first answer: a reload while the server is away says why nothing shows.
+    if (text !== null) this.panel.hidden = false;
     this.trouble.hidden = text === null;
     this.trouble.textContent = text ?? '';
   }
