@@ -66,7 +66,7 @@ const STATUS_WORDS: Record<DropView['status'], (drop: DropView) => string> = {
   over: (shown) => `Over since ${formatLocalTime(shown.ends_at ?? shown.starts_at)}`,
 };
 
-/** Reads the drop: on opening, and again when the ticket's status changes (not on every poll). */
+/** Reads the drop: on opening, and again when the ticket's phase changes (not on every poll). */
 async function loadDrop(): Promise<void> {
   const summary = byId('drop-summary');
   try {
@@ -101,13 +101,15 @@ async function follow(ticket_id: string): Promise<void> {
   const run = Symbol(ticket_id);
   following = run;
   let interval_ms = POLL_INTERVAL_MS;
-  let last_status: TicketStatus | null = null;
+  let last_phase: string | null = null;
   while (following === run) {
     try {
       const ticket = await api<TicketView>('GET', `${drop_path}/tickets/${encodeURIComponent(ticket_id)}`);
       if (following !== run) return;
-      if (last_status !== null && ticket.status !== last_status) await loadDrop();
-      last_status = ticket.status;
+      // A new phase (the draw at the start, an admission, the end) may come with a new drop status.
+      const phase = ticket.position === null ? `${ticket.status} before the start` : ticket.status;
+      if (last_phase !== null && phase !== last_phase) await loadDrop();
+      last_phase = phase;
       ticket_panel.show(ticket, drop);
       ticket_panel.showTrouble(null);
       interval_ms = POLL_INTERVAL_MS;
