@@ -124,6 +124,9 @@ describe('a drop in Chromium', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
         `You are number ${placed.position} in line`,
       );
       expect(joins).toEqual([]);
+      await expect
+        .poll(() => page.locator('#drop-summary').getAttribute('data-status'), PAGE_UPDATE)
+        .toBe('running');
 
       // The early hold is cancelled: admission resumes, and the page shows the token and the time left.
       expect((await api.post(`/v1/orders/${early.body.id}/cancel`)).status).toBe(200);
