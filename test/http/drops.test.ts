@@ -154,6 +154,30 @@ describe.each(DIALECTS)('drops, on %s', (dialect) => {
     expect(await buckets(sku)).toEqual({ available: 10, on_hold: 0, sold: 0 });
   });
 
+  it('takes a burst of joins together: one ticket per customer, however many times each asks at once', async () => {
+    const sku = await newSku(10);
+    const drop = await newDrop([sku]);
+    const customers = Array.from({ length: 150 }, (_, index) => `burst-${index % 50}`);
+    const answers = await Promise.all(
+      customers.map((customer_id) => api.post(`/v1/drops/${drop.id}/tickets`, { customer_id })),
+    );
+    expect(answers.filter((answer) => answer.status === 201)).toHaveLength(50);
+    expect(answers.filter((answer) => answer.status === 200)).toHaveLength(100);
+    const by_customer = new Map<string, Set<string>>();
+    for (const answer of answers) {
+      const ids = by_customer.get(answer.body.customer_id) ?? new Set<string>();
+      by_customer.set(answer.body.customer_id, ids.add(answer.body.id));
+    }
+    expect([...by_customer.values()].every((ids) => ids.size === 1)).toBe(true);
+    expect((await api.get(`/v1/drops/${drop.id}`)).body.counts.tickets).toBe(50);
+    // After the start a burst takes consecutive positions after the pre-queue's.
+    clock.set(Date.parse(drop.starts_at));
+    const late = await Promise.all(Array.from({ length: 30 }, (_, index) => join(drop.id, `after-${index}`)));
+    expect(late.map((ticket) => ticket.position).sort((a, b) => (a ?? 0) - (b ?? 0))).toEqual(
+      Array.from({ length: 30 }, (_, index) => 51 + index),
+    );
+  });
+
   it('puts the pre-queue in a random order at the start and later tickets behind it, then admits in order at the rate', async () => {
     const sku = await newSku(100);
     const drop = await newDrop([sku], { admission_per_second: 4 });
