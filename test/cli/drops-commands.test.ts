@@ -67,6 +67,7 @@ describe('drops from the command line', () => {
     const ana_ticket = JSON.parse(expectDone(ana));
     expect(ana_ticket).toMatchObject({ drop_id: 'console-1212', customer_id: 'ana', status: 'waiting' });
     expect(expectDone(ben)).toMatch(/^status:\s+waiting$/m);
+    expect(ben.stderr).toMatch(/^follow it: stockhold drops ticket console-1212 \S+ --watch$/m);
     // Before the start a ticket has no place yet: the pre-queue is shuffled at starts_at.
     expect(ben.stdout).toMatch(/^position:\s+-$/m);
     expect(ben.stdout).toMatch(/^estimated_wait:\s+-$/m);
@@ -90,11 +91,13 @@ describe('drops from the command line', () => {
     expect(watched.stderr).toMatch(/^\d\d:\d\d:\d\d {2}admitted$/m);
 
     // Ben's ticket shows his own token once he is admitted; it does not check Ana out.
-    const ben_watched = expectDone(
-      await stockhold('drops', 'ticket', 'console-1212', ben_id ?? '-', '--watch'),
-    );
+    const ben_result = await stockhold('drops', 'ticket', 'console-1212', ben_id ?? '-', '--watch');
+    const ben_watched = expectDone(ben_result);
     expect(ben_watched).toMatch(/^status:\s+admitted$/m);
     expect(ben_watched).toMatch(/^position:\s+[12]$/m);
+    expect(ben_result.stderr).toMatch(
+      /^check out before \S+: stockhold orders create --customer ben .* --admission-token \S+$/m,
+    );
     const ben_token = /^admission_token:\s+(\S+)$/m.exec(ben_watched)?.[1];
     const [without, borrowed, over_limit] = await Promise.all([
       stockhold('orders', 'create', '--customer', 'ana', '--line', 'console:1'),
@@ -140,6 +143,18 @@ describe('drops from the command line', () => {
     );
     expect(order).toMatchObject({ customer_id: 'ana', status: 'pending_payment' });
 
+    // One admission is one checkout.
+    const reused = await stockhold(
+      'orders',
+      'create',
+      '--customer',
+      'ana',
+      '--line',
+      'console:1',
+      '--admission-token',
+      admitted.admission_token,
+    );
+    expectApiError(reused, 'admission_required');
     const [used, drop, listed, drop_json] = await Promise.all([
       stockhold('drops', 'ticket', 'console-1212', ana_ticket.id),
       stockhold('drops', 'show', 'console-1212'),

@@ -274,6 +274,8 @@ function registerJoin(drops: Command): void {
         customer_id: options.customer,
       });
       printTicket(ticket, options);
+      if (!options.json)
+        process.stderr.write(`follow it: stockhold drops ticket ${ticket.drop_id} ${ticket.id} --watch\n`);
       return 0;
     }),
   );
@@ -342,6 +344,10 @@ async function watchTicket(path: string, options: TicketOptions): Promise<number
         throw new CliError(
           `still ${ticket.status} after ${options.watchSeconds} s: run it again, or give a longer --watch-seconds`,
           1,
+        );
+      if (ticket.status === 'admitted' && !options.json)
+        process.stderr.write(
+          `check out before ${ticket.admission_expires_at}: stockhold orders create --customer ${ticket.customer_id} --line ... --admission-token ${ticket.admission_token}\n`,
         );
       return ticket.status === 'admitted' || ticket.status === 'used' ? 0 : 1;
     }
