@@ -168,7 +168,8 @@ describe('drops from the command line', () => {
     expect(drop.stdout).toMatch(/^tickets:\s+2$/m);
     expect(drop.stdout).toMatch(/^used:\s+1$/m);
     expect(drop.stdout).toMatch(/^admitted:\s+1$/m);
-    expect(drop.stdout).toMatch(/^time to admission:\s+p50 \d+\.\d s, p99 \d+\.\d s$/m);
+    expect(drop.stdout).toMatch(/^time_to_admission:\s+p50 \d+\.\d s, p99 \d+\.\d s$/m);
+    expect(drop.stdout).toMatch(/^admitted_last_10s:\s+\d+ \(\d+\.\d\/s\)$/m);
     expect(expectDone(listed)).toMatch(
       /^ID\s+STATUS\s+STARTS_AT\s+TICKETS\s+WAITING\s+ADMITTED\s+USED\s+SKUS\nconsole-1212\s+running\s+\S+\s+2\s+0\s+1\s+1\s+console$/m,
     );

@@ -2,18 +2,11 @@
 // until it is admitted (its admission_token is what `orders create --admission-token` sends), through
 // a running server. The rules are in docs/drops.md.
 import { Argument, type Command, InvalidArgumentError } from 'commander';
+import type { DropView, TicketView } from '../../core/drops.ts';
 import { LIMITS } from '../../core/limits.ts';
 import { type ApiOptions, callApi, printFields, skuId, table, withApiOptions } from '../api.ts';
 import { CliError, integerIn, run } from '../common.ts';
 
-/** The API's bounds of a drop (docs/drops.md, API). */
-const DROP_LIMITS = {
-  skus_max: 50,
-  admission_per_second_min: 1,
-  admission_per_second_max: 10_000,
-  admission_seconds_min: 10,
-  admission_seconds_max: 86_400,
-} as const;
 /** `ticket --watch` asks this often, as a waiting page would. */
 const WATCH_INTERVAL_MS = 2000;
 /** How long `--watch` waits by default: a long queue at a low rate takes a while, but not forever. */
@@ -22,40 +15,6 @@ const WATCH_SECONDS_MAX = 7 * 86_400;
 /** A ticket in one of these states will not change any more. */
 const FINAL_TICKET_STATUSES = new Set(['used', 'expired', 'sold_out']);
 const RELATIVE_UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** A drop as the API answers it (docs/drops.md). */
-interface DropView {
-  id: string;
-  skus: string[];
-  status: string;
-  starts_at: string;
-  ends_at: string | null;
-  admission_per_second: number;
-  admission_seconds: number;
-  max_per_customer: number | null;
-  created_at: string;
-  sold_out_at: string | null;
-  counts: Record<'tickets' | 'waiting' | 'admitted' | 'used' | 'expired' | 'sold_out', number>;
-  admitted_through: number;
-  admitted_last_10s: number;
-  time_to_admission_ms: { p50: number; p99: number } | null;
-}
-
-/** A ticket as the API answers it (docs/drops.md). */
-interface TicketView {
-  id: string;
-  drop_id: string;
-  customer_id: string;
-  status: string;
-  position: number | null;
-  ahead: number | null;
-  estimated_wait_seconds: number | null;
-  joined_at: string;
-  admitted_at: string | null;
-  admission_token: string | null;
-  admission_expires_at: string | null;
-  order_id: string | null;
-}
 
 /**
  * A time as the API takes it: an ISO 8601 date-time with its zone (`2026-12-12T00:00:00Z`,
@@ -79,8 +38,8 @@ export function timeArgument(value: string): string {
 /** `--skus a,b`: 1..50 distinct SKU ids, each by the API's rule. */
 function skuList(value: string): string[] {
   const skus = value.split(',').map((sku) => sku.trim());
-  if (skus.length > DROP_LIMITS.skus_max)
-    throw new InvalidArgumentError(`a drop has at most ${DROP_LIMITS.skus_max} SKUs (got ${skus.length})`);
+  if (skus.length > LIMITS.drop_skus_max)
+    throw new InvalidArgumentError(`a drop has at most ${LIMITS.drop_skus_max} SKUs (got ${skus.length})`);
   const seen = new Set<string>();
   for (const sku of skus) {
     if (sku === '')
@@ -92,9 +51,18 @@ function skuList(value: string): string[] {
   return skus;
 }
 
-const dropArgument = () => new Argument('<id>', 'the drop id');
+/** A drop id by the API's rule (the same as a SKU id's), refused before any request. */
+function dropId(value: string): string {
+  if (!new RegExp(LIMITS.sku_id_pattern).test(value) || value === '.' || value === '..')
+    throw new InvalidArgumentError(
+      `a drop id is 1..${LIMITS.sku_id_length_max} of A-Z a-z 0-9 . _ -, not . or .. (got ${JSON.stringify(value)})`,
+    );
+  return value;
+}
+
+const dropArgument = () => new Argument('<id>', 'the drop id').argParser(dropId);
 const dropPath = (id: string, rest = '') => `/v1/drops/${encodeURIComponent(id)}${rest}`;
-const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const seconds = (ms: number | null) => (ms === null ? '-' : `${(ms / 1000).toFixed(1)} s`);
 
 function printDrop(drop: DropView, options: ApiOptions): void {
   const wait = drop.time_to_admission_ms;
@@ -115,8 +83,8 @@ function printDrop(drop: DropView, options: ApiOptions): void {
       ['expired', drop.counts.expired],
       ['sold_out', drop.counts.sold_out],
       ['admitted_through', drop.admitted_through],
-      ['admitted/s (last 10 s)', (drop.admitted_last_10s / 10).toFixed(1)],
-      ['time to admission', wait ? `p50 ${seconds(wait.p50)}, p99 ${seconds(wait.p99)}` : null],
+      ['admitted_last_10s', `${drop.admitted_last_10s} (${(drop.admitted_last_10s / 10).toFixed(1)}/s)`],
+      ['time_to_admission', wait.p50 === null ? null : `p50 ${seconds(wait.p50)}, p99 ${seconds(wait.p99)}`],
       ['created_at', drop.created_at],
       ['sold_out_at', drop.sold_out_at],
     ],
@@ -184,13 +152,13 @@ function registerCreate(drops: Command): void {
       .option('--ends-at <time>', 'when the drop is over (default: never), as --starts-at', timeArgument)
       .option(
         '--rate <n>',
-        'admissions per second, all processes together (default 50)',
-        integerIn(DROP_LIMITS.admission_per_second_min, DROP_LIMITS.admission_per_second_max),
+        `admissions per second, all processes together (default ${LIMITS.admission_per_second_default})`,
+        integerIn(LIMITS.admission_per_second_min, LIMITS.admission_per_second_max),
       )
       .option(
         '--admission-seconds <n>',
-        'how long an admission lasts unused (default 300)',
-        integerIn(DROP_LIMITS.admission_seconds_min, DROP_LIMITS.admission_seconds_max),
+        `how long an admission lasts unused (default ${LIMITS.admission_seconds_default})`,
+        integerIn(LIMITS.admission_seconds_min, LIMITS.admission_seconds_max),
       )
       .option(
         '--max-per-customer <n>',
