@@ -1,46 +1,6 @@
-// What GET /v1/drops and GET /v1/drops/{id}/tickets/{ticket} answer (docs/drops.md), and the
-// formatting the waiting page and the dashboard's Drops panel share.
-export type DropStatus = 'open' | 'running' | 'sold_out' | 'over';
-export type TicketStatus = 'waiting' | 'admitted' | 'used' | 'expired' | 'sold_out';
-
-export interface DropView {
-  id: string;
-  skus: string[];
-  status: DropStatus;
-  starts_at: string;
-  ends_at: string | null;
-  admission_per_second: number;
-  admission_seconds: number;
-  max_per_customer: number | null;
-  created_at: string;
-  sold_out_at: string | null;
-  counts: {
-    tickets: number;
-    waiting: number;
-    admitted: number;
-    used: number;
-    expired: number;
-    sold_out: number;
-  };
-  admitted_through: number;
-  admitted_last_10s: number;
-  time_to_admission_ms: { p50: number | null; p99: number | null };
-}
-
-export interface TicketView {
-  id: string;
-  drop_id: string;
-  customer_id: string;
-  status: TicketStatus;
-  position: number | null;
-  ahead: number | null;
-  estimated_wait_seconds: number | null;
-  joined_at: string;
-  admitted_at: string | null;
-  admission_token: string | null;
-  admission_expires_at: string | null;
-  order_id: string | null;
-}
+// What GET /v1/drops and GET /v1/drops/{id}/tickets/{ticket} answer (the core's views, types only),
+// and the formatting the waiting page and the dashboard's Drops panel share.
+export type { DropView, TicketStatus, TicketView } from '../../core/drops.ts';
 
 /** "850 ms", "14.0 s", "3 min 04 s"; "—" when there is nothing to measure yet. */
 export function formatDuration(duration_ms: number | null | undefined): string {
