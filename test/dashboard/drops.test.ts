@@ -49,6 +49,13 @@ describe('a drop in Chromium', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
     const server = await startTestServer();
     let context: BrowserContext | null = null;
     try {
+      // The browser first: the join must happen before the start, ~3 s after the drop is created.
+      context = await browser.newContext({
+        viewport: { width: 900, height: 900 },
+        permissions: ['clipboard-read', 'clipboard-write'],
+      });
+      const page = await context.newPage();
+      const problems = watch(page);
       const api = apiClient(server.url);
       expect((await api.post('/v1/skus', { sku: 'console', available: 1 })).status).toBe(201);
       expect((await api.post('/v1/skus', { sku: 'pad', available: 2 })).status).toBe(201);
@@ -74,12 +81,6 @@ describe('a drop in Chromium', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
       for (const customer_id of ['script-1', 'script-2'])
         expect((await api.post('/v1/drops/console-drop/tickets', { customer_id })).status).toBe(201);
 
-      context = await browser.newContext({
-        viewport: { width: 900, height: 900 },
-        permissions: ['clipboard-read', 'clipboard-write'],
-      });
-      const page = await context.newPage();
-      const problems = watch(page);
       await page.goto(`${server.url}/drops/console-drop`);
       await page.waitForSelector('body[data-loaded="true"]', { state: 'attached' });
       expect(await page.locator('#drop-title').textContent()).toBe('Drop console-drop');
