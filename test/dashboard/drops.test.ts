@@ -174,6 +174,87 @@ describe('a drop in Chromium', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
       await server.dispose();
     }
   });
+
+  it('tells a customer their admission expired, that the drop sold out before their turn, and that the line is closed', async () => {
+    const server = await startTestServer();
+    let context: BrowserContext | null = null;
+    try {
+      context = await browser.newContext({ viewport: { width: 390, height: 800 } }); // a phone
+      const api = apiClient(server.url);
+      expect((await api.post('/v1/skus', { sku: 'mug', available: 5 })).status).toBe(201);
+      expect((await api.post('/v1/skus', { sku: 'lamp', available: 2 })).status).toBe(201);
+      // Every lamp held before its drop exists: its line waits, paused, until the hold is paid.
+      const held = await api.post('/v1/orders', {
+        customer_id: 'early-bird',
+        lines: [{ sku: 'lamp', quantity: 2 }],
+      });
+      expect(held.status).toBe(201);
+      const starts_at = new Date(Date.now() + 1000).toISOString();
+      const common = { starts_at, admission_per_second: 1000 };
+      // The shortest admission there is: 10 s.
+      for (const drop of [
+        { id: 'mug-drop', skus: ['mug'], admission_seconds: 10, ...common },
+        { id: 'lamp-drop', skus: ['lamp'], ...common },
+      ])
+        expect((await api.post('/v1/drops', drop)).status).toBe(201);
+      await expect
+        .poll(async () => (await api.get('/v1/drops/lamp-drop')).body.status, PAGE_UPDATE)
+        .toBe('running');
+
+      // Admitted at once, not used: the admission lapses after 10 s.
+      const expiring = await context.newPage();
+      const expiring_problems = watch(expiring);
+      await expiring.goto(`${server.url}/drops/mug-drop`);
+      await expiring.locator('#customer-id').fill('dee');
+      await expiring.getByRole('button', { name: 'Join the line' }).click();
+      await expiring.waitForSelector('#ticket-panel[data-status="admitted"]', PAGE_UPDATE);
+
+      // In line while nothing is available; the held lamps are paid: sold out, the line released.
+      const waiting = await context.newPage();
+      const waiting_problems = watch(waiting);
+      await waiting.goto(`${server.url}/drops/lamp-drop`);
+      await waiting.locator('#customer-id').fill('bo');
+      await waiting.getByRole('button', { name: 'Join the line' }).click();
+      await waiting.waitForSelector('#ticket-panel[data-phase="waiting"]', PAGE_UPDATE);
+      expect(await waiting.locator('#ticket-headline').textContent()).toBe('You are number 1 in line');
+      expect((await api.post(`/v1/orders/${held.body.id}/payment`, { payment_id: 'p-lamps' })).status).toBe(
+        200,
+      );
+      await waiting.waitForSelector('#ticket-panel[data-status="sold_out"]', PAGE_UPDATE);
+      expect(await waiting.locator('#ticket-headline').textContent()).toBe('Sold out');
+      await expect
+        .poll(() => waiting.locator('#drop-summary').getAttribute('data-status'), PAGE_UPDATE)
+        .toBe('sold_out');
+      await waiting.screenshot({
+        path: join(TEST_RESULTS_DIRECTORY, 'drop-page-sold-out.png'),
+        fullPage: true,
+      });
+
+      // Another customer id on this browser: the line takes no one now, and says so.
+      await waiting.getByRole('button', { name: 'Use another customer id' }).click();
+      await waiting.locator('#customer-id').fill('cy');
+      await waiting.getByRole('button', { name: 'Join the line' }).click();
+      await expect
+        .poll(() => waiting.locator('#join-message').textContent(), PAGE_UPDATE)
+        .toBe('The line is closed: the drop is sold out or over.');
+      await waiting.reload();
+      await waiting.waitForSelector('#drop-closed');
+      expect(await waiting.locator('#join-panel').isHidden()).toBe(true);
+      // The one refusal the test asked for, as the network and Chromium's console report it.
+      expect(waiting_problems.toSorted()).toEqual([
+        `409 ${server.url}/v1/drops/lamp-drop/tickets`,
+        'console: Failed to load resource: the server responded with a status of 409 (Conflict)',
+      ]);
+
+      await expiring.waitForSelector('#ticket-panel[data-status="expired"]', PAGE_UPDATE);
+      expect(await expiring.locator('#ticket-headline').textContent()).toBe('Your admission expired');
+      expect(await expiring.locator('#admission').isHidden()).toBe(true);
+      expect(expiring_problems).toEqual([]);
+    } finally {
+      await context?.close();
+      await server.dispose();
+    }
+  });
 });
 
 /** The dashboard's Drops panel shows the drop as GET /v1/drops/{id} does, with a link to its page. */

@@ -11,6 +11,7 @@ import { installKeyDialog } from './key-dialog.ts';
 /** The ticket read is cheap, but every waiting browser makes it: not more often than this. */
 const POLL_INTERVAL_MS = 2000;
 const POLL_INTERVAL_MS_MAX = 30_000;
+const LINE_CLOSED = 'The line is closed: the drop is sold out or over.';
 const FINAL_STATUSES: readonly TicketStatus[] = ['used', 'expired', 'sold_out'];
 
 const drop_id = decodeURIComponent(location.pathname.split('/')[2] ?? '');
@@ -174,8 +175,7 @@ function installJoinForm(): void {
 }
 
 function joinRefusal(error: unknown): string {
-  if (error instanceof ApiError && error.code === 'drop_closed')
-    return 'The line is closed: the drop is sold out or over.';
+  if (error instanceof ApiError && error.code === 'drop_closed') return LINE_CLOSED;
   if (error instanceof ApiError && error.code === 'drop_not_found') return 'There is no drop by this name.';
   return `Could not join: ${describe(error)}`;
 }
@@ -188,7 +188,10 @@ async function start(): Promise<void> {
   await loadDrop();
   const kept = keptTicket();
   if (kept) void follow(kept.ticket_id);
-  else if (byId('drop-summary').dataset.status !== 'not_found') byId('join-panel').hidden = false;
+  else if (drop?.status === 'sold_out' || drop?.status === 'over') {
+    byId('drop-closed').textContent = LINE_CLOSED;
+    byId('drop-closed').hidden = false;
+  } else if (byId('drop-summary').dataset.status !== 'not_found') byId('join-panel').hidden = false;
   document.body.dataset.loaded = 'true';
 }
 
