@@ -93,6 +93,7 @@ export class TicketPanel {
     document.title = words.title;
     byId('ticket-id').textContent = ticket.id;
     byId('ticket-customer').textContent = ticket.customer_id;
+    byId('ticket-keeps').hidden = !['waiting', 'admitted'].includes(ticket.status);
     this.showFacts(ticket);
     this.showAdmission(ticket);
     // A new status is news: the headline takes the focus, so a screen reader reads it out.
