@@ -237,6 +237,8 @@ export interface DropView extends DropStats {
 export interface TicketView {
   id: string;
   drop_id: string;
+  /** The drop's phase: a waiting page tells "the drop is over" from "still waiting". */
+  drop_status: DropPhase;
   customer_id: string;
   status: TicketStatus;
   position: number | null;
@@ -281,6 +283,7 @@ export function ticketView(drop: DropState, ticket: TicketState, now_ms: number)
   return {
     id: ticket.id,
     drop_id: ticket.drop_id,
+    drop_status: dropPhase(drop, now_ms),
     customer_id: ticket.customer_id,
     status,
     position: ticket.position,

@@ -744,6 +744,9 @@ export const Ticket = Type.Object(
   {
     id: TicketId,
     drop_id: DropId,
+    drop_status: OneOf(Object.values(DROP_PHASE), {
+      description: "the drop's status: a waiting ticket of a drop that is over will not be admitted",
+    }),
     customer_id: Type.String(),
     status: OneOf(TICKET_STATUSES),
     position: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], {
