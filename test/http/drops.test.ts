@@ -216,6 +216,10 @@ describe.each(DIALECTS)('drops, on %s', (dialect) => {
     clock.advance(60_000);
     await admit();
     expect((await api.get(`/v1/drops/${drop.id}`)).body.admitted_through).toBe(8);
+    const metrics = (await api.get('/metrics')).body as string;
+    expect(metrics).toContain(`stockhold_drop_admitted_total{drop="${drop.id}"} 8`);
+    expect(metrics).toContain(`stockhold_drop_waiting{drop="${drop.id}"} 33`);
+    expect(metrics).toMatch(/stockhold_drop_time_to_admission_seconds_count \d+/);
   });
 
   it("holds stock only with the customer's own admission, once; a refusal for stock keeps it; a lapsed one is refused", async () => {
