@@ -763,6 +763,10 @@ export const Ticket = Type.Object(
     }),
     admission_expires_at: NullableTimestamp,
     order_id: Type.Union([Type.String(), Type.Null()]),
+    poll_after_seconds: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], {
+      description:
+        'when a waiting page should ask again (2..30 s, sooner as the turn nears); null once the status is final',
+    }),
   },
   { $id: 'Ticket' },
 );
