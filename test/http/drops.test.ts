@@ -119,6 +119,9 @@ describe.each(DIALECTS)('drops, on %s', (dialect) => {
       ends_at: new Date(Date.parse(drop.starts_at) - 1000).toISOString(),
     });
     expect(backwards.status).toBe(400);
+    const deleted = await api.raw('DELETE', `/v1/skus/${sku}`);
+    expect(deleted.status).toBe(409);
+    expect(deleted.body.error).toMatchObject({ code: 'sku_in_use', details: { drop_id: drop.id } });
     const read = await api.get(`/v1/drops/${drop.id}`);
     expect(read.status).toBe(200);
     expect(read.body.counts).toEqual({
