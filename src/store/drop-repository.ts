@@ -147,7 +147,13 @@ function newTicket(
   };
 }
 
+/** How long a drop's row read for a ticket is reused: two admission passes. */
+const DROP_READ_REUSE_MS = 200;
+/** Drops kept for ticket reads: a store runs a few at once. */
+const RECENT_DROPS_MAX = 100;
+
 export class DropRepository {
+  private readonly recent_drops = new Map<string, { drop: DropState; read_at: number }>();
   private readonly joins: PendingJoin[] = [];
   private joining = false;
 
@@ -179,6 +185,7 @@ export class DropRepository {
       const batch = this.joins.splice(0, JOIN_BATCH_MAX);
       try {
         const outcomes = await this.access.transaction((trx) => this.joinBatch(trx, batch));
+        for (const join of batch) this.recent_drops.delete(join.drop_id);
         outcomes.forEach((outcome, index) => {
           const join = batch[index];
           if (!join) return;
@@ -286,7 +293,11 @@ export class DropRepository {
     return rows.map(dropFromRow);
   }
 
-  /** A ticket with its drop (one primary-key read each: the waiting page polls it). */
+  /**
+   * A ticket with its drop: the waiting page polls it, so the ticket is one primary-key read and its
+   * drop is read at most every DROP_READ_REUSE_MS per process. The ticket's own status is always
+   * current; the drop's (its admitted_through, for the people ahead) may be that much older.
+   */
   async getTicket(
     drop_id: string,
     ticket_id: string,
@@ -297,8 +308,18 @@ export class DropRepository {
       .where('id', '=', ticket_id)
       .executeTakeFirst();
     if (!row || row.drop_id !== drop_id) return null;
-    const drop = await this.getDrop(drop_id);
+    const drop = await this.recentDrop(drop_id);
     return drop ? { drop, ticket: ticketFromRow(row) } : null;
+  }
+
+  private async recentDrop(drop_id: string): Promise<DropState | null> {
+    const now = performance.now();
+    const kept = this.recent_drops.get(drop_id);
+    if (kept && now - kept.read_at < DROP_READ_REUSE_MS) return kept.drop;
+    const drop = await this.getDrop(drop_id);
+    if (this.recent_drops.size >= RECENT_DROPS_MAX) this.recent_drops.clear();
+    if (drop) this.recent_drops.set(drop_id, { drop, read_at: now });
+    return drop;
   }
 
   /** Counts by status (an admission past its lapse counts as expired), the pace and the wait. */
@@ -344,6 +365,8 @@ export class DropRepository {
     const reports: AdmissionReport[] = [];
     for (const { id } of due) {
       const report = await this.access.transaction((trx) => this.admitDrop(trx, id, now_ms));
+      // This process reads its own admissions at once; another process's within DROP_READ_REUSE_MS.
+      this.recent_drops.delete(id);
       if (report) reports.push(report);
     }
     return reports;

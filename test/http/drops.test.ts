@@ -119,6 +119,9 @@ describe.each(DIALECTS)('drops, on %s', (dialect) => {
       ends_at: new Date(Date.parse(drop.starts_at) - 1000).toISOString(),
     });
     expect(backwards.status).toBe(400);
+    const deleted = await api.raw('DELETE', `/v1/skus/${sku}`);
+    expect(deleted.status).toBe(409);
+    expect(deleted.body.error).toMatchObject({ code: 'sku_in_use', details: { drop_id: drop.id } });
     const read = await api.get(`/v1/drops/${drop.id}`);
     expect(read.status).toBe(200);
     expect(read.body.counts).toEqual({
@@ -216,6 +219,10 @@ describe.each(DIALECTS)('drops, on %s', (dialect) => {
     clock.advance(60_000);
     await admit();
     expect((await api.get(`/v1/drops/${drop.id}`)).body.admitted_through).toBe(8);
+    const metrics = (await api.get('/metrics')).body as string;
+    expect(metrics).toContain(`stockhold_drop_admitted_total{drop="${drop.id}"} 8`);
+    expect(metrics).toContain(`stockhold_drop_waiting{drop="${drop.id}"} 33`);
+    expect(metrics).toMatch(/stockhold_drop_time_to_admission_seconds_count \d+/);
   });
 
   it("holds stock only with the customer's own admission, once; a refusal for stock keeps it; a lapsed one is refused", async () => {
