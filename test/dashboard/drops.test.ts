@@ -180,7 +180,7 @@ describe('a drop in Chromium', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
     }
   });
 
-  it('tells a customer their admission expired, that the drop sold out before their turn, and that the line is closed', async () => {
+  it('tells a customer their admission expired, that the drop sold out or ended before their turn, and that the line is closed', async () => {
     const server = await startTestServer();
     let context: BrowserContext | null = null;
     try {
@@ -188,23 +188,39 @@ describe('a drop in Chromium', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
       const api = apiClient(server.url);
       expect((await api.post('/v1/skus', { sku: 'mug', available: 5 })).status).toBe(201);
       expect((await api.post('/v1/skus', { sku: 'lamp', available: 2 })).status).toBe(201);
+      expect((await api.post('/v1/skus', { sku: 'vase', available: 1 })).status).toBe(201);
       // Every lamp held before its drop exists: its line waits, paused, until the hold is paid.
       const held = await api.post('/v1/orders', {
         customer_id: 'early-bird',
         lines: [{ sku: 'lamp', quantity: 2 }],
       });
       expect(held.status).toBe(201);
-      const starts_at = new Date(Date.now() + 1000).toISOString();
+      const vase_held = await api.post('/v1/orders', {
+        customer_id: 'early-bird',
+        lines: [{ sku: 'vase', quantity: 1 }],
+      });
+      expect(vase_held.status).toBe(201);
+      const starts_ms = Date.now() + 1000;
+      const starts_at = new Date(starts_ms).toISOString();
       const common = { starts_at, admission_per_second: 1000 };
       // The shortest admission there is: 10 s.
       for (const drop of [
         { id: 'mug-drop', skus: ['mug'], admission_seconds: 10, ...common },
         { id: 'lamp-drop', skus: ['lamp'], ...common },
+        { id: 'vase-drop', skus: ['vase'], ends_at: new Date(starts_ms + 8000).toISOString(), ...common },
       ])
         expect((await api.post('/v1/drops', drop)).status).toBe(201);
       await expect
         .poll(async () => (await api.get('/v1/drops/lamp-drop')).body.status, PAGE_UPDATE)
         .toBe('running');
+
+      // In line while nothing is available, until the drop ends 8 s after its start.
+      const ending = await context.newPage();
+      const ending_problems = watch(ending);
+      await ending.goto(`${server.url}/drops/vase-drop`);
+      await ending.locator('#customer-id').fill('ed');
+      await ending.getByRole('button', { name: 'Join the line' }).click();
+      await ending.waitForSelector('#ticket-panel[data-phase="waiting"]', PAGE_UPDATE);
 
       // Admitted at once, not used: the admission lapses after 10 s.
       const expiring = await context.newPage();
@@ -255,6 +271,19 @@ describe('a drop in Chromium', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
       expect(await expiring.locator('#ticket-headline').textContent()).toBe('Your admission expired');
       expect(await expiring.locator('#admission').isHidden()).toBe(true);
       expect(expiring_problems).toEqual([]);
+
+      await expect
+        .poll(() => ending.locator('#ticket-message').textContent(), PAGE_UPDATE)
+        .toBe('The drop is over: it ended before your turn.');
+      expect(await ending.locator('#drop-summary').getAttribute('data-status')).toBe('over');
+      // The ticket stays waiting for good, so the page stops asking.
+      let reads_after_end = 0;
+      ending.on('request', (request) => {
+        if (request.url().includes('/v1/drops/vase-drop/tickets/')) reads_after_end += 1;
+      });
+      await ending.waitForTimeout(2500);
+      expect(reads_after_end).toBe(0);
+      expect(ending_problems).toEqual([]);
     } finally {
       await context?.close();
       await server.dispose();

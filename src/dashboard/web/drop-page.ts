@@ -2,7 +2,7 @@
 // polling it, every 2 s at most, until it is used, expired or sold out. The ticket id is kept in
 // localStorage per drop, so a reload (or a crash of the browser) keeps the place.
 import './style.css';
-import { ApiError, api } from './api.ts';
+import { ApiError, api, serverNowMs } from './api.ts';
 import { byId } from './dom.ts';
 import { TicketPanel } from './drop-ticket.ts';
 import { type DropView, formatLocalTime, type TicketStatus, type TicketView } from './drop-views.ts';
@@ -111,6 +111,11 @@ async function follow(ticket_id: string): Promise<void> {
       const phase = ticket.position === null ? `${ticket.status} before the start` : ticket.status;
       if (last_phase !== null && phase !== last_phase) await loadDrop();
       last_phase = phase;
+      if (ticket.status === 'waiting' && (await dropEnded())) {
+        // Past ends_at a waiting ticket stays waiting for good: say so, and stop asking.
+        ticket_panel.show(ticket, drop);
+        return;
+      }
       ticket_panel.show(ticket, drop);
       ticket_panel.showTrouble(null);
       interval_ms = POLL_INTERVAL_MS;
@@ -128,6 +133,13 @@ async function follow(ticket_id: string): Promise<void> {
     }
     await sleep(interval_ms);
   }
+}
+
+/** Whether the drop is over, read again once its ends_at has passed by the server's clock. */
+async function dropEnded(): Promise<boolean> {
+  if (drop?.ends_at == null || serverNowMs() < Date.parse(drop.ends_at)) return false;
+  if (drop.status !== 'over') await loadDrop();
+  return drop.status === 'over';
 }
 
 function forget(): void {
