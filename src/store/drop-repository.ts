@@ -224,8 +224,13 @@ export class DropRepository {
    */
   private async joinDrop(trx: Tx, drop_id: string, joins: readonly PendingJoin[]) {
     const now_ms = Math.max(...joins.map((join) => join.now_ms));
-    const starts_at_ms = (await this.requireDrop(trx, drop_id, 'none')).starts_at_ms;
-    let drop = await this.requireDrop(trx, drop_id, now_ms < starts_at_ms ? 'share' : 'update');
+    // Unlocked first, to choose the lock: shared only while the line is still unpositioned, so joins
+    // from a clock a little behind another process's start never upgrade a shared lock (two such
+    // upgrades deadlock each other).
+    const seen = await this.requireDrop(trx, drop_id, 'none');
+    const starts_at_ms = seen.starts_at_ms;
+    const shared = now_ms < starts_at_ms && !seen.positioned;
+    let drop = await this.requireDrop(trx, drop_id, shared ? 'share' : 'update');
     const phase = dropPhase(drop, now_ms);
     const existing = new Map<string, TicketState>();
     for (const chunk of chunks([...new Set(joins.map((join) => join.customer_id))], IN_LIST_MAX)) {
@@ -240,9 +245,9 @@ export class DropRepository {
     const created = new Set<string>();
     const positioned = drop.positioned || phase === DROP_PHASE.running;
     if (positioned && joins.some((join) => !existing.has(join.customer_id))) {
-      // Another process's clock may have started the drop: take the lock whole (a conflict of two
-      // upgrades is a deadlock the store's transaction retries).
-      if (now_ms < starts_at_ms) drop = await this.requireDrop(trx, drop_id, 'update');
+      // Positioned between the unlocked read and the lock: take the lock whole (rare; should two
+      // such upgrades deadlock, the store retries the transaction, which then locks whole at once).
+      if (shared) drop = await this.requireDrop(trx, drop_id, 'update');
       if (!drop.positioned) drop = await this.positionPreQueue(trx, drop);
     }
     const closed = phase === DROP_PHASE.sold_out || phase === DROP_PHASE.over;
