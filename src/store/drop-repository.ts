@@ -393,10 +393,18 @@ export class DropRepository {
       .select(['available', 'on_hold'])
       .where('sku', 'in', drop.skus)
       .execute();
+    // The admissions still open (the lapsed ones were expired just above).
+    const open_admissions = await trx
+      .selectFrom('drop_tickets')
+      .select((eb) => eb.fn.countAll<number | string>().as('n'))
+      .where('drop_id', '=', drop.id)
+      .where('status', '=', TICKET_STATUS.admitted)
+      .executeTakeFirst();
     const plan = planAdmission(
       drop,
       skus.map((sku) => ({ available: Number(sku.available), on_hold: Number(sku.on_hold) })),
       now_ms,
+      Number(open_admissions?.n ?? 0),
     );
     const report: AdmissionReport = {
       drop_id,

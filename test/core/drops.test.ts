@@ -51,7 +51,7 @@ function ticket(extra: Partial<TicketState> = {}): TicketState {
   };
 }
 
-const stock = [{ available: 5, on_hold: 0 }];
+const stock = [{ available: 500, on_hold: 0 }];
 
 describe('drop rules', () => {
   it('has a phase by the clock, sold out once recorded', () => {
@@ -89,6 +89,19 @@ describe('drop rules', () => {
     });
   });
 
+  it('admits no more than the units available beyond one for each open admission', () => {
+    const five = [{ available: 5, on_hold: 0 }];
+    expect(planAdmission(drop(), five, START + 1000, 3)).toEqual({
+      kind: 'admit',
+      through: 2,
+      admission_clock_ms: START + 1000,
+    });
+    expect(planAdmission(drop(), five, START + 1000, 5)).toEqual({
+      kind: 'pause',
+      admission_clock_ms: START + 1000,
+    });
+  });
+
   it('pauses while nothing is available and releases the line when all is sold', () => {
     expect(planAdmission(drop(), [{ available: 0, on_hold: 2 }], START + 5000)).toEqual({
       kind: 'pause',
@@ -117,7 +130,11 @@ describe('drop rules', () => {
     expect(pollAfterSeconds(running, ticket(), START)).toBe(2);
     expect(pollAfterSeconds(drop({ admission_per_second: 1 }), ticket({ position: 1000 }), START)).toBe(30);
     expect(pollAfterSeconds(drop(), ticket({ position: null }), START - 60_000)).toBe(15);
+    const ending = drop({ admission_per_second: 1, ends_at_ms: START + 8_000 });
+    expect(pollAfterSeconds(ending, ticket({ position: 1000 }), START)).toBe(2);
     expect(pollAfterSeconds(drop(), ticket({ status: 'used' }), START)).toBeNull();
+    const admitted = ticket({ status: 'admitted', admission_expires_at_ms: START + 300_000 });
+    expect(pollAfterSeconds(drop(), admitted, START)).toBe(5);
     expect(pollAfterSeconds(drop({ sold_out_at_ms: START }), ticket(), START)).toBeNull();
   });
 });

@@ -226,7 +226,7 @@ describe.each(DIALECTS)('drops, on %s', (dialect) => {
   });
 
   it("holds stock only with the customer's own admission, once; a refusal for stock keeps it; a lapsed one is refused", async () => {
-    const sku = await newSku(1);
+    const sku = await newSku(3);
     const drop = await newDrop([sku], { admission_per_second: 10, admission_seconds: 60 });
     const tickets = [];
     for (const customer of ['bea', 'cal', 'dan']) tickets.push(await join(drop.id, customer));
@@ -242,12 +242,12 @@ describe.each(DIALECTS)('drops, on %s', (dialect) => {
     expect(await ticket(drop.id, bea.id)).toMatchObject({ status: 'used', order_id: held.body.id });
     expect((await checkout(sku, 'bea', bea.admission_token)).body.error.code).toBe('admission_required');
 
-    // cal is refused for stock and keeps the admission.
-    const short = await checkout(sku, 'cal', cal.admission_token);
+    // cal asks for more than is left, is refused for stock and keeps the admission.
+    const short = await checkout(sku, 'cal', cal.admission_token, 3);
     expect(short.body.error.code).toBe('insufficient_stock');
     expect((await ticket(drop.id, cal.id)).status).toBe('admitted');
     expect((await api.post(`/v1/orders/${held.body.id}/cancel`)).status).toBe(200);
-    expect((await checkout(sku, 'cal', cal.admission_token)).status).toBe(201);
+    expect((await checkout(sku, 'cal', cal.admission_token, 3)).status).toBe(201);
 
     clock.advance(60_000);
     const lapsed = await checkout(sku, 'dan', dan.admission_token);
@@ -256,6 +256,33 @@ describe.each(DIALECTS)('drops, on %s', (dialect) => {
     expect((await ticket(drop.id, dan.id)).status).toBe('expired');
     await admit();
     expect((await api.get(`/v1/drops/${drop.id}`)).body.counts).toMatchObject({ used: 2, expired: 1 });
+  });
+
+  it('admits no more customers than there are units beyond the admissions still open', async () => {
+    const sku = await newSku(2);
+    const drop = await newDrop([sku], { admission_per_second: 100, admission_seconds: 60 });
+    const taken = [];
+    for (let index = 0; index < 6; index++) taken.push(await join(drop.id, `cap-${index}`));
+    await startAndAdmit(drop);
+    expect((await api.get(`/v1/drops/${drop.id}`)).body).toMatchObject({ admitted_through: 2 });
+    const admitted = (await Promise.all(taken.map((one) => ticket(drop.id, one.id)))).filter(
+      (one) => one.status === 'admitted',
+    );
+    // One of them buys a unit: one unit left, one admission open: nobody more.
+    const first = admitted[0];
+    expect((await checkout(sku, first.customer_id, first.admission_token)).status).toBe(201);
+    clock.advance(1000);
+    await admit();
+    expect((await api.get(`/v1/drops/${drop.id}`)).body.admitted_through).toBe(2);
+    // The other admission lapses: its unit opens for the next in line.
+    clock.advance(60_000);
+    await admit();
+    clock.advance(1000);
+    await admit();
+    expect((await api.get(`/v1/drops/${drop.id}`)).body).toMatchObject({
+      admitted_through: 3,
+      counts: { used: 1, expired: 1, admitted: 1, waiting: 3 },
+    });
   });
 
   it("applies the drop's max_per_customer, and lets only the admitted order grow by a drop's SKU", async () => {

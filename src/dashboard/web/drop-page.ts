@@ -1,6 +1,7 @@
 // A drop's waiting page (/drops/{id}): join the line with a customer id, then follow the ticket by
-// polling it, every 2 s at most, until it is used, expired or sold out. The ticket id is kept in
-// localStorage per drop, so a reload (or a crash of the browser) keeps the place.
+// polling it when the server says to (every 2 to 30 s: sooner as the turn nears), until it is used,
+// expired or sold out. The ticket id is kept in localStorage per drop, so a reload (or a crash of
+// the browser) keeps the place.
 import './style.css';
 import { ApiError, api, serverNowMs } from './api.ts';
 import { byId } from './dom.ts';
@@ -118,7 +119,8 @@ async function follow(ticket_id: string): Promise<void> {
       }
       ticket_panel.show(ticket, drop);
       ticket_panel.showTrouble(null);
-      interval_ms = POLL_INTERVAL_MS;
+      // The server says when to ask again (sooner as the turn nears): a long line polls gently.
+      interval_ms = Math.max(POLL_INTERVAL_MS, (ticket.poll_after_seconds ?? 0) * 1000);
       if (FINAL_STATUSES.includes(ticket.status)) return;
     } catch (error) {
       if (error instanceof ApiError && error.status === 404) {

@@ -28,7 +28,7 @@ function wordsFor(ticket: TicketView, drop: DropView | null): Words {
       return {
         headline: `You are number ${formatCount(ticket.position)} in line`,
         message:
-          drop?.status === 'over'
+          drop?.status === 'over' || ticket.drop_status === 'over'
             ? 'The drop is over: it ended before your turn.'
             : 'Keep this page open: your admission shows here when your turn comes.',
         title: `#${formatCount(ticket.position)} in line · ${name}`,
