@@ -45,6 +45,12 @@ interface Environment {
     start_ms: number,
     sockets_max: number,
   ): Promise<StockholdStrategy>;
+  /**
+   * Removes the database of a finished stockhold run. Two stockhold runs need it between them on
+   * PostgreSQL: Kysely's migrator looks for its lock table in every schema, finds the first run's,
+   * and the second run's migration fails.
+   */
+  release(name: string): Promise<void>;
   dispose(): Promise<void>;
 }
 
@@ -61,6 +67,10 @@ function sqliteEnvironment(): Environment {
         start_ms,
         sockets_max,
       });
+    },
+    async release(name) {
+      for (const suffix of ['', '-wal', '-shm'])
+        rmSync(join(directory, `${name}.db${suffix}`), { force: true });
     },
     async dispose() {
       rmSync(directory, { recursive: true, force: true });
@@ -81,12 +91,17 @@ async function postgresEnvironment(url: string): Promise<Environment> {
       await client.end();
     }
   };
+  const schemaOf = (name: string) => `simulate_${name}_${suffix}`;
   const createSchema = async (name: string) => {
-    const schema = `simulate_${name}_${suffix}`;
+    const schema = schemaOf(name);
     await withClient((client) => client.query(`CREATE SCHEMA "${schema}"`).then(() => undefined));
     schemas.push(schema);
     return schema;
   };
+  const dropSchemas = (names: readonly string[]) =>
+    withClient(async (client) => {
+      for (const schema of names) await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    });
   // One round trip now, so a database that cannot be reached fails before any run.
   await withClient(async () => {});
   const display = redactUrl(url);
@@ -104,11 +119,8 @@ async function postgresEnvironment(url: string): Promise<Environment> {
         sockets_max,
       });
     },
-    async dispose() {
-      await withClient(async (client) => {
-        for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      });
-    },
+    release: (name) => dropSchemas([schemaOf(name)]),
+    dispose: () => dropSchemas(schemas),
   };
 }
 
@@ -226,6 +238,7 @@ export async function simulateDrop(options: DropSimulationOptions): Promise<Drop
         );
       } finally {
         await strategy.close();
+        await environment.release(mode);
       }
     }
     return {
