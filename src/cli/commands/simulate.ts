@@ -8,6 +8,7 @@ import cliProgress from 'cli-progress';
 import { type Command, InvalidArgumentError } from 'commander';
 import { assert } from '../../core/errors.ts';
 import { formatDropParameters, formatDropTable, renderDropHtml } from '../../simulate/drop-report.ts';
+import { DROP_MODE_LABELS } from '../../simulate/drop-runner.ts';
 import {
   DEFAULT_DROP_PARAMETERS,
   type DropParameters,
@@ -166,6 +167,11 @@ async function dropCommand(
       database_url: options.databaseUrl,
       concurrency: options.concurrency,
       signal: interrupt.signal,
+      // Only on a terminal: piped output (CI, tests) gets the table alone.
+      on_start: (mode) => {
+        if (options.progress === true && process.stderr.isTTY === true)
+          process.stderr.write(` ${DROP_MODE_LABELS[mode]}...\n`);
+      },
     });
   } catch (error) {
     if (!interrupt.signal.aborted) throw error;
