@@ -155,31 +155,21 @@ async function dropCommand(
   process.stdout.write(
     `simulating ${formatDropParameters({ parameters, drop, database, concurrency: options.concurrency })}\n`,
   );
-  // Ctrl-C stops between two simulated steps, so the temporary databases are still removed.
-  const interrupt = new AbortController();
-  const onInterrupt = () => interrupt.abort(new Error('interrupted'));
-  process.once('SIGINT', onInterrupt);
-  let result: DropSimulationResult;
-  try {
-    result = await simulateDrop({
+  const result = await interruptible((signal) =>
+    simulateDrop({
       parameters,
       drop,
       database_url: options.databaseUrl,
       concurrency: options.concurrency,
-      signal: interrupt.signal,
+      signal,
       // Only on a terminal: piped output (CI, tests) gets the table alone.
       on_start: (mode) => {
         if (options.progress === true && process.stderr.isTTY === true)
           process.stderr.write(` ${DROP_MODE_LABELS[mode]}...\n`);
       },
-    });
-  } catch (error) {
-    if (!interrupt.signal.aborted) throw error;
-    process.stderr.write('\nstockhold: simulation interrupted; its databases were removed\n');
-    return 130;
-  } finally {
-    process.removeListener('SIGINT', onInterrupt);
-  }
+    }),
+  );
+  if (result === null) return 130;
   process.stdout.write(`\n${formatDropTable(result)}\n`);
   if (!writeOutputs(() => renderDropHtml(result), result, options)) return 2;
   const failed = result.runs.filter(
@@ -220,28 +210,40 @@ async function simulateWithProgress(
     cliProgress.Presets.shades_classic,
   );
   const bar_of = new Map<string, cliProgress.SingleBar>();
-  // Ctrl-C stops between two simulated seconds, so the temporary databases are still removed.
+  try {
+    return await interruptible((signal) =>
+      simulate({
+        parameters,
+        database_url: options.databaseUrl,
+        concurrency: options.concurrency,
+        on_start: (strategy, total) => {
+          if (show_progress) bar_of.set(strategy, bars.create(total, 0, { strategy: strategy.padEnd(9) }));
+        },
+        on_progress: (strategy, done) => bar_of.get(strategy)?.update(done),
+        signal,
+      }),
+    );
+  } finally {
+    if (show_progress) bars.stop();
+  }
+}
+
+/**
+ * Runs a simulation with Ctrl-C wired to its signal: it stops between two simulated steps, so the
+ * temporary databases are still removed. Null when Ctrl-C stopped it (said on stderr).
+ */
+async function interruptible<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T | null> {
   const interrupt = new AbortController();
   const onInterrupt = () => interrupt.abort(new Error('interrupted'));
   process.once('SIGINT', onInterrupt);
   try {
-    return await simulate({
-      parameters,
-      database_url: options.databaseUrl,
-      concurrency: options.concurrency,
-      on_start: (strategy, total) => {
-        if (show_progress) bar_of.set(strategy, bars.create(total, 0, { strategy: strategy.padEnd(9) }));
-      },
-      on_progress: (strategy, done) => bar_of.get(strategy)?.update(done),
-      signal: interrupt.signal,
-    });
+    return await work(interrupt.signal);
   } catch (error) {
     if (!interrupt.signal.aborted) throw error;
     process.stderr.write('\nstockhold: simulation interrupted; its databases were removed\n');
     return null;
   } finally {
     process.removeListener('SIGINT', onInterrupt);
-    if (show_progress) bars.stop();
   }
 }
 
