@@ -1,7 +1,7 @@
 // Time-ordered ids (UUIDv7) for orders, webhooks and keys. uuid's own v7 asks the system for 16
 // random bytes per id (crypto.getRandomValues), which was 4-5% of a checkout's CPU on the hot path;
 // here the bytes come from a pool refilled 256 ids at a time.
-import { randomFillSync } from 'node:crypto';
+import { randomBytes, randomFillSync, randomInt } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 
 const ID_BYTES = 16;
@@ -30,4 +30,14 @@ export function newId(): string {
     if (seq === 0) last_ms += 1;
   }
   return uuidv7({ random, msecs: last_ms, seq });
+}
+
+/** A secret, unguessable id with a prefix that says what it is (a drop's ticket, an admission token). */
+export function newSecretId(prefix: string): string {
+  return `${prefix}_${randomBytes(16).toString('base64url')}`;
+}
+
+/** A uniformly random integer in [0, 2^48): a ticket's draw for the random pre-queue. */
+export function randomDraw(): number {
+  return randomInt(0, 2 ** 48 - 1);
 }

@@ -10,6 +10,7 @@ import { dashboardPlugin } from './dashboard/serve.ts';
 import { buildApp } from './http/app.ts';
 import { EventHub } from './http/event-hub.ts';
 import { Metrics } from './http/metrics.ts';
+import { dropRoutes } from './http/routes/drops.ts';
 import { statsPlugin } from './http/routes/stats.ts';
 import { webhookRoutes } from './http/routes/webhooks.ts';
 import { createLogger } from './logger.ts';
@@ -19,6 +20,7 @@ import { CommandQueue } from './store/command-queue.ts';
 import type { KyselyStore, KyselyStoreOptions } from './store/kysely-store.ts';
 import { openStore } from './store/open-store.ts';
 import { isStorageUnavailable, OutageEpisodes } from './store/storage-faults.ts';
+import { Admitter } from './sweeper/admitter.ts';
 import { Sweeper } from './sweeper/sweeper.ts';
 import { webhookRetentionPurges } from './webhooks/retention.ts';
 import { type TargetCheck, WebhookWorker } from './webhooks/worker.ts';
@@ -79,6 +81,8 @@ export interface RunningServer {
   store: KyselyStore;
   queue: CommandQueue;
   sweeper: Sweeper;
+  /** Admits drops' tickets at their rate (issue 24); runs when the sweeper does. */
+  admitter: Admitter;
   events: EventHub;
   metrics: Metrics;
   webhook_worker: WebhookWorker;
@@ -151,7 +155,10 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   );
   const workers = backgroundWorkers(base, metrics, check_target);
   const url = await listen(base, http.app);
-  if (options.sweeper !== false) workers.sweeper.start();
+  if (options.sweeper !== false) {
+    workers.sweeper.start();
+    workers.admitter.start();
+  }
   if (config.WEBHOOKS_WORKER === 'on') workers.webhook_worker.start();
   const key_use = keyLastUseWriter(security, logger);
   logger.info(
@@ -164,7 +171,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     await http.app.close();
     await queue.close();
     // The current sweep and webhook attempts finish (each attempt is bounded by its timeout).
-    await Promise.all([workers.sweeper.stop(), workers.webhook_worker.stop()]);
+    await Promise.all([workers.sweeper.stop(), workers.admitter.stop(), workers.webhook_worker.stop()]);
     await key_use.stop();
     await store.close();
     logger.info('stockhold stopped');
@@ -240,6 +247,7 @@ async function httpApp(
         dashboardPlugin(),
         draining.plugin,
         async (instance) => {
+          await instance.register(dropRoutes, { drops: store.drops, queue: parts.queue, clock });
           await instance.register(webhookRoutes, {
             webhooks: store.webhooks,
             clock,
@@ -284,7 +292,7 @@ function backgroundWorkers(
   { config, clock, logger, store }: Foundation,
   metrics: Metrics,
   check_target: TargetCheck,
-): { sweeper: Sweeper; webhook_worker: WebhookWorker } {
+): { sweeper: Sweeper; admitter: Admitter; webhook_worker: WebhookWorker } {
   const webhook_worker = new WebhookWorker(
     store.webhooks,
     clock,
@@ -315,7 +323,8 @@ function backgroundWorkers(
     logger,
     webhookRetentionPurges(store.webhooks),
   );
-  return { sweeper, webhook_worker };
+  const admitter = new Admitter(store.drops, clock, logger, metrics.observeAdmission);
+  return { sweeper, admitter, webhook_worker };
 }
 
 /** Listens on HOST:PORT; on failure closes the app and the store and says why. */

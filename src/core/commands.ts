@@ -6,21 +6,36 @@ import { CANCEL } from './command-cancel.ts';
 import { CHANGE_ORDER } from './command-change-order.ts';
 import { CHECKOUT } from './command-checkout.ts';
 import { COUNT } from './command-count.ts';
+import { CREATE_DROP } from './command-create-drop.ts';
 import { CREATE_SKU } from './command-create-sku.ts';
-import type { CommandDefinition, CommandDefinitions, CustomerSku, LoadedRows } from './command-definition.ts';
+import type {
+  CommandDefinition,
+  CommandDefinitions,
+  CommandValue,
+  CustomerSku,
+  CustomerTicket,
+  LoadedRows,
+} from './command-definition.ts';
 import { DELETE_SKU } from './command-delete-sku.ts';
 import { EXTEND } from './command-extend.ts';
 import { PAY } from './command-pay.ts';
 import { RETURN } from './command-return.ts';
 import { UPDATE_SKU } from './command-update-sku.ts';
+import { ticketKey } from './drops.ts';
 import type { Command } from './types.ts';
-import type { OrderView, SkuView } from './views.ts';
 import { type Decision, usageKey, type Workspace } from './workspace.ts';
 
-export type { CommandDefinition, CustomerSku, LoadedRows } from './command-definition.ts';
+export type {
+  CommandDefinition,
+  CommandValue,
+  CustomerSku,
+  CustomerTicket,
+  LoadedRows,
+} from './command-definition.ts';
 export { shortSkus } from './command-definition.ts';
 
 export const COMMANDS: CommandDefinitions = {
+  create_drop: CREATE_DROP,
   create_sku: CREATE_SKU,
   adjust: ADJUST,
   checkout: CHECKOUT,
@@ -64,7 +79,23 @@ export function usageNeeded(commands: readonly Command[], loaded: LoadedRows): C
   return [...pairs.values()];
 }
 
-export function decide(workspace: Workspace, command: Command): Decision<SkuView | OrderView> {
+/** Drops the batch names itself (besides those of its SKUs), each once. */
+export function dropsNeeded(commands: readonly Command[]): string[] {
+  return [...new Set(commands.flatMap((command) => definitionOf(command).drops?.(command) ?? []))].sort();
+}
+
+/** Customers' tickets the batch reads, each once, given its SKUs and their drops. */
+export function ticketsNeeded(commands: readonly Command[], loaded: LoadedRows): CustomerTicket[] {
+  const pairs = new Map<string, CustomerTicket>();
+  for (const command of commands) {
+    for (const pair of definitionOf(command).tickets?.(command, loaded) ?? []) {
+      pairs.set(ticketKey(pair.drop_id, pair.customer_id), pair);
+    }
+  }
+  return [...pairs.values()];
+}
+
+export function decide(workspace: Workspace, command: Command): Decision<CommandValue> {
   const decision = definitionOf(command).decide(workspace, command);
   workspace.settleStockEvents();
   return decision;

@@ -1,6 +1,7 @@
 // What a transaction's decisions did to the stored rows, as plain data the store writes without
 // knowing which command caused it. Each kind is a net change of rows: within one transaction an
 // order created and then closed is one created row with no holds, a SKU moved twice is one update.
+import type { DropState, TicketState } from './drops.ts';
 import { assert } from './errors.ts';
 import type { DomainEvent, LedgerEntry, OrderLine, OrderReturn, OrderState, SkuState } from './types.ts';
 
@@ -39,6 +40,10 @@ export interface Effects {
   readonly sold_lines_placed: readonly { order_id: string; lines: readonly OrderLine[] }[];
   /** Returns of paid orders, each with its number within its order (0 for the first). */
   readonly returns_recorded: readonly { order_id: string; return_no: number; record: OrderReturn }[];
+  /** New drops, as they are at the end of the transaction. */
+  readonly drops_created: readonly DropState[];
+  /** Tickets a checkout used (status, used time, order): their state at the end. */
+  readonly tickets_used: readonly TicketState[];
   /** Ledger entries, in the order the movements happened. */
   readonly ledger: readonly LedgerEntry[];
   /** Events for the outbox, in the order they happened. */
@@ -68,6 +73,8 @@ export class EffectsRecorder {
   private readonly existing_holds = new Map<string, ExistingHolds>();
   private readonly sold_lines = new Set<string>();
   private readonly returns: { order_id: string; return_no: number; record: OrderReturn }[] = [];
+  private readonly drops_created: DropState[] = [];
+  private readonly tickets_used: TicketState[] = [];
   readonly ledger: LedgerEntry[] = [];
   readonly events: DomainEvent[] = [];
 
@@ -122,6 +129,16 @@ export class EffectsRecorder {
     this.orderChanged(order_id);
     assert(!this.sold_lines.has(order_id), `order ${order_id} is paid once`);
     this.sold_lines.add(order_id);
+  }
+
+  dropCreated(drop: DropState): void {
+    this.drops_created.push(drop);
+  }
+
+  /** A ticket a checkout used; the object is the workspace's, written as it is at the end. */
+  ticketUsed(ticket: TicketState): void {
+    assert(!this.tickets_used.includes(ticket), `ticket ${ticket.id} is used once`);
+    this.tickets_used.push(ticket);
   }
 
   returnRecorded(order_id: string, return_no: number, record: OrderReturn): void {
@@ -216,6 +233,8 @@ export class EffectsRecorder {
         lines: order(id).sold_lines ?? [],
       })),
       returns_recorded: this.returns,
+      drops_created: this.drops_created.map((drop) => ({ ...drop, skus: [...drop.skus] })),
+      tickets_used: this.tickets_used.map((ticket) => ({ ...ticket })),
       ledger: this.ledger,
       events: [...this.events, ...events_after],
     };

@@ -48,4 +48,15 @@ export const LIMITS = {
   page_size_max: 500,
   /** Expired orders one lazy reclaim releases for one SKU inside a checkout transaction. */
   lazy_reclaim_orders_max: 500,
+  /** Drops (issue 24): the SKUs one drop governs, its admission rate and how long an admission lasts. */
+  drop_skus_max: 50,
+  admission_per_second_min: 1,
+  admission_per_second_max: 10_000,
+  admission_per_second_default: 50,
+  admission_seconds_min: 10,
+  admission_seconds_max: 86_400,
+  admission_seconds_default: 300,
+  admission_token_length_max: 128,
+  /** How far ahead a drop may start: a typo of a year is refused, not queued for it. */
+  drop_starts_within_ms: 366 * 24 * 60 * 60 * 1000,
 } as const;

@@ -15,6 +15,8 @@ export interface SkuState {
   version: number;
   created_at_ms: number;
   updated_at_ms: number;
+  /** The latest drop the SKU was put in (issue 24); it governs checkouts while open or running. */
+  drop_id?: string | null;
 }
 
 export const ORDER_STATUS = Object.freeze({
@@ -128,6 +130,7 @@ export const EVENT_TYPES = Object.freeze([
   'sku.low_stock',
   'sku.sold_out',
   'sku.back_in_stock',
+  'drop.sold_out',
 ] as const);
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -163,6 +166,8 @@ export interface CheckoutCommand {
   hold_seconds: number;
   /** The API key that sends the checkout, stored with the order (access control, issue 10). */
   api_key_id?: string | null;
+  /** The customer's admission to a running drop of one of the lines' SKUs (issue 24). */
+  admission_token?: string | null;
 }
 
 export interface PayCommand {
@@ -232,7 +237,20 @@ export interface DeleteSkuCommand {
   sku: string;
 }
 
+/** Puts SKUs behind a waiting room from `starts_at_ms` (issue 24). */
+export interface CreateDropCommand {
+  kind: 'create_drop';
+  drop_id: string;
+  skus: string[];
+  starts_at_ms: number;
+  ends_at_ms: number | null;
+  admission_per_second: number;
+  admission_seconds: number;
+  max_per_customer: number | null;
+}
+
 export type Command =
+  | CreateDropCommand
   | CreateSkuCommand
   | AdjustCommand
   | CheckoutCommand

@@ -6,6 +6,7 @@ import type {
   AdjustCommand,
   CheckoutCommand,
   Command,
+  CreateDropCommand,
   CreateSkuCommand,
   ExtendCommand,
   UpdateSkuCommand,
@@ -34,6 +35,8 @@ export function invalidReason(command: Command): string | null {
     if (lone_surrogate.test(value)) return `${field} may not contain an unpaired UTF-16 surrogate`;
   }
   switch (command.kind) {
+    case 'create_drop':
+      return invalidCreateDrop(command);
     case 'create_sku':
       return invalidCreateSku(command);
     case 'adjust':
@@ -80,6 +83,34 @@ function invalidCreateSku(command: CreateSkuCommand): string | null {
   return null;
 }
 
+function invalidCreateDrop(command: CreateDropCommand): string | null {
+  if (!sku_id.test(command.drop_id)) return 'id must be 1..64 of [A-Za-z0-9._-]';
+  if (command.drop_id === '.' || command.drop_id === '..') return 'id may not be . or ..';
+  if (command.skus.length < 1 || command.skus.length > LIMITS.drop_skus_max)
+    return `a drop has 1..${LIMITS.drop_skus_max} skus`;
+  if (!command.skus.every((sku) => sku_id.test(sku))) return 'sku must be 1..64 of [A-Za-z0-9._-]';
+  if (new Set(command.skus).size !== command.skus.length) return 'skus must not repeat';
+  if (!isIntegerIn(command.starts_at_ms, 0, Number.MAX_SAFE_INTEGER)) return 'starts_at is out of range';
+  if (command.ends_at_ms !== null && !(command.ends_at_ms > command.starts_at_ms))
+    return 'ends_at must be after starts_at';
+  if (
+    !isIntegerIn(
+      command.admission_per_second,
+      LIMITS.admission_per_second_min,
+      LIMITS.admission_per_second_max,
+    )
+  )
+    return `admission_per_second must be an integer in ${LIMITS.admission_per_second_min}..${LIMITS.admission_per_second_max}`;
+  if (!isIntegerIn(command.admission_seconds, LIMITS.admission_seconds_min, LIMITS.admission_seconds_max))
+    return `admission_seconds must be an integer in ${LIMITS.admission_seconds_min}..${LIMITS.admission_seconds_max}`;
+  if (
+    command.max_per_customer !== null &&
+    !isIntegerIn(command.max_per_customer, 1, LIMITS.max_per_customer_max)
+  )
+    return 'max_per_customer is out of range';
+  return null;
+}
+
 function invalidAdjust(command: AdjustCommand): string | null {
   if (!sku_id.test(command.sku)) return 'sku must be 1..64 of [A-Za-z0-9._-]';
   if (
@@ -105,6 +136,11 @@ function invalidCheckout(command: CheckoutCommand): string | null {
   if (!isIntegerIn(command.hold_seconds, LIMITS.hold_seconds_min, LIMITS.hold_seconds_max)) {
     return 'hold_seconds is out of range';
   }
+  if (
+    command.admission_token != null &&
+    !isText(command.admission_token, 1, LIMITS.admission_token_length_max)
+  )
+    return 'admission_token is too long';
   if (command.lines.length < 1 || command.lines.length > LIMITS.lines_per_order_max) {
     return `an order has 1..${LIMITS.lines_per_order_max} lines`;
   }

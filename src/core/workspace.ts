@@ -2,6 +2,17 @@
 // loaded, applies the movements, and records what the store must write as explicit Effects (rows,
 // holds, ledger, events). Pure: no I/O. Every movement asserts the bucket invariants, so a wrong
 // decision cannot be written.
+import {
+  admissionRefusal,
+  type DropState,
+  type DropView,
+  dropLimitRefusal,
+  dropView,
+  isLive,
+  TICKET_STATUS,
+  type TicketState,
+  ticketKey,
+} from './drops.ts';
 import { type Effects, EffectsRecorder, type Hold } from './effects.ts';
 import {
   assert,
@@ -19,6 +30,7 @@ import {
   type ChangeOrderCommand,
   type CheckoutCommand,
   type CountCommand,
+  type CreateDropCommand,
   type CreateSkuCommand,
   type DeleteSkuCommand,
   type DomainEvent,
@@ -82,6 +94,10 @@ export const usageKey = (customer_id: string, sku: string): string => `${custome
 export class Workspace {
   readonly skus = new Map<string, SkuState>();
   readonly orders = new Map<string, OrderState>();
+  /** Drops the loaded SKUs are in (and drops being created), by id. */
+  readonly drops = new Map<string, DropState>();
+  /** Customers' tickets of those drops, by ticketKey. */
+  readonly tickets = new Map<string, TicketState>();
   private readonly recorded = new EffectsRecorder();
   /** Units a customer holds or bought per limited SKU; loaded only for the pairs being checked. */
   private readonly usage = new Map<string, number>();
@@ -150,6 +166,97 @@ export class Workspace {
 
   loadOrder(order: OrderState): void {
     if (!this.orders.has(order.id)) this.orders.set(order.id, { ...order, lines: [...order.lines] });
+  }
+
+  loadDrop(drop: DropState): void {
+    if (!this.drops.has(drop.id)) this.drops.set(drop.id, { ...drop, skus: [...drop.skus] });
+  }
+
+  loadTicket(ticket: TicketState): void {
+    const key = ticketKey(ticket.drop_id, ticket.customer_id);
+    if (!this.tickets.has(key)) this.tickets.set(key, { ...ticket });
+  }
+
+  /** The live drop that governs a loaded SKU now, if any. */
+  liveDropOf(sku_id: string): DropState | undefined {
+    const drop_id = this.skus.get(sku_id)?.drop_id ?? null;
+    const drop = drop_id === null ? undefined : this.drops.get(drop_id);
+    return drop !== undefined && isLive(drop, this.now_ms) ? drop : undefined;
+  }
+
+  /**
+   * Puts SKUs behind a waiting room. Each must exist and be in no other live drop; the drop's row
+   * and each SKU's drop_id are written, no unit moves.
+   */
+  createDrop(command: CreateDropCommand): Decision<DropView> {
+    if (this.drops.has(command.drop_id)) {
+      return refuse(
+        new StockholdError('drop_exists', `drop ${command.drop_id} exists`, { drop_id: command.drop_id }),
+      );
+    }
+    if (command.starts_at_ms > this.now_ms + LIMITS.drop_starts_within_ms) {
+      return refuse(new StockholdError('invalid_request', 'starts_at is more than a year ahead'));
+    }
+    const missing = command.skus.filter((id) => !this.skus.has(id));
+    if (missing.length > 0) return refuse(skuNotFound(missing));
+    const taken = command.skus.flatMap((id) => {
+      const drop = this.liveDropOf(id);
+      return drop === undefined ? [] : [{ sku: id, drop_id: drop.id }];
+    });
+    if (taken.length > 0) {
+      return refuse(
+        new StockholdError('sku_in_drop', 'a sku is in another drop that is open or running', {
+          skus: taken,
+        }),
+      );
+    }
+    const drop: DropState = {
+      id: command.drop_id,
+      skus: [...command.skus],
+      starts_at_ms: command.starts_at_ms,
+      ends_at_ms: command.ends_at_ms,
+      admission_per_second: command.admission_per_second,
+      admission_seconds: command.admission_seconds,
+      max_per_customer: command.max_per_customer,
+      created_at_ms: this.now_ms,
+      positioned: false,
+      next_position: 0,
+      admitted_through: 0,
+      admission_clock_ms: command.starts_at_ms,
+      sold_out_at_ms: null,
+    };
+    this.drops.set(drop.id, drop);
+    this.recorded.dropCreated(drop);
+    for (const id of command.skus) {
+      this.requireSku(id).drop_id = drop.id;
+      this.recorded.skuUpdated(id);
+    }
+    return accept(dropView(drop, this.now_ms));
+  }
+
+  /**
+   * The refusal of holding `totals` for this customer under the live drops of their SKUs, or null.
+   * `admission` is what the request presents: a checkout's token, or the changed order's id.
+   */
+  private dropRefusal(
+    customer_id: string,
+    totals: ReadonlyMap<string, number>,
+    admission: { token: string | null; order_id: string | null },
+  ): { error: StockholdError | null; tickets: TicketState[] } {
+    const units = new Map<DropState, number>();
+    for (const [id, quantity] of totals) {
+      const drop = this.liveDropOf(id);
+      if (drop !== undefined) units.set(drop, (units.get(drop) ?? 0) + quantity);
+    }
+    const tickets: TicketState[] = [];
+    for (const [drop, quantity] of units) {
+      const ticket = this.tickets.get(ticketKey(drop.id, customer_id));
+      const error =
+        admissionRefusal(drop, ticket, admission, this.now_ms) ?? dropLimitRefusal(drop, quantity);
+      if (error) return { error, tickets: [] };
+      if (ticket !== undefined && admission.order_id === null) tickets.push(ticket);
+    }
+    return { error: null, tickets };
   }
 
   loadUsage(customer_id: string, sku: string, quantity: number): void {
@@ -306,6 +413,11 @@ export class Workspace {
     if (missing.length > 0) return refuse(skuNotFound(missing));
     const archived = this.archivedRefusal(totals.keys());
     if (archived) return refuse(archived);
+    const gate = this.dropRefusal(command.customer_id, totals, {
+      token: command.admission_token ?? null,
+      order_id: null,
+    });
+    if (gate.error) return refuse(gate.error);
 
     const over_limit = this.overLimit(command.customer_id, totals);
     if (over_limit.length > 0) {
@@ -343,6 +455,14 @@ export class Workspace {
       this.addUsage(order.customer_id, id, quantity);
     }
     this.recorded.holdsPlaced(holdsOf(order, totals));
+    for (const ticket of gate.tickets) {
+      // Only a running drop's admitted ticket passes the gate; it is spent on this order.
+      if (ticket.status !== TICKET_STATUS.admitted) continue;
+      ticket.status = TICKET_STATUS.used;
+      ticket.used_at_ms = this.now_ms;
+      ticket.order_id = order.id;
+      this.recorded.ticketUsed(ticket);
+    }
     this.emitOrder('order.held', order);
     return accept(orderView(order));
   }
@@ -553,6 +673,12 @@ export class Workspace {
     // An archived SKU takes no new holds: a change may keep or lower its units, never add any.
     const archived = this.archivedRefusal(increases.keys());
     if (archived) return refuse(archived);
+    // A live drop's SKU may grow only in the order that used the customer's admission, within the
+    // drop's limit on the new totals.
+    if ([...increases.keys()].some((id) => this.liveDropOf(id))) {
+      const gate = this.dropRefusal(order.customer_id, totals, { token: null, order_id: order.id });
+      if (gate.error) return refuse(gate.error);
+    }
     const short = this.shortLines(increases);
     if (short.length > 0) {
       return refuse(

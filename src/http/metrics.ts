@@ -6,6 +6,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import type { Clock } from '../core/clock.ts';
 import type { CommandQueue } from '../store/command-queue.ts';
 import type { CommitReport } from '../store/commit-feed.ts';
+import type { AdmissionReport } from '../store/drop-repository.ts';
 import type { KyselyStore } from '../store/kysely-store.ts';
 import { isStorageUnavailable } from '../store/storage-faults.ts';
 
@@ -85,6 +86,25 @@ export class Metrics {
     name: 'stockhold_webhook_attempts_total',
     help: 'Webhook delivery attempts by outcome (succeeded, retry, failed for good, stale claim)',
     labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly drop_admitted = new Counter({
+    name: 'stockhold_drop_admitted_total',
+    help: "Tickets admitted to a drop's checkout, by drop",
+    labelNames: ['drop'] as const,
+    registers: [this.registry],
+  });
+  private readonly drop_waiting = new Gauge({
+    name: 'stockhold_drop_waiting',
+    help: "Tickets waiting in a running drop's line, by drop, as of the latest admission pass",
+    labelNames: ['drop'] as const,
+    registers: [this.registry],
+  });
+  private readonly drop_time_to_admission = new Histogram({
+    name: 'stockhold_drop_time_to_admission_seconds',
+    help: 'From taking a ticket (or the start, for the pre-queue) to admission',
+    buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600],
     registers: [this.registry],
   });
 
@@ -187,6 +207,15 @@ export class Metrics {
   readonly observeBatch = (batch_size: number, duration_ms: number): void => {
     this.batch_size.observe(batch_size);
     this.batch_duration.observe(duration_ms / 1000);
+  };
+
+  /** The admitter's observer: what each pass did to each running drop. */
+  readonly observeAdmission = (reports: readonly AdmissionReport[]): void => {
+    for (const report of reports) {
+      if (report.admitted > 0) this.drop_admitted.inc({ drop: report.drop_id }, report.admitted);
+      this.drop_waiting.set({ drop: report.drop_id }, report.sold_out ? 0 : report.waiting);
+      for (const wait_ms of report.waits_ms) this.drop_time_to_admission.observe(wait_ms / 1000);
+    }
   };
 
   readonly observeWebhookAttempt = (outcome: string): void => {

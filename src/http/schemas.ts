@@ -1,5 +1,6 @@
 // Request and response schemas: they validate, serialise and document (OpenAPI) every route.
 import { type Static, type TSchema, Type } from 'typebox';
+import { DROP_PHASE, TICKET_STATUSES } from '../core/drops.ts';
 import { ERROR_STATUS, type ErrorCode } from '../core/errors.ts';
 import { LIMITS } from '../core/limits.ts';
 import { ORDER_STATUSES } from '../core/types.ts';
@@ -256,6 +257,46 @@ export const ERROR_EXAMPLES: Record<ErrorCode, { when: string; message: string; 
     message: 'a line returns more than was sold and not yet returned',
     details: { lines: [{ sku: 'sneaker-42', requested: 2, sold: 2, returned: 1 }] },
   },
+  drop_not_found: {
+    when: 'the drop does not exist',
+    message: 'drop console-1212 does not exist',
+    details: { drop_id: 'console-1212' },
+  },
+  ticket_not_found: {
+    when: 'the drop has no such ticket',
+    message: 'drop console-1212 has no ticket tkt_3n5x',
+    details: { drop_id: 'console-1212', ticket_id: 'tkt_3n5x' },
+  },
+  drop_exists: {
+    when: 'a drop with this id exists',
+    message: 'drop console-1212 exists',
+    details: { drop_id: 'console-1212' },
+  },
+  sku_in_drop: {
+    when: 'a SKU of the new drop is in another drop that is open or running',
+    message: 'a sku is in another drop that is open or running',
+    details: { skus: [{ sku: 'console', drop_id: 'console-1111' }] },
+  },
+  drop_not_started: {
+    when: 'a checkout holds a SKU of a drop before its starts_at: take a ticket and wait for admission',
+    message: 'drop console-1212 starts at 2026-12-12T00:00:00.000Z: take a ticket and wait for admission',
+    details: { drop_id: 'console-1212', starts_at: '2026-12-12T00:00:00.000Z' },
+  },
+  admission_required: {
+    when: "a checkout holds a SKU of a running drop without the customer's admission_token (none, a wrong one, another customer's, or one already used)",
+    message: "drop console-1212 is running: a checkout of its skus needs the customer's admission_token",
+    details: { drop_id: 'console-1212', skus: ['console'] },
+  },
+  admission_expired: {
+    when: "the customer's admission lapsed (admission_seconds passed unused)",
+    message: 'the admission to drop console-1212 lapsed',
+    details: { drop_id: 'console-1212', admission_expires_at: '2026-12-12T00:05:00.000Z' },
+  },
+  drop_closed: {
+    when: 'a ticket is asked of a drop that is sold out or over',
+    message: 'drop console-1212 is sold_out: it takes no new tickets',
+    details: { drop_id: 'console-1212', status: 'sold_out' },
+  },
   order_not_paid: {
     when: 'only a paid order takes returns',
     message: 'only a paid order takes returns; this one is pending_payment',
@@ -508,6 +549,14 @@ export const CheckoutBody = Type.Object(
         examples: [900],
       }),
     ),
+    admission_token: Type.Optional(
+      Text({
+        minLength: 1,
+        maxLength: LIMITS.admission_token_length_max,
+        description:
+          "the customer's admission to a running drop of one of the lines' SKUs (GET /v1/drops/{id}/tickets/{ticket} once admitted)",
+      }),
+    ),
   },
   {
     additionalProperties: false,
@@ -593,3 +642,129 @@ export const IdempotencyHeaders = Type.Object({
     }),
   ),
 });
+
+// Drops (issue 24).
+
+const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
+const NullableCount = Type.Union([Count, Type.Null()]);
+
+export const DropId = Type.String({
+  pattern: LIMITS.sku_id_pattern,
+  minLength: 1,
+  maxLength: LIMITS.sku_id_length_max,
+  not: { enum: DOT_SEGMENTS },
+  description: '1..64 of [A-Za-z0-9._-], but not . or ..',
+  examples: ['console-1212'],
+});
+
+export const TicketId = Text({
+  minLength: 1,
+  maxLength: 64,
+  examples: ['tkt_Jx3v9Q2mS0a1b2c3d4e5fA'],
+});
+
+export const CreateDropBody = Type.Object(
+  {
+    id: DropId,
+    skus: Type.Array(SkuId, { minItems: 1, maxItems: LIMITS.drop_skus_max, uniqueItems: true }),
+    starts_at: Text({ format: 'date-time', maxLength: 64, description: 'when admission begins' }),
+    ends_at: Type.Optional(
+      Type.Union([Text({ format: 'date-time', maxLength: 64 }), Type.Null()], {
+        description: 'past it the SKUs sell without admission; absent or null: until sold out',
+      }),
+    ),
+    admission_per_second: Type.Optional(
+      Type.Integer({
+        minimum: LIMITS.admission_per_second_min,
+        maximum: LIMITS.admission_per_second_max,
+        description: `tickets admitted per second, all processes together; ${LIMITS.admission_per_second_default} when absent`,
+      }),
+    ),
+    admission_seconds: Type.Optional(
+      Type.Integer({
+        minimum: LIMITS.admission_seconds_min,
+        maximum: LIMITS.admission_seconds_max,
+        description: `how long an admission may be used; ${LIMITS.admission_seconds_default} when absent`,
+      }),
+    ),
+    max_per_customer: Type.Optional(
+      Type.Union([Type.Integer({ minimum: 1, maximum: LIMITS.max_per_customer_max }), Type.Null()], {
+        description: "units of the drop's SKUs one customer may hold or buy, all SKUs together",
+      }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    examples: [
+      {
+        id: 'console-1212',
+        skus: ['console'],
+        starts_at: '2026-12-12T00:00:00.000Z',
+        admission_per_second: 50,
+        admission_seconds: 300,
+        max_per_customer: 1,
+      },
+    ],
+  },
+);
+
+export const Drop = Type.Object(
+  {
+    id: DropId,
+    skus: Type.Array(SkuId),
+    status: OneOf(Object.values(DROP_PHASE), {
+      description: 'open (before starts_at), running, sold_out, or over (past ends_at)',
+    }),
+    starts_at: Timestamp,
+    ends_at: NullableTimestamp,
+    admission_per_second: Type.Integer({ minimum: 1 }),
+    admission_seconds: Type.Integer({ minimum: 1 }),
+    max_per_customer: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()]),
+    created_at: Timestamp,
+    sold_out_at: NullableTimestamp,
+    admitted_through: Type.Integer({ minimum: 0, description: 'every position up to it has had its turn' }),
+    counts: Type.Object({
+      tickets: Count,
+      waiting: Count,
+      admitted: Count,
+      used: Count,
+      expired: Count,
+      sold_out: Count,
+    }),
+    admitted_last_10s: Count,
+    time_to_admission_ms: Type.Object(
+      { p50: NullableCount, p99: NullableCount },
+      { description: 'from joining (or the start, for the pre-queue) to admission' },
+    ),
+  },
+  { $id: 'Drop' },
+);
+
+export const Ticket = Type.Object(
+  {
+    id: TicketId,
+    drop_id: DropId,
+    customer_id: Type.String(),
+    status: OneOf(TICKET_STATUSES),
+    position: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], {
+      description: 'null until the start, when the tickets taken before it are put in a random order',
+    }),
+    ahead: Type.Union([Count, Type.Null()], { description: 'positions before this one not yet admitted' }),
+    estimated_wait_seconds: Type.Union([Count, Type.Null()], {
+      description: 'at the admission rate, without pauses; null unless waiting with a position',
+    }),
+    joined_at: Timestamp,
+    admitted_at: NullableTimestamp,
+    admission_token: Type.Union([Type.String(), Type.Null()], {
+      description: 'shown while admitted: send it as admission_token with the checkout',
+    }),
+    admission_expires_at: NullableTimestamp,
+    order_id: Type.Union([Type.String(), Type.Null()]),
+  },
+  { $id: 'Ticket' },
+);
+
+export const JoinDropBody = Type.Object(
+  { customer_id: Text({ minLength: 1, maxLength: LIMITS.customer_id_length_max, examples: ['cust-1'] }) },
+  { additionalProperties: false },
+);

@@ -29,6 +29,7 @@ import { customerUnits } from './customer-units.ts';
 import { pastDeadline } from './deadline-sql.ts';
 import type { DialectAdapter, PoolStats } from './dialect.ts';
 import type { DialectName } from './dialects.ts';
+import { DropRepository, dropRow, loadDrops, ticketRow } from './drop-repository.ts';
 import { isStoredReplay } from './idempotency-replay.ts';
 import { chunks, IN_LIST_MAX } from './in-lists.ts';
 import { auditBuckets, inSnapshot, type VerifyReport, verifyStore } from './ledger-audit.ts';
@@ -38,6 +39,7 @@ import type { RepositoryAccess } from './repository-access.ts';
 import {
   type Columns,
   type Database,
+  DROP_COLUMNS,
   decodeRow,
   HOLD_COLUMNS,
   HOLD_RESCHEDULE_COLUMNS,
@@ -55,6 +57,7 @@ import {
   SKU_FIELD_UPDATE_COLUMNS,
   SKU_UPDATE_COLUMNS,
   type SkusTable,
+  TICKET_USE_COLUMNS,
 } from './schema.ts';
 import {
   isStorageUnavailable,
@@ -113,6 +116,8 @@ export class KyselyStore implements Store {
   readonly webhooks: WebhookRepository;
   /** The reads behind the gauges and the simulator's report. */
   readonly metric_reads: MetricReads;
+  /** Drops' tickets, positions and admissions (issue 24). */
+  readonly drops: DropRepository;
   private readonly attempts_max: number;
   private recovery_probe_at_ms: number | null = null;
 
@@ -136,6 +141,7 @@ export class KyselyStore implements Store {
     this.api_keys = new ApiKeyRepository(access);
     this.webhooks = new WebhookRepository(access);
     this.metric_reads = new MetricReads(access);
+    this.drops = new DropRepository(access, (trx, events) => this.bulk.run(trx, [outboxWrite(events)]));
   }
 
   poolStats(): PoolStats | null {
@@ -612,6 +618,7 @@ export class KyselyStore implements Store {
       await this.loadOrderRows(trx, workspace, rows);
     }
     await this.loadSkus(trx, workspace, skusNeeded(commands, workspace));
+    await loadDrops(trx, workspace, commands, this.adapter.locks_rows);
     const pairs = usageNeeded(commands, workspace);
     const units = await customerUnits(trx, this.dialect, pairs, workspace.now_ms);
     for (const [{ customer_id, sku }, quantity] of units) workspace.loadUsage(customer_id, sku, quantity);
@@ -914,8 +921,27 @@ function effectWrites(effects: Effects, extra: readonly BulkWrite[]): BulkWrite[
       columns: LEDGER_COLUMNS,
       rows: effects.ledger.map((entry) => valuesOf(LEDGER_COLUMNS, entry)),
     },
+    ...dropWrites(effects),
     ...extra,
     outboxWrite(effects.events),
+  ];
+}
+
+/** New drops, and the tickets checkouts used. */
+function dropWrites(effects: Effects): BulkWrite[] {
+  return [
+    {
+      kind: 'insert',
+      table: 'drops',
+      columns: DROP_COLUMNS,
+      rows: effects.drops_created.map((drop) => valuesOf(DROP_COLUMNS, dropRow(drop))),
+    },
+    {
+      kind: 'update',
+      table: 'drop_tickets',
+      columns: TICKET_USE_COLUMNS,
+      rows: effects.tickets_used.map((ticket) => valuesOf(TICKET_USE_COLUMNS, ticketRow(ticket))),
+    },
   ];
 }
 
@@ -972,7 +998,7 @@ function skuFromRow(row: SkusTable): SkuState {
 }
 
 function skuRow(sku: SkuState): SkusTable {
-  return { ...sku, archived: sku.archived ? 1 : 0 };
+  return { ...sku, archived: sku.archived ? 1 : 0, drop_id: sku.drop_id ?? null };
 }
 
 function ledgerEntryFromRow(row: LedgerTable): LedgerEntry {

@@ -61,6 +61,8 @@ export const SKU_COLUMNS = {
   low_stock_threshold: 'bigint null',
   /** 0/1; added by migration 0007_sku_life. */
   archived: 'integer',
+  /** Added by migration 0008_drops. */
+  drop_id: 'text null',
 } as const satisfies Columns;
 export type SkusTable = RowOf<typeof SKU_COLUMNS>;
 /**
@@ -85,6 +87,7 @@ export const SKU_FIELD_UPDATE_COLUMNS = someColumns(SKU_COLUMNS, [
   'max_per_customer',
   'low_stock_threshold',
   'archived',
+  'drop_id',
   'version',
   'updated_at_ms',
 ]);
@@ -192,6 +195,48 @@ export const OUTBOX_COLUMNS = {
 } as const satisfies Columns;
 export type OutboxTable = RowOf<typeof OUTBOX_COLUMNS> & { id: Generated<number> };
 
+/** A drop (migration 0008_drops); positioned is 0/1, skus a JSON array. */
+export const DROP_COLUMNS = {
+  id: 'text',
+  skus: 'text',
+  starts_at_ms: 'bigint',
+  ends_at_ms: 'bigint null',
+  admission_per_second: 'bigint',
+  admission_seconds: 'bigint',
+  max_per_customer: 'bigint null',
+  created_at_ms: 'bigint',
+  positioned: 'integer',
+  next_position: 'bigint',
+  admitted_through: 'bigint',
+  admission_clock_ms: 'bigint',
+  sold_out_at_ms: 'bigint null',
+} as const satisfies Columns;
+export type DropsTable = RowOf<typeof DROP_COLUMNS>;
+
+/** A customer's place in a drop's line (migration 0008_drops). */
+export const DROP_TICKET_COLUMNS = {
+  id: 'text',
+  drop_id: 'text',
+  customer_id: 'text',
+  joined_at_ms: 'bigint',
+  draw: 'bigint',
+  position: 'bigint null',
+  status: 'text',
+  admission_token: 'text',
+  admitted_at_ms: 'bigint null',
+  admission_expires_at_ms: 'bigint null',
+  used_at_ms: 'bigint null',
+  order_id: 'text null',
+} as const satisfies Columns;
+export type DropTicketsTable = RowOf<typeof DROP_TICKET_COLUMNS>;
+/** What a checkout changes of the ticket it uses, by its id (the first column). */
+export const TICKET_USE_COLUMNS = someColumns(DROP_TICKET_COLUMNS, [
+  'id',
+  'status',
+  'used_at_ms',
+  'order_id',
+]);
+
 export interface WebhookEndpointsTable {
   id: string;
   url: string;
@@ -249,4 +294,6 @@ export interface Database {
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_attempts: WebhookAttemptsTable;
   outbox_cursors: OutboxCursorsTable;
+  drops: DropsTable;
+  drop_tickets: DropTicketsTable;
 }

@@ -1,9 +1,9 @@
 // The one store interface. Each database implements it (src/store/sqlite, src/store/postgres); the
 // HTTP layer, the sweeper and the CLI only ever see this.
 import type { AuditReport } from '../core/audit.ts';
+import type { CommandValue } from '../core/commands.ts';
 import type { ErrorBody } from '../core/errors.ts';
 import type { Command, DomainEvent, LedgerEntry, OrderState, OrderStatus, SkuState } from '../core/types.ts';
-import type { OrderView, SkuView } from '../core/views.ts';
 import type { DialectName } from './dialects.ts';
 
 export interface Idempotency {
@@ -18,7 +18,7 @@ export interface CommandEnvelope {
 }
 
 /** What a command came to; stored under its idempotency key and returned again on replay. */
-export type Outcome = { ok: true; value: SkuView | OrderView } | { ok: false; error: ErrorBody };
+export type Outcome = { ok: true; value: CommandValue } | { ok: false; error: ErrorBody };
 
 export interface CommandResult {
   outcome: Outcome;

@@ -173,6 +173,7 @@ describe('command definitions', () => {
       'change_order',
       'checkout',
       'count',
+      'create_drop',
       'create_sku',
       'delete_sku',
       'extend',

@@ -20,6 +20,8 @@ const NOTHING = {
   holds_rescheduled: [],
   sold_lines_placed: [],
   returns_recorded: [],
+  drops_created: [],
+  tickets_used: [],
   ledger: [],
   events: [],
 };

@@ -129,6 +129,8 @@ class Model {
   isInvalid(command: Command): boolean {
     const sku_ok = (sku: string) => /^[A-Za-z0-9._-]{1,64}$/.test(sku);
     switch (command.kind) {
+      case 'create_drop':
+        throw new Error('the model does not generate drops');
       case 'create_sku':
         return !sku_ok(command.sku);
       case 'adjust':
@@ -217,6 +219,8 @@ class Model {
   decide(command: Command): Expected {
     if (this.isInvalid(command)) return { ok: false, code: 'invalid_request' };
     switch (command.kind) {
+      case 'create_drop':
+        throw new Error('the model does not generate drops');
       case 'create_sku': {
         if (this.skus.has(command.sku)) return { ok: false, code: 'sku_exists' };
         this.skus.set(command.sku, {

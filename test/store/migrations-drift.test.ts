@@ -31,6 +31,7 @@ const FIELD_MIGRATION_NAMES = [
   '0005_api_key_last_used',
   '0006_order_life',
   '0007_sku_life',
+  '0008_drops',
 ];
 
 // What each shipped migration runs, per dialect: the SHA-256 (first 16 hex digits) of its statements,
@@ -47,6 +48,7 @@ const FIELD_FINGERPRINTS: Record<DialectName, Record<string, string>> = {
     '0005_api_key_last_used': 'd46d8366c27b1a42',
     '0006_order_life': '97058df8cacdff8a',
     '0007_sku_life': 'cd60476265e32b58',
+    '0008_drops': 'dfcdffbf86513d37',
   },
   postgres: {
     // Differs from SQLite's in the outbox's generated key only.
@@ -57,11 +59,14 @@ const FIELD_FINGERPRINTS: Record<DialectName, Record<string, string>> = {
     '0005_api_key_last_used': 'd46d8366c27b1a42',
     '0006_order_life': '97058df8cacdff8a',
     '0007_sku_life': 'cd60476265e32b58',
+    '0008_drops': 'dfcdffbf86513d37',
   },
 };
 
 const TABLES_OF_LATEST = [
   'api_keys',
+  'drop_tickets',
+  'drops',
   'holds',
   'idempotency_keys',
   'ledger',

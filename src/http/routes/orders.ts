@@ -41,7 +41,15 @@ const checkoutRoute: FastifyPluginAsyncTypebox<AppContext> = async (app, { queue
         body: CheckoutBody,
         response: {
           201: described(Order, 'Held: the order, pending payment until expires_at'),
-          ...errorResponses('insufficient_stock', 'limit_exceeded', 'sku_not_found', 'overloaded'),
+          ...errorResponses(
+            'insufficient_stock',
+            'limit_exceeded',
+            'sku_not_found',
+            'admission_required',
+            'admission_expired',
+            'drop_not_started',
+            'overloaded',
+          ),
         },
       },
     },
@@ -54,6 +62,7 @@ const checkoutRoute: FastifyPluginAsyncTypebox<AppContext> = async (app, { queue
           lines: request.body.lines,
           hold_seconds: request.body.hold_seconds ?? default_hold_seconds,
           api_key_id: request.api_key?.id ?? null,
+          admission_token: request.body.admission_token ?? null,
         },
         idempotency: idempotencyOf(request),
       });

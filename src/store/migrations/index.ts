@@ -9,6 +9,7 @@ import { ledgerByOrderMigration } from './0004-ledger-by-order.ts';
 import { apiKeyLastUsedMigration } from './0005-api-key-last-used.ts';
 import { orderLifeMigration } from './0006-order-life.ts';
 import { skuLifeMigration } from './0007-sku-life.ts';
+import { dropsMigration } from './0008-drops.ts';
 import type { MigrationDialect } from './dialect.ts';
 
 export type { MigrationDialect } from './dialect.ts';
@@ -22,5 +23,6 @@ export function migrations(dialect: MigrationDialect): Record<string, Migration>
     '0005_api_key_last_used': apiKeyLastUsedMigration,
     '0006_order_life': orderLifeMigration,
     '0007_sku_life': skuLifeMigration,
+    '0008_drops': dropsMigration,
   };
 }
