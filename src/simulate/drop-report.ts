@@ -26,6 +26,17 @@ export const DROP_ROWS: readonly DropRow[] = [
     value: (m) => `${percent(m.scripts, m.shoppers)} (${count(m.scripts)})`,
   },
   {
+    label: "scripts' share of tickets admitted",
+    value: (m) =>
+      m.admitted === null
+        ? '-'
+        : `${percent(m.admitted.scripts, m.admitted.scripts + m.admitted.humans)} (${count(m.admitted.scripts)})`,
+  },
+  {
+    label: "scripts' share of units held at checkout",
+    value: (m) => `${percent(m.units_held_by_scripts, m.units_held)} (${count(m.units_held_by_scripts)})`,
+  },
+  {
     label: "scripts' share of units sold",
     value: (m) => `${percent(m.units_sold_to_scripts, m.units_sold)} (${count(m.units_sold_to_scripts)})`,
   },
@@ -41,13 +52,6 @@ export const DROP_ROWS: readonly DropRow[] = [
       m.time_to_admission === null
         ? '-'
         : `${seconds(m.time_to_admission.p50_ms)} / ${seconds(m.time_to_admission.p99_ms)}`,
-  },
-  {
-    label: '  p50 of humans / of scripts',
-    value: (m) =>
-      m.time_to_admission === null
-        ? '-'
-        : `${seconds(m.time_to_admission.humans_p50_ms)} / ${seconds(m.time_to_admission.scripts_p50_ms)}`,
   },
   { label: 'checkouts sent', value: (m) => count(m.checkouts_sent) },
   { label: 'checkouts refused', value: (m) => count(m.checkouts_refused) },

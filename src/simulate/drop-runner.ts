@@ -2,6 +2,7 @@
 // the server's simulated clock in milliseconds: scripts that arrive in the first milliseconds and
 // retry at once, humans who think and whose page polls every few seconds. Counts who got the units.
 import { assert } from '../core/errors.ts';
+import { ADMISSION_INTERVAL_MS } from '../sweeper/admitter.ts';
 import { DROP_TIMING, type DropScript, type DropShopper } from './drop-script.ts';
 import { runLimited, SALE_START_MS } from './runner.ts';
 import type { DropView, StockholdStrategy, TicketStatus, TicketView } from './stockhold.ts';
@@ -17,8 +18,12 @@ export const DROP_MODE_LABELS: Record<DropMode, string> = {
 /** The id of the simulated drop. */
 export const DROP_ID = 'simulated-drop';
 
-/** How often the sweeper passes (and admits) while the queue can move; expiry is swept at each deadline. */
-const SWEEP_INTERVAL_MS = 250;
+/**
+ * The simulated clock's step: what is due within the same 10 ms goes out together. Scripts still
+ * come first (their 50 ms are five steps, a human's think time hundreds) and a run takes a few
+ * hundred steps a simulated second at most.
+ */
+const STEP_MS = 10;
 /** Bounds on a run, so a bug cannot make it spin: simulated steps, and checkouts per script. */
 const STEPS_MAX = 1_000_000;
 const SCRIPT_CHECKOUTS_MAX = 1000;
@@ -45,6 +50,11 @@ export interface DropRunMetrics {
   units_sold: number;
   units_sold_to_scripts: number;
   units_left_unsold: number;
+  /** Units of every checkout accepted (a unit held twice, after a lapse, counts twice). */
+  units_held: number;
+  units_held_by_scripts: number;
+  /** Tickets admitted, ever, by who took them; null first-come. */
+  admitted: { scripts: number; humans: number } | null;
   /** Shoppers with a paid order. */
   buyers: { scripts: number; humans: number };
   checkouts_sent: number;
@@ -112,6 +122,7 @@ interface Sale {
     payments_refused: number;
     units_paid: Map<string, number>;
     paid_by: { scripts: number; humans: number };
+    held_by: { scripts: number; humans: number };
     buyers: Set<number>;
     sales: SalePoint[];
   };
@@ -124,8 +135,9 @@ function shopperOf(sale: Sale, index: number): { shopper: DropShopper; state: Sh
   return { shopper, state };
 }
 
+/** Queues an event at the first step at or after `at_ms` (the poll intervals are whole steps). */
 const schedule = (sale: Sale, at_ms: number, kind: EventKind, shopper: number) =>
-  sale.events.push({ at_ms, kind, shopper });
+  sale.events.push({ at_ms: Math.ceil(at_ms / STEP_MS) * STEP_MS, kind, shopper });
 
 /**
  * Whether a poll of this ticket can show something new: its position (unknown before the first
@@ -160,15 +172,22 @@ function fireTime(sale: Sale, event: DropEvent, now_ms: number): number | null {
   return Math.max(event.at_ms, now_ms);
 }
 
-/** The queue admits while it runs, has someone waiting and the drop has a unit available. */
+/**
+ * Whether an admitter pass can change the queue: it admits while the drop runs, someone waits and a
+ * unit is available, and releases the line once everything is sold with nothing on hold.
+ */
 function queueCanMove(sale: Sale): boolean {
   const { view } = sale;
   if (sale.mode !== 'waiting_room' || view === null || view.status !== 'running') return false;
-  return view.counts.waiting > 0 && Object.values(sale.counters).some((counters) => counters.available > 0);
+  if (view.counts.waiting === 0) return false;
+  const skus = Object.values(sale.counters);
+  return skus.some((counters) => counters.available > 0) || skus.every((counters) => counters.on_hold === 0);
 }
 
-function nextTime(sale: Sale, now_ms: number, last_sweep_ms: number): number | null {
-  let next: number | null = queueCanMove(sale) ? Math.max(now_ms, last_sweep_ms + SWEEP_INTERVAL_MS) : null;
+function nextTime(sale: Sale, now_ms: number, last_pass_ms: number): number | null {
+  let next: number | null = queueCanMove(sale)
+    ? Math.max(now_ms, last_pass_ms + ADMISSION_INTERVAL_MS)
+    : null;
   for (const event of sale.events) {
     const at = fireTime(sale, event, now_ms);
     if (at !== null && (next === null || at < next)) next = at;
@@ -193,22 +212,32 @@ async function refresh(sale: Sale): Promise<void> {
   if (sale.mode === 'waiting_room') sale.view = await sale.strategy.readDrop(DROP_ID);
 }
 
-/** Steps the simulated clock from one due event to the next until nothing is left that can happen. */
+/**
+ * Steps the simulated clock from one due event to the next until nothing is left that can happen.
+ * The sweeper passes at each hold's deadline. The admitter passes at most every
+ * ADMISSION_INTERVAL_MS, as the server's does, and at each step after a longer gap: while the queue
+ * is paused a pass only moves the rate's clock, which the simulator must move too, or the first pass
+ * after a pause would admit a second's worth at once.
+ */
 async function play(sale: Sale, start_ms: number): Promise<number> {
+  const admits = sale.mode === 'waiting_room';
   let now_ms = start_ms;
-  let last_sweep_ms = Number.NEGATIVE_INFINITY;
+  let last_pass_ms = Number.NEGATIVE_INFINITY;
   for (let step = 0; ; step++) {
     assert(step < STEPS_MAX, `a drop's run settles within ${STEPS_MAX} steps`);
     sale.options.signal?.throwIfAborted();
-    const next = nextTime(sale, now_ms, last_sweep_ms);
+    const next = nextTime(sale, now_ms, last_pass_ms);
     if (next === null) return now_ms;
     now_ms = next;
     const due = takeDue(sale, now_ms);
-    if (due.some((event) => event.kind === 'deadline') || now_ms - last_sweep_ms >= SWEEP_INTERVAL_MS) {
+    sale.strategy.moveClock(now_ms);
+    if (admits && now_ms - last_pass_ms >= ADMISSION_INTERVAL_MS) {
+      await sale.strategy.admitOnce();
+      last_pass_ms = now_ms;
+    }
+    if (due.some((event) => event.kind === 'deadline')) {
       await sale.strategy.advanceTo(now_ms);
-      last_sweep_ms = now_ms;
-    } else {
-      sale.strategy.moveClock(now_ms);
+      if (admits) await sale.strategy.admitOnce();
     }
     const actions = due.filter((event) => event.kind !== 'deadline');
     await runLimited(actions, sale.options.concurrency, (event) => handle(sale, event, now_ms));
@@ -265,6 +294,9 @@ async function checkout(sale: Sale, index: number, now_ms: number): Promise<void
   const answer = await sale.strategy.checkoutUnder(shopper.id, shopper.lines, state.admission_token);
   if (answer.ok) {
     state.order_id = answer.order_id;
+    const units = shopper.lines.reduce((sum, line) => sum + line.quantity, 0);
+    if (shopper.script) sale.tally.held_by.scripts += units;
+    else sale.tally.held_by.humans += units;
     if (!sale.deadlines.has(answer.expires_at_ms)) {
       sale.deadlines.add(answer.expires_at_ms);
       schedule(sale, answer.expires_at_ms, 'deadline', -1);
@@ -321,9 +353,11 @@ const median = (values: number[]) =>
       );
 
 /** Every ticket at the end: how many end in each status, and how long each admitted one waited. */
-async function readTickets(
-  sale: Sale,
-): Promise<{ tickets: Record<string, number>; time_to_admission: TimeToAdmission | null }> {
+async function readTickets(sale: Sale): Promise<{
+  tickets: Record<string, number>;
+  admitted: { scripts: number; humans: number };
+  time_to_admission: TimeToAdmission | null;
+}> {
   const counts: Record<string, number> = {};
   const waits: { script: boolean; ms: number }[] = [];
   const start_ms = SALE_START_MS;
@@ -340,10 +374,13 @@ async function readTickets(
         ms: Date.parse(ticket.admitted_at) - Math.max(start_ms, Date.parse(ticket.joined_at)),
       });
   });
-  if (waits.length === 0) return { tickets: counts, time_to_admission: null };
+  const scripts = waits.filter((wait) => wait.script).length;
+  const admitted = { scripts, humans: waits.length - scripts };
+  if (waits.length === 0) return { tickets: counts, admitted, time_to_admission: null };
   const all = waits.map((wait) => wait.ms).sort((a, b) => a - b);
   return {
     tickets: counts,
+    admitted,
     time_to_admission: {
       p50_ms: percentile(all, 0.5),
       p99_ms: percentile(all, 0.99),
@@ -378,6 +415,9 @@ async function metricsOf(sale: Sale): Promise<DropRunMetrics> {
     units_sold,
     units_sold_to_scripts: tally.paid_by.scripts,
     units_left_unsold: stock - units_sold,
+    units_held: tally.held_by.scripts + tally.held_by.humans,
+    units_held_by_scripts: tally.held_by.scripts,
+    admitted: tickets?.admitted ?? null,
     buyers: {
       scripts: buyers.filter((shopper) => shopper.script).length,
       humans: buyers.filter((shopper) => !shopper.script).length,
@@ -426,6 +466,13 @@ export async function runDrop(
   options: DropRunOptions,
 ): Promise<DropRun> {
   const started_ms = performance.now();
+  // A page polls on its phase: an interval of whole steps keeps every poll on a step.
+  assert(
+    [DROP_TIMING.human_poll_ms, DROP_TIMING.script_poll_ms, ADMISSION_INTERVAL_MS].every(
+      (interval) => interval % STEP_MS === 0,
+    ),
+    'the poll and admission intervals are whole steps',
+  );
   const sale: Sale = {
     mode,
     strategy,
@@ -448,6 +495,7 @@ export async function runDrop(
       payments_refused: 0,
       units_paid: new Map(),
       paid_by: { scripts: 0, humans: 0 },
+      held_by: { scripts: 0, humans: 0 },
       buyers: new Set(),
       sales: [],
     },

@@ -175,6 +175,14 @@ export class StockholdStrategy implements Strategy {
     await this.server.sweeper.sweepOnce();
   }
 
+  /**
+   * One pass of the server's admitter at the current simulated time: the drops' pre-queues are
+   * positioned, tickets admitted at their rate, lapsed admissions expired, sold-out queues released.
+   */
+  async admitOnce(): Promise<void> {
+    await this.server.admitter.admitOnce();
+  }
+
   /** The server's simulated time. */
   now(): number {
     return this.clock.now();
