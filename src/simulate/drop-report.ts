@@ -103,7 +103,8 @@ export function dropChartData(result: DropSimulationResult) {
 }
 
 // One chart per run: the units sold so far to scripts and to humans, over simulated time. Each has its
-// own time axis (first-come sells out in about a second, the waiting room over minutes).
+// own time axis (first-come sells out in about a second, the waiting room over minutes). A drawn
+// chart's element carries its last values in data-scripts / data-humans (the browser test reads them).
 const DROP_CHART_SCRIPT = `
 const data = JSON.parse(document.getElementById('drop-simulation-data').textContent);
 for (const run of data.runs) {
@@ -117,6 +118,7 @@ for (const run of data.runs) {
   const points = [{ t_s: 0, scripts: 0, humans: 0 }, ...run.sales];
   new uPlot({
     width: Math.max(320, Math.min(540, (document.body.clientWidth - 60) / 2)), height: 280,
+    legend: { live: false },
     series: [
       { label: 'seconds after 00:00' },
       { label: 'sold to scripts', stroke: '#d62728', width: 2 },
@@ -124,7 +126,12 @@ for (const run of data.runs) {
     ],
     scales: { x: { time: false }, y: { range: () => [0, Math.max(1, run.stock)] } },
     axes: [{ label: 'seconds after 00:00 (simulated)' }, { label: 'units sold' }],
-    hooks: { ready: [() => { box.dataset.drawn = 'true'; }] },
+    hooks: { ready: [() => {
+      const last = points[points.length - 1];
+      box.dataset.scripts = String(last.scripts);
+      box.dataset.humans = String(last.humans);
+      box.dataset.drawn = 'true';
+    }] },
   }, [points.map((p) => p.t_s), points.map((p) => p.scripts), points.map((p) => p.humans)], box);
 }
 `;
@@ -145,9 +152,20 @@ ${rows}
 </table>`;
 }
 
+/** The flash sale's parameters a drop does not use: its shoppers all come for the drop at 00:00. */
+const IGNORED_PARAMETERS = new Set([
+  'skus',
+  'cold_stock',
+  'hot_demand_share',
+  'burst_share',
+  'arrival_mean_seconds',
+  'extend_share',
+]);
+
 export function renderDropHtml(result: DropSimulationResult): string {
   const { js, css } = uplotAssets();
   const parameters = Object.entries({ ...result.parameters, ...result.drop })
+    .filter(([key]) => !IGNORED_PARAMETERS.has(key))
     .map(([key, value]) => `<tr><th>${escapeHtml(key)}</th><td>${escapeHtml(String(value))}</td></tr>`)
     .join('\n');
   const databases =
@@ -189,6 +207,13 @@ with its admission token once admitted.</p>
 <p>${databases}</p>
 <h2>Results</h2>
 ${resultsTable(result)}
+<p><small>Three shares tell the waiting room's story. "Tickets admitted": the line itself, in a
+random order, so the scripts get about their share of the admissions. "Units held at checkout": an
+admitted shopper still has to check out, and while some unit looks available the queue keeps
+admitting; the last units of a wave, and every unit a lapsed hold returns, go to whoever checks out
+first among the admitted, often a script while the humans admitted before it still type. "Units
+sold": scripts pay at once, while some humans abandon or pay late and their units go round
+again.</small></p>
 <p><small>"Time to admission": from 00:00 (or the ticket, when taken later) to the admission, over
 the admitted tickets. The simulated clock moves from one thing to happen to the next; a poll that
 could only show a smaller "ahead" is not sent, the page's next poll after its turn is.</small></p>
