@@ -41,8 +41,8 @@ export const DROP_TIMING = Object.freeze({
   /** How often a waiting page polls its ticket; a script polls far faster. */
   human_poll_ms: 2000,
   script_poll_ms: 100,
-  /** A script's retry after a refusal: at once, one round trip later. */
-  script_retry_ms: 5,
+  /** A script's retry after a refusal: at once, the runner's next step (10 ms). */
+  script_retry_ms: 10,
   /** A script pays this long after its hold. */
   script_pay_delay_s: 1,
 });
