@@ -237,6 +237,8 @@ export interface DropView extends DropStats {
 export interface TicketView {
   id: string;
   drop_id: string;
+  /** The drop's phase: a waiting page tells "the drop is over" from "still waiting". */
+  drop_status: DropPhase;
   customer_id: string;
   status: TicketStatus;
   position: number | null;
@@ -247,6 +249,30 @@ export interface TicketView {
   admission_token: string | null;
   admission_expires_at: string | null;
   order_id: string | null;
+  /**
+   * When a waiting page should ask again: sooner as its turn nears, so 100,000 waiting browsers do
+   * not all poll every second; null once the ticket's status is final.
+   */
+  poll_after_seconds: number | null;
+}
+
+/** A waiting page polls at least this often and at most this seldom. */
+export const POLL_SECONDS_MIN = 2;
+export const POLL_SECONDS_MAX = 30;
+
+/** A quarter of the time left until something changes for the ticket, within the bounds. */
+export function pollAfterSeconds(drop: DropState, ticket: TicketState, now_ms: number): number | null {
+  const status = ticketStatus(ticket, now_ms);
+  const phase = dropPhase(drop, now_ms);
+  if (phase === DROP_PHASE.sold_out || phase === DROP_PHASE.over) return null;
+  if (status !== TICKET_STATUS.waiting && status !== TICKET_STATUS.admitted) return null;
+  const clamp = (seconds: number) =>
+    Math.min(POLL_SECONDS_MAX, Math.max(POLL_SECONDS_MIN, Math.ceil(seconds / 4)));
+  if (status === TICKET_STATUS.admitted) {
+    return clamp(((ticket.admission_expires_at_ms ?? now_ms) - now_ms) / 1000);
+  }
+  if (ticket.position === null) return clamp((drop.starts_at_ms - now_ms) / 1000);
+  return clamp(ticketQueue(drop, ticket, now_ms).estimated_wait_seconds ?? 0);
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -281,6 +307,7 @@ export function ticketView(drop: DropState, ticket: TicketState, now_ms: number)
   return {
     id: ticket.id,
     drop_id: ticket.drop_id,
+    drop_status: dropPhase(drop, now_ms),
     customer_id: ticket.customer_id,
     status,
     position: ticket.position,
@@ -290,6 +317,7 @@ export function ticketView(drop: DropState, ticket: TicketState, now_ms: number)
     admission_token: admitted ? ticket.admission_token : null,
     admission_expires_at: admitted ? isoOrNull(ticket.admission_expires_at_ms) : null,
     order_id: ticket.order_id,
+    poll_after_seconds: pollAfterSeconds(drop, ticket, now_ms),
   };
 }
 

@@ -119,6 +119,9 @@ describe.each(DIALECTS)('drops, on %s', (dialect) => {
       ends_at: new Date(Date.parse(drop.starts_at) - 1000).toISOString(),
     });
     expect(backwards.status).toBe(400);
+    const deleted = await api.raw('DELETE', `/v1/skus/${sku}`);
+    expect(deleted.status).toBe(409);
+    expect(deleted.body.error).toMatchObject({ code: 'sku_in_use', details: { drop_id: drop.id } });
     const read = await api.get(`/v1/drops/${drop.id}`);
     expect(read.status).toBe(200);
     expect(read.body.counts).toEqual({
@@ -152,6 +155,30 @@ describe.each(DIALECTS)('drops, on %s', (dialect) => {
     expect(early.status).toBe(409);
     expect(early.body.error.code).toBe('drop_not_started');
     expect(await buckets(sku)).toEqual({ available: 10, on_hold: 0, sold: 0 });
+  });
+
+  it('takes a burst of joins together: one ticket per customer, however many times each asks at once', async () => {
+    const sku = await newSku(10);
+    const drop = await newDrop([sku]);
+    const customers = Array.from({ length: 150 }, (_, index) => `burst-${index % 50}`);
+    const answers = await Promise.all(
+      customers.map((customer_id) => api.post(`/v1/drops/${drop.id}/tickets`, { customer_id })),
+    );
+    expect(answers.filter((answer) => answer.status === 201)).toHaveLength(50);
+    expect(answers.filter((answer) => answer.status === 200)).toHaveLength(100);
+    const by_customer = new Map<string, Set<string>>();
+    for (const answer of answers) {
+      const ids = by_customer.get(answer.body.customer_id) ?? new Set<string>();
+      by_customer.set(answer.body.customer_id, ids.add(answer.body.id));
+    }
+    expect([...by_customer.values()].every((ids) => ids.size === 1)).toBe(true);
+    expect((await api.get(`/v1/drops/${drop.id}`)).body.counts.tickets).toBe(50);
+    // After the start a burst takes consecutive positions after the pre-queue's.
+    clock.set(Date.parse(drop.starts_at));
+    const late = await Promise.all(Array.from({ length: 30 }, (_, index) => join(drop.id, `after-${index}`)));
+    expect(late.map((ticket) => ticket.position).sort((a, b) => (a ?? 0) - (b ?? 0))).toEqual(
+      Array.from({ length: 30 }, (_, index) => 51 + index),
+    );
   });
 
   it('puts the pre-queue in a random order at the start and later tickets behind it, then admits in order at the rate', async () => {
@@ -192,6 +219,10 @@ describe.each(DIALECTS)('drops, on %s', (dialect) => {
     clock.advance(60_000);
     await admit();
     expect((await api.get(`/v1/drops/${drop.id}`)).body.admitted_through).toBe(8);
+    const metrics = (await api.get('/metrics')).body as string;
+    expect(metrics).toContain(`stockhold_drop_admitted_total{drop="${drop.id}"} 8`);
+    expect(metrics).toContain(`stockhold_drop_waiting{drop="${drop.id}"} 33`);
+    expect(metrics).toMatch(/stockhold_drop_time_to_admission_seconds_count \d+/);
   });
 
   it("holds stock only with the customer's own admission, once; a refusal for stock keeps it; a lapsed one is refused", async () => {
