@@ -200,8 +200,8 @@ once and pay at once. The humans take ${DROP_TIMING.human_think_ms_min / 1000} t
 ${DROP_TIMING.human_think_ms_max / 1000} s to check out. <b>First-come</b>: no drop, everyone checks
 out from 00:00. <b>Waiting room</b>: a drop over the SKUs starts at 00:00; everyone takes a ticket in
 the ${DROP_TIMING.open_before_start_ms / 1000} s before (scripts in the first milliseconds), the
-tickets taken before the start are shuffled, the page polls its ticket (every
-${DROP_TIMING.human_poll_ms / 1000} s, a script every ${DROP_TIMING.script_poll_ms} ms) and checks out
+tickets taken before the start are shuffled, the page polls its ticket (when the ticket says, 2 to 30 s;
+a script every ${DROP_TIMING.script_poll_ms} ms) and checks out
 with its admission token once admitted.</p>
 <p>${escapeHtml(formatDropParameters(result))}</p>
 <p>${databases}</p>

@@ -93,6 +93,8 @@ type EventKind = 'ticket' | 'poll' | 'checkout' | 'retry' | 'act' | 'deadline';
 
 interface DropEvent {
   at_ms: number;
+  /** A poll's interval: the page asks again this often while nothing new can show. */
+  interval_ms?: number;
   kind: EventKind;
   /** Index of the shopper (-1 for a deadline, which only makes the sweeper pass). */
   shopper: number;
@@ -135,9 +137,9 @@ function shopperOf(sale: Sale, index: number): { shopper: DropShopper; state: Sh
   return { shopper, state };
 }
 
-/** Queues an event at the first step at or after `at_ms` (the poll intervals are whole steps). */
-const schedule = (sale: Sale, at_ms: number, kind: EventKind, shopper: number) =>
-  sale.events.push({ at_ms: Math.ceil(at_ms / STEP_MS) * STEP_MS, kind, shopper });
+/** Queues an event at the first step at or after `at_ms`. */
+const schedule = (sale: Sale, at_ms: number, kind: EventKind, shopper: number, interval_ms?: number) =>
+  sale.events.push({ at_ms: Math.ceil(at_ms / STEP_MS) * STEP_MS, kind, shopper, interval_ms });
 
 /**
  * Whether a poll of this ticket can show something new: its position (unknown before the first
@@ -164,7 +166,7 @@ function fireTime(sale: Sale, event: DropEvent, now_ms: number): number | null {
     if (!pollCanSeeNews(sale, state)) return null;
     if (event.at_ms >= now_ms) return event.at_ms;
     // The page polls on its own phase: the first of its polls at or after now.
-    const interval = shopper.poll_interval_ms;
+    const interval = event.interval_ms ?? shopper.poll_interval_ms;
     return event.at_ms + Math.ceil((now_ms - event.at_ms) / interval) * interval;
   }
   if (event.kind === 'retry' && !linesLookAvailable(sale, shopperOf(sale, event.shopper).shopper))
@@ -276,7 +278,13 @@ async function poll(sale: Sale, index: number, now_ms: number): Promise<void> {
   const ticket = await sale.strategy.readTicket(DROP_ID, state.ticket_id);
   if (ticket.status === 'waiting') {
     state.position = ticket.position;
-    schedule(sale, now_ms + shopper.poll_interval_ms, 'poll', index);
+    // A human's page asks again when the ticket says; a script polls at its own pace.
+    const interval_ms =
+      shopper.script || ticket.poll_after_seconds === null
+        ? shopper.poll_interval_ms
+        : ticket.poll_after_seconds * 1000;
+    assert(interval_ms % STEP_MS === 0, 'a poll interval is whole steps');
+    schedule(sale, now_ms + interval_ms, 'poll', index, interval_ms);
   } else if (ticket.status === 'admitted') {
     assert(ticket.admission_token !== null, 'an admitted ticket shows its token');
     state.admission_token = ticket.admission_token;

@@ -38,7 +38,10 @@ export const DROP_TIMING = Object.freeze({
   /** A human's think time before a checkout: from 00:00 (first-come) or from seeing the admission. */
   human_think_ms_min: 1000,
   human_think_ms_max: 5000,
-  /** How often a waiting page polls its ticket; a script polls far faster. */
+  /**
+   * How often a waiting page polls its ticket until the ticket says (poll_after_seconds, 2..30 s,
+   * sooner as its turn nears); a script polls far faster, whatever the ticket says.
+   */
   human_poll_ms: 2000,
   script_poll_ms: 100,
   /** A script's retry after a refusal: at once, the runner's next step (10 ms). */

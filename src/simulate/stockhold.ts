@@ -60,6 +60,8 @@ export interface TicketView {
   joined_at: string;
   admitted_at: string | null;
   admission_token: string | null;
+  /** When a waiting page should ask again (null once the ticket's status is final). */
+  poll_after_seconds: number | null;
 }
 
 interface ErrorAnswer {
