@@ -183,7 +183,9 @@ function queueCanMove(sale: Sale): boolean {
   if (sale.mode !== 'waiting_room' || view === null || view.status !== 'running') return false;
   if (view.counts.waiting === 0) return false;
   const skus = Object.values(sale.counters);
-  return skus.some((counters) => counters.available > 0) || skus.every((counters) => counters.on_hold === 0);
+  // The server's rule (planAdmission): it admits only for units beyond one per open admission.
+  const available = skus.reduce((sum, counters) => sum + counters.available, 0);
+  return available > view.counts.admitted || skus.every((counters) => counters.on_hold === 0);
 }
 
 function nextTime(sale: Sale, now_ms: number, last_pass_ms: number): number | null {

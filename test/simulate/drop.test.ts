@@ -134,12 +134,10 @@ describe('a drop with scripts on SQLite', () => {
     expectDropOutcomes(result);
   });
 
-  // Known gap (issue 24), measured by this simulator: the admitter admits at its rate while any unit
-  // looks available, so a returned unit, or the last ones of the first wave, go to whichever admitted
-  // shopper checks out first: a script, while the humans admitted before it still think. Today the
-  // scripts hold about 45% of the units for 20% of the shoppers. Capping the admissions outstanding
-  // at the units available brought it to 25-27% in a trial; then this test fails: make it an `it`.
-  it.fails('gives the scripts about their share of the shoppers of the units held at checkout', () => {
+  // The admitter admits only for units beyond one per open admission (planAdmission): without that
+  // bound a returned unit, or the last ones of the first wave, went to whichever admitted shopper
+  // checked out first, a script, and the scripts held about 45% of the units for 20% of the shoppers.
+  it('gives the scripts about their share of the shoppers of the units held at checkout', () => {
     const { metrics } = runOf(result, 'waiting_room');
     const held_share = shareOf(metrics.units_held_by_scripts, metrics.units_held);
     expect(held_share).toBeGreaterThan(SMALL_DROP_QUEUE.script_share - 0.1);
