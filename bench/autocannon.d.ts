@@ -15,7 +15,10 @@ declare module 'autocannon' {
     method?: string;
     headers?: Record<string, string>;
     body?: string;
-    requests?: (RequestShape & { setupRequest?: (request: RequestShape) => RequestShape })[];
+    requests?: (RequestShape & {
+      setupRequest?: (request: RequestShape) => RequestShape;
+      onResponse?: (status: number, body: string) => void;
+    })[];
   }
   export interface Histogram {
     average: number;

@@ -1,4 +1,6 @@
 // Turns the measured cases into the markdown table the README shows, with each target met or not.
+
+import type { DropBenchResult } from './drops.ts';
 import { type LoadResult, type Mode, WORKLOADS, type Workload } from './load.ts';
 import type { StormResult } from './storm.ts';
 import type { SweepResult } from './sweep.ts';
@@ -32,6 +34,10 @@ export interface StormRun extends StormResult {
   store: StoreName;
 }
 
+export interface DropRun extends DropBenchResult {
+  store: StoreName;
+}
+
 export interface Machine {
   cpu_model: string;
   cores: number;
@@ -52,6 +58,8 @@ export interface Settings {
   sweep_batch_size: number;
   storm_holds: number;
   rss_orders: number;
+  /** Tickets of the drop case (absent in results before 2026-12-03). */
+  drop_tickets?: number;
   /** Node flags every measured server ran with (`npm start`'s); absent in results before 2026-11-30. */
   node_flags?: readonly string[];
   /** Whether the servers required an API key on every request (absent in results before 2026-12-03). */
@@ -73,6 +81,8 @@ export interface Report {
   sweeper: SweepResult[];
   storm: StormRun[];
   rss: RssResult[];
+  /** Absent in results before 2026-12-03. */
+  drops?: DropRun[];
   targets: Target[];
 }
 
@@ -360,6 +370,37 @@ export function toMarkdown(report: Report): string {
         r.errors,
         `${mb(r.rss_start_bytes)} / ${mb(r.rss_warm_bytes)} / ${mb(r.rss_end_bytes)} / ${mb(r.rss_max_bytes)}`,
         `${mb(r.growth_bytes)} MB`,
+      ]),
+    );
+  }
+  if (report.drops && report.drops.length > 0) {
+    pushTable(
+      lines,
+      [
+        ['drop (issue 24)', 'text'],
+        ['tickets in one burst', 'number'],
+        ['joins/s', 'number'],
+        ['join p99 ms', 'number'],
+        ['admission /s: asked / done', 'text'],
+        ['first admission after start', 'text'],
+        ['ticket reads/s', 'number'],
+        ['read p99 ms', 'number'],
+        ['server µs/read', 'number'],
+        ['errors', 'number'],
+        ['each position once', 'text'],
+      ],
+      report.drops.map((d) => [
+        d.store,
+        rate(d.tickets),
+        rate(d.joins_per_second),
+        d.join_p99_ms,
+        `${rate(d.admission_per_second)} / ${rate(d.admitted_per_second)}`,
+        d.first_admission_after_ms === null ? 'none in 30 s' : `${d.first_admission_after_ms} ms`,
+        rate(d.ticket_reads_per_second),
+        d.ticket_read_p99_ms,
+        d.ticket_read_cpu_us.toFixed(0),
+        d.join_errors + d.ticket_read_errors,
+        d.exactly_once ? 'yes' : 'NO',
       ]),
     );
   }

@@ -7,7 +7,7 @@
 //   npm run bench -- [--quick] [--duration 15] [--connections 256] [--stores sqlite,postgres]
 //                    [--workloads hot,uniform,limited,read,health] [--paths ceiling,naive,coalesced]
 //                    [--sweep-holds 1000000] [--sweep-skus 100] [--storm-holds 100000]
-//                    [--rss-orders 0] [--keys on|off] [--profile]
+//                    [--rss-orders 0] [--drop-tickets 100000] [--keys on|off] [--profile]
 //
 // --keys on (the default): the servers require an API key and every request carries one, so access
 // control and the per-key limit are measured as a storefront meets them.
@@ -17,10 +17,12 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.ts';
 import { createTestDatabase } from '../test/support/postgres.ts';
+import { benchDrop } from './drops.ts';
 import { drive, type Mode, READ_WORKLOADS, seedSkus, WORKLOADS, type Workload } from './load.ts';
 import { type ChildServer, ROOT, START_NODE_FLAGS, spawnCeiling, spawnStockhold } from './processes.ts';
 import {
   type CaseResult,
+  type DropRun,
   evaluateTargets,
   type Machine,
   type Report,
@@ -45,6 +47,7 @@ const { values: args } = parseArgs({
     'sweep-skus': { type: 'string', default: '100' },
     'storm-holds': { type: 'string' },
     'rss-orders': { type: 'string' },
+    'drop-tickets': { type: 'string' },
     'results-dir': { type: 'string', default: join(ROOT, 'bench', 'results') },
     profile: { type: 'boolean', default: false },
     keys: { type: 'string', default: 'on' },
@@ -76,6 +79,8 @@ function listArg<T extends string>(name: string, value: string, allowed: readonl
 const workloads = listArg<Workload>('workloads', args.workloads, WORKLOADS);
 const paths = listArg<Mode>('paths', args.paths, ['ceiling', 'naive', 'coalesced']);
 const defaults = loadConfig({}, undefined);
+/** Tickets of the drop case: a burst before the start, then admission at 1,000/s (issue 24). */
+const drop_tickets = integerArg('drop-tickets', args['drop-tickets'], args.quick ? 5_000 : 100_000);
 const settings: Settings = {
   connections: integerArg('connections', args.connections, 256, 1),
   duration_seconds: integerArg('duration', args.duration, args.quick ? 3 : 15, 1),
@@ -86,6 +91,7 @@ const settings: Settings = {
   sweep_batch_size: defaults.SWEEP_BATCH_SIZE,
   storm_holds: integerArg('storm-holds', args['storm-holds'], args.quick ? 5_000 : 100_000),
   rss_orders: integerArg('rss-orders', args['rss-orders'], 0),
+  drop_tickets,
   node_flags: START_NODE_FLAGS,
   api_keys: keyed,
 };
@@ -232,6 +238,30 @@ async function runStorm(store: StoreName): Promise<StormRun> {
   }
 }
 
+/** A drop at scale on a server of its own: a burst of tickets, then admission under ticket reads. */
+async function runDrop(store: StoreName): Promise<DropRun> {
+  log(`drop: ${drop_tickets} tickets in one burst, admission at 1,000/s / ${store}`);
+  const database = await freshDatabase(store);
+  try {
+    const result = await withServer(
+      () => spawnStockhold(database.url, { COALESCE: 'on' }, { node_args, keyed }),
+      (server) =>
+        benchDrop(server, {
+          tickets: drop_tickets,
+          admission_per_second: 1000,
+          connections: settings.connections,
+          duration_seconds: settings.duration_seconds,
+        }),
+    );
+    log(
+      `  ${Math.round(result.joins_per_second)} joins/s; admitted ${Math.round(result.admitted_per_second)}/s; ${Math.round(result.ticket_reads_per_second)} ticket reads/s, p99 ${result.ticket_read_p99_ms} ms`,
+    );
+    return { store, ...result };
+  } finally {
+    await database.drop();
+  }
+}
+
 async function runSweeper(store: StoreName): Promise<SweepResult> {
   log(`sweeper: ${settings.sweep_holds} expired holds / ${store}`);
   const database = await freshDatabase(store);
@@ -304,6 +334,8 @@ async function main(): Promise<void> {
   if (settings.storm_holds > 0) for (const store of stores) storm.push(await runStorm(store));
   const rss: RssResult[] = [];
   if (settings.rss_orders > 0) for (const store of stores) rss.push(await runRss(store, settings.rss_orders));
+  const drops: DropRun[] = [];
+  if (drop_tickets > 0) for (const store of stores) drops.push(await runDrop(store));
 
   host.load_average_end = loadavg();
   const report: Report = {
@@ -315,6 +347,7 @@ async function main(): Promise<void> {
     sweeper,
     storm,
     rss,
+    drops,
     targets: evaluateTargets(cases, sweeper, rss, stores),
   };
   const markdown = toMarkdown(report);

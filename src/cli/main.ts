@@ -1,6 +1,7 @@
 // The stockhold command line; each command lives in its own file under commands/.
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { registerDrops } from './commands/drops.ts';
 import { registerKeys } from './commands/keys.ts';
 import { registerMigrate } from './commands/migrate.ts';
 import { registerOrders } from './commands/orders.ts';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerKeys(program);
   registerSkus(program);
   registerOrders(program);
+  registerDrops(program);
   registerWebhooks(program);
   return program;
 }

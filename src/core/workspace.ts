@@ -389,6 +389,15 @@ export class Workspace {
         ),
       );
     }
+    if ((sku.drop_id ?? null) !== null) {
+      // A drop names its SKUs for good (its page, its counts): such a SKU is archived, not deleted.
+      return refuse(
+        new StockholdError('sku_in_use', `sku ${sku.sku} is in drop ${sku.drop_id}: archive it instead`, {
+          sku: sku.sku,
+          drop_id: sku.drop_id,
+        }),
+      );
+    }
     assert(sku.on_hold === 0 && sku.sold === 0, `sku ${sku.sku} at version 1 holds and sold nothing`);
     this.skus.delete(sku.sku);
     this.available_before.delete(sku.sku);

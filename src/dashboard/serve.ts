@@ -1,10 +1,10 @@
 // Serves the built dashboard (dist/dashboard, from `npm run build:dashboard`) at GET / and /assets/*,
-// and its icon at /favicon.ico.
-// The page carries no data (it reads the API with the caller's key), so its shell is public.
+// a drop's waiting page at GET /drops/{id}, and their icon at /favicon.ico.
+// The pages carry no data (they read the API with the caller's key), so their shells are public.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 export const DASHBOARD_DIRECTORY = fileURLToPath(new URL('../../dist/dashboard/', import.meta.url));
 
@@ -28,16 +28,28 @@ const FAVICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"
 export function dashboardPlugin(directory: string = DASHBOARD_DIRECTORY) {
   return async (app: FastifyInstance): Promise<void> => {
     await app.register(async (child) => {
-      // Only the reply.sendFile decorator: the two routes below declare their own access rule.
+      // Only the reply.sendFile decorator: the routes below declare their own access rule.
       await child.register(fastifyStatic, { root: directory, serve: false });
-      const index = `${directory}/index.html`;
-      child.get('/', { config: { access: 'public' }, schema: { hide: true } }, async (_request, reply) => {
-        // Checked per request, so a build made after the server started is picked up.
-        if (!existsSync(index)) {
+      // Checked per request, so a build made after the server started is picked up.
+      const page = (file: string) => async (_request: FastifyRequest, reply: FastifyReply) => {
+        if (!existsSync(`${directory}/${file}`)) {
           return reply.code(503).type('text/html; charset=utf-8').send(NOT_BUILT_HTML);
         }
-        return reply.header('cache-control', 'no-cache').sendFile('index.html', { cacheControl: false });
-      });
+        return reply.header('cache-control', 'no-cache').sendFile(file, { cacheControl: false });
+      };
+      child.get('/', { config: { access: 'public' }, schema: { hide: true } }, page('index.html'));
+      // One page for every drop: it reads the drop's id from its address.
+      const drop_page = page('drop.html');
+      child.get<{ Params: { id: string } }>(
+        '/drops/:id',
+        { config: { access: 'public' }, schema: { hide: true } },
+        async (request, reply) => {
+          if (request.params.id !== '') return drop_page(request, reply);
+          // "/drops/" names no drop.
+          reply.callNotFound();
+          return reply;
+        },
+      );
       for (const path of ['/favicon.ico', '/favicon.svg'])
         child.get(path, { config: { access: 'public' }, schema: { hide: true } }, async (_request, reply) =>
           reply.type('image/svg+xml').header('cache-control', 'public, max-age=86400').send(FAVICON_SVG),

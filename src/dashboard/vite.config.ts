@@ -1,4 +1,5 @@
-// Builds the dashboard (index.html + web/*.ts) into dist/dashboard, which src/dashboard/serve.ts serves.
+// Builds the dashboard (index.html) and a drop's waiting page (drop.html), with their web/*.ts, into
+// dist/dashboard, which src/dashboard/serve.ts serves.
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 
@@ -18,5 +19,12 @@ export default defineConfig({
     target: 'es2022',
     sourcemap: false,
     chunkSizeWarningLimit: 300,
+    // Two pages: the operator's dashboard, and the waiting page of a drop its customers open.
+    rollupOptions: {
+      input: {
+        index: fileURLToPath(new URL('index.html', import.meta.url)),
+        drop: fileURLToPath(new URL('drop.html', import.meta.url)),
+      },
+    },
   },
 });

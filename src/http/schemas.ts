@@ -744,6 +744,9 @@ export const Ticket = Type.Object(
   {
     id: TicketId,
     drop_id: DropId,
+    drop_status: OneOf(Object.values(DROP_PHASE), {
+      description: "the drop's status: a waiting ticket of a drop that is over will not be admitted",
+    }),
     customer_id: Type.String(),
     status: OneOf(TICKET_STATUSES),
     position: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], {
@@ -760,6 +763,10 @@ export const Ticket = Type.Object(
     }),
     admission_expires_at: NullableTimestamp,
     order_id: Type.Union([Type.String(), Type.Null()]),
+    poll_after_seconds: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], {
+      description:
+        'when a waiting page should ask again (2..30 s, sooner as the turn nears); null once the status is final',
+    }),
   },
   { $id: 'Ticket' },
 );

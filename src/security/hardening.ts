@@ -65,13 +65,15 @@ const API_HEADERS: Readonly<Record<string, string>> = {
 
 /**
  * Whether a request URL is one of the pages a browser renders: the dashboard (`/`, its assets and
- * icon) and the Swagger UI (`/docs` and below). Read off the URL, which every answer has (a 404 too).
+ * icon), a drop's waiting page (`/drops/{id}`) and the Swagger UI (`/docs` and below). Read off the
+ * URL, which every answer has (a 404 too).
  */
 export function isPageUrl(url: string): boolean {
   return (
     url === '/' ||
     url.startsWith('/?') ||
     url.startsWith('/docs') ||
+    url.startsWith('/drops/') ||
     url.startsWith('/assets/') ||
     url.startsWith('/favicon.')
   );

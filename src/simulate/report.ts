@@ -12,7 +12,7 @@ interface Row {
   value: (metrics: Metrics, run: StrategyRun) => string;
 }
 
-const count = (value: number) => value.toLocaleString('en-US');
+export const count = (value: number) => value.toLocaleString('en-US');
 
 export const ROWS: readonly Row[] = [
   { label: 'shoppers', value: (m) => count(m.shoppers) },
@@ -48,6 +48,11 @@ export const ROWS: readonly Row[] = [
 export function formatTable(result: SimulationResult): string {
   const header = ['', ...result.runs.map((run) => run.strategy)];
   const body = ROWS.map((row) => [row.label, ...result.runs.map((run) => row.value(run.metrics, run))]);
+  return textTable(header, body);
+}
+
+/** A plain-text table: labels left-aligned in the first column, values right-aligned. */
+export function textTable(header: string[], body: string[][]): string {
   const widths = header.map((_, column) =>
     Math.max(...[header, ...body].map((cells) => cells[column]?.length ?? 0)),
   );
@@ -75,16 +80,16 @@ export function formatParameters(
   );
 }
 
-function escapeHtml(text: string): string {
+export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
 }
 
 /** JSON that is safe inside a <script> element. */
-function scriptJson(value: unknown): string {
+export function scriptJson(value: unknown): string {
   return JSON.stringify(value).replace(/</g, '\\u003c');
 }
 
-function uplotAssets(): { js: string; css: string } {
+export function uplotAssets(): { js: string; css: string } {
   const require = createRequire(import.meta.url);
   const dist = dirname(require.resolve('uplot/dist/uPlot.iife.min.js'));
   return {

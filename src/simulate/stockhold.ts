@@ -16,6 +16,54 @@ const LEDGER_PAGE_SIZE = 1000;
 /** A request that gets no answer in this long fails the run instead of hanging it. */
 const REQUEST_TIMEOUT_MS = 60_000;
 
+/** The refusals a drop's checkout can meet (docs/drops.md); anything else fails the run. */
+const CHECKOUT_REFUSALS = new Set([
+  'insufficient_stock',
+  'admission_required',
+  'admission_expired',
+  'drop_not_started',
+  'limit_exceeded',
+]);
+
+export type DropCheckoutAnswer =
+  | { ok: true; order_id: string; expires_at_ms: number }
+  | { ok: false; code: string; short_skus: string[] };
+
+/** The body of POST /v1/drops (docs/drops.md). */
+export interface DropRequest {
+  id: string;
+  skus: string[];
+  starts_at: string;
+  admission_per_second: number;
+  admission_seconds: number;
+  max_per_customer?: number;
+}
+
+export type DropStatus = 'open' | 'running' | 'sold_out' | 'over';
+export type TicketStatus = 'waiting' | 'admitted' | 'used' | 'expired' | 'sold_out';
+
+/** What the simulator reads of a drop (docs/drops.md). */
+export interface DropView {
+  id: string;
+  status: DropStatus;
+  starts_at: string;
+  admitted_through: number;
+  counts: Record<TicketStatus | 'tickets', number>;
+  time_to_admission_ms: { p50: number; p99: number } | null;
+}
+
+/** What the simulator reads of a ticket (docs/drops.md). */
+export interface TicketView {
+  id: string;
+  status: TicketStatus;
+  position: number | null;
+  joined_at: string;
+  admitted_at: string | null;
+  admission_token: string | null;
+  /** When a waiting page should ask again (null once the ticket's status is final). */
+  poll_after_seconds: number | null;
+}
+
 interface ErrorAnswer {
   error: { code: string; message: string; details?: { lines?: { sku: string }[] } };
 }
@@ -65,17 +113,29 @@ export class StockholdStrategy implements Strategy {
   }
 
   private call<T>(path: string, body: unknown): Promise<{ status: number; body: T }> {
-    const payload = JSON.stringify(body);
+    return this.request<T>('POST', path, body);
+  }
+
+  private request<T>(
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: T }> {
+    const payload = body === undefined ? '' : JSON.stringify(body);
+    const headers: http.OutgoingHttpHeaders =
+      body === undefined
+        ? {}
+        : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };
     return new Promise((resolve, reject) => {
       const request = http.request(
         {
           host: this.base_url.hostname,
           port: this.base_url.port,
           path,
-          method: 'POST',
+          method,
           agent: this.agent,
           timeout: REQUEST_TIMEOUT_MS,
-          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+          headers,
         },
         (response) => {
           const chunks: Buffer[] = [];
@@ -94,7 +154,7 @@ export class StockholdStrategy implements Strategy {
         },
       );
       request.on('timeout', () =>
-        request.destroy(new Error(`no answer to POST ${path} within ${REQUEST_TIMEOUT_MS} ms`)),
+        request.destroy(new Error(`no answer to ${method} ${path} within ${REQUEST_TIMEOUT_MS} ms`)),
       );
       request.on('error', reject);
       request.end(payload);
@@ -117,17 +177,88 @@ export class StockholdStrategy implements Strategy {
     await this.server.sweeper.sweepOnce();
   }
 
+  /**
+   * One pass of the server's admitter at the current simulated time: the drops' pre-queues are
+   * positioned, tickets admitted at their rate, lapsed admissions expired, sold-out queues released.
+   */
+  async admitOnce(): Promise<void> {
+    await this.server.admitter.admitOnce();
+  }
+
+  /** The server's simulated time. */
+  now(): number {
+    return this.clock.now();
+  }
+
+  /** Moves the clock without running the sweeper: the time between two of its passes. */
+  moveClock(now_ms: number): void {
+    this.clock.set(now_ms);
+  }
+
   async checkout(customer_id: string, lines: readonly ScriptLine[]): Promise<CheckoutAnswer> {
+    const answer = await this.checkoutUnder(customer_id, lines, null);
+    if (answer.ok) return { ok: true, order_id: answer.order_id };
+    if (answer.code === 'insufficient_stock') return { ok: false, short_skus: answer.short_skus };
+    throw new Error(`stockhold refused a checkout with ${answer.code}`);
+  }
+
+  /**
+   * A checkout that may carry an admission token (docs/drops.md): answers the hold and its deadline,
+   * or the refusal's code for every refusal a shopper of a drop can meet.
+   */
+  async checkoutUnder(
+    customer_id: string,
+    lines: readonly ScriptLine[],
+    admission_token: string | null,
+  ): Promise<DropCheckoutAnswer> {
     const answer = await this.call<OrderView | ErrorAnswer>('/v1/orders', {
       customer_id,
       lines,
       hold_seconds: this.hold_seconds,
+      ...(admission_token === null ? {} : { admission_token }),
     });
-    if (answer.status === 201) return { ok: true, order_id: (answer.body as OrderView).id };
-    const error = (answer.body as ErrorAnswer).error;
-    if (answer.status === 409 && error?.code === 'insufficient_stock')
-      return { ok: false, short_skus: error.details?.lines?.map((line) => line.sku) ?? [] };
+    if (answer.status === 201) {
+      const order = answer.body as OrderView;
+      return { ok: true, order_id: order.id, expires_at_ms: Date.parse(order.expires_at) };
+    }
+    const code = (answer.body as ErrorAnswer).error?.code;
+    if ((answer.status === 409 || answer.status === 403) && code !== undefined && CHECKOUT_REFUSALS.has(code))
+      return {
+        ok: false,
+        code,
+        short_skus: (answer.body as ErrorAnswer).error.details?.lines?.map((line) => line.sku) ?? [],
+      };
     throw this.unexpected('a checkout', answer);
+  }
+
+  /** POST /v1/drops: the waiting room in front of `skus`. */
+  async createDrop(drop: DropRequest): Promise<DropView> {
+    const answer = await this.call<DropView>('/v1/drops', drop);
+    if (answer.status !== 201) throw this.unexpected('a new drop', answer);
+    return answer.body;
+  }
+
+  async readDrop(drop_id: string): Promise<DropView> {
+    const answer = await this.request<DropView>('GET', `/v1/drops/${encodeURIComponent(drop_id)}`);
+    if (answer.status !== 200) throw this.unexpected('a read of a drop', answer);
+    return answer.body;
+  }
+
+  async takeTicket(drop_id: string, customer_id: string): Promise<TicketView> {
+    const answer = await this.call<TicketView>(`/v1/drops/${encodeURIComponent(drop_id)}/tickets`, {
+      customer_id,
+    });
+    if (answer.status !== 201 && answer.status !== 200) throw this.unexpected('a ticket', answer);
+    return answer.body;
+  }
+
+  async readTicket(drop_id: string, ticket_id: string): Promise<TicketView> {
+    const answer = await this.request<TicketView>(
+      'GET',
+      `/v1/drops/${encodeURIComponent(drop_id)}/tickets/${encodeURIComponent(ticket_id)}`,
+    );
+    if (answer.status !== 200) throw this.unexpected('a read of a ticket', answer);
+    return answer.body;
   }
 
   async pay(order_id: string, payment_id: string): Promise<PaymentAnswer> {

@@ -19,6 +19,7 @@ import {
   type TicketState,
   type TicketStatus,
 } from '../core/drops.ts';
+import { StockholdError } from '../core/errors.ts';
 import type { Command, DomainEvent } from '../core/types.ts';
 import type { Workspace } from '../core/workspace.ts';
 import { newSecretId, randomDraw } from '../ids.ts';
@@ -109,51 +110,170 @@ export interface AdmissionReport {
   waiting: number;
 }
 
+/** A join waiting for the writer. */
+interface PendingJoin {
+  drop_id: string;
+  customer_id: string;
+  now_ms: number;
+  resolve(joined: Joined): void;
+  reject(error: unknown): void;
+}
+
+/** Joins one transaction takes at most. */
+const JOIN_BATCH_MAX = 1000;
+/** Tickets per INSERT statement: 12 columns each, within SQLite's bound on parameters. */
+const TICKET_INSERT_ROWS_MAX = 500;
+
+/** A new ticket: its draw for the pre-queue and its admission token are drawn now. */
+function newTicket(
+  drop_id: string,
+  customer_id: string,
+  now_ms: number,
+  position: number | null,
+): TicketState {
+  return {
+    id: newSecretId('tkt'),
+    drop_id,
+    customer_id,
+    joined_at_ms: now_ms,
+    draw: randomDraw(),
+    position,
+    status: TICKET_STATUS.waiting,
+    admission_token: newSecretId('adm'),
+    admitted_at_ms: null,
+    admission_expires_at_ms: null,
+    used_at_ms: null,
+    order_id: null,
+  };
+}
+
+/** How long a drop's row read for a ticket is reused: two admission passes. */
+const DROP_READ_REUSE_MS = 200;
+/** Drops kept for ticket reads: a store runs a few at once. */
+const RECENT_DROPS_MAX = 100;
+
 export class DropRepository {
+  private readonly recent_drops = new Map<string, { drop: DropState; read_at: number }>();
+  private readonly joins: PendingJoin[] = [];
+  private joining = false;
+
   constructor(
     private readonly access: RepositoryAccess,
     private readonly writeEvents: EventWriter,
   ) {}
 
-  /** The customer's ticket of the drop, taken now if they have none. */
+  /**
+   * The customer's ticket of the drop, taken now if they have none. Joins arrive in bursts (the
+   * minute before a drop): those waiting for the writer are taken together, one transaction and one
+   * durable commit per batch, as the command queue does for checkouts.
+   */
   async join(drop_id: string, customer_id: string, now_ms: number): Promise<Joined> {
-    const found = await this.customerTicket(this.access.db, drop_id, customer_id);
+    const found = await this.customerTicket(this.access.read_db, drop_id, customer_id);
     if (found) return { ...found, created: false };
-    return this.access.transaction(async (trx) => {
-      const starts_at_ms = (await this.requireDrop(trx, drop_id, 'none')).starts_at_ms;
-      // Before the start a join only adds a ticket without a position: joins run side by side and
-      // the positioning waits for them. From the start each join takes the next position.
-      let drop = await this.requireDrop(trx, drop_id, now_ms < starts_at_ms ? 'share' : 'update');
-      const again = await this.customerTicket(trx, drop_id, customer_id);
-      if (again) return { ...again, created: false };
-      const phase = dropPhase(drop, now_ms);
-      if (phase === DROP_PHASE.sold_out || phase === DROP_PHASE.over) throw dropClosed(drop, phase);
-      let position: number | null = null;
-      if (drop.positioned || phase === DROP_PHASE.running) {
-        // Another process's clock may have started the drop: take the lock whole (a conflict of two
-        // upgrades is a deadlock the store's transaction retries).
-        if (now_ms < starts_at_ms) drop = await this.requireDrop(trx, drop_id, 'update');
-        if (!drop.positioned) drop = await this.positionPreQueue(trx, drop);
-        position = drop.next_position + 1;
-        await trx.updateTable('drops').set({ next_position: position }).where('id', '=', drop.id).execute();
-        drop = { ...drop, next_position: position };
+    return new Promise<Joined>((resolve, reject) => {
+      this.joins.push({ drop_id, customer_id, now_ms, resolve, reject });
+      if (!this.joining) {
+        this.joining = true;
+        setImmediate(() => void this.takeJoins());
       }
-      const ticket: TicketState = {
-        id: newSecretId('tkt'),
-        drop_id,
-        customer_id,
-        joined_at_ms: now_ms,
-        draw: randomDraw(),
-        position,
-        status: TICKET_STATUS.waiting,
-        admission_token: newSecretId('adm'),
-        admitted_at_ms: null,
-        admission_expires_at_ms: null,
-        used_at_ms: null,
-        order_id: null,
-      };
-      await trx.insertInto('drop_tickets').values(ticketRow(ticket)).execute();
-      return { drop, ticket, created: true };
+    });
+  }
+
+  /** Runs the waiting joins, a batch at a time, until none waits. */
+  private async takeJoins(): Promise<void> {
+    while (this.joins.length > 0) {
+      const batch = this.joins.splice(0, JOIN_BATCH_MAX);
+      try {
+        const outcomes = await this.access.transaction((trx) => this.joinBatch(trx, batch));
+        for (const join of batch) this.recent_drops.delete(join.drop_id);
+        outcomes.forEach((outcome, index) => {
+          const join = batch[index];
+          if (!join) return;
+          if (outcome instanceof StockholdError) join.reject(outcome);
+          else join.resolve(outcome);
+        });
+      } catch (error) {
+        for (const join of batch) join.reject(error);
+      }
+    }
+    this.joining = false;
+  }
+
+  /** One transaction's joins, drop by drop (in id order: the lock order); an outcome each. */
+  private async joinBatch(trx: Tx, batch: readonly PendingJoin[]): Promise<(Joined | StockholdError)[]> {
+    const outcomes: (Joined | StockholdError)[] = batch.map(() => new StockholdError('internal_error', ''));
+    const drop_ids = [...new Set(batch.map((join) => join.drop_id))].sort();
+    for (const drop_id of drop_ids) {
+      const indexes = batch.flatMap((join, index) => (join.drop_id === drop_id ? [index] : []));
+      const joins = indexes.map((index) => batch[index] as PendingJoin);
+      const results = await this.joinDrop(trx, drop_id, joins).catch((error: unknown) => {
+        if (error instanceof StockholdError) return joins.map(() => error);
+        throw error;
+      });
+      results.forEach((result, position) => {
+        outcomes[indexes[position] ?? -1] = result;
+      });
+    }
+    return outcomes;
+  }
+
+  /**
+   * Joins of one drop. Before the start they only add tickets without positions: joins run side by
+   * side (a shared lock) and the positioning waits for them. From the start each new ticket takes
+   * the next position (the drop's row locked whole).
+   */
+  private async joinDrop(trx: Tx, drop_id: string, joins: readonly PendingJoin[]) {
+    const now_ms = Math.max(...joins.map((join) => join.now_ms));
+    // Unlocked first, to choose the lock: shared only while the line is still unpositioned, so joins
+    // from a clock a little behind another process's start never upgrade a shared lock (two such
+    // upgrades deadlock each other).
+    const seen = await this.requireDrop(trx, drop_id, 'none');
+    const starts_at_ms = seen.starts_at_ms;
+    const shared = now_ms < starts_at_ms && !seen.positioned;
+    let drop = await this.requireDrop(trx, drop_id, shared ? 'share' : 'update');
+    const phase = dropPhase(drop, now_ms);
+    const existing = new Map<string, TicketState>();
+    for (const chunk of chunks([...new Set(joins.map((join) => join.customer_id))], IN_LIST_MAX)) {
+      const rows = await trx
+        .selectFrom('drop_tickets')
+        .selectAll()
+        .where('drop_id', '=', drop_id)
+        .where('customer_id', 'in', chunk)
+        .execute();
+      for (const row of rows) existing.set(row.customer_id, ticketFromRow(row));
+    }
+    const created = new Set<string>();
+    const positioned = drop.positioned || phase === DROP_PHASE.running;
+    if (positioned && joins.some((join) => !existing.has(join.customer_id))) {
+      // Positioned between the unlocked read and the lock: take the lock whole (rare; should two
+      // such upgrades deadlock, the store retries the transaction, which then locks whole at once).
+      if (shared) drop = await this.requireDrop(trx, drop_id, 'update');
+      if (!drop.positioned) drop = await this.positionPreQueue(trx, drop);
+    }
+    const closed = phase === DROP_PHASE.sold_out || phase === DROP_PHASE.over;
+    let next_position = drop.next_position;
+    const fresh: TicketState[] = [];
+    for (const join of joins) {
+      if (existing.has(join.customer_id) || closed) continue;
+      const ticket = newTicket(drop_id, join.customer_id, join.now_ms, positioned ? ++next_position : null);
+      existing.set(join.customer_id, ticket);
+      created.add(ticket.id);
+      fresh.push(ticket);
+    }
+    for (const chunk of chunks(fresh, TICKET_INSERT_ROWS_MAX)) {
+      await trx.insertInto('drop_tickets').values(chunk.map(ticketRow)).execute();
+    }
+    if (next_position !== drop.next_position) {
+      await trx.updateTable('drops').set({ next_position }).where('id', '=', drop_id).execute();
+      drop = { ...drop, next_position };
+    }
+    const answered = drop;
+    return joins.map((join): Joined | StockholdError => {
+      const ticket = existing.get(join.customer_id);
+      if (!ticket) return dropClosed(answered, phase);
+      // A customer asking twice in one batch: the first ask took the ticket, the second finds it.
+      const first = created.delete(ticket.id);
+      return { drop: answered, ticket, created: first };
     });
   }
 
@@ -178,7 +298,11 @@ export class DropRepository {
     return rows.map(dropFromRow);
   }
 
-  /** A ticket with its drop (one primary-key read each: the waiting page polls it). */
+  /**
+   * A ticket with its drop: the waiting page polls it, so the ticket is one primary-key read and its
+   * drop is read at most every DROP_READ_REUSE_MS per process. The ticket's own status is always
+   * current; the drop's (its admitted_through, for the people ahead) may be that much older.
+   */
   async getTicket(
     drop_id: string,
     ticket_id: string,
@@ -189,8 +313,18 @@ export class DropRepository {
       .where('id', '=', ticket_id)
       .executeTakeFirst();
     if (!row || row.drop_id !== drop_id) return null;
-    const drop = await this.getDrop(drop_id);
+    const drop = await this.recentDrop(drop_id);
     return drop ? { drop, ticket: ticketFromRow(row) } : null;
+  }
+
+  private async recentDrop(drop_id: string): Promise<DropState | null> {
+    const now = performance.now();
+    const kept = this.recent_drops.get(drop_id);
+    if (kept && now - kept.read_at < DROP_READ_REUSE_MS) return kept.drop;
+    const drop = await this.getDrop(drop_id);
+    if (this.recent_drops.size >= RECENT_DROPS_MAX) this.recent_drops.clear();
+    if (drop) this.recent_drops.set(drop_id, { drop, read_at: now });
+    return drop;
   }
 
   /** Counts by status (an admission past its lapse counts as expired), the pace and the wait. */
@@ -236,6 +370,8 @@ export class DropRepository {
     const reports: AdmissionReport[] = [];
     for (const { id } of due) {
       const report = await this.access.transaction((trx) => this.admitDrop(trx, id, now_ms));
+      // This process reads its own admissions at once; another process's within DROP_READ_REUSE_MS.
+      this.recent_drops.delete(id);
       if (report) reports.push(report);
     }
     return reports;
@@ -257,10 +393,18 @@ export class DropRepository {
       .select(['available', 'on_hold'])
       .where('sku', 'in', drop.skus)
       .execute();
+    // The admissions still open (the lapsed ones were expired just above).
+    const open_admissions = await trx
+      .selectFrom('drop_tickets')
+      .select((eb) => eb.fn.countAll<number | string>().as('n'))
+      .where('drop_id', '=', drop.id)
+      .where('status', '=', TICKET_STATUS.admitted)
+      .executeTakeFirst();
     const plan = planAdmission(
       drop,
       skus.map((sku) => ({ available: Number(sku.available), on_hold: Number(sku.on_hold) })),
       now_ms,
+      Number(open_admissions?.n ?? 0),
     );
     const report: AdmissionReport = {
       drop_id,

@@ -1,4 +1,4 @@
-// Serving the dashboard shell, its build hint, the refusal counters, and closing with open streams.
+// Serving the dashboard shell and a drop's waiting page, their build hint, the refusal counters, and closing with open streams.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +35,33 @@ describe('GET / and its assets', () => {
     expect(script.headers.get('cache-control')).toContain('immutable');
   });
 
+  it("serves a drop's waiting page at /drops/{id}, whatever the id: the same public shell, its own script", async () => {
+    const index = await (await fetch(`${server.url}/`)).text();
+    for (const id of ['console-1212', 'no-such-drop']) {
+      const response = await fetch(`${server.url}/drops/${id}`);
+      expect(response.status, id).toBe(200);
+      expect(response.headers.get('content-type')).toContain('text/html');
+      expect(response.headers.get('cache-control')).toBe('no-cache');
+      // A page, not data: helmet's policy lets it load its own script and style.
+      expect(response.headers.get('content-security-policy')).toContain("script-src 'self'");
+      const html = await response.text();
+      const scripts = [...html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/g)];
+      expect(scripts.map(([, attributes]) => attributes!.match(/src="(\/assets\/[^"]+)"/)?.[1])).toHaveLength(
+        1,
+      );
+      for (const [, attributes, body] of scripts) {
+        expect(attributes).toMatch(/\bsrc="\/assets\/drop-/);
+        expect(body!.trim()).toBe('');
+      }
+      expect(html).not.toMatch(/\son[a-z]+="/);
+      expect(html).toContain('Join the line');
+      expect(html).not.toBe(index);
+    }
+    const no_id = await apiClient(server.url).get('/drops/');
+    expect(no_id.status).toBe(404);
+    expect(no_id.body.error.code).toBe('not_found');
+  });
+
   it('answers 404 not_found for an asset that does not exist, and refuses paths outside the build', async () => {
     const api = apiClient(server.url);
     const missing = await api.get('/assets/nothing-here.js');
@@ -62,15 +89,17 @@ describe('GET / and its assets', () => {
 });
 
 describe('GET / before the dashboard is built', () => {
-  it('answers 503 with a page that says to run npm run build:dashboard', async () => {
+  it('answers 503 at / and /drops/{id} with a page that says to run npm run build:dashboard', async () => {
     const empty = mkdtempSync(join(tmpdir(), 'stockhold-no-dashboard-'));
     const app = Fastify();
     try {
       await dashboardPlugin(empty)(app);
-      const response = await app.inject({ method: 'GET', url: '/' });
-      expect(response.statusCode).toBe(503);
-      expect(response.headers['content-type']).toContain('text/html');
-      expect(response.body).toContain('npm run build:dashboard');
+      for (const url of ['/', '/drops/console-1212']) {
+        const response = await app.inject({ method: 'GET', url });
+        expect(response.statusCode, url).toBe(503);
+        expect(response.headers['content-type']).toContain('text/html');
+        expect(response.body).toContain('npm run build:dashboard');
+      }
     } finally {
       await app.close();
       rmSync(empty, { recursive: true, force: true });

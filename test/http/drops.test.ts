@@ -119,6 +119,9 @@ describe.each(DIALECTS)('drops, on %s', (dialect) => {
       ends_at: new Date(Date.parse(drop.starts_at) - 1000).toISOString(),
     });
     expect(backwards.status).toBe(400);
+    const deleted = await api.raw('DELETE', `/v1/skus/${sku}`);
+    expect(deleted.status).toBe(409);
+    expect(deleted.body.error).toMatchObject({ code: 'sku_in_use', details: { drop_id: drop.id } });
     const read = await api.get(`/v1/drops/${drop.id}`);
     expect(read.status).toBe(200);
     expect(read.body.counts).toEqual({
@@ -152,6 +155,30 @@ describe.each(DIALECTS)('drops, on %s', (dialect) => {
     expect(early.status).toBe(409);
     expect(early.body.error.code).toBe('drop_not_started');
     expect(await buckets(sku)).toEqual({ available: 10, on_hold: 0, sold: 0 });
+  });
+
+  it('takes a burst of joins together: one ticket per customer, however many times each asks at once', async () => {
+    const sku = await newSku(10);
+    const drop = await newDrop([sku]);
+    const customers = Array.from({ length: 150 }, (_, index) => `burst-${index % 50}`);
+    const answers = await Promise.all(
+      customers.map((customer_id) => api.post(`/v1/drops/${drop.id}/tickets`, { customer_id })),
+    );
+    expect(answers.filter((answer) => answer.status === 201)).toHaveLength(50);
+    expect(answers.filter((answer) => answer.status === 200)).toHaveLength(100);
+    const by_customer = new Map<string, Set<string>>();
+    for (const answer of answers) {
+      const ids = by_customer.get(answer.body.customer_id) ?? new Set<string>();
+      by_customer.set(answer.body.customer_id, ids.add(answer.body.id));
+    }
+    expect([...by_customer.values()].every((ids) => ids.size === 1)).toBe(true);
+    expect((await api.get(`/v1/drops/${drop.id}`)).body.counts.tickets).toBe(50);
+    // After the start a burst takes consecutive positions after the pre-queue's.
+    clock.set(Date.parse(drop.starts_at));
+    const late = await Promise.all(Array.from({ length: 30 }, (_, index) => join(drop.id, `after-${index}`)));
+    expect(late.map((ticket) => ticket.position).sort((a, b) => (a ?? 0) - (b ?? 0))).toEqual(
+      Array.from({ length: 30 }, (_, index) => 51 + index),
+    );
   });
 
   it('puts the pre-queue in a random order at the start and later tickets behind it, then admits in order at the rate', async () => {
@@ -192,10 +219,14 @@ describe.each(DIALECTS)('drops, on %s', (dialect) => {
     clock.advance(60_000);
     await admit();
     expect((await api.get(`/v1/drops/${drop.id}`)).body.admitted_through).toBe(8);
+    const metrics = (await api.get('/metrics')).body as string;
+    expect(metrics).toContain(`stockhold_drop_admitted_total{drop="${drop.id}"} 8`);
+    expect(metrics).toContain(`stockhold_drop_waiting{drop="${drop.id}"} 33`);
+    expect(metrics).toMatch(/stockhold_drop_time_to_admission_seconds_count \d+/);
   });
 
   it("holds stock only with the customer's own admission, once; a refusal for stock keeps it; a lapsed one is refused", async () => {
-    const sku = await newSku(1);
+    const sku = await newSku(3);
     const drop = await newDrop([sku], { admission_per_second: 10, admission_seconds: 60 });
     const tickets = [];
     for (const customer of ['bea', 'cal', 'dan']) tickets.push(await join(drop.id, customer));
@@ -211,12 +242,12 @@ describe.each(DIALECTS)('drops, on %s', (dialect) => {
     expect(await ticket(drop.id, bea.id)).toMatchObject({ status: 'used', order_id: held.body.id });
     expect((await checkout(sku, 'bea', bea.admission_token)).body.error.code).toBe('admission_required');
 
-    // cal is refused for stock and keeps the admission.
-    const short = await checkout(sku, 'cal', cal.admission_token);
+    // cal asks for more than is left, is refused for stock and keeps the admission.
+    const short = await checkout(sku, 'cal', cal.admission_token, 3);
     expect(short.body.error.code).toBe('insufficient_stock');
     expect((await ticket(drop.id, cal.id)).status).toBe('admitted');
     expect((await api.post(`/v1/orders/${held.body.id}/cancel`)).status).toBe(200);
-    expect((await checkout(sku, 'cal', cal.admission_token)).status).toBe(201);
+    expect((await checkout(sku, 'cal', cal.admission_token, 3)).status).toBe(201);
 
     clock.advance(60_000);
     const lapsed = await checkout(sku, 'dan', dan.admission_token);
@@ -225,6 +256,33 @@ describe.each(DIALECTS)('drops, on %s', (dialect) => {
     expect((await ticket(drop.id, dan.id)).status).toBe('expired');
     await admit();
     expect((await api.get(`/v1/drops/${drop.id}`)).body.counts).toMatchObject({ used: 2, expired: 1 });
+  });
+
+  it('admits no more customers than there are units beyond the admissions still open', async () => {
+    const sku = await newSku(2);
+    const drop = await newDrop([sku], { admission_per_second: 100, admission_seconds: 60 });
+    const taken = [];
+    for (let index = 0; index < 6; index++) taken.push(await join(drop.id, `cap-${index}`));
+    await startAndAdmit(drop);
+    expect((await api.get(`/v1/drops/${drop.id}`)).body).toMatchObject({ admitted_through: 2 });
+    const admitted = (await Promise.all(taken.map((one) => ticket(drop.id, one.id)))).filter(
+      (one) => one.status === 'admitted',
+    );
+    // One of them buys a unit: one unit left, one admission open: nobody more.
+    const first = admitted[0];
+    expect((await checkout(sku, first.customer_id, first.admission_token)).status).toBe(201);
+    clock.advance(1000);
+    await admit();
+    expect((await api.get(`/v1/drops/${drop.id}`)).body.admitted_through).toBe(2);
+    // The other admission lapses: its unit opens for the next in line.
+    clock.advance(60_000);
+    await admit();
+    clock.advance(1000);
+    await admit();
+    expect((await api.get(`/v1/drops/${drop.id}`)).body).toMatchObject({
+      admitted_through: 3,
+      counts: { used: 1, expired: 1, admitted: 1, waiting: 3 },
+    });
   });
 
   it("applies the drop's max_per_customer, and lets only the admitted order grow by a drop's SKU", async () => {

@@ -31,7 +31,7 @@ describe('security headers by kind of answer', () => {
   });
 
   it("keeps helmet's page set on the dashboard, its icon and the Swagger UI", async () => {
-    for (const path of ['/', '/favicon.ico', '/docs', '/docs/static/index.html']) {
+    for (const path of ['/', '/favicon.ico', '/docs', '/docs/static/index.html', '/drops/console-1212']) {
       const { headers } = await probe(server.url, 'GET', path, {});
       expect(headers.get('content-security-policy'), path).toContain("script-src 'self'");
       expect(headers.get('x-frame-options'), path).toBe('SAMEORIGIN');
@@ -41,10 +41,20 @@ describe('security headers by kind of answer', () => {
 
   it('tells pages from data by the URL alone', () => {
     expect(
-      ['/', '/?tab=orders', '/docs', '/docs/json', '/assets/app-1a2b.js', '/favicon.svg'].filter(isPageUrl),
-    ).toHaveLength(6);
+      [
+        '/',
+        '/?tab=orders',
+        '/docs',
+        '/docs/json',
+        '/assets/app-1a2b.js',
+        '/favicon.svg',
+        '/drops/d-1',
+      ].filter(isPageUrl),
+    ).toHaveLength(7);
     expect(
-      ['/v1/skus', '/healthz', '/readyz', '/openapi.json', '/metrics', '/index.html'].some(isPageUrl),
+      ['/v1/skus', '/v1/drops/d-1', '/healthz', '/readyz', '/openapi.json', '/metrics', '/index.html'].some(
+        isPageUrl,
+      ),
     ).toBe(false);
   });
 });

@@ -6,8 +6,10 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renderDropHtml } from '../../src/simulate/drop-report.ts';
+import { DEFAULT_DROP_PARAMETERS } from '../../src/simulate/drop-script.ts';
 import { renderHtml } from '../../src/simulate/report.ts';
-import { simulate } from '../../src/simulate/simulation.ts';
+import { simulate, simulateDrop } from '../../src/simulate/simulation.ts';
 import { launchChromium, TEST_RESULTS_DIRECTORY } from '../dashboard/browser.ts';
 import { SIMULATION_TIMEOUT_MS, SMALL_SALE } from './support.ts';
 
@@ -62,6 +64,51 @@ describe('the simulation report', () => {
     for (const chart of legacy) expect(chart.y_max, chart.sku).toBeGreaterThanOrEqual(stock);
     mkdirSync(TEST_RESULTS_DIRECTORY, { recursive: true });
     await page.screenshot({ path: join(TEST_RESULTS_DIRECTORY, 'simulation-report.png'), fullPage: true });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('draws the units each run of a drop sold to scripts and to humans, as its table counts them', {
+    timeout: SIMULATION_TIMEOUT_MS,
+  }, async () => {
+    const result = await simulateDrop({
+      parameters: { ...SMALL_SALE, shoppers: 300, hot_stock: 20 },
+      drop: { ...DEFAULT_DROP_PARAMETERS, script_share: 0.2 },
+      concurrency: 100,
+    });
+    const html = renderDropHtml(result);
+    expect(html).not.toContain(tmpdir());
+    expect(html).not.toMatch(/stockhold-simulate-|\.db\b/);
+    const report = join(directory, 'drop.html');
+    writeFileSync(report, html);
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    await page.goto(pathToFileURL(report).href);
+    const charts = page.locator('.chart[data-drawn="true"]');
+    await expect.poll(() => charts.count(), { timeout: 15_000 }).toBe(2);
+    const drawn = await charts.evaluateAll((nodes) =>
+      nodes.map((node) => ({
+        mode: (node as HTMLElement).dataset.mode,
+        scripts: Number((node as HTMLElement).dataset.scripts),
+        humans: Number((node as HTMLElement).dataset.humans),
+      })),
+    );
+    expect(drawn).toEqual(
+      result.runs.map((run) => ({
+        mode: run.mode,
+        scripts: run.metrics.units_sold_to_scripts,
+        humans: run.metrics.units_sold - run.metrics.units_sold_to_scripts,
+      })),
+    );
+    // First-come the scripts' line ends far above the humans'; the waiting room sells to humans too.
+    expect(drawn[0]!.scripts).toBeGreaterThan(drawn[0]!.humans);
+    expect(drawn[1]!.humans).toBeGreaterThan(0);
+    mkdirSync(TEST_RESULTS_DIRECTORY, { recursive: true });
+    await page.screenshot({
+      path: join(TEST_RESULTS_DIRECTORY, 'drop-simulation-report.png'),
+      fullPage: true,
+    });
     expect(errors).toEqual([]);
     await page.close();
   });

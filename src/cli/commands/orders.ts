@@ -94,6 +94,10 @@ function registerCreate(orders: Command): void {
         '--hold-seconds <n>',
         'seconds to pay before the hold expires (default: the server DEFAULT_HOLD_SECONDS)',
         integerIn(LIMITS.hold_seconds_min, LIMITS.hold_seconds_max),
+      )
+      .option(
+        '--admission-token <token>',
+        "the customer's admission to a running drop of one of its SKUs (`drops ticket` shows it)",
       ),
     {
       mutating: true,
@@ -104,6 +108,7 @@ function registerCreate(orders: Command): void {
         customer: string;
         line: { sku: string; quantity: number }[];
         holdSeconds?: number;
+        admissionToken?: string;
       },
     ) =>
       run(async () => {
@@ -111,6 +116,7 @@ function registerCreate(orders: Command): void {
           customer_id: options.customer,
           lines: options.line,
           hold_seconds: options.holdSeconds,
+          admission_token: options.admissionToken,
         });
         printOrder(order, options);
         return 0;

@@ -1,6 +1,8 @@
 // Calls the stockhold API with the operator's key (kept in localStorage), asking for one on a 401.
 const KEY_STORAGE = 'stockhold.api_key';
 const ATTEMPTS_MAX = 3;
+/** A local clock within this of the server's Date header is trusted (the header has whole seconds). */
+const CLOCK_SKEW_TOLERATED_MS = 1500;
 
 /** An error answer of the API: {"error":{"code","message","details"}}, or a transport failure. */
 export class ApiError extends Error {
@@ -49,6 +51,26 @@ export function askForKey(reason: string): Promise<void> {
   return pending_prompt;
 }
 
+let server_clock_offset_ms = 0;
+
+/**
+ * Now on the server's clock, as its Date headers tell: countdowns to the server's deadlines use it, so
+ * a visitor's wrong clock does not show a wrong time left.
+ */
+export function serverNowMs(): number {
+  return Date.now() + server_clock_offset_ms;
+}
+
+function noteServerDate(response: Response): void {
+  const date_ms = Date.parse(response.headers.get('date') ?? '');
+  if (!Number.isFinite(date_ms)) return;
+  // The header is cut to the second: its middle is the best guess. Within the tolerance the local
+  // clock is kept, so the countdowns do not jitter by half a second from one answer to the next.
+  const offset_ms = date_ms + 500 - Date.now();
+  if (Math.abs(offset_ms - server_clock_offset_ms) > CLOCK_SKEW_TOLERATED_MS)
+    server_clock_offset_ms = offset_ms;
+}
+
 export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
   const idempotency_key = method === 'POST' ? crypto.randomUUID() : undefined;
   for (let attempt = 1; attempt <= ATTEMPTS_MAX; attempt++) {
@@ -67,6 +89,7 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
     } catch (error) {
       throw new ApiError(0, 'network_error', `the server did not answer (${(error as Error).message})`);
     }
+    noteServerDate(response);
     const text = await response.text();
     let parsed: unknown = null;
     try {

@@ -1,8 +1,10 @@
 // The dashboard: a snapshot of SKUs and orders from the API, then the live event stream keeps it current.
 import './style.css';
 import type { LedgerEntryView, OrderView, SkuView } from '../../core/views.ts';
-import { ApiError, api, listAll, setKeyPrompt, storedKey, storeKey } from './api.ts';
+import { ApiError, api, listAll } from './api.ts';
 import { byId, element, formatCount, shortId } from './dom.ts';
+import { DropsPanel } from './drops-panel.ts';
+import { installKeyDialog } from './key-dialog.ts';
 import { OrdersView } from './orders.ts';
 import { RateChart } from './rate-chart.ts';
 import { type Buckets, SkuTable } from './sku-table.ts';
@@ -40,27 +42,7 @@ window.addEventListener('unhandledrejection', (event) =>
 );
 
 // ---- API key -------------------------------------------------------------------------------
-const key_dialog = byId<HTMLDialogElement>('key-dialog');
-const key_form = byId<HTMLFormElement>('key-form');
-const key_waiters: (() => void)[] = [];
-key_dialog.addEventListener('close', () => {
-  const input = key_form.elements.namedItem('key') as HTMLInputElement;
-  if (key_dialog.returnValue === 'clear') storeKey(null);
-  else if (input.value.trim() !== '') storeKey(input.value.trim());
-  input.value = '';
-  for (const wake of key_waiters.splice(0)) wake();
-});
-function openKeyDialog(reason: string): Promise<void> {
-  byId('key-reason').textContent = reason;
-  if (!key_dialog.open) key_dialog.showModal();
-  return new Promise((resolve) => key_waiters.push(resolve));
-}
-setKeyPrompt(openKeyDialog);
-byId('key-button').addEventListener('click', () => {
-  void openKeyDialog(
-    storedKey() ? 'A key is stored in this browser; enter another or forget it.' : 'No key stored.',
-  );
-});
+installKeyDialog();
 
 // ---- state ---------------------------------------------------------------------------------
 const totals = byId('totals');
@@ -415,6 +397,7 @@ async function start(): Promise<void> {
     document.body.dataset.loaded = 'true';
   }
   void pollStats();
+  new DropsPanel().start();
 }
 
 void start();

@@ -108,7 +108,8 @@ const getDropRoute: FastifyPluginAsyncTypebox<DropRoutesOptions> = async (app, {
   app.get(
     '/v1/drops/:id',
     {
-      config: { access: { scopes: ['read'] } },
+      // A waiting page with a checkout key reads its drop (its start, its status) too.
+      config: { access: { scopes: ['read', 'checkout'] } },
       schema: {
         tags: ['drops'],
         summary: 'A drop: its status, counts by ticket status, admission pace and wait',
