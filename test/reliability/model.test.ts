@@ -299,9 +299,10 @@ class Model {
     const sku = this.skus.get(command.sku);
     if (!sku) return { ok: false, code: 'sku_not_found' };
     if (sku.version !== 1) return { ok: false, code: 'sku_in_use' };
+    // A drop names its SKUs for good: such a SKU is archived, not deleted.
+    if (this.sku_drop.has(command.sku)) return { ok: false, code: 'sku_in_use' };
     const answer = this.skuAnswer(command.sku);
     this.skus.delete(command.sku);
-    this.sku_drop.delete(command.sku);
     return answer;
   }
 
@@ -399,7 +400,8 @@ class Model {
   /**
    * One admission pass: for each running drop in id order, the line is positioned at the start,
    * lapsed admissions expire, then: every SKU sold with nothing held releases the line as sold out;
-   * nothing available pauses (banking nothing); else the positions due at the rate are admitted.
+   * no unit available beyond the open admissions pauses (banking nothing); else the positions due at
+   * the rate are admitted, at most one per such unit.
    */
   admit(): ModelAdmission[] {
     const reports: ModelAdmission[] = [];
@@ -423,19 +425,22 @@ class Model {
         }
       }
       const skus = drop.skus.flatMap((id) => this.skus.get(id) ?? []);
+      // Admission never outruns the stock: the units available beyond one for each open admission.
+      const open_admissions = line.filter((t) => t.status === 'admitted').length;
+      const open_units = skus.reduce((sum, sku) => sum + sku.available, 0) - open_admissions;
       if (skus.every((sku) => sku.available === 0 && sku.on_hold === 0)) {
         for (const t of line) if (t.status === 'waiting') t.status = 'sold_out';
         drop.sold_out_at_ms = this.now_ms;
         drop.admitted_through = drop.next_position;
         report.sold_out = true;
-      } else if (skus.every((sku) => sku.available === 0)) {
+      } else if (open_units <= 0) {
         drop.due_from_ms = this.now_ms;
         report.waiting = drop.next_position - drop.admitted_through;
       } else {
         const from_ms = Math.max(drop.due_from_ms, drop.starts_at_ms, this.now_ms - ADMISSION_CATCH_UP_MS);
         const due = Math.max(0, Math.floor(((this.now_ms - from_ms) * drop.rate) / 1000));
-        const admitted = Math.min(due, drop.next_position - drop.admitted_through);
-        // A line that ran dry banks nothing either; otherwise what was admitted is paid for.
+        const admitted = Math.min(due, drop.next_position - drop.admitted_through, open_units);
+        // A line or stock that ran short banks nothing either; otherwise what was admitted is paid for.
         drop.due_from_ms = admitted < due ? this.now_ms : from_ms + Math.floor((admitted * 1000) / drop.rate);
         const through = drop.admitted_through + admitted;
         for (const t of line) {
@@ -819,8 +824,6 @@ class Generator {
   private next_key = 0;
   /** Envelopes sent with a key, for replays. */
   private readonly keyed: CommandEnvelope[] = [];
-  /** SKUs a create_drop of the step being generated names (refused or not). */
-  private readonly drop_skus = new Set<string>();
 
   constructor(
     private readonly random: () => number,
@@ -855,7 +858,6 @@ class Generator {
       ),
     ];
     if (this.chance(0.02)) skus.push(skus[0]!);
-    for (const sku of skus) this.drop_skus.add(sku);
     const starts_at_ms =
       this.model.now_ms +
       (this.chance(0.2) ? 0 : this.int(1, 40) * 1000 + (this.chance(0.3) ? this.int(1, 999) : 0));
@@ -1031,10 +1033,7 @@ class Generator {
       const unsold = Math.max(0, on_hold + this.int(-2, 15));
       return { kind: 'count', sku, unsold, reason: this.chance(0.5) ? 'stocktake' : null, expected_version };
     }
-    // A SKU of a live drop (or of one this step creates) is not deleted: whether it may be is an open
-    // question of the design (test/store/drops.test.ts), and the model takes no side on it.
-    const in_drop = this.drop_skus.has(sku) || this.model.liveDrop(sku) !== undefined;
-    return { kind: 'delete_sku', sku: in_drop ? 'missing' : sku };
+    return { kind: 'delete_sku', sku };
   }
 
   envelope(): CommandEnvelope {
@@ -1062,7 +1061,6 @@ class Generator {
   }
 
   step(): Step {
-    this.drop_skus.clear();
     const roll = this.random();
     if (roll < 0.08) {
       // Exactly onto a deadline, a drop's start or an admission's lapse (the boundary: due at that
