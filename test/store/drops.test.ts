@@ -1,9 +1,11 @@
 // Fair drops (issue 24) on both stores, below the HTTP layer: the pre-queue's order is random (join
 // order and position uncorrelated), admission across several store instances (processes, on
 // PostgreSQL) admits each position once at the drop's rate in total, joins racing the start from
-// several instances get unique gapless positions, admission pauses while everything is held and
-// resumes when the holds expire, and an admission opens only its own drop. Commands go through
-// store.execute (the write path), tickets and admissions through store.drops.
+// several instances get unique gapless positions (also from a clock behind the start), a SKU stays
+// in at most one live drop, admission pauses while everything is held and resumes when the holds
+// expire, a pause seen by an instance whose clock is behind banks nothing, and an admission opens
+// only its own drop. Commands go through store.execute (the write path), tickets and admissions
+// through store.drops.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Command } from '../../src/core/types.ts';
 import type { AdmissionReport } from '../../src/store/drop-repository.ts';
