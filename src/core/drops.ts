@@ -122,7 +122,10 @@ export function planAdmission(
 ): AdmissionPlan {
   if (skus.every((sku) => sku.available === 0 && sku.on_hold === 0)) return { kind: 'sold_out' };
   const open_units = skus.reduce((sum, sku) => sum + sku.available, 0) - outstanding;
-  if (open_units <= 0) return { kind: 'pause', admission_clock_ms: now_ms };
+  // Never back: a pass from a process whose clock is behind would otherwise hand the next pass on
+  // time the difference as budget.
+  if (open_units <= 0)
+    return { kind: 'pause', admission_clock_ms: Math.max(drop.admission_clock_ms, now_ms) };
   const clock_ms = Math.max(drop.admission_clock_ms, drop.starts_at_ms, now_ms - ADMISSION_BURST_MS);
   const budget = Math.max(0, Math.floor(((now_ms - clock_ms) * drop.admission_per_second) / 1000));
   const waiting = drop.next_position - drop.admitted_through;
