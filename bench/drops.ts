@@ -94,7 +94,13 @@ export async function benchDrop(server: ChildServer, options: DropBenchOptions):
   // The probe's drop never starts: its joins say how fast a burst goes on this machine.
   const far = new Date(Date.now() + 24 * 3600_000).toISOString();
   await call(server, 'POST', '/v1/drops', { id: `probe-${run}`, skus: [`probe-${run}`], starts_at: far });
-  const probe = await burst(server, `probe-${run}`, PROBE_TICKETS, options.connections, 'probe');
+  const probe = await burst(
+    server,
+    `probe-${run}`,
+    Math.min(PROBE_TICKETS, options.tickets),
+    options.connections,
+    'probe',
+  );
   const probe_rate = Math.max(1, probe.result['2xx'] / probe.result.duration);
   const burst_seconds = options.tickets / probe_rate;
   const starts_at_ms = Date.now() + Math.ceil(burst_seconds * 1.5 * 1000) + 5_000;

@@ -25,6 +25,7 @@ it('measures every case on SQLite and PostgreSQL and writes the JSON and markdow
     '--sweep-holds=2000',
     '--storm-holds=2000',
     '--rss-orders=2000',
+    '--drop-tickets=500',
     `--results-dir=${results_dir}`,
   ];
   // The run's PostgreSQL (maybe the embedded one the global setup started) is the bench's too.
@@ -77,6 +78,12 @@ it('measures every case on SQLite and PostgreSQL and writes the JSON and markdow
     ['postgres', 2000, 0],
   ]);
   for (const run of report.storm) expect(run.released_after_seconds).toBeGreaterThanOrEqual(0);
+  // A drop: every ticket of the burst taken, admission under way, each position admitted once.
+  expect(report.drops?.map((run) => [run.store, run.tickets, run.join_errors, run.exactly_once])).toEqual([
+    ['sqlite', 500, 0, true],
+    ['postgres', 500, 0, true],
+  ]);
+  for (const run of report.drops ?? []) expect(run.admitted_per_second).toBeGreaterThan(0);
   for (const run of report.rss) {
     expect(run.successes).toBe(2000);
     expect(run.rss_end_bytes).toBeGreaterThan(0);

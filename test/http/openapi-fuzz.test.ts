@@ -126,6 +126,15 @@ function valid(schema: Schema, name = ''): fc.Arbitrary<unknown> {
   if (schema.const !== undefined) return fc.constant(schema.const);
   if (schema.anyOf) return fc.oneof(...schema.anyOf.map((branch) => valid(branch, name)));
   if (name === 'sku' && schema.pattern) return fc.oneof(fc.constantFrom(...known.sku), validString(schema));
+  if (schema.format === 'date-time') {
+    // A drop's times: the start near now (the API refuses one more than a year ahead) and the end
+    // after any start drawn, since an end before the start is the one thing the schema cannot say.
+    const day_ms = 24 * 3600 * 1000;
+    const [from_ms, to_ms] = name === 'ends_at' ? [2 * day_ms, 30 * day_ms] : [-day_ms, day_ms];
+    return fc
+      .integer({ min: from_ms, max: to_ms })
+      .map((offset) => new Date(Date.now() + offset).toISOString());
+  }
   switch (Array.isArray(schema.type) ? schema.type[0] : schema.type) {
     case 'integer':
       return validInteger(schema);
