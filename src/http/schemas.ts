@@ -39,15 +39,19 @@ export const described = <T extends TSchema>(schema: T, description: string) =>
 /** Path segments every URL resolver removes. */
 export const DOT_SEGMENTS = ['.', '..'];
 
-export const SkuId = Type.String({
-  pattern: LIMITS.sku_id_pattern,
-  minLength: 1,
-  maxLength: LIMITS.sku_id_length_max,
-  // A client resolves /v1/skus/./ledger to /v1/skus/ledger: such ids could never be addressed.
-  not: { enum: DOT_SEGMENTS },
-  description: '1..64 of [A-Za-z0-9._-], but not . or ..',
-  examples: ['sneaker-42'],
-});
+/** An id that is a path segment (a SKU's, a drop's): 1..64 of [A-Za-z0-9._-], never a dot segment. */
+const PathId = (example: string) =>
+  Type.String({
+    pattern: LIMITS.sku_id_pattern,
+    minLength: 1,
+    maxLength: LIMITS.sku_id_length_max,
+    // A client resolves /v1/skus/./ledger to /v1/skus/ledger: such ids could never be addressed.
+    not: { enum: DOT_SEGMENTS },
+    description: '1..64 of [A-Za-z0-9._-], but not . or ..',
+    examples: [example],
+  });
+
+export const SkuId = PathId('sneaker-42');
 export const OrderId = Text({
   minLength: 1,
   maxLength: 64,
@@ -648,14 +652,7 @@ export const IdempotencyHeaders = Type.Object({
 const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
 const NullableCount = Type.Union([Count, Type.Null()]);
 
-export const DropId = Type.String({
-  pattern: LIMITS.sku_id_pattern,
-  minLength: 1,
-  maxLength: LIMITS.sku_id_length_max,
-  not: { enum: DOT_SEGMENTS },
-  description: '1..64 of [A-Za-z0-9._-], but not . or ..',
-  examples: ['console-1212'],
-});
+export const DropId = PathId('console-1212');
 
 export const TicketId = Text({
   minLength: 1,

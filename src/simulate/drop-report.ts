@@ -2,7 +2,7 @@
 // terminal and in the self-contained HTML report (the same helpers as the flash-sale report).
 import { DROP_MODE_LABELS, type DropRun, type DropRunMetrics } from './drop-runner.ts';
 import { DROP_TIMING } from './drop-script.ts';
-import { count, escapeHtml, scriptJson, textTable, uplotAssets } from './report.ts';
+import { count, escapeHtml, parameterRows, reportPage, scriptJson, textTable } from './report.ts';
 import type { DropSimulationResult } from './simulation.ts';
 
 interface DropRow {
@@ -163,36 +163,18 @@ const IGNORED_PARAMETERS = new Set([
 ]);
 
 export function renderDropHtml(result: DropSimulationResult): string {
-  const { js, css } = uplotAssets();
-  const parameters = Object.entries({ ...result.parameters, ...result.drop })
-    .filter(([key]) => !IGNORED_PARAMETERS.has(key))
-    .map(([key, value]) => `<tr><th>${escapeHtml(key)}</th><td>${escapeHtml(String(value))}</td></tr>`)
-    .join('\n');
+  const parameters = parameterRows(
+    Object.fromEntries(
+      Object.entries({ ...result.parameters, ...result.drop }).filter(
+        ([key]) => !IGNORED_PARAMETERS.has(key),
+      ),
+    ),
+  );
   const databases =
     result.database === 'sqlite'
       ? 'Each run had a new SQLite file of its own, in a temporary directory removed after the run.'
       : 'Each run had a new schema of its own in the PostgreSQL database given, dropped after the run.';
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>stockhold: a drop, first-come and through the waiting room (seed ${result.parameters.seed})</title>
-<style>${css}</style>
-<style>
-body { font: 15px/1.45 system-ui, sans-serif; margin: 20px; color: #222; max-width: 1140px; }
-table { border-collapse: collapse; margin: 8px 0 20px; }
-th, td { border: 1px solid #ddd; padding: 4px 10px; }
-td { text-align: right; font-variant-numeric: tabular-nums; }
-th { text-align: left; font-weight: normal; background: #fafafa; }
-thead th { font-weight: bold; }
-small { color: #666; font-weight: normal; }
-code { background: #f3f3f3; padding: 0 3px; }
-#charts { display: flex; flex-wrap: wrap; gap: 20px; }
-</style>
-</head>
-<body>
-<h1>A drop: first-come and through the waiting room</h1>
+  const body = `<h1>A drop: first-come and through the waiting room</h1>
 <p>The same shoppers, on the same stock, ran twice against the real stockhold service over its HTTP
 API (${escapeHtml(result.database)}), started ${escapeHtml(result.started_at)}. Some shoppers are
 <b>scripts</b>: they arrive within ${DROP_TIMING.script_arrival_ms_max} ms, retry a refused checkout at
@@ -209,11 +191,10 @@ with its admission token once admitted.</p>
 ${resultsTable(result)}
 <p><small>Three shares tell the waiting room's story. "Tickets admitted": the line itself, in a
 random order, so the scripts get about their share of the admissions. "Units held at checkout": an
-admitted shopper still has to check out, and while some unit looks available the queue keeps
-admitting; the last units of a wave, and every unit a lapsed hold returns, go to whoever checks out
-first among the admitted, often a script while the humans admitted before it still type. "Units
-sold": scripts pay at once, while some humans abandon or pay late and their units go round
-again.</small></p>
+admitted shopper still has to check out; the line admits only for the units beyond one per open
+admission, so the last units of a wave, and a unit a lapsed hold returns, are not raced for by more
+admitted shoppers than there are units. "Units sold": scripts pay at once, while some humans
+abandon or pay late and their units go round again.</small></p>
 <p><small>"Time to admission": from 00:00 (or the ticket, when taken later) to the admission, over
 the admitted tickets. The simulated clock moves from one thing to happen to the next; a poll that
 could only show a smaller "ahead" is not sent, the page's next poll after its turn is.</small></p>
@@ -224,10 +205,11 @@ could only show a smaller "ahead" is not sent, the page's next poll after its tu
 <table><tbody>
 ${parameters}
 </tbody></table>
-<script type="application/json" id="drop-simulation-data">${scriptJson(dropChartData(result))}</script>
-<script>${js}</script>
-<script>${DROP_CHART_SCRIPT}</script>
-</body>
-</html>
-`;
+<script type="application/json" id="drop-simulation-data">${scriptJson(dropChartData(result))}</script>`;
+  return reportPage({
+    title: `stockhold: a drop, first-come and through the waiting room (seed ${result.parameters.seed})`,
+    style: '#charts { display: flex; flex-wrap: wrap; gap: 20px; }',
+    body,
+    chart_script: DROP_CHART_SCRIPT,
+  });
 }

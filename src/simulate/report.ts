@@ -99,6 +99,52 @@ export function uplotAssets(): { js: string; css: string } {
 }
 
 /** The data the charts draw, as embedded in the report (tests read it back). */
+/** A report's parameters as table rows, escaped. */
+export function parameterRows(parameters: object): string {
+  return Object.entries(parameters)
+    .map(([key, value]) => `<tr><th>${escapeHtml(key)}</th><td>${escapeHtml(String(value))}</td></tr>`)
+    .join('\n');
+}
+
+/**
+ * A self-contained report page: the chart library and the reports' shared style inline, then `body`
+ * (which carries its data as JSON) and the script that draws its charts.
+ */
+export function reportPage(page: {
+  title: string;
+  style: string;
+  body: string;
+  chart_script: string;
+}): string {
+  const { js, css } = uplotAssets();
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(page.title)}</title>
+<style>${css}</style>
+<style>
+body { font: 15px/1.45 system-ui, sans-serif; margin: 20px; color: #222; max-width: 1140px; }
+table { border-collapse: collapse; margin: 8px 0 20px; }
+th, td { border: 1px solid #ddd; padding: 4px 10px; }
+td { text-align: right; font-variant-numeric: tabular-nums; }
+th { text-align: left; font-weight: normal; background: #fafafa; }
+thead th { font-weight: bold; }
+small { color: #666; font-weight: normal; }
+code { background: #f3f3f3; padding: 0 3px; }
+${page.style}
+</style>
+</head>
+<body>
+${page.body}
+<script>${js}</script>
+<script>${page.chart_script}</script>
+</body>
+</html>
+`;
+}
+
 export function chartData(result: SimulationResult) {
   const [first] = result.runs;
   const hot_skus = Object.keys(first?.series ?? {});
@@ -176,7 +222,6 @@ for (const sku of data.skus) {
 `;
 
 export function renderHtml(result: SimulationResult): string {
-  const { js, css } = uplotAssets();
   const header = ['', ...result.runs.map((run) => run.strategy)];
   const rows = ROWS.map(
     (row) =>
@@ -196,35 +241,13 @@ export function renderHtml(result: SimulationResult): string {
         ),
     )
     .join('\n');
-  const parameters = Object.entries(result.parameters)
-    .map(([key, value]) => `<tr><th>${escapeHtml(key)}</th><td>${escapeHtml(String(value))}</td></tr>`)
-    .join('\n');
+  const parameters = parameterRows(result.parameters);
   // Where the databases were, in general terms: their paths were temporary, gone when the report is read.
   const databases =
     result.database === 'sqlite'
       ? 'Each strategy ran on a new SQLite file of its own, in a temporary directory removed after the run.'
       : 'Each strategy ran in a new schema of its own in the PostgreSQL database given, dropped after the run.';
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>stockhold: 12.12 flash-sale simulation (seed ${result.parameters.seed})</title>
-<style>${css}</style>
-<style>
-body { font: 15px/1.45 system-ui, sans-serif; margin: 20px; color: #222; max-width: 1140px; }
-table { border-collapse: collapse; margin: 8px 0 20px; }
-th, td { border: 1px solid #ddd; padding: 4px 10px; }
-td { text-align: right; font-variant-numeric: tabular-nums; }
-th { text-align: left; font-weight: normal; background: #fafafa; }
-thead th { font-weight: bold; }
-small { color: #666; font-weight: normal; }
-code { background: #f3f3f3; padding: 0 3px; }
-.chart-row { display: flex; flex-wrap: wrap; gap: 20px; }
-</style>
-</head>
-<body>
-<h1>12.12 flash sale: the legacy store and stockhold, side by side</h1>
+  const body = `<h1>12.12 flash sale: the legacy store and stockhold, side by side</h1>
 <p>The same seeded shopper script ran against both strategies on real databases
 (${escapeHtml(result.database)}), started ${escapeHtml(result.started_at)}.
 <b>legacy</b> reserves nothing at checkout and, after payment, reads the stock, computes the new
@@ -264,10 +287,11 @@ ${hot_rows}
 <table><tbody>
 ${parameters}
 </tbody></table>
-<script type="application/json" id="simulation-data">${scriptJson(chartData(result))}</script>
-<script>${js}</script>
-<script>${CHART_SCRIPT}</script>
-</body>
-</html>
-`;
+<script type="application/json" id="simulation-data">${scriptJson(chartData(result))}</script>`;
+  return reportPage({
+    title: `stockhold: 12.12 flash-sale simulation (seed ${result.parameters.seed})`,
+    style: '.chart-row { display: flex; flex-wrap: wrap; gap: 20px; }',
+    body,
+    chart_script: CHART_SCRIPT,
+  });
 }

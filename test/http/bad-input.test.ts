@@ -541,7 +541,8 @@ const BAD_REQUESTS: BadRequest[] = [
     body: { ...line(1), coupon: 'X' },
     status: 400,
     code: 'invalid_request',
-    message: 'body has an unknown field "coupon" (allowed: customer_id, lines, hold_seconds, admission_token)',
+    message:
+      'body has an unknown field "coupon" (allowed: customer_id, lines, hold_seconds, admission_token)',
   },
   {
     name: 'an unknown field in a line names it',

@@ -7,6 +7,7 @@ import { ApiError, api, serverNowMs } from './api.ts';
 import { byId } from './dom.ts';
 import { TicketPanel } from './drop-ticket.ts';
 import { type DropView, formatLocalTime, type TicketStatus, type TicketView } from './drop-views.ts';
+import { describe, handleForm } from './forms.ts';
 import { installKeyDialog } from './key-dialog.ts';
 
 /** The ticket read is cheap, but every waiting browser makes it: not more often than this. */
@@ -33,11 +34,6 @@ window.addEventListener('error', (event) => showError(`page error: ${event.messa
 window.addEventListener('unhandledrejection', (event) =>
   showError(`page error: ${(event.reason as Error)?.message ?? String(event.reason)}`),
 );
-
-function describe(error: unknown): string {
-  if (error instanceof ApiError) return `${error.code}: ${error.message}`;
-  return (error as Error)?.message ?? String(error);
-}
 
 // ---- the kept ticket -----------------------------------------------------------------------
 function keptTicket(): KeptTicket | null {
@@ -153,35 +149,22 @@ function forget(): void {
 
 // ---- joining -------------------------------------------------------------------------------
 function installJoinForm(): void {
-  const form = byId<HTMLFormElement>('join-form');
-  const output = byId<HTMLOutputElement>('join-message');
   const input = byId<HTMLInputElement>('customer-id');
   input.value = keptTicket()?.customer_id ?? '';
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    const button = form.querySelector('button[type=submit]') as HTMLButtonElement;
-    button.disabled = true;
-    output.className = 'form-message';
-    output.textContent = 'joining…';
-    api<TicketView>('POST', `${drop_path}/tickets`, { customer_id: input.value.trim() })
-      .then(
-        (ticket) => {
-          output.textContent = '';
-          keepTicket(ticket);
-          byId('join-panel').hidden = true;
-          ticket_panel.show(ticket, drop);
-          byId('ticket-headline').focus();
-          void follow(ticket.id);
-        },
-        (error: unknown) => {
-          output.className = 'form-message error';
-          output.textContent = joinRefusal(error);
-        },
-      )
-      .finally(() => {
-        button.disabled = false;
-      });
-  });
+  handleForm(
+    'join-form',
+    async (data) => {
+      const customer_id = String(data.get('customer_id') ?? '').trim();
+      const ticket = await api<TicketView>('POST', `${drop_path}/tickets`, { customer_id });
+      keepTicket(ticket);
+      byId('join-panel').hidden = true;
+      ticket_panel.show(ticket, drop);
+      byId('ticket-headline').focus();
+      void follow(ticket.id);
+      return '';
+    },
+    { pending: 'joining…', refusal: joinRefusal },
+  );
   byId('forget-ticket').addEventListener('click', () => {
     forget();
     input.focus();

@@ -4,6 +4,7 @@ import type { LedgerEntryView, OrderView, SkuView } from '../../core/views.ts';
 import { ApiError, api, listAll } from './api.ts';
 import { byId, element, formatCount, shortId } from './dom.ts';
 import { DropsPanel } from './drops-panel.ts';
+import { describe, handleForm } from './forms.ts';
 import { installKeyDialog } from './key-dialog.ts';
 import { OrdersView } from './orders.ts';
 import { RateChart } from './rate-chart.ts';
@@ -276,10 +277,6 @@ async function showSku(sku: string): Promise<void> {
 }
 
 // ---- forms ---------------------------------------------------------------------------------
-function describe(error: unknown): string {
-  if (error instanceof ApiError) return `${error.code}: ${error.message}`;
-  return (error as Error)?.message ?? String(error);
-}
 
 function fillForm(id: string, values: Record<string, string>): void {
   const form = byId<HTMLFormElement>(id);
@@ -291,34 +288,6 @@ function fillForm(id: string, values: Record<string, string>): void {
 function optionalInteger(value: FormDataEntryValue | null): number | undefined {
   const text = String(value ?? '').trim();
   return text === '' ? undefined : Number(text);
-}
-
-function handleForm(id: string, submit: (data: FormData) => Promise<string>): void {
-  const form = byId<HTMLFormElement>(id);
-  const output = form.querySelector('output');
-  if (!output) throw new Error(`the form #${id} has no <output>`);
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    const button = form.querySelector('button[type=submit]') as HTMLButtonElement;
-    button.disabled = true;
-    output.className = 'form-message';
-    output.textContent = '…';
-    submit(new FormData(form))
-      .then(
-        (message) => {
-          output.className = 'form-message ok';
-          output.textContent = message;
-        },
-        (error: unknown) => {
-          output.className = 'form-message error';
-          output.textContent = describe(error);
-          if (error instanceof ApiError) output.dataset.code = error.code;
-        },
-      )
-      .finally(() => {
-        button.disabled = false;
-      });
-  });
 }
 
 handleForm('create-sku-form', async (data) => {
